@@ -317,6 +317,9 @@ pub struct Catalog {
     /// Ranges owned per member: derived from `ranges`, kept to answer
     /// "does this member still own ranges" without a scan.
     owned: HashMap<NodeId, u64>,
+    /// Simulator mutant only: skip the epoch rule, to prove the checker
+    /// catches a broken fence. Never set outside `sim`.
+    skip_epoch_check: bool,
 }
 
 impl Catalog {
@@ -358,7 +361,29 @@ impl Catalog {
             applied_term: Term(0),
             next_peer_id,
             owned: HashMap::new(),
+            skip_epoch_check: false,
         })
+    }
+
+    /// The catalog of a member that joined an existing cluster and has not
+    /// yet received its first snapshot: no members, nothing applied.
+    pub fn empty() -> Self {
+        Self {
+            members: BTreeMap::new(),
+            ranges: BTreeMap::new(),
+            audit: Vec::new(),
+            version: CatalogVersion(0),
+            leader: None,
+            applied_index: Index(0),
+            applied_term: Term(0),
+            next_peer_id: 1,
+            owned: HashMap::new(),
+            skip_epoch_check: false,
+        }
+    }
+
+    pub(crate) fn set_skip_epoch_check(&mut self, skip: bool) {
+        self.skip_epoch_check = skip;
     }
 
     /// Applies the committed entry at (`index`, `term`). The index must be
@@ -505,7 +530,7 @@ impl Catalog {
     pub fn check_transition(&self, transition: &OwnershipTransition) -> Result<(), Refusal> {
         self.eligible_owner(&transition.new_owner)?;
         let current = self.epoch_of(&transition.range);
-        if transition.epoch <= current {
+        if transition.epoch <= current && !self.skip_epoch_check {
             return Err(Refusal::StaleEpoch {
                 range: transition.range.clone(),
                 current,

@@ -242,6 +242,7 @@ impl Catalog {
             applied_term,
             next_peer_id,
             owned,
+            skip_epoch_check: false,
         })
     }
 }

@@ -1,10 +1,104 @@
 //! Engines behind [`crate::node::ControlPlaneConsensus`].
 //!
+//! * [`replica::Replica`]: one member of the replicated log, raft-rs's
+//!   `RawNode` + a [`ReplicaStore`] + the catalog, with no threads, clock or
+//!   sockets: the driver thread and the simulator both drive it.
 //! * [`single_node::SingleNodeControlPlane`]: the seed's degenerate engine,
-//!   one member that is its own quorum, kept in memory. It exists so the
-//!   boundary is exercised end to end (Rust, C, Python) with the same catalog
-//!   rules the replicated engine applies.
+//!   one member that is its own quorum, kept in memory.
 
+pub mod config;
+pub mod logger;
+pub mod replica;
+pub mod rng;
 pub mod single_node;
 
+use raft::eraftpb::{Entry, HardState, Snapshot, SnapshotMetadata};
+
+pub use config::EngineConfig;
+pub use replica::{Applied, Completion, MessageSink, ProposalToken, ReadToken, Replica};
 pub use single_node::SingleNodeControlPlane;
+
+/// Errors of the engine layer.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// raft-rs reported an error.
+    #[error("raft: {0}")]
+    Raft(#[from] raft::Error),
+    /// The durable store failed; the replica must stop.
+    #[error("storage: {0}")]
+    Storage(String),
+    /// A committed entry cannot be applied: the log is damaged.
+    #[error("committed entry {index} cannot be applied: {detail}")]
+    CorruptEntry {
+        /// Its index.
+        index: u64,
+        /// Why.
+        detail: String,
+    },
+    /// A peer sent a proposal: only typed proposals through the API are
+    /// accepted.
+    #[error("refused a proposal message from peer {from}: proposals enter only through the API")]
+    RemoteProposal {
+        /// The sending peer.
+        from: u64,
+    },
+    /// A message was refused for another reason.
+    #[error("refused message: {0}")]
+    Refused(String),
+    /// The configuration cannot work.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// Bootstrap was asked of a store that already holds a log.
+    #[error("the store is already initialized")]
+    AlreadyInitialized,
+}
+
+/// What a replica needs from durable storage, beyond raft's read-only
+/// [`raft::Storage`]. Staged writes (`append`, `set_hard_state`) become
+/// durable together at the next [`ReplicaStore::sync`]; snapshot calls are
+/// durable when they return.
+pub trait ReplicaStore: raft::Storage + Clone {
+    /// The store's error.
+    type Error: std::fmt::Display;
+
+    /// Stages `entries`, replacing any conflicting suffix.
+    fn append(&mut self, entries: &[Entry]) -> Result<(), Self::Error>;
+
+    /// Stages the hard state (term, vote, commit).
+    fn set_hard_state(&mut self, hs: &HardState) -> Result<(), Self::Error>;
+
+    /// Makes everything staged durable with one fsync.
+    fn sync(&mut self) -> Result<(), Self::Error>;
+
+    /// Replaces the log with a snapshot received from the leader.
+    fn install_snapshot(&mut self, snap: &Snapshot) -> Result<(), Self::Error>;
+
+    /// Records a local snapshot of the catalog and compacts the log below it.
+    fn create_snapshot(&mut self, meta: SnapshotMetadata, data: Vec<u8>) -> Result<(), Self::Error>;
+}
+
+/// Deliberately broken behaviours for the simulator, to prove its checker
+/// is not vacuous.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mutant {
+    /// A vote (a Ready with a hard state but no entries) is acknowledged
+    /// without being fsynced.
+    VoteNotPersisted,
+    /// The catalog does not check ownership epochs, before the log or at
+    /// apply.
+    EpochCheckSkippedAtApply,
+}
+
+impl Mutant {
+    /// Every mutant, by name.
+    pub const ALL: [(&'static str, Mutant); 2] = [
+        ("vote-not-persisted", Mutant::VoteNotPersisted),
+        ("epoch-check-skipped", Mutant::EpochCheckSkippedAtApply),
+    ];
+
+    /// The mutant called `name`.
+    pub fn by_name(name: &str) -> Option<Mutant> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, m)| *m)
+    }
+}
+
