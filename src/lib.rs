@@ -22,6 +22,7 @@ pub mod engine;
 pub mod entry;
 pub mod identity;
 pub mod node;
+pub mod transport;
 
 pub use catalog::{ApplyOutcome, Catalog, FenceStatus, InitialMember, Refusal};
 pub use engine::SingleNodeControlPlane;
@@ -30,7 +31,9 @@ pub use entry::{
     OwnershipTransition, Term,
 };
 pub use identity::{AuditReason, IdentityError, MemberAddress, MemberKind, NodeId, RangeId};
-pub use node::{Committed, ControlPlaneConsensus, DurableVoteState, LeaderHint, ProposeError};
+pub use node::{
+    Committed, ControlPlaneConsensus, DurableVoteState, LeaderHint, Node, NodeOptions, ProposeError,
+};
 
 /// This crate's version, `MAJOR.MINOR.PATCH`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

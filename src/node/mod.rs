@@ -157,3 +157,279 @@ pub trait ControlPlaneConsensus: Send + Sync {
     /// reflect.
     fn applied_index(&self) -> Index;
 }
+
+pub(crate) mod driver;
+
+pub use driver::{ProposeCallback, ProposeResult};
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crate::catalog::Catalog;
+use crate::engine::replica::ReplicaStatus;
+use crate::engine::{EngineConfig, EngineError, Replica, ReplicaStore};
+use crate::transport::{Inbox, Transport};
+use driver::{Command, Driver, Reply, Shared};
+
+/// Errors starting or running a [`Node`].
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    /// The engine refused to open.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The driver thread could not be started.
+    #[error("could not start the driver thread: {0}")]
+    Thread(#[from] std::io::Error),
+}
+
+/// How to start a member.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// This member's identity.
+    pub id: NodeId,
+    /// Timing, snapshots, promotion.
+    pub engine: EngineConfig,
+    /// For a member joining an existing cluster with an empty store: the
+    /// peer id the catalog assigned when it was admitted.
+    pub join_peer_id: Option<u64>,
+    /// Seed for the election-timeout draws (defaults to the clock).
+    pub seed: Option<u64>,
+}
+
+impl NodeOptions {
+    /// Defaults for member `id`.
+    pub fn new(id: NodeId) -> Self {
+        Self {
+            id,
+            engine: EngineConfig::default(),
+            join_peer_id: None,
+            seed: None,
+        }
+    }
+}
+
+/// A running member of the replicated control plane: a driver thread that
+/// owns the replica, its store and its transport. Cheap to share behind an
+/// `Arc`; every method is thread-safe.
+#[derive(Debug)]
+pub struct Node {
+    id: NodeId,
+    tx: mpsc::Sender<Command>,
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Node {
+    /// Opens the replica over `store` and starts its driver thread.
+    /// `transport` receives the member's [`Inbox`] and returns the transport
+    /// the driver sends through.
+    pub fn start<S, T>(
+        options: NodeOptions,
+        store: S,
+        transport: impl FnOnce(Inbox) -> T,
+    ) -> Result<Node, NodeError>
+    where
+        S: ReplicaStore + Send + 'static,
+        T: Transport + 'static,
+    {
+        let seed = options.seed.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0)
+        });
+        let tick = options.engine.tick_interval;
+        let replica = Replica::open(options.engine, options.id.clone(), options.join_peer_id, store, seed)?;
+        let (tx, rx) = mpsc::channel();
+        let transport = transport(Inbox::new(tx.clone()));
+        let shared = Arc::new(Shared {
+            status: Mutex::new(replica.status()),
+            fatal: Mutex::new(None),
+        });
+        let driver = Driver::new(replica, transport, rx, shared.clone(), tick);
+        let thread = std::thread::Builder::new()
+            .name(format!("synod-{}", options.id))
+            .spawn(move || driver.run())?;
+        Ok(Node {
+            id: options.id,
+            tx,
+            shared,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    fn stopped_error(&self) -> ProposeError {
+        match &*self.shared.fatal.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(e) => ProposeError::Storage(e.clone()),
+            None => ProposeError::Shutdown,
+        }
+    }
+
+    /// Proposes `entry` and calls `callback` on the driver thread with the
+    /// answer (exactly once, unless the member is already shut down, in
+    /// which case it is called at once on this thread with the error).
+    pub fn propose_with(&self, entry: ControlPlaneEntry, timeout: Duration, callback: ProposeCallback) {
+        let cmd = Command::Propose {
+            entry,
+            timeout,
+            reply: Reply::Callback(callback),
+        };
+        if let Err(mpsc::SendError(Command::Propose {
+            reply: Reply::Callback(cb),
+            ..
+        })) = self.tx.send(cmd)
+        {
+            cb(Err(self.stopped_error()));
+        }
+    }
+
+    /// Runs `f` on the driver thread against the applied catalog (a local
+    /// read: it reflects the applied index passed to `f`).
+    pub fn read_local<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Catalog, Index) -> R + Send + 'static,
+    ) -> Result<R, ProposeError> {
+        self.read(false, Duration::from_secs(3600), f)
+    }
+
+    /// Runs `f` against a catalog that reflects every entry committed before
+    /// this call (ReadIndex through the leader), or fails after `timeout`.
+    pub fn read_linearizable<R: Send + 'static>(
+        &self,
+        timeout: Duration,
+        f: impl FnOnce(&Catalog, Index) -> R + Send + 'static,
+    ) -> Result<R, ProposeError> {
+        self.read(true, timeout, f)
+    }
+
+    fn read<R: Send + 'static>(
+        &self,
+        linearizable: bool,
+        timeout: Duration,
+        f: impl FnOnce(&Catalog, Index) -> R + Send + 'static,
+    ) -> Result<R, ProposeError> {
+        let (tx, rx) = mpsc::channel();
+        let cmd = Command::Read {
+            linearizable,
+            timeout,
+            f: Box::new(move |arg| {
+                let _ = tx.send(arg.map(|(c, i)| f(c, i)));
+            }),
+        };
+        if self.tx.send(cmd).is_err() {
+            return Err(self.stopped_error());
+        }
+        rx.recv().unwrap_or_else(|_| Err(self.stopped_error()))
+    }
+
+    /// Asks the leader to hand leadership to `to`. Returns once the request
+    /// is queued; watch [`Node::status`] for the outcome.
+    pub fn transfer_leadership(&self, to: &NodeId) -> Result<(), ProposeError> {
+        let (tx, rx) = mpsc::channel();
+        if self
+            .tx
+            .send(Command::TransferLeader {
+                to: to.clone(),
+                reply: tx,
+            })
+            .is_err()
+        {
+            return Err(self.stopped_error());
+        }
+        rx.recv().unwrap_or_else(|_| Err(self.stopped_error()))
+    }
+
+    /// This member's status as of the driver's last turn.
+    pub fn status(&self) -> ReplicaStatus {
+        self.shared
+            .status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Stops the driver and waits for it. Every waiting proposal is answered
+    /// [`ProposeError::Shutdown`]; after this returns no callback fires.
+    /// Idempotent.
+    pub fn shutdown(&self) {
+        let _ = self.tx.send(Command::Shutdown);
+        let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(h) = handle {
+            if h.join().is_err() {
+                tracing::error!("the driver thread of {} panicked", self.id);
+            }
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl ControlPlaneConsensus for Node {
+    fn id(&self) -> &NodeId {
+        &self.id
+    }
+
+    fn current_term(&self) -> Term {
+        self.status().term
+    }
+
+    fn leader(&self) -> Option<NodeId> {
+        self.status().leader.map(|l| l.id)
+    }
+
+    fn is_leader(&self) -> bool {
+        self.status().role == raft::StateRole::Leader
+    }
+
+    fn durable_vote(&self) -> DurableVoteState {
+        self.status().vote
+    }
+
+    fn commit_index(&self) -> Option<Index> {
+        let c = self.status().commit;
+        (c.0 > 0).then_some(c)
+    }
+
+    fn propose(&self, entry: ControlPlaneEntry, timeout: Duration) -> Result<Committed, ProposeError> {
+        let (tx, rx) = mpsc::channel();
+        let cmd = Command::Propose {
+            entry,
+            timeout,
+            reply: Reply::Wait(tx),
+        };
+        if self.tx.send(cmd).is_err() {
+            return Err(self.stopped_error());
+        }
+        rx.recv().unwrap_or_else(|_| Err(self.stopped_error()))
+    }
+
+    fn owner(&self, range: &RangeId) -> Option<RangeOwnership> {
+        let range = range.clone();
+        self.read_local(move |c, _| c.owner(&range).cloned()).ok().flatten()
+    }
+
+    fn fence_check(&self, range: &RangeId, owner: &NodeId, epoch: Epoch) -> FenceStatus {
+        let (range, owner) = (range.clone(), owner.clone());
+        self.read_local(move |c, _| c.fence_check(&range, &owner, epoch))
+            .unwrap_or(FenceStatus::Unknown)
+    }
+
+    fn members(&self) -> Vec<Member> {
+        self.read_local(|c, _| c.members().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    fn audit_log(&self) -> Vec<AuditRecord> {
+        self.read_local(|c, _| c.audit_log().to_vec())
+            .unwrap_or_default()
+    }
+
+    fn applied_index(&self) -> Index {
+        self.status().applied
+    }
+}

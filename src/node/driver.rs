@@ -1,0 +1,358 @@
+//! The driver thread: one per member, owning its [`Replica`], its store and
+//! its transport. Everything else talks to it through a channel, so the
+//! replica is never shared and never locked.
+//!
+//! Each turn of the loop: wait for a command or the next tick; drain every
+//! queued command (so proposals that arrive together share one fsync); tick
+//! when due; run [`Replica::process_ready`]; answer completed proposals and
+//! reads; expire deadlines; publish the status. When the loop ends, every
+//! waiter is answered ([`ProposeError::Shutdown`]) and no callback fires
+//! afterwards, since callbacks run only on this thread.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use raft::eraftpb::Message;
+
+use crate::catalog::Catalog;
+use crate::engine::{Completion, MessageSink, ProposalToken, ReadToken, Replica, ReplicaStore};
+use crate::entry::{CatalogVersion, ControlPlaneEntry, Index, NodeId};
+use crate::engine::replica::ReplicaStatus;
+use crate::node::{Committed, ProposeError};
+use crate::transport::{Inbound, Peer, Transport};
+
+/// The answer to a proposal.
+pub type ProposeResult = Result<Committed, ProposeError>;
+
+/// A callback run on the driver thread with a proposal's answer.
+pub type ProposeCallback = Box<dyn FnOnce(ProposeResult) + Send + 'static>;
+
+/// A read run on the driver thread against the applied catalog and the
+/// index it reflects, or with the reason the read could not be served.
+pub type ReadFn = Box<dyn for<'a> FnOnce(Result<(&'a Catalog, Index), ProposeError>) + Send + 'static>;
+
+pub(crate) enum Reply {
+    Wait(Sender<ProposeResult>),
+    Callback(ProposeCallback),
+}
+
+impl Reply {
+    fn answer(self, result: ProposeResult) {
+        match self {
+            // The waiter may have given up; nobody to tell then.
+            Reply::Wait(tx) => {
+                let _ = tx.send(result);
+            }
+            Reply::Callback(f) => {
+                // A panicking host callback must not take the driver down.
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(result))).is_err() {
+                    tracing::error!("a proposal callback panicked");
+                }
+            }
+        }
+    }
+}
+
+pub(crate) enum Command {
+    Inbound(Inbound),
+    Propose {
+        entry: ControlPlaneEntry,
+        timeout: Duration,
+        reply: Reply,
+    },
+    Read {
+        linearizable: bool,
+        timeout: Duration,
+        f: ReadFn,
+    },
+    TransferLeader {
+        to: NodeId,
+        reply: Sender<Result<(), ProposeError>>,
+    },
+    Shutdown,
+}
+
+struct ProposalWaiter {
+    deadline: Instant,
+    started: Instant,
+    reply: Reply,
+}
+
+struct ReadWaiter {
+    deadline: Instant,
+    f: ReadFn,
+}
+
+/// State shared between the driver and the [`super::Node`] handle.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub status: Mutex<ReplicaStatus>,
+    /// Why the driver stopped on its own (a storage failure), if it did.
+    pub fatal: Mutex<Option<String>>,
+}
+
+struct Sink<'a, T: Transport>(&'a mut T);
+
+impl<T: Transport> MessageSink for Sink<'_, T> {
+    fn send(&mut self, msg: Message) {
+        self.0.send(msg);
+    }
+}
+
+pub(crate) struct Driver<S: ReplicaStore, T: Transport> {
+    pub replica: Replica<S>,
+    pub transport: T,
+    pub rx: Receiver<Command>,
+    pub shared: Arc<Shared>,
+    pub tick_interval: Duration,
+    proposals: HashMap<ProposalToken, ProposalWaiter>,
+    reads: HashMap<ReadToken, ReadWaiter>,
+    next_token: u64,
+    peers_at: Option<CatalogVersion>,
+}
+
+impl<S: ReplicaStore, T: Transport> Driver<S, T> {
+    pub fn new(
+        replica: Replica<S>,
+        transport: T,
+        rx: Receiver<Command>,
+        shared: Arc<Shared>,
+        tick_interval: Duration,
+    ) -> Self {
+        Self {
+            replica,
+            transport,
+            rx,
+            shared,
+            tick_interval,
+            proposals: HashMap::new(),
+            reads: HashMap::new(),
+            next_token: 0,
+            peers_at: None,
+        }
+    }
+
+    /// Runs until shutdown or a fatal error.
+    pub fn run(mut self) {
+        let mut next_tick = Instant::now() + self.tick_interval;
+        self.publish();
+        'outer: loop {
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(wait) {
+                Ok(cmd) => {
+                    if !self.handle(cmd) {
+                        break;
+                    }
+                    while let Ok(cmd) = self.rx.try_recv() {
+                        if !self.handle(cmd) {
+                            break 'outer;
+                        }
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            let now = Instant::now();
+            if now >= next_tick {
+                self.replica.tick();
+                next_tick += self.tick_interval;
+                if next_tick < now {
+                    // Far behind (the process was stopped): do not burst.
+                    next_tick = now + self.tick_interval;
+                }
+            }
+            match self.replica.process_ready(&mut Sink(&mut self.transport)) {
+                Ok(done) => self.complete(done),
+                Err(e) => {
+                    tracing::error!("member stops: {e}");
+                    let text = e.to_string();
+                    *self.shared.fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(text.clone());
+                    self.fail_all(ProposeError::Storage(text));
+                    self.publish();
+                    return;
+                }
+            }
+            self.expire(now);
+            self.publish();
+        }
+        self.fail_all(ProposeError::Shutdown);
+        self.publish();
+    }
+
+    fn token(&mut self) -> u64 {
+        self.next_token += 1;
+        self.next_token
+    }
+
+    /// Handles one command; false means stop.
+    fn handle(&mut self, cmd: Command) -> bool {
+        match cmd {
+            Command::Inbound(Inbound::Message(m)) => {
+                let from = m.from;
+                if let Err(e) = self.replica.step(m) {
+                    tracing::warn!(from, "message refused: {e}");
+                }
+            }
+            Command::Inbound(Inbound::SnapshotReport { peer_id, delivered }) => {
+                self.replica.report_snapshot(peer_id, delivered)
+            }
+            Command::Inbound(Inbound::Unreachable { peer_id }) => {
+                self.replica.report_unreachable(peer_id)
+            }
+            Command::Propose {
+                entry,
+                timeout,
+                reply,
+            } => {
+                let token = ProposalToken(self.token());
+                match self.replica.propose(&entry, token) {
+                    Ok(()) => {
+                        let started = Instant::now();
+                        self.proposals.insert(
+                            token,
+                            ProposalWaiter {
+                                deadline: started + timeout,
+                                started,
+                                reply,
+                            },
+                        );
+                    }
+                    Err(e) => reply.answer(Err(e)),
+                }
+            }
+            Command::Read {
+                linearizable,
+                timeout,
+                f,
+            } => {
+                if linearizable {
+                    let token = ReadToken(self.token());
+                    self.replica.read(token);
+                    self.reads.insert(
+                        token,
+                        ReadWaiter {
+                            deadline: Instant::now() + timeout,
+                            f,
+                        },
+                    );
+                } else {
+                    let applied = self.replica.catalog().applied().0;
+                    run_read(f, Ok((self.replica.catalog(), applied)));
+                }
+            }
+            Command::TransferLeader { to, reply } => {
+                let answer = match self.replica.catalog().member(&to) {
+                    Some(m) => {
+                        self.replica.transfer_leader(m.peer_id);
+                        Ok(())
+                    }
+                    None => Err(ProposeError::Refused {
+                        refusal: crate::catalog::Refusal::UnknownMember { member: to },
+                        at: None,
+                    }),
+                };
+                let _ = reply.send(answer);
+            }
+            Command::Shutdown => return false,
+        }
+        true
+    }
+
+    fn complete(&mut self, done: Vec<Completion>) {
+        for c in done {
+            match c {
+                Completion::Proposal(token, result) => {
+                    if let Some(w) = self.proposals.remove(&token) {
+                        w.reply.answer(result);
+                    }
+                }
+                Completion::Read(token, index) => {
+                    if let Some(w) = self.reads.remove(&token) {
+                        run_read(w.f, Ok((self.replica.catalog(), index)));
+                    }
+                }
+            }
+        }
+    }
+
+    fn expire(&mut self, now: Instant) {
+        let late: Vec<ProposalToken> = self
+            .proposals
+            .iter()
+            .filter(|(_, w)| w.deadline <= now)
+            .map(|(t, _)| *t)
+            .collect();
+        for token in late {
+            if let Some(w) = self.proposals.remove(&token) {
+                let err = self.replica.abandon(token, now - w.started);
+                w.reply.answer(Err(err));
+            }
+        }
+        let late: Vec<ReadToken> = self
+            .reads
+            .iter()
+            .filter(|(_, w)| w.deadline <= now)
+            .map(|(t, _)| *t)
+            .collect();
+        for token in late {
+            if let Some(w) = self.reads.remove(&token) {
+                let err = match self.replica.leader_hint() {
+                    None => ProposeError::NoQuorum,
+                    Some(_) if self.replica.is_leader() => ProposeError::Timeout(Duration::ZERO),
+                    Some(leader) => ProposeError::NotLeader {
+                        leader: Some(leader),
+                    },
+                };
+                run_read(w.f, Err(err));
+            }
+        }
+    }
+
+    fn fail_all(&mut self, err: ProposeError) {
+        for (_, w) in self.proposals.drain() {
+            w.reply.answer(Err(err.clone()));
+        }
+        for (_, w) in self.reads.drain() {
+            run_read(w.f, Err(err.clone()));
+        }
+        // Commands still queued get the same answer.
+        while let Ok(cmd) = self.rx.try_recv() {
+            match cmd {
+                Command::Propose { reply, .. } => reply.answer(Err(err.clone())),
+                Command::Read { f, .. } => run_read(f, Err(err.clone())),
+                Command::TransferLeader { reply, .. } => {
+                    let _ = reply.send(Err(err.clone()));
+                }
+                Command::Inbound(_) | Command::Shutdown => {}
+            }
+        }
+    }
+
+    fn publish(&mut self) {
+        let status = self.replica.status();
+        *self.shared.status.lock().unwrap_or_else(|p| p.into_inner()) = status;
+        let version = self.replica.catalog().version();
+        if self.peers_at != Some(version) {
+            self.peers_at = Some(version);
+            let peers: Vec<Peer> = self
+                .replica
+                .catalog()
+                .members()
+                .map(|m| Peer {
+                    peer_id: m.peer_id,
+                    id: m.id.clone(),
+                    address: m.address.clone(),
+                })
+                .collect();
+            self.transport.set_peers(&peers);
+        }
+    }
+}
+
+fn run_read(f: ReadFn, arg: Result<(&Catalog, Index), ProposeError>) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(arg))).is_err() {
+        tracing::error!("a read callback panicked");
+    }
+}
