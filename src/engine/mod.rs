@@ -74,7 +74,8 @@ pub trait ReplicaStore: raft::Storage + Clone {
     fn install_snapshot(&mut self, snap: &Snapshot) -> Result<(), Self::Error>;
 
     /// Records a local snapshot of the catalog and compacts the log below it.
-    fn create_snapshot(&mut self, meta: SnapshotMetadata, data: Vec<u8>) -> Result<(), Self::Error>;
+    fn create_snapshot(&mut self, meta: SnapshotMetadata, data: Vec<u8>)
+        -> Result<(), Self::Error>;
 }
 
 /// Deliberately broken behaviours for the simulator, to prove its checker
@@ -101,4 +102,3 @@ impl Mutant {
         Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, m)| *m)
     }
 }
-

@@ -194,7 +194,8 @@ pub fn bootstrap_store<S: ReplicaStore>(
     {
         return Err(EngineError::AlreadyInitialized);
     }
-    let mut catalog = Catalog::bootstrap(initial).map_err(|e| EngineError::Config(e.to_string()))?;
+    let mut catalog =
+        Catalog::bootstrap(initial).map_err(|e| EngineError::Config(e.to_string()))?;
     catalog
         .skip(Index(GENESIS_INDEX), Term(GENESIS_TERM))
         .map_err(|e| EngineError::Config(e.to_string()))?;
@@ -323,7 +324,9 @@ impl<S: ReplicaStore> Replica<S> {
         let base = self.cfg.election_ticks;
         if self.raw.raft.randomized_election_timeout() == base {
             let extra = self.rng.below(base as u64) as usize;
-            self.raw.raft.set_randomized_election_timeout(base + 1 + extra);
+            self.raw
+                .raft
+                .set_randomized_election_timeout(base + 1 + extra);
         }
     }
 
@@ -341,7 +344,9 @@ impl<S: ReplicaStore> Replica<S> {
             return Err(EngineError::RemoteProposal { from: msg.from });
         }
         if raft::raw_node::is_local_msg(ty) {
-            return Err(EngineError::Refused(format!("local message type {ty:?} from the network")));
+            return Err(EngineError::Refused(format!(
+                "local message type {ty:?} from the network"
+            )));
         }
         if msg.to != self.peer_id {
             return Err(EngineError::Refused(format!(
@@ -354,7 +359,10 @@ impl<S: ReplicaStore> Replica<S> {
             // undecodable one must be refused here, not fail at install.
             let snap = msg.get_snapshot();
             let catalog = Catalog::decode_snapshot(&snap.data).map_err(|e| {
-                EngineError::Refused(format!("snapshot from peer {} does not decode: {e}", msg.from))
+                EngineError::Refused(format!(
+                    "snapshot from peer {} does not decode: {e}",
+                    msg.from
+                ))
             })?;
             self.incoming_snapshot = Some((snap.get_metadata().index, catalog));
         }
@@ -403,7 +411,10 @@ impl<S: ReplicaStore> Replica<S> {
             Err(e) => return Err(ProposeError::Storage(e.to_string())),
         }
         let index = self.raw.raft.raft_log.last_index();
-        if let Some(old) = self.pending.insert(index, PendingProposal { token, context }) {
+        if let Some(old) = self
+            .pending
+            .insert(index, PendingProposal { token, context })
+        {
             // A new entry at the same index means the old one was truncated.
             tracing::debug!(index, "pending proposal {:?} overwritten", old.token);
         }
@@ -506,7 +517,9 @@ impl<S: ReplicaStore> Replica<S> {
         }
         let skip_sync = self.mutant == Some(Mutant::VoteNotPersisted) && rd.entries().is_empty();
         if !skip_sync {
-            store.sync().map_err(|e| EngineError::Storage(e.to_string()))?;
+            store
+                .sync()
+                .map_err(|e| EngineError::Storage(e.to_string()))?;
         }
         // 5. Messages that depend on what was just made durable.
         for m in rd.take_persisted_messages() {
@@ -545,8 +558,9 @@ impl<S: ReplicaStore> Replica<S> {
         let (index, term) = (meta.index, meta.term);
         let catalog = match self.incoming_snapshot.take() {
             Some((i, c)) if i == index => c,
-            _ => Catalog::decode_snapshot(&snap.data)
-                .map_err(|e| EngineError::Storage(format!("snapshot at {index} does not decode: {e}")))?,
+            _ => Catalog::decode_snapshot(&snap.data).map_err(|e| {
+                EngineError::Storage(format!("snapshot at {index} does not decode: {e}"))
+            })?,
         };
         self.raw
             .mut_store()
@@ -596,12 +610,18 @@ impl<S: ReplicaStore> Replica<S> {
                     None
                 }
                 EntryType::EntryNormal => {
-                    let entry = ControlPlaneEntry::decode(&e.data)
-                        .map_err(|err| EngineError::CorruptEntry { index: e.index, detail: err.to_string() })?;
-                    let outcome = self
-                        .catalog
-                        .apply(index, term, &entry)
-                        .map_err(|err| EngineError::CorruptEntry { index: e.index, detail: err.to_string() })?;
+                    let entry = ControlPlaneEntry::decode(&e.data).map_err(|err| {
+                        EngineError::CorruptEntry {
+                            index: e.index,
+                            detail: err.to_string(),
+                        }
+                    })?;
+                    let outcome = self.catalog.apply(index, term, &entry).map_err(|err| {
+                        EngineError::CorruptEntry {
+                            index: e.index,
+                            detail: err.to_string(),
+                        }
+                    })?;
                     if let Some(r) = &mut self.record {
                         r.push(Applied::Entry {
                             index,
@@ -788,7 +808,10 @@ impl<S: ReplicaStore> Replica<S> {
             .map(|m| {
                 (
                     m.peer_id,
-                    (m.id.clone(), m.state == crate::catalog::MemberState::Draining),
+                    (
+                        m.id.clone(),
+                        m.state == crate::catalog::MemberState::Draining,
+                    ),
                 )
             })
             .collect();
@@ -806,14 +829,25 @@ impl<S: ReplicaStore> Replica<S> {
                 self.hand_over_leadership(&admitted);
                 return None;
             }
-            return Some(single(p, ConfChangeType::RemoveNode, ConfChangeTransition::Explicit));
+            return Some(single(
+                p,
+                ConfChangeType::RemoveNode,
+                ConfChangeTransition::Explicit,
+            ));
         }
-        if admitted.get(&self.peer_id).is_some_and(|(_, draining)| *draining) {
+        if admitted
+            .get(&self.peer_id)
+            .is_some_and(|(_, draining)| *draining)
+        {
             self.hand_over_leadership(&admitted);
         }
         // Admitted members not yet in the configuration join as learners.
         if let Some(p) = admitted.keys().copied().find(|p| !in_conf(*p)) {
-            return Some(single(p, ConfChangeType::AddLearnerNode, ConfChangeTransition::Auto));
+            return Some(single(
+                p,
+                ConfChangeType::AddLearnerNode,
+                ConfChangeTransition::Auto,
+            ));
         }
         // Learners that caught up become voters.
         let last = self.raw.raft.raft_log.last_index();

@@ -17,9 +17,9 @@ use std::time::{Duration, Instant};
 use raft::eraftpb::Message;
 
 use crate::catalog::Catalog;
+use crate::engine::replica::ReplicaStatus;
 use crate::engine::{Completion, MessageSink, ProposalToken, ReadToken, Replica, ReplicaStore};
 use crate::entry::{CatalogVersion, ControlPlaneEntry, Index, NodeId};
-use crate::engine::replica::ReplicaStatus;
 use crate::node::{Committed, ProposeError};
 use crate::transport::{Inbound, Peer, Transport};
 
@@ -31,7 +31,8 @@ pub type ProposeCallback = Box<dyn FnOnce(ProposeResult) + Send + 'static>;
 
 /// A read run on the driver thread against the applied catalog and the
 /// index it reflects, or with the reason the read could not be served.
-pub type ReadFn = Box<dyn for<'a> FnOnce(Result<(&'a Catalog, Index), ProposeError>) + Send + 'static>;
+pub type ReadFn =
+    Box<dyn for<'a> FnOnce(Result<(&'a Catalog, Index), ProposeError>) + Send + 'static>;
 
 pub(crate) enum Reply {
     Wait(Sender<ProposeResult>),
@@ -168,7 +169,8 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
                 Err(e) => {
                     tracing::error!("member stops: {e}");
                     let text = e.to_string();
-                    *self.shared.fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(text.clone());
+                    *self.shared.fatal.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(text.clone());
                     self.fail_all(ProposeError::Storage(text));
                     self.publish();
                     return;

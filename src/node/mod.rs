@@ -240,7 +240,13 @@ impl Node {
                 .unwrap_or(0)
         });
         let tick = options.engine.tick_interval;
-        let replica = Replica::open(options.engine, options.id.clone(), options.join_peer_id, store, seed)?;
+        let replica = Replica::open(
+            options.engine,
+            options.id.clone(),
+            options.join_peer_id,
+            store,
+            seed,
+        )?;
         let (tx, rx) = mpsc::channel();
         let transport = transport(Inbox::new(tx.clone()));
         let shared = Arc::new(Shared {
@@ -269,7 +275,12 @@ impl Node {
     /// Proposes `entry` and calls `callback` on the driver thread with the
     /// answer (exactly once, unless the member is already shut down, in
     /// which case it is called at once on this thread with the error).
-    pub fn propose_with(&self, entry: ControlPlaneEntry, timeout: Duration, callback: ProposeCallback) {
+    pub fn propose_with(
+        &self,
+        entry: ControlPlaneEntry,
+        timeout: Duration,
+        callback: ProposeCallback,
+    ) {
         let cmd = Command::Propose {
             entry,
             timeout,
@@ -395,7 +406,11 @@ impl ControlPlaneConsensus for Node {
         (c.0 > 0).then_some(c)
     }
 
-    fn propose(&self, entry: ControlPlaneEntry, timeout: Duration) -> Result<Committed, ProposeError> {
+    fn propose(
+        &self,
+        entry: ControlPlaneEntry,
+        timeout: Duration,
+    ) -> Result<Committed, ProposeError> {
         let (tx, rx) = mpsc::channel();
         let cmd = Command::Propose {
             entry,
@@ -410,7 +425,9 @@ impl ControlPlaneConsensus for Node {
 
     fn owner(&self, range: &RangeId) -> Option<RangeOwnership> {
         let range = range.clone();
-        self.read_local(move |c, _| c.owner(&range).cloned()).ok().flatten()
+        self.read_local(move |c, _| c.owner(&range).cloned())
+            .ok()
+            .flatten()
     }
 
     fn fence_check(&self, range: &RangeId, owner: &NodeId, epoch: Epoch) -> FenceStatus {

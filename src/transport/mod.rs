@@ -12,6 +12,7 @@
 //! clusters and tests ([`memory::MemoryNetwork`]).
 
 pub mod memory;
+pub mod wire;
 
 use std::sync::mpsc::Sender;
 
@@ -74,17 +75,18 @@ impl Inbox {
     /// arrived.
     pub fn report_snapshot(&self, peer_id: u64, delivered: bool) -> bool {
         self.tx
-            .send(crate::node::driver::Command::Inbound(Inbound::SnapshotReport {
-                peer_id,
-                delivered,
-            }))
+            .send(crate::node::driver::Command::Inbound(
+                Inbound::SnapshotReport { peer_id, delivered },
+            ))
             .is_ok()
     }
 
     /// Reports that `peer_id` could not be reached.
     pub fn report_unreachable(&self, peer_id: u64) -> bool {
         self.tx
-            .send(crate::node::driver::Command::Inbound(Inbound::Unreachable { peer_id }))
+            .send(crate::node::driver::Command::Inbound(
+                Inbound::Unreachable { peer_id },
+            ))
             .is_ok()
     }
 }
