@@ -6,7 +6,7 @@
 //! header's opening comment: integer status codes that never change meaning,
 //! a thread-local last error, `*out` written only on success, `_free(NULL)`
 //! doing nothing, and no panic ever crossing `extern "C"` (every export runs
-//! inside [`ffi_boundary!`]).
+//! inside `ffi_boundary!`).
 //! What it does not carry: any way to propose bytes. Proposals are typed, one
 //! function per [`synod::ControlPlaneEntry`] variant a caller may propose, so
 //! user data is as unrepresentable in C as it is in Rust.
