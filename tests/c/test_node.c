@@ -1,6 +1,7 @@
 /* The single-node engine through the C ABI: open, admit, propose a
  * transition and read the owner back, refusals with their codes, fencing,
  * out-params untouched on failure, NULL arguments, shutdown. */
+#include <pthread.h>
 #include <stdint.h>
 
 #include "check.h"
@@ -335,6 +336,64 @@ static void test_null_node_arguments(const synod_node *node)
     CHECK_STATUS(synod_node_shutdown(NULL), SYNOD_ERR_NULL_ARGUMENT);
 }
 
+/* The header promises a synod_node may be used from many threads at once. */
+#define THREADS 4
+#define ROUNDS 50
+
+struct worker {
+    const synod_node *node;
+    char range[16];
+    int failures;
+};
+
+static void *work(void *arg)
+{
+    struct worker *w = arg;
+    uint64_t epoch;
+    for (epoch = 1; epoch <= ROUNDS; epoch++) {
+        synod_commit c;
+        synod_fence_status f = 0;
+        if (synod_node_propose_transition(w->node, w->range, "CN=node-a", epoch, T, &c) !=
+            SYNOD_OK) {
+            w->failures++;
+        }
+        if (synod_node_fence_check(w->node, w->range, "CN=node-a", epoch, &f) != SYNOD_OK ||
+            f != SYNOD_FENCE_CURRENT) {
+            w->failures++;
+        }
+    }
+    /* A failure on this thread does not disturb the others' last errors. */
+    if (synod_node_propose_transition(w->node, w->range, "CN=node-a", 1, T, NULL) !=
+            SYNOD_ERR_NULL_ARGUMENT ||
+        synod_last_error_status() != SYNOD_ERR_NULL_ARGUMENT) {
+        w->failures++;
+    }
+    return NULL;
+}
+
+static void test_concurrent_use(const synod_node *node)
+{
+    pthread_t threads[THREADS];
+    struct worker workers[THREADS];
+    uint64_t before = commit_index(node);
+    int i;
+    for (i = 0; i < THREADS; i++) {
+        workers[i].node = node;
+        snprintf(workers[i].range, sizeof workers[i].range, "par-%d", i);
+        workers[i].failures = 0;
+        CHECK(pthread_create(&threads[i], NULL, work, &workers[i]) == 0);
+    }
+    for (i = 0; i < THREADS; i++) {
+        synod_ownership *own = NULL;
+        CHECK(pthread_join(threads[i], NULL) == 0);
+        CHECK(workers[i].failures == 0);
+        CHECK_OK(synod_node_owner(node, workers[i].range, &own));
+        CHECK(synod_ownership_epoch(own) == ROUNDS);
+        synod_ownership_free(own);
+    }
+    CHECK(commit_index(node) == before + THREADS * ROUNDS);
+}
+
 static void test_shutdown(synod_node *node)
 {
     synod_commit c = UNTOUCHED;
@@ -369,6 +428,7 @@ int main(void)
     test_fence(node);
     test_forced_drain_remove(node);
     test_null_node_arguments(node);
+    test_concurrent_use(node);
     test_shutdown(node);
     printf("test_node: ok\n");
     return 0;

@@ -248,7 +248,13 @@ pub(crate) fn c_string(s: &str) -> Result<CString, Error> {
 /// is static; the caller must not free it.
 #[no_mangle]
 pub extern "C" fn synod_status_str(status: synod_status) -> *const c_char {
-    let name: &'static CStr = match status {
+    ffi_boundary!(value "synod_status_str", c"SYNOD_ERR_UNKNOWN".as_ptr(), {
+        status_name(status).as_ptr()
+    })
+}
+
+fn status_name(status: synod_status) -> &'static CStr {
+    match status {
         SYNOD_OK => c"SYNOD_OK",
         SYNOD_ERR_NULL_ARGUMENT => c"SYNOD_ERR_NULL_ARGUMENT",
         SYNOD_ERR_INVALID_ARGUMENT => c"SYNOD_ERR_INVALID_ARGUMENT",
@@ -263,8 +269,7 @@ pub extern "C" fn synod_status_str(status: synod_status) -> *const c_char {
         SYNOD_ERR_STORAGE => c"SYNOD_ERR_STORAGE",
         SYNOD_ERR_PANIC => c"SYNOD_ERR_PANIC",
         _ => c"SYNOD_ERR_UNKNOWN",
-    };
-    name.as_ptr()
+    }
 }
 
 /// The stable short name of a refusal code, e.g. `"stale-epoch"`.
@@ -273,12 +278,14 @@ pub extern "C" fn synod_status_str(status: synod_status) -> *const c_char {
 /// gives `"unknown"`. The string is static; the caller must not free it.
 #[no_mangle]
 pub extern "C" fn synod_refusal_str(code: synod_refusal_code) -> *const c_char {
-    let name = usize::try_from(code)
-        .ok()
-        .and_then(|i| REFUSAL_NAMES.get(i))
-        .copied()
-        .unwrap_or(c"unknown");
-    name.as_ptr()
+    ffi_boundary!(value "synod_refusal_str", c"unknown".as_ptr(), {
+        usize::try_from(code)
+            .ok()
+            .and_then(|i| REFUSAL_NAMES.get(i))
+            .copied()
+            .unwrap_or(c"unknown")
+            .as_ptr()
+    })
 }
 
 /// The status of the most recent failed call on this thread, or `SYNOD_OK`

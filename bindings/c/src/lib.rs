@@ -58,3 +58,35 @@ pub use error::*;
 pub use identity::*;
 pub use node::*;
 pub use version::*;
+
+#[cfg(test)]
+mod boundary_tests {
+    /// Every exported function runs its body inside `ffi_boundary!`: the
+    /// first thing after an `extern "C" fn` signature is the macro.
+    #[test]
+    fn every_export_is_inside_the_panic_boundary() {
+        let files = [
+            ("error.rs", include_str!("error.rs")),
+            ("identity.rs", include_str!("identity.rs")),
+            ("node.rs", include_str!("node.rs")),
+            ("version.rs", include_str!("version.rs")),
+        ];
+        let mut exports = 0;
+        for (file, text) in files {
+            for (i, chunk) in text.split("extern \"C\" fn ").enumerate().skip(1) {
+                exports += 1;
+                let name = chunk.split('(').next().unwrap_or_default();
+                let body = chunk.split_once('{').map_or("", |(_, b)| b);
+                assert!(
+                    body.trim_start()
+                        .starts_with(&format!("ffi_boundary!(status \"{name}\"",))
+                        || body
+                            .trim_start()
+                            .starts_with(&format!("ffi_boundary!(value \"{name}\"")),
+                    "{file}: export #{i} `{name}` does not open with ffi_boundary! naming itself"
+                );
+            }
+        }
+        assert!(exports >= 40, "found only {exports} exports");
+    }
+}

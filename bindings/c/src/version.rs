@@ -31,7 +31,7 @@ const VERSION_STRING: &CStr =
 /// Owns nothing; never fails.
 #[no_mangle]
 pub extern "C" fn synod_version_number() -> u32 {
-    SYNOD_VERSION_NUMBER
+    ffi_boundary!(value "synod_version_number", 0, { SYNOD_VERSION_NUMBER })
 }
 
 /// The version of the linked library as `"MAJOR.MINOR.PATCH"`.
@@ -39,7 +39,9 @@ pub extern "C" fn synod_version_number() -> u32 {
 /// The string is static; the caller must not free it.
 #[no_mangle]
 pub extern "C" fn synod_version_string() -> *const c_char {
-    VERSION_STRING.as_ptr()
+    ffi_boundary!(value "synod_version_string", c"".as_ptr(), {
+        VERSION_STRING.as_ptr()
+    })
 }
 
 #[cfg(test)]
