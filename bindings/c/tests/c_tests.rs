@@ -1,0 +1,197 @@
+//! Compiles every C test (`tests/c/*.c`, `-std=c11`) and C++ test
+//! (`tests/c/*.cpp`, `-std=c++17`) with every warning as an error against the
+//! freshly built `libsynod.a` and `include/synod.h`, runs each, and fails on
+//! a non-zero exit. Each test then runs again under valgrind
+//! (`--error-exitcode=1 --leak-check=full`) when valgrind is on PATH, and is
+//! rebuilt and run with AddressSanitizer + UBSan when the compiler supports
+//! them. Anything skipped is said so on stderr.
+//!
+//! `SYNOD_CC` / `SYNOD_CXX` override the compilers (default `gcc` / `g++`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `target/<profile>`: this test binary lives in `target/<profile>/deps`, and
+/// cargo puts `libsynod.a` one level up, built by this same `cargo test`.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary knows its path");
+    exe.parent()
+        .and_then(Path::parent)
+        .expect("the test binary lives in target/<profile>/deps")
+        .to_path_buf()
+}
+
+fn static_lib() -> PathBuf {
+    let lib = profile_dir().join("libsynod.a");
+    assert!(
+        lib.exists(),
+        "{} is missing: cargo builds it (crate-type staticlib) before this test runs",
+        lib.display()
+    );
+    lib
+}
+
+fn sources() -> Vec<PathBuf> {
+    let dir = repo_root().join("tests/c");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("c" | "cpp")))
+        .collect();
+    files.sort();
+    files
+}
+
+fn have(tool: &str) -> bool {
+    Command::new(tool)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Variant {
+    Plain,
+    Sanitized,
+}
+
+/// Compiles `src` into `out`; returns the compiler's complaint on failure.
+fn compile(src: &Path, out: &Path, variant: Variant) -> Result<(), String> {
+    let root = repo_root();
+    let cpp = src.extension().is_some_and(|e| e == "cpp");
+    let compiler = if cpp {
+        std::env::var("SYNOD_CXX").unwrap_or_else(|_| "g++".into())
+    } else {
+        std::env::var("SYNOD_CC").unwrap_or_else(|_| "gcc".into())
+    };
+    let mut cmd = Command::new(&compiler);
+    cmd.arg(if cpp { "-std=c++17" } else { "-std=c11" })
+        .args(["-Wall", "-Wextra", "-pedantic", "-Werror", "-g", "-pthread"])
+        .arg("-I")
+        .arg(root.join("include"))
+        .arg("-I")
+        .arg(root.join("bindings/cpp"))
+        .arg("-I")
+        .arg(root.join("tests/c"));
+    if variant == Variant::Sanitized {
+        cmd.args([
+            "-fsanitize=address,undefined",
+            "-fno-sanitize-recover=all",
+            "-fno-omit-frame-pointer",
+        ]);
+    }
+    cmd.arg(src)
+        .arg(static_lib())
+        .args(["-lpthread", "-ldl", "-lm"])
+        .arg("-o")
+        .arg(out);
+    let output = cmd
+        .output()
+        .map_err(|e| format!("cannot run {compiler}: {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{cmd:?} failed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+/// Runs `cmd`; returns its output on failure.
+fn run(mut cmd: Command) -> Result<(), String> {
+    let output = cmd
+        .output()
+        .map_err(|e| format!("cannot run {cmd:?}: {e}"))?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprint!("{text}");
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} exited with {}:\n{text}", output.status))
+    }
+}
+
+#[test]
+fn c_and_cpp_tests_pass() {
+    let out_dir = profile_dir().join("c-tests");
+    std::fs::create_dir_all(&out_dir).expect("can create target/<profile>/c-tests");
+    let sources = sources();
+    assert!(
+        sources.len() >= 3,
+        "expected the C and C++ tests in tests/c, found {sources:?}"
+    );
+
+    let valgrind = have("valgrind");
+    if !valgrind {
+        eprintln!("SKIPPED: valgrind is not on PATH; the C tests ran without it");
+    }
+    // Probe once whether the compiler can build and link a sanitized program.
+    let probe_src = out_dir.join("sanitizer_probe.c");
+    std::fs::write(&probe_src, "int main(void) { return 0; }\n").expect("can write the probe");
+    let sanitizers = compile(
+        &probe_src,
+        &out_dir.join("sanitizer_probe"),
+        Variant::Sanitized,
+    )
+    .is_ok();
+    if !sanitizers {
+        eprintln!("SKIPPED: the compiler cannot link -fsanitize=address,undefined here");
+    }
+
+    let mut failures = Vec::new();
+    for src in &sources {
+        let stem = src
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("test file names are UTF-8");
+        let exe = out_dir.join(stem);
+        if let Err(e) = compile(src, &exe, Variant::Plain) {
+            failures.push(e);
+            continue;
+        }
+        eprintln!("== {stem}");
+        if let Err(e) = run(Command::new(&exe)) {
+            failures.push(e);
+            continue;
+        }
+        if valgrind {
+            eprintln!("== {stem} under valgrind");
+            let mut cmd = Command::new("valgrind");
+            cmd.args(["-q", "--error-exitcode=1", "--leak-check=full"])
+                .arg(&exe);
+            if let Err(e) = run(cmd) {
+                failures.push(e);
+            }
+        }
+        if sanitizers {
+            let asan = out_dir.join(format!("{stem}-asan"));
+            match compile(src, &asan, Variant::Sanitized) {
+                Ok(()) => {
+                    eprintln!("== {stem} with AddressSanitizer + UBSan");
+                    let mut cmd = Command::new(&asan);
+                    cmd.env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0");
+                    if let Err(e) = run(cmd) {
+                        failures.push(e);
+                    }
+                }
+                Err(e) => failures.push(e),
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} C/C++ test failure(s):\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
