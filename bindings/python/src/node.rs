@@ -551,8 +551,7 @@ impl Node {
     /// Stops proposals; later proposals raise `ShutdownError`. Idempotent.
     fn close(&self, py: Python<'_>) {
         if !self.closed.swap(true, Ordering::AcqRel) {
-            let stop = &self.stop;
-            py.detach(|| stop());
+            py.detach(&self.stop);
         }
     }
 
