@@ -131,6 +131,9 @@ def test_refusal_codes_and_names(node: synod.Node) -> None:
     node.propose(synod.BeginDrain(PEER))
     assert refusal(synod.OwnershipTransition("r3", PEER, 1)) == (3, "member-draining")
     assert refusal(synod.Remove("CN=nobody")) == (1, "unknown-member")
+    node.propose(synod.OwnershipTransition("last", LEADER, 2**64 - 1))
+    forced = synod.ForcedOwnershipTransition("last", LEADER, "CN=op", "one more")
+    assert refusal(forced) == (8, "epoch-exhausted")
 
 
 def test_removing_the_last_member_is_refused() -> None:

@@ -36,10 +36,15 @@ pub(crate) fn timeout(py: Python<'_>, seconds: f64) -> PyResult<Duration> {
         ));
     }
     Duration::try_from_secs_f64(seconds).map_err(|_| {
+        let what = if seconds < 0.0 {
+            "non-negative"
+        } else {
+            "at most about 1.8e19"
+        };
         invalid_argument(
             py,
             "timeout",
-            format!("timeout must be a non-negative number of seconds, not {seconds}"),
+            format!("timeout must be {what} seconds, not {seconds}"),
         )
     })
 }
