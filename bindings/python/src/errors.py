@@ -1,0 +1,94 @@
+# The exception tree of `synod._synod`.
+#
+# This file is compiled into the extension (`include_str!` in errors.rs) and
+# executed once at import, in a namespace whose `__name__` is the extension's
+# own, so every class reports `__module__ == "synod._synod"`. It is Python
+# rather than `create_exception!` because two classes need two bases
+# (`InvalidArgumentError` is also a `ValueError`, `TimeoutError` also the
+# builtin `TimeoutError`) and every class carries keyword attributes.
+#
+# Attributes are plain instance attributes set in `__init__`. Pickling goes
+# through `copyreg.__newobj__` plus the instance state, so an exception
+# survives a process boundary (multiprocessing, concurrent.futures) with its
+# attributes intact even though most of them are keyword-only.
+
+import builtins as _builtins
+import copyreg as _copyreg
+
+
+class SynodError(Exception):
+    """The base of every error Synod raises."""
+
+    def __reduce__(self):
+        # `args` goes into the state too: OSError subclasses (TimeoutError)
+        # do not keep the arguments given to `__new__` alone.
+        state = dict(self.__dict__)
+        state["args"] = self.args
+        return (_copyreg.__newobj__, (type(self), *self.args), state)
+
+
+class InvalidArgumentError(SynodError, ValueError):
+    """An argument was refused before anything reached the control plane.
+
+    `field` names the argument (for example `"range"` or `"timeout"`).
+    """
+
+    def __init__(self, message, *, field=None):
+        super().__init__(message)
+        self.field = field
+
+
+class InvalidIdentityError(InvalidArgumentError):
+    """A member identity (certificate subject) was refused: blank, longer
+    than 1024 bytes, or containing a control character."""
+
+
+class NotLeaderError(SynodError):
+    """This member is not the leader. `leader` is the leader it knows of
+    (or None), `leader_address` where to reach it (or None)."""
+
+    def __init__(self, message, *, leader=None, leader_address=None):
+        super().__init__(message)
+        self.leader = leader
+        self.leader_address = leader_address
+
+
+class NoQuorumError(SynodError):
+    """The leader could not replicate the entry to a majority."""
+
+
+class TimeoutError(SynodError, _builtins.TimeoutError):
+    """The deadline passed before the outcome was known; the entry may still
+    commit later. `timeout` is the deadline that passed, in seconds."""
+
+    def __init__(self, message, *, timeout=None):
+        super().__init__(message)
+        self.timeout = timeout
+
+
+class RefusedError(SynodError):
+    """The catalog refused the entry; nothing changed.
+
+    `code` is a stable number and `name` a stable short name for the kind of
+    refusal, `reason` the human-readable explanation and `details` its
+    fields. `index` and `term` are the log position of the refused entry
+    when the refusal was computed at apply time, None when the leader refused
+    it before it entered the log.
+    """
+
+    def __init__(self, message, *, code, name, reason, details, index=None, term=None):
+        super().__init__(message)
+        self.code = code
+        self.name = name
+        self.reason = reason
+        self.details = details
+        self.index = index
+        self.term = term
+
+
+class ShutdownError(SynodError):
+    """The node is closed or shutting down."""
+
+
+class StorageError(SynodError):
+    """Durable storage failed; the member stops accepting writes."""

@@ -1,0 +1,207 @@
+//! The exception tree and the mapping from core errors onto it.
+//!
+//! The classes are defined in `errors.py` (compiled into the extension) and
+//! registered on the module at import; the Rust side keeps the class objects
+//! so it can raise them with their attributes. Every error a caller can see
+//! is one of them, except `TypeError` for a value of the wrong Python type.
+
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyModule, PyType};
+
+use synod::{IdentityError, ProposeError, Refusal};
+
+/// The names, in definition order, of the classes `errors.py` defines.
+const NAMES: [&str; 9] = [
+    "SynodError",
+    "InvalidArgumentError",
+    "InvalidIdentityError",
+    "NotLeaderError",
+    "NoQuorumError",
+    "TimeoutError",
+    "RefusedError",
+    "ShutdownError",
+    "StorageError",
+];
+
+#[derive(Clone, Copy)]
+pub(crate) enum Kind {
+    Synod = 0,
+    InvalidArgument = 1,
+    InvalidIdentity = 2,
+    NotLeader = 3,
+    NoQuorum = 4,
+    Timeout = 5,
+    Refused = 6,
+    Shutdown = 7,
+    Storage = 8,
+}
+
+static CLASSES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
+
+/// Defines the classes and adds them to `module`.
+pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = module.py();
+    let globals = PyDict::new(py);
+    globals.set_item("__name__", module.name()?)?;
+    globals.set_item("__builtins__", py.import("builtins")?)?;
+    py.run(
+        pyo3::ffi::c_str!(include_str!("errors.py")),
+        Some(&globals),
+        None,
+    )?;
+    let mut classes = Vec::with_capacity(NAMES.len());
+    for name in NAMES {
+        let class = globals
+            .get_item(name)?
+            .ok_or_else(|| PyRuntimeError::new_err(format!("errors.py did not define {name}")))?
+            .cast_into::<PyType>()?;
+        module.add(name, &class)?;
+        classes.push(class.unbind());
+    }
+    let _ = CLASSES.get_or_init(py, || classes);
+    Ok(())
+}
+
+/// Builds an exception of `kind` with `message` and keyword attributes.
+pub(crate) fn new_err(
+    py: Python<'_>,
+    kind: Kind,
+    message: impl Into<String>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyErr {
+    let message = message.into();
+    let Some(class) = CLASSES.get(py).and_then(|c| c.get(kind as usize)) else {
+        return PyRuntimeError::new_err(message);
+    };
+    match class.bind(py).call((message,), kwargs) {
+        Ok(instance) => PyErr::from_value(instance),
+        Err(e) => e,
+    }
+}
+
+/// `InvalidArgumentError` for argument `field`.
+pub(crate) fn invalid_argument(py: Python<'_>, field: &str, message: impl Into<String>) -> PyErr {
+    with_field(py, Kind::InvalidArgument, field, message.into())
+}
+
+/// `InvalidIdentityError` (an identity) or `InvalidArgumentError` (another
+/// name) for argument `field`.
+pub(crate) fn invalid_name(py: Python<'_>, field: &str, err: &IdentityError) -> PyErr {
+    let kind = match err {
+        IdentityError::Empty { what }
+        | IdentityError::TooLong { what, .. }
+        | IdentityError::ControlCharacter { what, .. }
+        | IdentityError::NotUtf8 { what }
+            if *what == "identity" =>
+        {
+            Kind::InvalidIdentity
+        }
+        IdentityError::SurroundingWhitespace => Kind::InvalidIdentity,
+        _ => Kind::InvalidArgument,
+    };
+    with_field(py, kind, field, format!("{field}: {err}"))
+}
+
+fn with_field(py: Python<'_>, kind: Kind, field: &str, message: String) -> PyErr {
+    let kwargs = PyDict::new(py);
+    if let Err(e) = kwargs.set_item("field", field) {
+        return e;
+    }
+    new_err(py, kind, message, Some(&kwargs))
+}
+
+/// `ShutdownError` with `message`.
+pub(crate) fn shutdown(py: Python<'_>, message: impl Into<String>) -> PyErr {
+    new_err(py, Kind::Shutdown, message, None)
+}
+
+/// The exception for a failed proposal.
+pub(crate) fn propose_error(py: Python<'_>, err: ProposeError) -> PyErr {
+    let message = err.to_string();
+    let kwargs = PyDict::new(py);
+    let filled = (|| -> PyResult<Kind> {
+        Ok(match &err {
+            ProposeError::NotLeader { leader } => {
+                kwargs.set_item("leader", leader.as_ref().map(|l| l.id.as_str()))?;
+                kwargs.set_item(
+                    "leader_address",
+                    leader
+                        .as_ref()
+                        .and_then(|l| l.address.as_ref())
+                        .map(|a| a.as_str()),
+                )?;
+                Kind::NotLeader
+            }
+            ProposeError::NoQuorum => Kind::NoQuorum,
+            ProposeError::Timeout(d) => {
+                kwargs.set_item("timeout", d.as_secs_f64())?;
+                Kind::Timeout
+            }
+            ProposeError::Refused { refusal, at } => {
+                kwargs.set_item("code", refusal.code())?;
+                kwargs.set_item("name", refusal.name())?;
+                kwargs.set_item("reason", refusal.to_string())?;
+                kwargs.set_item("details", refusal_details(py, refusal)?)?;
+                kwargs.set_item("index", at.map(|(i, _)| i.get()))?;
+                kwargs.set_item("term", at.map(|(_, t)| t.get()))?;
+                Kind::Refused
+            }
+            ProposeError::Shutdown => Kind::Shutdown,
+            ProposeError::Storage(_) => Kind::Storage,
+        })
+    })();
+    match filled {
+        Ok(kind) => new_err(py, kind, message, Some(&kwargs)),
+        Err(e) => e,
+    }
+}
+
+/// The fields of a refusal, as a dict of str to str or int.
+fn refusal_details<'py>(py: Python<'py>, refusal: &Refusal) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    match refusal {
+        Refusal::UnknownMember { member }
+        | Refusal::MemberDraining { member }
+        | Refusal::LastMember { member }
+        | Refusal::WitnessCannotOwn { member } => d.set_item("member", member.as_str())?,
+        Refusal::MemberConflict {
+            member,
+            kind,
+            address,
+        } => {
+            d.set_item("member", member.as_str())?;
+            d.set_item("kind", kind.as_str())?;
+            d.set_item("address", address.as_str())?;
+        }
+        Refusal::MemberOwnsRanges { member, ranges } => {
+            d.set_item("member", member.as_str())?;
+            d.set_item("ranges", *ranges)?;
+        }
+        Refusal::StaleEpoch {
+            range,
+            current,
+            proposed,
+        } => {
+            d.set_item("range", range.as_str())?;
+            d.set_item("current", current.get())?;
+            d.set_item("proposed", proposed.get())?;
+        }
+        Refusal::EpochExhausted { range } => d.set_item("range", range.as_str())?,
+        Refusal::TermRegressed { term, latest } => {
+            d.set_item("term", term.get())?;
+            d.set_item("latest", latest.get())?;
+        }
+        Refusal::ConflictingLeader {
+            term,
+            recorded,
+            proposed,
+        } => {
+            d.set_item("term", term.get())?;
+            d.set_item("recorded", recorded.as_str())?;
+            d.set_item("proposed", proposed.as_str())?;
+        }
+    }
+    Ok(d)
+}

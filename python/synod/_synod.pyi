@@ -1,0 +1,356 @@
+# Hand-written stubs for the extension module `synod._synod`.
+# Checked against the built module with `python -m mypy.stubtest synod._synod`
+# (tests/python/run.sh); keep both in step.
+
+import builtins
+from types import TracebackType
+from typing import ClassVar, Literal, Union, final
+
+__all__ = [
+    "__version__",
+    "SynodError",
+    "InvalidArgumentError",
+    "InvalidIdentityError",
+    "NotLeaderError",
+    "NoQuorumError",
+    "TimeoutError",
+    "RefusedError",
+    "ShutdownError",
+    "StorageError",
+    "MemberKind",
+    "Admit",
+    "BeginDrain",
+    "Remove",
+    "OwnershipTransition",
+    "ForcedOwnershipTransition",
+    "LeaderConfiguration",
+    "Node",
+    "Commit",
+    "Ownership",
+    "FenceStatus",
+    "MemberState",
+    "Member",
+    "AuditRecord",
+    "DurableVote",
+    "parse_identity",
+]
+
+__version__: str
+
+_KindName = Literal["data", "witness"]
+
+# ---------------------------------------------------------------- exceptions
+
+class SynodError(Exception):
+    """The base of every error Synod raises."""
+
+class InvalidArgumentError(SynodError, ValueError):
+    """An argument was refused before anything reached the control plane."""
+
+    field: str | None
+    def __init__(self, message: str, *, field: str | None = None) -> None: ...
+
+class InvalidIdentityError(InvalidArgumentError):
+    """A member identity (certificate subject) was refused."""
+
+class NotLeaderError(SynodError):
+    """This member is not the leader; `leader` is the one it knows of."""
+
+    leader: str | None
+    leader_address: str | None
+    def __init__(
+        self,
+        message: str,
+        *,
+        leader: str | None = None,
+        leader_address: str | None = None,
+    ) -> None: ...
+
+class NoQuorumError(SynodError):
+    """The leader could not replicate the entry to a majority."""
+
+class TimeoutError(SynodError, builtins.TimeoutError):
+    """The deadline passed before the outcome was known."""
+
+    timeout: float | None
+    def __init__(self, message: str, *, timeout: float | None = None) -> None: ...
+
+class RefusedError(SynodError):
+    """The catalog refused the entry; nothing changed."""
+
+    code: int
+    name: str
+    reason: str
+    details: dict[str, str | int]
+    index: int | None
+    term: int | None
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int,
+        name: str,
+        reason: str,
+        details: dict[str, str | int],
+        index: int | None = None,
+        term: int | None = None,
+    ) -> None: ...
+
+class ShutdownError(SynodError):
+    """The node is closed or shutting down."""
+
+class StorageError(SynodError):
+    """Durable storage failed; the member stops accepting writes."""
+
+# ------------------------------------------------------------------ entries
+
+@final
+class MemberKind:
+    """What a member does: `DATA` votes and may own ranges, `WITNESS` only votes."""
+
+    DATA: ClassVar[MemberKind]
+    WITNESS: ClassVar[MemberKind]
+    @property
+    def value(self) -> _KindName: ...
+    def __int__(self) -> int: ...
+
+@final
+class Admit:
+    """Admit a member with its kind and peer address."""
+
+    __match_args__: ClassVar[tuple[str, str, str]]
+    def __new__(cls, member: str, kind: MemberKind | _KindName, address: str) -> Admit: ...
+    @property
+    def member(self) -> str: ...
+    @property
+    def kind(self) -> MemberKind: ...
+    @property
+    def address(self) -> str: ...
+
+@final
+class BeginDrain:
+    """Start draining a member: it is no longer eligible as a new owner."""
+
+    __match_args__: ClassVar[tuple[str]]
+    def __new__(cls, member: str) -> BeginDrain: ...
+    @property
+    def member(self) -> str: ...
+
+@final
+class Remove:
+    """Remove a member from the authorized set (refused while it owns ranges)."""
+
+    __match_args__: ClassVar[tuple[str]]
+    def __new__(cls, member: str) -> Remove: ...
+    @property
+    def member(self) -> str: ...
+
+@final
+class OwnershipTransition:
+    """A fenced change of a range's owner to `new_owner` at `epoch`."""
+
+    __match_args__: ClassVar[tuple[str, str, str]]
+    def __new__(cls, range: str, new_owner: str, epoch: int) -> OwnershipTransition: ...
+    @property
+    def range(self) -> str: ...
+    @property
+    def new_owner(self) -> str: ...
+    @property
+    def epoch(self) -> int: ...
+
+@final
+class ForcedOwnershipTransition:
+    """An operator's audited override of a range's owner."""
+
+    __match_args__: ClassVar[tuple[str, str, str, str]]
+    def __new__(
+        cls, range: str, new_owner: str, operator: str, reason: str
+    ) -> ForcedOwnershipTransition: ...
+    @property
+    def range(self) -> str: ...
+    @property
+    def new_owner(self) -> str: ...
+    @property
+    def operator(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+
+@final
+class LeaderConfiguration:
+    """The record that `term` elected `leader`."""
+
+    __match_args__: ClassVar[tuple[str, str]]
+    def __new__(cls, term: int, leader: str) -> LeaderConfiguration: ...
+    @property
+    def term(self) -> int: ...
+    @property
+    def leader(self) -> str: ...
+
+_Entry = Union[
+    Admit,
+    BeginDrain,
+    Remove,
+    OwnershipTransition,
+    ForcedOwnershipTransition,
+    LeaderConfiguration,
+]
+
+def parse_identity(subject: str) -> str:
+    """Validates a certificate subject as a member identity and returns it."""
+
+# ------------------------------------------------------------------ answers
+
+@final
+class Commit:
+    """A proposal that committed and took effect."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def term(self) -> int: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def changed(self) -> bool: ...
+
+@final
+class Ownership:
+    """Who owns a range, and which log entry made it so."""
+
+    @property
+    def range(self) -> str: ...
+    @property
+    def owner(self) -> str: ...
+    @property
+    def epoch(self) -> int: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def term(self) -> int: ...
+    @property
+    def index(self) -> int: ...
+
+@final
+class FenceStatus:
+    """The answer of `Node.fence_check`; only `"current"` authorizes the pair."""
+
+    @property
+    def status(self) -> Literal["current", "stale", "unknown"]: ...
+    @property
+    def current_owner(self) -> str | None: ...
+    @property
+    def current_epoch(self) -> int | None: ...
+    @property
+    def is_current(self) -> bool: ...
+    @property
+    def is_stale(self) -> bool: ...
+    @property
+    def is_unknown(self) -> bool: ...
+
+@final
+class MemberState:
+    """Whether a member is serving (`ACTIVE`) or on its way out (`DRAINING`)."""
+
+    ACTIVE: ClassVar[MemberState]
+    DRAINING: ClassVar[MemberState]
+    @property
+    def value(self) -> Literal["active", "draining"]: ...
+    def __int__(self) -> int: ...
+
+@final
+class Member:
+    """A member as the catalog knows it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def kind(self) -> MemberKind: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def state(self) -> MemberState: ...
+    @property
+    def peer_id(self) -> int: ...
+
+@final
+class AuditRecord:
+    """One forced ownership transition, as kept in the audit list."""
+
+    @property
+    def index(self) -> int: ...
+    @property
+    def term(self) -> int: ...
+    @property
+    def range(self) -> str: ...
+    @property
+    def previous_owner(self) -> str | None: ...
+    @property
+    def previous_epoch(self) -> int: ...
+    @property
+    def new_owner(self) -> str: ...
+    @property
+    def epoch(self) -> int: ...
+    @property
+    def operator(self) -> str: ...
+    @property
+    def reason(self) -> str: ...
+
+@final
+class DurableVote:
+    """The persisted vote state."""
+
+    @property
+    def term(self) -> int: ...
+    @property
+    def voted_for(self) -> str | None: ...
+
+# --------------------------------------------------------------------- node
+
+@final
+class Node:
+    """A control-plane member; `with` closes it."""
+
+    @staticmethod
+    def single(
+        identity: str, address: str, kind: MemberKind | _KindName = "data"
+    ) -> Node: ...
+    def propose(self, entry: _Entry, timeout: float = 5.0) -> Commit: ...
+    def owner(self, range: str) -> Ownership | None: ...
+    def fence_check(self, range: str, owner: str, epoch: int) -> FenceStatus: ...
+    def members(self) -> list[Member]: ...
+    def audit_log(self) -> list[AuditRecord]: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def current_term(self) -> int: ...
+    @property
+    def leader(self) -> str | None: ...
+    @property
+    def is_leader(self) -> bool: ...
+    @property
+    def commit_index(self) -> int | None: ...
+    @property
+    def applied_index(self) -> int: ...
+    @property
+    def durable_vote(self) -> DurableVote: ...
+    @property
+    def closed(self) -> bool: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Node: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+def _scripted_node(
+    identity: str,
+    address: str,
+    *,
+    delay: float = 0.0,
+    fail: Literal["not-leader", "no-quorum", "storage", "shutdown"] | None = None,
+    leader: str | None = None,
+    leader_address: str | None = None,
+) -> Node:
+    """Test hook, not API: a node whose proposals are slowed or made to fail."""
