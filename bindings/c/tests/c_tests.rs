@@ -15,8 +15,7 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// `target/<profile>`: this test binary lives in `target/<profile>/deps`, and
-/// cargo puts `libsynod.a` one level up, built by this same `cargo test`.
+/// `target/<profile>`: this test binary lives in `target/<profile>/deps`.
 fn profile_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test binary knows its path");
     exe.parent()
@@ -25,13 +24,33 @@ fn profile_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// Builds `libsynod.a` from the current sources and returns its path.
+///
+/// cargo does not build a package's staticlib for its own integration tests
+/// (only an rlib would be linked, and an rlib named `synod` would collide
+/// with the core crate's). So the test builds it with a nested cargo into a
+/// target directory of its own (`target/c-abi`), which avoids the outer
+/// cargo's build lock; after the first run the build is incremental.
 fn static_lib() -> PathBuf {
-    let lib = profile_dir().join("libsynod.a");
-    assert!(
-        lib.exists(),
-        "{} is missing: cargo builds it (crate-type staticlib) before this test runs",
-        lib.display()
-    );
+    static LIB: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    LIB.get_or_init(build_static_lib).clone()
+}
+
+fn build_static_lib() -> PathBuf {
+    let target_dir = profile_dir()
+        .parent()
+        .expect("target/<profile> has a parent")
+        .join("c-abi");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--quiet", "-p", "synod-c", "--target-dir"])
+        .arg(&target_dir)
+        .current_dir(repo_root())
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building libsynod.a failed");
+    let lib = target_dir.join("debug").join("libsynod.a");
+    assert!(lib.exists(), "{} is missing after the build", lib.display());
     lib
 }
 
