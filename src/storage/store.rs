@@ -1032,7 +1032,11 @@ impl DurableStore {
     fn install(&mut self, index: u64, term: u64, cs: ConfState, data: Bytes) -> Result<()> {
         self.sync()?;
         let mut hs = self.hard_state();
-        hs.term = hs.term.max(term);
+        if term > hs.term {
+            // A vote belongs to its term: none is cast in the new one yet.
+            hs.term = term;
+            hs.vote = 0;
+        }
         hs.commit = hs.commit.max(index);
         // 1. The snapshot file, durable under its final name. Until the log
         //    records it (step 2) recovery ignores it.

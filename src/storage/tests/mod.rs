@@ -377,7 +377,7 @@ fn apply_snapshot_replaces_the_log() {
         .apply_snapshot(snapshot(10, 3, voters(&[1, 2, 3]), b"leader state"))
         .unwrap();
     assert_eq!((store.first_index(), store.last_index()), (11, 10));
-    assert_eq!(store.hard_state(), hs(3, 1, 10));
+    assert_eq!(store.hard_state(), hs(3, 0, 10));
     assert_eq!(store.conf_state(), voters(&[1, 2, 3]));
     store.append(&[ent(11, 3, 0)]).unwrap();
     store.sync().unwrap();
@@ -490,4 +490,73 @@ fn read_only_open_changes_nothing() {
         store.append(&[ent(2, 1, 0)]),
         Err(StorageError::ReadOnly)
     ));
+}
+
+/// The reference model of a log: what a store must show.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct ModelLog {
+    pub snap: (u64, u64),
+    /// Entries above the snapshot: index -> (term, data).
+    pub entries: std::collections::BTreeMap<u64, (u64, Bytes)>,
+    pub hs: HardState,
+    pub cs: ConfState,
+}
+
+impl ModelLog {
+    pub fn first(&self) -> u64 {
+        self.snap.0 + 1
+    }
+
+    pub fn last(&self) -> u64 {
+        self.entries
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(self.snap.0)
+    }
+
+    pub fn term(&self, i: u64) -> Option<u64> {
+        if i == self.snap.0 {
+            return Some(self.snap.1);
+        }
+        self.entries.get(&i).map(|e| e.0)
+    }
+
+    pub fn append(&mut self, ents: &[Entry]) {
+        if let Some(first) = ents.first() {
+            self.entries.split_off(&first.index);
+        }
+        for e in ents {
+            self.entries.insert(e.index, (e.term, e.data.clone()));
+        }
+    }
+
+    pub fn create_snapshot(&mut self, index: u64, term: u64) {
+        self.snap = (index, term);
+        self.entries = self.entries.split_off(&(index + 1));
+    }
+
+    pub fn apply_snapshot(&mut self, index: u64, term: u64, cs: &ConfState) {
+        self.snap = (index, term);
+        self.entries.clear();
+        if term > self.hs.term {
+            self.hs.term = term;
+            self.hs.vote = 0;
+        }
+        self.hs.commit = self.hs.commit.max(index);
+        self.cs = cs.clone();
+    }
+
+    pub fn view(&self) -> View {
+        View {
+            snap: self.snap,
+            entries: self
+                .entries
+                .iter()
+                .map(|(i, (t, d))| (*i, *t, d.clone()))
+                .collect(),
+            hs: (self.hs.term, self.hs.vote, self.hs.commit),
+            cs: self.cs.clone(),
+        }
+    }
 }
