@@ -18,7 +18,8 @@ thread_local! {
     static FAULTED: Cell<bool> = const { Cell::new(false) };
 }
 
-const SEGMENT: u64 = 200;
+/// Tiny segments (a rotation at almost every sync) and large ones (none).
+const SEGMENTS: [u64; 2] = [200, 1 << 20];
 
 enum Step {
     Bootstrap,
@@ -68,7 +69,7 @@ fn workload() -> Vec<Step> {
 
 /// Runs the workload until a step fails. Returns the states a reopen may
 /// show: the last acknowledged state first.
-fn run(disk: &SimDisk) -> Vec<ModelLog> {
+fn run(disk: &SimDisk, segment: u64) -> Vec<ModelLog> {
     let mut model = ModelLog::default();
     let mut store: Option<DurableStore> = None;
     for step in workload() {
@@ -82,7 +83,7 @@ fn run(disk: &SimDisk) -> Vec<ModelLog> {
                 DurableStore::bootstrap(
                     Arc::new(disk.clone()),
                     dir(),
-                    opts(SEGMENT),
+                    opts(segment),
                     &members(&["CN=a"]),
                 )
                 .map(|(s, _)| store = Some(s))
@@ -141,14 +142,20 @@ fn run(disk: &SimDisk) -> Vec<ModelLog> {
 
 #[test]
 fn every_crash_point_recovers_an_acknowledged_or_in_flight_state() {
+    for segment in SEGMENTS {
+        crash_points(segment);
+    }
+}
+
+fn crash_points(segment: u64) {
     // A clean run counts the operations.
     FAULTED.with(|f| f.set(false));
     let clean = SimDisk::new();
-    let end = run(&clean);
+    let end = run(&clean, segment);
     assert_eq!(end.len(), 1);
     let total = clean.stats().ops;
     assert!(total > 40, "only {total} operations");
-    let (store, _) = open_sim(&clean, SEGMENT).unwrap();
+    let (store, _) = open_sim(&clean, segment).unwrap();
     assert_eq!(view(&store), end[0].view());
     drop(store);
 
@@ -161,17 +168,17 @@ fn every_crash_point_recovers_an_acknowledged_or_in_flight_state() {
                 at_op: k,
                 then_dead: true,
             }));
-            let allowed = run(&disk);
+            let allowed = run(&disk, segment);
             disk.crash_tearing(tear);
-            let (mut store, report) = match open_sim(&disk, SEGMENT) {
+            let (mut store, report) = match open_sim(&disk, segment) {
                 Ok(s) => s,
-                Err(e) => panic!("crash at op {k}, tear {tear:?}: reopen failed: {e}"),
+                Err(e) => panic!("segment {segment}, crash at op {k}, tear {tear:?}: reopen failed: {e}"),
             };
             let got = view(&store);
             let ok = allowed.iter().any(|m| m.view() == got);
             assert!(
                 ok,
-                "crash at op {k}, tear {tear:?}: recovered {got:#?}\nallowed {:#?}\nreport {report:?}",
+                "segment {segment}, crash at op {k}, tear {tear:?}: recovered {got:#?}\nallowed {:#?}\nreport {report:?}",
                 allowed.iter().map(ModelLog::view).collect::<Vec<_>>()
             );
             // The recovered store keeps working and stays recovered.
@@ -182,8 +189,8 @@ fn every_crash_point_recovers_an_acknowledged_or_in_flight_state() {
                 store.sync().unwrap();
                 let after = view(&store);
                 drop(store);
-                let (store, report) = open_sim(&disk, SEGMENT).unwrap();
-                assert_eq!(view(&store), after, "crash at op {k}, tear {tear:?}");
+                let (store, report) = open_sim(&disk, segment).unwrap();
+                assert_eq!(view(&store), after, "segment {segment}, crash at op {k}, tear {tear:?}");
                 assert!(report.torn_tail.is_none());
             }
             runs += 1;
