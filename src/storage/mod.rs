@@ -17,6 +17,7 @@
 //! ```text
 //! DATA_DIR/
 //!   LOCK                          exclusive lock (flock), no content
+//!   CURRENT                       one record: the newest segment's number
 //!   log-00000000000000000001.seg  segment 1 (sequence numbers are consecutive)
 //!   log-00000000000000000002.seg  ... the last segment is the active one
 //!   snap-00000000000000000042.snap the snapshot the log refers to
@@ -56,7 +57,10 @@
 //!    grants and append acknowledgements are among them) and before
 //!    advancing the Ready.
 //! 2. A new segment is written (head + staged records), fdatasynced, then
-//!    its directory is fsynced, before `sync` returns.
+//!    its directory is fsynced; then `CURRENT` is replaced (temporary file,
+//!    fsync, rename, directory fsync) to name it; all before `sync`
+//!    returns. Segments are started only when the previous one holds no
+//!    unsynced byte, so only the last segment can have a torn tail.
 //! 3. A snapshot is written to `snap-i.snap.tmp`, fsynced, renamed, and the
 //!    directory fsynced, *before* the log records it (a mark record, or a
 //!    reset head), and that record is synced before the snapshot is
@@ -83,9 +87,8 @@
 //! [`RecoveryReport`] and the log. Anything else refuses to open: a bad
 //! record with bytes after it, a missing segment number, a segment whose
 //! head disagrees with the one before it, an index gap, a commit index
-//! beyond the last entry, a missing or unreadable snapshot. Known limit: a
-//! deleted *final* segment is only detected when it held committed entries
-//! (the commit check) or the recorded snapshot.
+//! beyond the last entry, a newest segment older than the one `CURRENT`
+//! names, a missing or unreadable snapshot.
 //!
 //! An exclusive lock on `DATA_DIR/LOCK` (`File::try_lock`) stops a second
 //! store, in this or another process, from opening the directory.

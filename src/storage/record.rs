@@ -344,6 +344,42 @@ pub fn decode(buf: &Bytes, start: usize, end: usize) -> Result<Record, DecodeErr
     Ok(rec)
 }
 
+const KIND_CURRENT: u8 = 6;
+
+/// Appends the framed record of the `CURRENT` manifest.
+pub fn frame_current(out: &mut Vec<u8>, seq: u64) {
+    let mut w = Writer::with_capacity(9);
+    w.u8(KIND_CURRENT);
+    w.u64(seq);
+    frame(out, &w.finish());
+}
+
+/// Decodes the `CURRENT` manifest: the newest segment's sequence number.
+pub fn decode_current(bytes: &[u8]) -> Result<u64, String> {
+    let Frame::Ok { start, end } = check_frame(bytes, 0) else {
+        return Err("not a valid manifest record".into());
+    };
+    if end != bytes.len() {
+        return Err(format!("{} trailing bytes", bytes.len() - end));
+    }
+    let mut r = Reader::new(&bytes[start..end]);
+    let res = (|| {
+        let offset = r.offset();
+        let kind = r.u8("manifest kind")?;
+        if kind != KIND_CURRENT {
+            return Err(DecodeError::UnknownTag {
+                what: "manifest kind",
+                tag: kind,
+                offset,
+            });
+        }
+        let seq = r.u64("newest segment")?;
+        r.finish("manifest")?;
+        Ok(seq)
+    })();
+    res.map_err(|e| e.to_string())
+}
+
 /// Magic bytes of a snapshot file.
 pub const SNAPSHOT_MAGIC: &[u8; 8] = b"SYNODSNP";
 /// The snapshot file format this build writes.

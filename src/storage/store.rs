@@ -216,6 +216,9 @@ struct Segment {
     start_last: u64,
 }
 
+/// The manifest naming the newest segment.
+pub const CURRENT_FILE: &str = "CURRENT";
+
 /// The name of segment `seq`.
 pub fn segment_name(seq: u64) -> String {
     format!("log-{seq:020}.seg")
@@ -419,6 +422,27 @@ impl DurableStore {
         }
         seqs.sort_unstable();
         snaps.sort_unstable();
+        if names.iter().any(|n| n == CURRENT_FILE) {
+            let path = dir.join(CURRENT_FILE);
+            let bytes = disk
+                .read_file(&path)
+                .map_err(StorageError::io("read", &path))?;
+            let newest =
+                record::decode_current(&bytes).map_err(|detail| StorageError::Corrupt {
+                    path: path.clone(),
+                    offset: 0,
+                    detail,
+                })?;
+            let present = seqs.last().copied().unwrap_or(0);
+            if newest > present {
+                return Err(StorageError::MissingSegment {
+                    path: dir.join(segment_name(newest)),
+                    detail: format!(
+                        "{CURRENT_FILE} names segment {newest} as the newest, but the newest present is {present}"
+                    ),
+                });
+            }
+        }
         for w in seqs.windows(2) {
             if w[1] != w[0] + 1 {
                 return Err(StorageError::MissingSegment {
@@ -931,6 +955,8 @@ impl DurableStore {
         self.disk
             .sync_dir(&self.dir)
             .map_err(StorageError::io("fsync directory", &self.dir))?;
+        // Only now that the segment is durable may the manifest name it.
+        self.write_current(head.seq)?;
         self.segments.push(Segment {
             seq: head.seq,
             path,
@@ -982,6 +1008,29 @@ impl DurableStore {
         f.sync_data().map_err(StorageError::io("fsync", &path))?;
         self.active_len += buf.len() as u64;
         Ok(())
+    }
+
+    /// Replaces `CURRENT`, which names the newest segment, atomically and
+    /// durably, so a deleted final segment is detected at open.
+    fn write_current(&self, seq: u64) -> Result<()> {
+        let path = self.dir.join(CURRENT_FILE);
+        let tmp = self.dir.join(format!("{CURRENT_FILE}.tmp"));
+        let mut bytes = Vec::new();
+        record::frame_current(&mut bytes, seq);
+        let mut f = self
+            .disk
+            .create_file(&tmp)
+            .map_err(StorageError::io("create", &tmp))?;
+        f.write_all(&bytes)
+            .map_err(StorageError::io("write", &tmp))?;
+        f.sync_all().map_err(StorageError::io("fsync", &tmp))?;
+        drop(f);
+        self.disk
+            .rename(&tmp, &path)
+            .map_err(StorageError::io("rename", &tmp))?;
+        self.disk
+            .sync_dir(&self.dir)
+            .map_err(StorageError::io("fsync directory", &self.dir))
     }
 
     fn write_snapshot_file(

@@ -172,7 +172,9 @@ fn crash_points(segment: u64) {
             disk.crash_tearing(tear);
             let (mut store, report) = match open_sim(&disk, segment) {
                 Ok(s) => s,
-                Err(e) => panic!("segment {segment}, crash at op {k}, tear {tear:?}: reopen failed: {e}"),
+                Err(e) => {
+                    panic!("segment {segment}, crash at op {k}, tear {tear:?}: reopen failed: {e}")
+                }
             };
             let got = view(&store);
             let ok = allowed.iter().any(|m| m.view() == got);
@@ -190,7 +192,11 @@ fn crash_points(segment: u64) {
                 let after = view(&store);
                 drop(store);
                 let (store, report) = open_sim(&disk, segment).unwrap();
-                assert_eq!(view(&store), after, "segment {segment}, crash at op {k}, tear {tear:?}");
+                assert_eq!(
+                    view(&store),
+                    after,
+                    "segment {segment}, crash at op {k}, tear {tear:?}"
+                );
                 assert!(report.torn_tail.is_none());
             }
             runs += 1;

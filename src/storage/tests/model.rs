@@ -14,9 +14,16 @@ const SEGMENT: u64 = 160;
 enum Op {
     /// Append `n` entries starting `back` entries before `last + 1`
     /// (never at or below the commit index), in a new term if `bump`.
-    Append { back: u8, n: u8, bump: bool },
+    Append {
+        back: u8,
+        n: u8,
+        bump: bool,
+    },
     /// Advance the commit index by up to `by`, and maybe vote.
-    HardState { by: u8, vote: bool },
+    HardState {
+        by: u8,
+        vote: bool,
+    },
     ConfState(u8),
     Sync,
     /// Snapshot at a committed index (a fraction of the way from the
