@@ -101,6 +101,10 @@
 //! * [`replay`]: catalog recovery; [`inspect`]: `synod inspect`;
 //!   [`bench`]: `synod bench storage`.
 
+// raft's protobuf messages are built field by field, the way their own
+// documentation and `MemStorage` do.
+#![allow(clippy::field_reassign_with_default)]
+
 pub mod bench;
 pub mod disk;
 mod error;

@@ -44,7 +44,11 @@ fn workload() -> Vec<Step> {
     vec![
         Step::Bootstrap,
         // Term 1: a vote, then entries.
-        batch(1..=0, 1, Some(hs(1, 1, 0))),
+        Step::Batch {
+            entries: vec![],
+            hs: Some(hs(1, 1, 0)),
+            cs: None,
+        },
         batch(1..=3, 1, Some(hs(1, 1, 0))),
         batch(4..=5, 1, Some(hs(1, 1, 3))),
         // Term 2: a new leader replaces 4..5.
