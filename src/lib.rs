@@ -13,7 +13,8 @@
 //! * [`catalog`]: membership and ownership, applied only from committed
 //!   entries;
 //! * [`node`]: the [`node::ControlPlaneConsensus`] boundary callers use;
-//! * [`engine`]: the engines behind it.
+//! * [`engine`]: the engines behind it;
+//! * [`storage`]: the durable raft log, hard state and snapshots of a node.
 
 #![deny(missing_docs)]
 
@@ -22,6 +23,7 @@ pub mod engine;
 pub mod entry;
 pub mod identity;
 pub mod node;
+pub mod storage;
 pub mod transport;
 
 pub use catalog::{ApplyOutcome, Catalog, FenceStatus, InitialMember, Refusal};
