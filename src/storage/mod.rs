@@ -43,8 +43,12 @@
 //! A snapshot file is `SYNODSNP | version | index | term | conf state |
 //! data length | data | crc32c` where data is the catalog snapshot
 //! ([`crate::catalog::Catalog::encode_snapshot`]). Bootstrap writes the
-//! *genesis* snapshot: the bootstrap catalog at index 0, term 0, every
-//! initial member a voter. So a bootstrapped directory always holds its
+//! *genesis* snapshot: the bootstrap catalog at index 1, term 1
+//! ([`GENESIS_INDEX`], [`GENESIS_TERM`]), every initial member a voter.
+//! Starting above zero matters: raft treats a snapshot at index 0 as none,
+//! so a member that joins later would be sent the log from index 1 and
+//! never learn the genesis membership; with the genesis at index 1 the
+//! leader must send it a snapshot, and the snapshot carries the catalog. So a bootstrapped directory always holds its
 //! membership, and the catalog is always "latest snapshot + committed
 //! entries above it".
 //!
@@ -119,6 +123,11 @@ pub use error::{Result, StorageError};
 pub use replay::{apply_entry, replay_catalog};
 pub use sim::{Fault, SimDisk, SimStats};
 pub use store::{DurableStore, RecoveryReport, StoreHandle, StoreOptions, TornTail};
+
+/// The index of the genesis snapshot a bootstrapped store starts from.
+pub const GENESIS_INDEX: u64 = 1;
+/// The term of the genesis snapshot.
+pub const GENESIS_TERM: u64 = 1;
 
 /// The lock file's name in a data directory.
 pub const LOCK_FILE: &str = "LOCK";

@@ -11,7 +11,9 @@ use raft::{GetEntriesContext, RaftState};
 use super::disk::{DirLock, Disk, DiskFile, RealDisk};
 use super::error::{Result, StorageError};
 use super::record::{self, Frame, Record, SegmentHead, SnapshotFile};
+use super::{GENESIS_INDEX, GENESIS_TERM};
 use crate::catalog::{Catalog, InitialMember};
+use crate::entry::{Index, Term};
 
 /// How a store is opened.
 #[derive(Debug, Clone)]
@@ -702,7 +704,8 @@ impl DurableStore {
     }
 
     /// Opens `dir` and, if it holds no log yet, writes the genesis
-    /// snapshot: the bootstrap catalog of `initial` at index 0, term 0,
+    /// snapshot: the bootstrap catalog of `initial` at [`GENESIS_INDEX`],
+    /// [`GENESIS_TERM`],
     /// with every initial member a voter (peer ids as the catalog assigns
     /// them: 1, 2, ... in identity order). Refused on a directory that
     /// already holds a log.
@@ -712,7 +715,8 @@ impl DurableStore {
         options: StoreOptions,
         initial: &[InitialMember],
     ) -> Result<(Self, RecoveryReport)> {
-        let catalog = Catalog::bootstrap(initial)?;
+        let mut catalog = Catalog::bootstrap(initial)?;
+        catalog.skip(Index(GENESIS_INDEX), Term(GENESIS_TERM))?;
         let (mut store, report) = Self::open(disk, dir, options)?;
         if store.is_initialized() {
             return Err(StorageError::AlreadyInitialized {
@@ -722,7 +726,12 @@ impl DurableStore {
         let mut cs = ConfState::default();
         cs.voters = catalog.members().map(|m| m.peer_id).collect();
         cs.voters.sort_unstable();
-        store.install(0, 0, cs, Bytes::from(catalog.encode_snapshot()))?;
+        store.install(
+            GENESIS_INDEX,
+            GENESIS_TERM,
+            cs,
+            Bytes::from(catalog.encode_snapshot()),
+        )?;
         Ok((store, report))
     }
 
