@@ -7,12 +7,13 @@
 //!   one member that is its own quorum, kept in memory.
 
 pub mod config;
+pub mod durable;
 pub mod logger;
 pub mod replica;
 pub mod rng;
 pub mod single_node;
 
-use raft::eraftpb::{Entry, HardState, Snapshot, SnapshotMetadata};
+use raft::eraftpb::{ConfState, Entry, HardState, Snapshot, SnapshotMetadata};
 
 pub use config::EngineConfig;
 pub use replica::{Applied, Completion, MessageSink, ProposalToken, ReadToken, Replica};
@@ -53,19 +54,31 @@ pub enum EngineError {
     AlreadyInitialized,
 }
 
-/// What a replica needs from durable storage, beyond raft's read-only
-/// [`raft::Storage`]. Staged writes (`append`, `set_hard_state`) become
-/// durable together at the next [`ReplicaStore::sync`]; snapshot calls are
-/// durable when they return.
-pub trait ReplicaStore: raft::Storage + Clone {
+/// What a replica needs from durable storage. raft-rs reads through
+/// [`ReplicaStore::Handle`] (its read-only [`raft::Storage`]); the replica
+/// writes through the store itself. Staged writes (`append`,
+/// `set_hard_state`, `set_conf_state`) become durable together at the next
+/// [`ReplicaStore::sync`]; snapshot calls are durable when they return.
+pub trait ReplicaStore {
+    /// What raft-rs reads through. Its `initial_state` must report the
+    /// configuration as of the latest snapshot (the replica replays every
+    /// committed entry above the snapshot, configuration changes included).
+    type Handle: raft::Storage + Send;
     /// The store's error.
     type Error: std::fmt::Display;
+
+    /// A handle for raft-rs.
+    fn raft_handle(&self) -> Self::Handle;
 
     /// Stages `entries`, replacing any conflicting suffix.
     fn append(&mut self, entries: &[Entry]) -> Result<(), Self::Error>;
 
     /// Stages the hard state (term, vote, commit).
     fn set_hard_state(&mut self, hs: &HardState) -> Result<(), Self::Error>;
+
+    /// Stages the configuration in force after an applied change (kept for
+    /// inspection; recovery rebuilds it from the snapshot and the log).
+    fn set_conf_state(&mut self, cs: &ConfState) -> Result<(), Self::Error>;
 
     /// Makes everything staged durable with one fsync.
     fn sync(&mut self) -> Result<(), Self::Error>;
@@ -76,6 +89,9 @@ pub trait ReplicaStore: raft::Storage + Clone {
     /// Records a local snapshot of the catalog and compacts the log below it.
     fn create_snapshot(&mut self, meta: SnapshotMetadata, data: Vec<u8>)
         -> Result<(), Self::Error>;
+
+    /// The latest snapshot (index 0 when there is none).
+    fn latest_snapshot(&self) -> Snapshot;
 }
 
 /// Deliberately broken behaviours for the simulator, to prove its checker

@@ -41,16 +41,9 @@ use raft::{RawNode, SnapshotStatus, StateRole};
 use super::config::EngineConfig;
 use super::rng::SplitMix64;
 use super::{EngineError, Mutant, ReplicaStore};
-use crate::catalog::{ApplyOutcome, Catalog, InitialMember};
+use crate::catalog::{ApplyOutcome, Catalog};
 use crate::entry::{ControlPlaneEntry, Index, NodeId, Term};
 use crate::node::{Committed, DurableVoteState, LeaderHint, ProposeError};
-
-/// The index and term of the genesis snapshot every bootstrapped store starts
-/// from. Starting above zero means a member that joins later always receives
-/// a snapshot (and with it the genesis catalog) instead of an empty log.
-pub const GENESIS_INDEX: u64 = 1;
-/// See [`GENESIS_INDEX`].
-pub const GENESIS_TERM: u64 = 1;
 
 /// A caller's handle on one proposal, echoed in its [`Completion`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -153,7 +146,8 @@ pub struct Replica<S: ReplicaStore> {
     cfg: EngineConfig,
     id: NodeId,
     peer_id: u64,
-    raw: RawNode<S>,
+    raw: RawNode<S::Handle>,
+    store: S,
     catalog: Catalog,
     conf_state: ConfState,
     rng: SplitMix64,
@@ -170,6 +164,8 @@ pub struct Replica<S: ReplicaStore> {
     record: Option<Vec<Applied>>,
     mutant: Option<Mutant>,
     removed: bool,
+    /// (term, role, leader) when the election timeout was last drawn.
+    timeout_fingerprint: Option<(u64, u8, u64)>,
 }
 
 impl<S: ReplicaStore> std::fmt::Debug for Replica<S> {
@@ -181,42 +177,6 @@ impl<S: ReplicaStore> std::fmt::Debug for Replica<S> {
             .field("term", &self.raw.raft.term)
             .finish_non_exhaustive()
     }
-}
-
-/// Writes the genesis snapshot of a new cluster into an empty store: the
-/// initial members (peer ids 1..n in identity order), all voters.
-pub fn bootstrap_store<S: ReplicaStore>(
-    store: &mut S,
-    initial: &[InitialMember],
-) -> Result<(), EngineError> {
-    if store.last_index().map_err(EngineError::Raft)? > 0
-        || !is_empty_snapshot(&store.snapshot(0, 0).map_err(EngineError::Raft)?)
-    {
-        return Err(EngineError::AlreadyInitialized);
-    }
-    let mut catalog =
-        Catalog::bootstrap(initial).map_err(|e| EngineError::Config(e.to_string()))?;
-    catalog
-        .skip(Index(GENESIS_INDEX), Term(GENESIS_TERM))
-        .map_err(|e| EngineError::Config(e.to_string()))?;
-    let mut cs = ConfState::default();
-    cs.voters = catalog.members().map(|m| m.peer_id).collect();
-    let mut snap = Snapshot::default();
-    snap.data = catalog.encode_snapshot().into();
-    let meta = snap.mut_metadata();
-    meta.index = GENESIS_INDEX;
-    meta.term = GENESIS_TERM;
-    meta.set_conf_state(cs);
-    store
-        .install_snapshot(&snap)
-        .map_err(|e| EngineError::Storage(e.to_string()))?;
-    let mut hs = HardState::default();
-    hs.term = GENESIS_TERM;
-    hs.commit = GENESIS_INDEX;
-    store
-        .set_hard_state(&hs)
-        .and_then(|()| store.sync())
-        .map_err(|e| EngineError::Storage(e.to_string()))
 }
 
 fn is_empty_snapshot(s: &Snapshot) -> bool {
@@ -237,7 +197,7 @@ impl<S: ReplicaStore> Replica<S> {
         seed: u64,
     ) -> Result<Self, EngineError> {
         cfg.validate().map_err(EngineError::Config)?;
-        let snap = store.snapshot(0, 0).map_err(EngineError::Raft)?;
+        let snap = store.latest_snapshot();
         let (catalog, conf_state) = if is_empty_snapshot(&snap) {
             (Catalog::empty(), ConfState::default())
         } else {
@@ -265,10 +225,10 @@ impl<S: ReplicaStore> Replica<S> {
             election_tick: cfg.election_ticks,
             heartbeat_tick: cfg.heartbeat_ticks,
             // raft-rs draws the randomized timeout from thread_rng in
-            // [min, max). A one-value range makes its draw constant; the
-            // replica then replaces it with a seeded draw (reseed_timeout).
+            // [min, max) whenever it resets; the replica replaces every such
+            // draw with a seeded one (reseed_timeout).
             min_election_tick: cfg.election_ticks,
-            max_election_tick: cfg.election_ticks + 1,
+            max_election_tick: cfg.election_ticks * 2,
             applied,
             max_size_per_msg: cfg.max_size_per_msg,
             max_inflight_msgs: cfg.max_inflight_msgs,
@@ -277,12 +237,14 @@ impl<S: ReplicaStore> Replica<S> {
             ..Default::default()
         };
         let logger = super::logger::raft_logger(peer_id);
-        let raw = RawNode::new(&raft_cfg, store, &logger).map_err(EngineError::Raft)?;
+        let raw =
+            RawNode::new(&raft_cfg, store.raft_handle(), &logger).map_err(EngineError::Raft)?;
         let mut replica = Self {
             cfg,
             id,
             peer_id,
             raw,
+            store,
             catalog,
             conf_state,
             rng: SplitMix64::new(seed ^ peer_id.rotate_left(32)),
@@ -295,6 +257,7 @@ impl<S: ReplicaStore> Replica<S> {
             record: None,
             mutant: None,
             removed: false,
+            timeout_fingerprint: None,
         };
         replica.reseed_timeout();
         Ok(replica)
@@ -318,15 +281,19 @@ impl<S: ReplicaStore> Replica<S> {
         self.record.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
-    /// Replaces raft-rs's constant draw with a seeded one whenever raft
-    /// reset the timeout.
+    /// Replaces raft-rs's `thread_rng` draw of the election timeout with a
+    /// seeded one. raft redraws only in `reset`, which it calls exactly when
+    /// it becomes follower, candidate or leader, and each of those changes
+    /// the (term, role, leader) triple; so a changed triple means a fresh
+    /// draw to replace.
     fn reseed_timeout(&mut self) {
-        let base = self.cfg.election_ticks;
-        if self.raw.raft.randomized_election_timeout() == base {
+        let r = &self.raw.raft;
+        let fp = (r.term, r.state as u8, r.leader_id);
+        if self.timeout_fingerprint != Some(fp) {
+            self.timeout_fingerprint = Some(fp);
+            let base = self.cfg.election_ticks;
             let extra = self.rng.below(base as u64) as usize;
-            self.raw
-                .raft
-                .set_randomized_election_timeout(base + 1 + extra);
+            self.raw.raft.set_randomized_election_timeout(base + extra);
         }
     }
 
@@ -431,6 +398,7 @@ impl<S: ReplicaStore> Replica<S> {
     /// Asks raft to hand leadership to `peer_id`.
     pub fn transfer_leader(&mut self, peer_id: u64) {
         self.raw.transfer_leader(peer_id);
+        self.reseed_timeout();
     }
 
     /// Tells raft that a snapshot message to `peer_id` arrived or was lost.
@@ -484,6 +452,7 @@ impl<S: ReplicaStore> Replica<S> {
             self.one_ready(sink, &mut done)?;
         }
         self.complete_reads(&mut done);
+        self.reseed_timeout();
         Ok(done)
     }
 
@@ -504,7 +473,7 @@ impl<S: ReplicaStore> Replica<S> {
         // 3. Committed entries (durable here already).
         self.apply_entries(rd.take_committed_entries(), done)?;
         // 4. Stage the new entries and hard state; one fsync covers all.
-        let store = self.raw.mut_store();
+        let store = &mut self.store;
         if !rd.entries().is_empty() {
             store
                 .append(rd.entries())
@@ -535,8 +504,7 @@ impl<S: ReplicaStore> Replica<S> {
         let mut light = self.raw.advance(rd);
         if light.commit_index().is_some() {
             let hs = self.raw.raft.hard_state();
-            self.raw
-                .mut_store()
+            self.store
                 .set_hard_state(&hs)
                 .map_err(|e| EngineError::Storage(e.to_string()))?;
         }
@@ -562,8 +530,7 @@ impl<S: ReplicaStore> Replica<S> {
                 EngineError::Storage(format!("snapshot at {index} does not decode: {e}"))
             })?,
         };
-        self.raw
-            .mut_store()
+        self.store
             .install_snapshot(&snap)
             .map_err(|e| EngineError::Storage(e.to_string()))?;
         self.conf_state = meta.get_conf_state().clone();
@@ -709,6 +676,9 @@ impl<S: ReplicaStore> Replica<S> {
         };
         match cs {
             Ok(cs) => {
+                self.store
+                    .set_conf_state(&cs)
+                    .map_err(|err| EngineError::Storage(err.to_string()))?;
                 self.conf_state = cs;
                 self.check_removed();
             }
@@ -744,8 +714,7 @@ impl<S: ReplicaStore> Replica<S> {
         meta.index = applied.0;
         meta.term = term.0;
         meta.set_conf_state(self.conf_state.clone());
-        self.raw
-            .mut_store()
+        self.store
             .create_snapshot(meta, data)
             .map_err(|e| EngineError::Storage(e.to_string()))?;
         self.last_snapshot_index = applied.0;
@@ -959,7 +928,7 @@ impl<S: ReplicaStore> Replica<S> {
 
     /// The store (for inspection and tests).
     pub fn store(&self) -> &S {
-        self.raw.store()
+        &self.store
     }
 
     /// The applied raft configuration.
@@ -974,9 +943,7 @@ impl<S: ReplicaStore> Replica<S> {
 
     /// Consumes the replica, returning its store (a clean stop).
     pub fn into_store(self) -> S {
-        let Replica { raw, .. } = self;
-        // RawNode has no into_inner; the store is a cheap handle to clone.
-        raw.store().clone()
+        self.store
     }
 }
 

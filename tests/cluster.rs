@@ -1,0 +1,219 @@
+//! A 3-member cluster in one process: real stores on disk, the in-memory
+//! transport, real driver threads and clocks.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use synod::catalog::InitialMember;
+use synod::engine::EngineConfig;
+use synod::storage::{DurableStore, RealDisk, StoreOptions};
+use synod::transport::memory::MemoryNetwork;
+use synod::{
+    ControlPlaneConsensus, ControlPlaneEntry, Epoch, MemberKind, MembershipChange, Node, NodeId,
+    NodeOptions, OwnershipTransition, ProposeError,
+};
+
+const T: Duration = Duration::from_secs(5);
+
+fn id(s: &str) -> NodeId {
+    NodeId::from_certificate_subject(s).unwrap()
+}
+
+fn engine() -> EngineConfig {
+    EngineConfig {
+        tick_interval: Duration::from_millis(10),
+        snapshot_every: 16,
+        max_learner_lag: 4,
+        ..EngineConfig::default()
+    }
+}
+
+struct Cluster {
+    dir: tempfile::TempDir,
+    net: MemoryNetwork,
+    nodes: Vec<Option<Node>>,
+    names: Vec<NodeId>,
+}
+
+impl Cluster {
+    fn new(n: usize) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let names: Vec<NodeId> = (0..n).map(|i| id(&format!("CN=node-{i}"))).collect();
+        let initial: Vec<InitialMember> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| InitialMember {
+                id: n.clone(),
+                kind: MemberKind::Data,
+                address: format!("mem:{i}").parse().unwrap(),
+            })
+            .collect();
+        for n in &names {
+            let path = dir.path().join(n.as_str());
+            DurableStore::bootstrap(Arc::new(RealDisk), &path, StoreOptions::default(), &initial)
+                .unwrap();
+        }
+        let mut c = Cluster {
+            dir,
+            net: MemoryNetwork::new(),
+            nodes: Vec::new(),
+            names,
+        };
+        for i in 0..n {
+            let node = c.start(i, None);
+            c.nodes.push(Some(node));
+        }
+        c
+    }
+
+    fn start(&self, i: usize, join_peer_id: Option<u64>) -> Node {
+        let name = &self.names[i];
+        let path = self.dir.path().join(name.as_str());
+        let (store, _) =
+            DurableStore::open(Arc::new(RealDisk), &path, StoreOptions::default()).unwrap();
+        let mut opts = NodeOptions::new(name.clone());
+        opts.engine = engine();
+        opts.join_peer_id = join_peer_id;
+        let peer = join_peer_id.unwrap_or(i as u64 + 1);
+        let net = self.net.clone();
+        Node::start(opts, store, move |inbox| net.join(peer, inbox))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn leader(&self, within: Duration) -> usize {
+        let deadline = Instant::now() + within;
+        loop {
+            for (i, n) in self.nodes.iter().enumerate() {
+                if n.as_ref().is_some_and(|n| n.is_leader()) {
+                    return i;
+                }
+            }
+            assert!(Instant::now() < deadline, "no leader within {within:?}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+fn transition(range: &str, owner: &NodeId, epoch: u64) -> ControlPlaneEntry {
+    ControlPlaneEntry::OwnershipTransition(OwnershipTransition {
+        range: range.parse().unwrap(),
+        new_owner: owner.clone(),
+        epoch: Epoch(epoch),
+    })
+}
+
+#[test]
+fn a_three_member_cluster_elects_commits_and_survives_its_leader() {
+    let mut c = Cluster::new(3);
+    let l = c.leader(Duration::from_secs(5));
+    let leader = c.nodes[l].as_ref().unwrap();
+    let mut acked = Vec::new();
+    for i in 0..20u64 {
+        let owner = c.names[(i % 3) as usize].clone();
+        let r = format!("r{i}");
+        let committed = leader.propose(transition(&r, &owner, 1), T).unwrap();
+        acked.push((r, owner, committed.index));
+    }
+    // A follower refuses writes and names the leader.
+    let f = (l + 1) % 3;
+    match c.nodes[f]
+        .as_ref()
+        .unwrap()
+        .propose(transition("x", &c.names[0], 1), T)
+    {
+        Err(ProposeError::NotLeader { leader: Some(hint) }) => assert_eq!(hint.id, c.names[l]),
+        other => panic!("expected NotLeader with a hint, got {other:?}"),
+    }
+    // Kill the leader; a new one is elected within the timeout bound.
+    let killed = c.nodes[l].take().unwrap();
+    let t0 = Instant::now();
+    killed.shutdown();
+    c.net.leave(l as u64 + 1);
+    drop(killed);
+    let bound = engine().election_timeout() * 2 + Duration::from_millis(500);
+    let nl = c.leader(bound * 2);
+    let new_leader = c.nodes[nl].as_ref().unwrap();
+    let committed = loop {
+        match new_leader.propose(transition("after", &c.names[nl], 1), T) {
+            Ok(x) => break x,
+            Err(ProposeError::NotLeader { .. }) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let failover = t0.elapsed();
+    assert!(failover < bound * 2, "failover took {failover:?}");
+    assert!(committed.index.0 > acked.last().unwrap().2 .0);
+    // Nothing acknowledged was lost, on either survivor.
+    for n in c.nodes.iter().flatten() {
+        for (r, owner, index) in &acked {
+            let deadline = Instant::now() + T;
+            let o = loop {
+                if let Some(o) = n.owner(&r.parse().unwrap()) {
+                    break o;
+                }
+                assert!(Instant::now() < deadline, "{r} missing");
+                std::thread::sleep(Duration::from_millis(5));
+            };
+            assert_eq!((&o.owner, o.index), (owner, *index));
+        }
+    }
+    // Restart the old leader from its disk: it catches up.
+    c.nodes[l] = Some(c.start(l, None));
+    let back = c.nodes[l].as_ref().unwrap();
+    let deadline = Instant::now() + T;
+    while back.owner(&"after".parse().unwrap()).is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "restarted member did not catch up"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn an_admitted_member_joins_as_learner_and_is_promoted() {
+    let mut c = Cluster::new(3);
+    let l = c.leader(Duration::from_secs(5));
+    let newcomer = id("CN=node-3");
+    c.names.push(newcomer.clone());
+    let leader = c.nodes[l].as_ref().unwrap();
+    leader
+        .propose(
+            ControlPlaneEntry::Membership(MembershipChange::Admit {
+                member: newcomer.clone(),
+                kind: MemberKind::Data,
+                address: "mem:3".parse().unwrap(),
+            }),
+            T,
+        )
+        .unwrap();
+    let peer = leader
+        .members()
+        .into_iter()
+        .find(|m| m.id == newcomer)
+        .unwrap()
+        .peer_id;
+    for i in 0..30u64 {
+        leader
+            .propose(transition(&format!("r{i}"), &c.names[0], 1), T)
+            .unwrap();
+    }
+    std::fs::create_dir_all(c.dir.path().join(newcomer.as_str())).unwrap();
+    let node = c.start(3, Some(peer));
+    c.nodes.push(Some(node));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let st = c.nodes[l].as_ref().unwrap().status();
+        if st.voters.contains(&peer) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not promoted: {st:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let joined = c.nodes[3].as_ref().unwrap();
+    let deadline = Instant::now() + T;
+    while joined.owner(&"r29".parse().unwrap()).is_none() {
+        assert!(Instant::now() < deadline, "joined member did not catch up");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
