@@ -1,0 +1,291 @@
+//! The simulator's safety checker: the rules of Raft and of the catalog,
+//! each checked as the run goes.
+//!
+//! * Election safety: at most one leader per term.
+//! * Vote safety: no member grants its vote to two candidates in one term.
+//! * State-machine safety: the same entry (and the same outcome) is applied
+//!   at the same index everywhere; a snapshot agrees with what was applied.
+//! * Leader completeness: a new leader holds every entry committed before.
+//! * Log matching: two logs that agree on an (index, term) agree on every
+//!   entry up to it.
+//! * Durability: a restarted member's log agrees with everything committed.
+//! * Fencing: per range, applied epochs strictly grow and one (range, epoch)
+//!   has one owner.
+//! * Acknowledgement: every acknowledged proposal is the committed entry at
+//!   its index, with its term.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::catalog::ApplyOutcome;
+use crate::engine::Applied;
+use crate::entry::{ControlPlaneEntry, Epoch, NodeId, RangeId};
+use crate::storage::DurableStore;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CommittedEntry {
+    term: u64,
+    entry: Option<ControlPlaneEntry>,
+    outcome: Option<ApplyOutcome>,
+}
+
+/// Accumulates observations and the violations they reveal.
+#[derive(Debug, Default)]
+pub struct Checker {
+    violations: Vec<String>,
+    leaders: HashMap<u64, u64>,
+    leaders_checked: HashSet<(u64, u64)>,
+    votes: HashMap<(u64, u64), u64>,
+    committed: BTreeMap<u64, CommittedEntry>,
+    /// Committed indexes below this were checked for fencing.
+    fence_cursor: u64,
+    epochs: HashMap<RangeId, Epoch>,
+    owners: HashMap<(RangeId, Epoch), NodeId>,
+    acked: Vec<(u64, u64, ControlPlaneEntry)>,
+}
+
+impl Checker {
+    /// A checker with nothing observed.
+    pub fn new() -> Self {
+        Self {
+            fence_cursor: 1,
+            ..Self::default()
+        }
+    }
+
+    /// The violations found so far.
+    pub fn violations(&self) -> &[String] {
+        &self.violations
+    }
+
+    /// How many entries are known committed.
+    pub fn committed_len(&self) -> usize {
+        self.committed.len()
+    }
+
+    /// The highest index known committed.
+    pub fn max_committed(&self) -> u64 {
+        self.committed.keys().next_back().copied().unwrap_or(0)
+    }
+
+    fn violation(&mut self, tick: u64, what: String) {
+        // One report per distinct problem is enough to fail the seed.
+        if self.violations.len() < 16 {
+            self.violations.push(format!("tick {tick}: {what}"));
+        }
+    }
+
+    /// `voter` granted its vote in `term` to `candidate`.
+    pub fn vote(&mut self, tick: u64, voter: u64, term: u64, candidate: u64) {
+        match self.votes.insert((voter, term), candidate) {
+            Some(previous) if previous != candidate => self.violation(
+                tick,
+                format!("peer {voter} voted twice in term {term}: for {previous} and for {candidate}"),
+            ),
+            _ => {}
+        }
+    }
+
+    /// `peer` is leader of `term`; `store` is its log.
+    pub fn leader(&mut self, tick: u64, term: u64, peer: u64, store: &DurableStore) {
+        match self.leaders.insert(term, peer) {
+            Some(other) if other != peer => {
+                self.violation(tick, format!("two leaders in term {term}: {other} and {peer}"))
+            }
+            _ => {}
+        }
+        if !self.leaders_checked.insert((term, peer)) {
+            return;
+        }
+        let first = store.first_index();
+        let mut missing = None;
+        for (index, c) in self.committed.range(first..) {
+            if store.term(*index) != Some(c.term) {
+                missing = Some((*index, c.term, store.term(*index)));
+                break;
+            }
+        }
+        if let Some((index, want, got)) = missing {
+            self.violation(
+                tick,
+                format!(
+                    "leader completeness: leader {peer} of term {term} has term {got:?} at committed index {index} (term {want})"
+                ),
+            );
+        }
+    }
+
+    /// `peer` applied `rec`.
+    pub fn applied(&mut self, tick: u64, peer: u64, rec: Applied) {
+        let (index, seen) = match rec {
+            Applied::Entry {
+                index,
+                term,
+                entry,
+                outcome,
+            } => (
+                index.0,
+                CommittedEntry {
+                    term: term.0,
+                    entry: Some(entry),
+                    outcome: Some(outcome),
+                },
+            ),
+            Applied::Engine { index, term } => (
+                index.0,
+                CommittedEntry {
+                    term: term.0,
+                    entry: None,
+                    outcome: None,
+                },
+            ),
+            Applied::Snapshot { index, term } => {
+                if let Some(c) = self.committed.get(&index.0) {
+                    if c.term != term.0 {
+                        let want = c.term;
+                        self.violation(
+                            tick,
+                            format!("peer {peer} installed a snapshot at {index} with term {term}, but term {want} committed there"),
+                        );
+                    }
+                }
+                return;
+            }
+        };
+        match self.committed.get(&index) {
+            None => {
+                self.committed.insert(index, seen);
+                self.check_fencing(tick);
+            }
+            Some(c) if *c == seen => {}
+            Some(c) => {
+                let c = c.clone();
+                self.violation(
+                    tick,
+                    format!("state machine safety: peer {peer} applied {seen:?} at {index}, others applied {c:?}"),
+                )
+            }
+        }
+    }
+
+    /// Walks newly contiguous committed entries and checks the fence.
+    fn check_fencing(&mut self, tick: u64) {
+        while let Some(c) = self.committed.get(&self.fence_cursor) {
+            let c = c.clone();
+            self.fence_cursor += 1;
+            let applied = matches!(c.outcome, Some(ApplyOutcome::Applied { .. }));
+            let (range, owner, epoch) = match (&c.entry, applied) {
+                (Some(ControlPlaneEntry::OwnershipTransition(t)), true) => {
+                    (t.range.clone(), t.new_owner.clone(), t.epoch)
+                }
+                (Some(ControlPlaneEntry::ForcedOwnershipTransition(t)), true) => {
+                    let prev = self.epochs.get(&t.range).copied().unwrap_or_default();
+                    (t.range.clone(), t.new_owner.clone(), Epoch(prev.0 + 1))
+                }
+                _ => continue,
+            };
+            let prev = self.epochs.get(&range).copied().unwrap_or_default();
+            if epoch <= prev {
+                self.violation(
+                    tick,
+                    format!("fencing: {range} moved to epoch {epoch} from epoch {prev}"),
+                );
+            }
+            if let Some(o) = self.owners.get(&(range.clone(), epoch)) {
+                if *o != owner {
+                    let o = o.clone();
+                    self.violation(
+                        tick,
+                        format!("fencing: {range} at epoch {epoch} owned by both {o} and {owner}"),
+                    );
+                }
+            }
+            self.owners.insert((range.clone(), epoch), owner);
+            self.epochs.insert(range, epoch.max(prev));
+        }
+    }
+
+    /// A proposal of `entry` was acknowledged as committed at (`index`,
+    /// `term`).
+    pub fn acked(&mut self, tick: u64, index: u64, term: u64, entry: ControlPlaneEntry) {
+        match self.committed.get(&index) {
+            Some(c) if c.term == term && c.entry.as_ref() == Some(&entry) => {}
+            other => {
+                let other = other.cloned();
+                self.violation(
+                    tick,
+                    format!("acknowledged {entry} at ({index}, {term}) but committed there: {other:?}"),
+                )
+            }
+        }
+        self.acked.push((index, term, entry));
+    }
+
+    /// How many proposals were acknowledged.
+    pub fn acked_len(&self) -> usize {
+        self.acked.len()
+    }
+
+    /// The log of a member that just restarted agrees with what committed.
+    pub fn restarted(&mut self, tick: u64, peer: u64, store: &DurableStore) {
+        let commit = store.hard_state().commit;
+        let first = store.first_index();
+        let mut bad = None;
+        for (index, c) in self.committed.range(first..=commit.max(first)) {
+            if let Some(t) = store.term(*index) {
+                if t != c.term {
+                    bad = Some((*index, c.term, t));
+                    break;
+                }
+            } else if *index <= commit {
+                bad = Some((*index, c.term, 0));
+                break;
+            }
+        }
+        if let Some((index, want, got)) = bad {
+            self.violation(
+                tick,
+                format!("durability: restarted peer {peer} has term {got} at committed index {index} (term {want})"),
+            );
+        }
+    }
+
+    /// Log matching between two members' logs.
+    pub fn log_matching(&mut self, tick: u64, a: (u64, &DurableStore), b: (u64, &DurableStore)) {
+        let lo = a.1.first_index().max(b.1.first_index());
+        let hi = a.1.last_index().min(b.1.last_index());
+        if lo > hi {
+            return;
+        }
+        let Some(top) = (lo..=hi)
+            .rev()
+            .find(|i| a.1.term(*i).is_some() && a.1.term(*i) == b.1.term(*i))
+        else {
+            return;
+        };
+        let ea = a.1.entries(lo, top + 1);
+        let eb = b.1.entries(lo, top + 1);
+        if ea != eb {
+            let at = ea
+                .iter()
+                .zip(eb.iter())
+                .find(|(x, y)| x != y)
+                .map(|(x, _)| x.index)
+                .unwrap_or(lo);
+            self.violation(
+                tick,
+                format!(
+                    "log matching: peers {} and {} agree at ({top}, {:?}) but differ at {at}",
+                    a.0,
+                    b.0,
+                    a.1.term(top)
+                ),
+            );
+        }
+    }
+
+    /// Records a violation found by the runner (liveness, convergence, an
+    /// engine error).
+    pub fn fail(&mut self, tick: u64, what: String) {
+        self.violation(tick, what);
+    }
+}
