@@ -48,7 +48,10 @@
 //! Starting above zero matters: raft treats a snapshot at index 0 as none,
 //! so a member that joins later would be sent the log from index 1 and
 //! never learn the genesis membership; with the genesis at index 1 the
-//! leader must send it a snapshot, and the snapshot carries the catalog. So a bootstrapped directory always holds its
+//! leader must send it a snapshot, and the snapshot carries the catalog.
+//! After bootstrap the hard state is term [`GENESIS_TERM`], no vote,
+//! commit [`GENESIS_INDEX`], and the first entry appended is at
+//! `GENESIS_INDEX + 1`. So a bootstrapped directory always holds its
 //! membership, and the catalog is always "latest snapshot + committed
 //! entries above it".
 //!

@@ -40,8 +40,8 @@ pub struct SegmentHead {
     pub seq: u64,
     /// The last log index when the segment was started.
     pub last_index: u64,
-    /// The snapshot in force when the segment was started (index 0, term 0
-    /// if none).
+    /// The snapshot (index, term) in force when the segment was started
+    /// (`None` if there was none).
     pub snapshot: Option<(u64, u64)>,
     /// True when the segment was started by installing a snapshot: the log
     /// before it is replaced, `last_index` equals the snapshot index.

@@ -705,10 +705,10 @@ impl DurableStore {
 
     /// Opens `dir` and, if it holds no log yet, writes the genesis
     /// snapshot: the bootstrap catalog of `initial` at [`GENESIS_INDEX`],
-    /// [`GENESIS_TERM`],
-    /// with every initial member a voter (peer ids as the catalog assigns
-    /// them: 1, 2, ... in identity order). Refused on a directory that
-    /// already holds a log.
+    /// [`GENESIS_TERM`] (hard state: that term, no vote, committed up to
+    /// that index), with every initial member a voter (peer ids as the
+    /// catalog assigns them: 1, 2, ... in identity order). Refused on a
+    /// directory that already holds a log.
     pub fn bootstrap(
         disk: Arc<dyn Disk>,
         dir: &Path,

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use super::*;
 
 /// A store in `dir` with several segments, a snapshot at 10 and entries up
-/// to 30, all committed. Returns the segment paths.
+/// to 30 (from right after the genesis snapshot), all committed. Returns
+/// the segment paths.
 fn build(dir: &Path) -> Vec<PathBuf> {
     let (mut store, _) = DurableStore::bootstrap(
         Arc::new(RealDisk),
@@ -16,7 +17,7 @@ fn build(dir: &Path) -> Vec<PathBuf> {
         &members(&["CN=a", "CN=b"]),
     )
     .unwrap();
-    for i in 1..=30 {
+    for i in GENESIS_INDEX + 1..=30 {
         // Empty data: a leader's no-op, which the catalog skips.
         let mut e = ent(i, 1, 0);
         e.data = Bytes::new();

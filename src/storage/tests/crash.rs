@@ -40,34 +40,37 @@ fn batch(range: std::ops::RangeInclusive<u64>, term: u64, hs: Option<HardState>)
     }
 }
 
+/// Indexes are written `g + i`: the log starts right after the genesis
+/// snapshot at `g`.
 fn workload() -> Vec<Step> {
+    let g = GENESIS_INDEX;
     vec![
         Step::Bootstrap,
         // Term 1: a vote, then entries.
         Step::Batch {
             entries: vec![],
-            hs: Some(hs(1, 1, 0)),
+            hs: Some(hs(1, 1, g)),
             cs: None,
         },
-        batch(1..=3, 1, Some(hs(1, 1, 0))),
-        batch(4..=5, 1, Some(hs(1, 1, 3))),
-        // Term 2: a new leader replaces 4..5.
-        batch(4..=6, 2, Some(hs(2, 2, 3))),
+        batch(g + 1..=g + 3, 1, Some(hs(1, 1, g))),
+        batch(g + 4..=g + 5, 1, Some(hs(1, 1, g + 3))),
+        // Term 2: a new leader replaces g+4..g+5.
+        batch(g + 4..=g + 6, 2, Some(hs(2, 2, g + 3))),
         Step::Batch {
             entries: vec![],
-            hs: Some(hs(2, 2, 6)),
+            hs: Some(hs(2, 2, g + 6)),
             cs: Some(voters(&[1, 2])),
         },
-        Step::CreateSnapshot(5, 2),
-        batch(7..=10, 2, Some(hs(2, 2, 8))),
+        Step::CreateSnapshot(g + 5, 2),
+        batch(g + 7..=g + 10, 2, Some(hs(2, 2, g + 8))),
         // Term 3: no vote yet, then a vote.
-        batch(11..=11, 3, Some(hs(3, 0, 8))),
-        batch(12..=12, 3, Some(hs(3, 3, 9))),
-        Step::ApplySnapshot(snapshot(20, 4, voters(&[1, 2, 3]), b"from the leader")),
-        batch(21..=23, 4, Some(hs(4, 1, 22))),
-        Step::CreateSnapshot(22, 4),
-        batch(24..=30, 4, Some(hs(4, 1, 30))),
-        batch(31..=31, 5, Some(hs(5, 2, 30))),
+        batch(g + 11..=g + 11, 3, Some(hs(3, 0, g + 8))),
+        batch(g + 12..=g + 12, 3, Some(hs(3, 3, g + 9))),
+        Step::ApplySnapshot(snapshot(g + 20, 4, voters(&[1, 2, 3]), b"from the leader")),
+        batch(g + 21..=g + 23, 4, Some(hs(4, 1, g + 22))),
+        Step::CreateSnapshot(g + 22, 4),
+        batch(g + 24..=g + 30, 4, Some(hs(4, 1, g + 30))),
+        batch(g + 31..=g + 31, 5, Some(hs(5, 2, g + 30))),
     ]
 }
 
@@ -81,7 +84,9 @@ fn run(disk: &SimDisk, segment: u64) -> Vec<ModelLog> {
         let mut m = model.clone();
         let res = match step {
             Step::Bootstrap => {
-                m.snap = (0, 0);
+                // The genesis snapshot, committed, in its term, no vote.
+                m.snap = (GENESIS_INDEX, GENESIS_TERM);
+                m.hs = hs(GENESIS_TERM, 0, GENESIS_INDEX);
                 m.cs = voters(&[1]);
                 candidates.push(m);
                 DurableStore::bootstrap(

@@ -235,12 +235,25 @@ fn bootstrap_writes_the_genesis_catalog_once() {
     let (store, _) =
         DurableStore::bootstrap(Arc::new(disk.clone()), dir(), opts(1 << 20), &init).unwrap();
     assert_eq!(store.conf_state().voters, vec![1, 2, 3]);
-    assert_eq!((store.first_index(), store.last_index()), (1, 0));
+    // The genesis snapshot covers the log up to its index; no entry is held.
+    assert_eq!(
+        (store.first_index(), store.last_index()),
+        (GENESIS_INDEX + 1, GENESIS_INDEX)
+    );
+    let meta = store.snapshot().get_metadata().clone();
+    assert_eq!((meta.index, meta.term), (GENESIS_INDEX, GENESIS_TERM));
+    assert_eq!(store.hard_state(), hs(GENESIS_TERM, 0, GENESIS_INDEX));
     let cat = store.recover_catalog().unwrap();
     assert_eq!(cat.members().count(), 3);
+    assert_eq!(cat.applied().0.get(), GENESIS_INDEX);
     drop(store);
     let (store, _) = open_sim(&disk, 1 << 20).unwrap();
     assert_eq!(store.conf_state().voters, vec![1, 2, 3]);
+    assert_eq!(
+        (store.first_index(), store.last_index()),
+        (GENESIS_INDEX + 1, GENESIS_INDEX)
+    );
+    assert_eq!(store.hard_state(), hs(GENESIS_TERM, 0, GENESIS_INDEX));
     assert_eq!(store.recover_catalog().unwrap().members().count(), 3);
     drop(store);
     assert!(matches!(
@@ -268,27 +281,30 @@ fn recovered_catalog_applies_only_committed_catalog_entries() {
         );
         e
     };
+    // The log after the genesis snapshot: a no-op, a leader configuration,
+    // a conf change, and a second leader configuration (not committed).
+    let g = GENESIS_INDEX;
     let mut noop = Entry::default();
-    noop.index = 1;
+    noop.index = g + 1;
     noop.term = 1;
     let mut e2 = config(1);
-    e2.index = 2;
+    e2.index = g + 2;
     let mut cc = Entry::default();
-    cc.index = 3;
+    cc.index = g + 3;
     cc.term = 1;
     cc.entry_type = EntryType::EntryConfChangeV2;
     cc.data = Bytes::from_static(b"\x01\x02");
     let mut e4 = config(2);
-    e4.index = 4;
+    e4.index = g + 4;
     store.append(&[noop, e2, cc, e4]).unwrap();
-    store.set_hard_state(&hs(2, 1, 3)).unwrap();
+    store.set_hard_state(&hs(2, 1, g + 3)).unwrap();
     store.sync().unwrap();
     drop(store);
     let (store, _) = open_sim(&disk, 1 << 20).unwrap();
     let cat = store.recover_catalog().unwrap();
-    // Entry 4 is not committed: the leader of term 1 is the latest.
+    // The last entry is not committed: the leader of term 1 is the latest.
     assert_eq!(cat.leader().map(|(t, _)| t), Some(Term(1)));
-    assert_eq!(cat.applied().0.get(), 3);
+    assert_eq!(cat.applied().0.get(), g + 3);
 }
 
 #[test]
