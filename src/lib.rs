@@ -23,6 +23,7 @@ pub mod engine;
 pub mod entry;
 pub mod identity;
 pub mod node;
+pub mod sim;
 pub mod storage;
 pub mod transport;
 

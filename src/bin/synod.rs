@@ -28,6 +28,35 @@ enum Command {
     /// Run the local demo: bootstrap a control plane, admit members, move
     /// ranges with fenced epochs, show a stale owner being fenced.
     Demo,
+    /// Run the seeded deterministic simulator over many seeds. The last line
+    /// reads `N seeds, V violations`; the exit code is 1 when V > 0.
+    Sim {
+        /// How many seeds to run.
+        #[arg(long, default_value_t = 100)]
+        seeds: u64,
+        /// The first seed.
+        #[arg(long, default_value_t = 0)]
+        start: u64,
+        /// Members at bootstrap.
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        /// Run a deliberately broken engine (see --list-mutants).
+        #[arg(long)]
+        mutant: Option<String>,
+        /// Print the mutants' names, one per line, and exit.
+        #[arg(long)]
+        list_mutants: bool,
+        /// Worker threads (default: the number of CPUs).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Print a line for every seed, not only for failing ones.
+        #[arg(long)]
+        verbose: bool,
+        /// Print every delivery, crash and refusal to stderr (use with
+        /// --seeds 1 to study a replay).
+        #[arg(long)]
+        trace: bool,
+    },
     /// Show what a node's data directory holds: hard state, log bounds,
     /// snapshot, conf state and the catalog. Read-only. Exit code 2 if the
     /// directory is damaged or unreadable.
@@ -63,19 +92,44 @@ enum BenchCommand {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The simulator injects faults on purpose: raft's warnings about them
+    // are noise there. RUST_LOG overrides either default.
+    let default_filter = match cli.command {
+        Command::Sim { .. } => "off",
+        _ => "warn",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     match cli.command {
         Command::Version => {
             println!("synod {}", synod::VERSION);
             ExitCode::SUCCESS
         }
+        Command::Sim {
+            seeds,
+            start,
+            nodes,
+            mutant,
+            list_mutants,
+            threads,
+            verbose,
+            trace,
+        } => cmd_sim(SimArgs {
+            seeds,
+            start,
+            nodes,
+            mutant,
+            list_mutants,
+            threads,
+            verbose,
+            trace,
+        }),
         Command::Demo => match demo::run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -92,6 +146,85 @@ fn main() -> ExitCode {
                     recovery_entries,
                 },
         } => cmd_bench_storage(dir, seconds, recovery_entries),
+    }
+}
+
+struct SimArgs {
+    seeds: u64,
+    start: u64,
+    nodes: usize,
+    mutant: Option<String>,
+    list_mutants: bool,
+    threads: Option<usize>,
+    verbose: bool,
+    trace: bool,
+}
+
+fn cmd_sim(args: SimArgs) -> ExitCode {
+    use synod::engine::Mutant;
+    let SimArgs {
+        seeds,
+        start,
+        nodes,
+        mutant,
+        list_mutants,
+        threads,
+        verbose,
+        trace,
+    } = args;
+    if list_mutants {
+        for (name, _) in Mutant::ALL {
+            println!("{name}");
+        }
+        return ExitCode::SUCCESS;
+    }
+    let m = match mutant.as_deref().map(|n| (n, Mutant::by_name(n))) {
+        None => None,
+        Some((_, Some(m))) => Some(m),
+        Some((n, None)) => {
+            eprintln!("unknown mutant {n:?}; `synod sim --list-mutants` lists them");
+            return ExitCode::from(2);
+        }
+    };
+    if !(1..=9).contains(&nodes) {
+        eprintln!("--nodes must be between 1 and 9");
+        return ExitCode::from(2);
+    }
+    let threads =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let t0 = std::time::Instant::now();
+    let mutant_flag = mutant.map(|n| format!(" --mutant {n}")).unwrap_or_default();
+    let mut base = synod::sim::SimOptions::new(start);
+    base.nodes = nodes;
+    base.mutant = m;
+    base.trace = trace;
+    let violations = synod::sim::run_seeds(&base, seeds, threads, |r| {
+        if !r.violations.is_empty() {
+            println!("seed {}: {} violation(s)", r.seed, r.violations.len());
+            for v in &r.violations {
+                println!("  {v}");
+            }
+            println!(
+                "  replay: synod sim --start {} --seeds 1 --nodes {nodes}{mutant_flag}",
+                r.seed
+            );
+        } else if verbose {
+            let s = &r.stats;
+            println!(
+                "seed {}: ok ({} ticks, {} committed, {} acked, {} crashes, {} admitted, {} removed, {} messages)",
+                r.seed, s.ticks, s.committed, s.acked, s.crashes, s.admitted, s.removed, s.messages
+            );
+        }
+    });
+    eprintln!(
+        "{:.1?} for {seeds} seeds on {threads} thread(s)",
+        t0.elapsed()
+    );
+    println!("{seeds} seeds, {violations} violations");
+    if violations > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

@@ -706,7 +706,23 @@ impl<S: ReplicaStore> Replica<S> {
 
     fn maybe_snapshot(&mut self) -> Result<(), EngineError> {
         let (applied, term) = self.catalog.applied();
-        if applied.0 < self.last_snapshot_index + self.cfg.snapshot_every {
+        if applied.0 <= self.last_snapshot_index {
+            return Ok(());
+        }
+        // A leader whose configuration gained a member since its latest
+        // snapshot takes a new one: raft refuses to restore a snapshot that
+        // does not name the receiving member, so a newcomer could otherwise
+        // wait for the next periodic snapshot.
+        let newcomer = self.raw.raft.state == StateRole::Leader && {
+            let snap = self.store.latest_snapshot();
+            let known = snap.get_metadata().get_conf_state();
+            let cs = &self.conf_state;
+            cs.voters
+                .iter()
+                .chain(cs.learners.iter())
+                .any(|p| !known.voters.contains(p) && !known.learners.contains(p))
+        };
+        if !newcomer && applied.0 < self.last_snapshot_index + self.cfg.snapshot_every {
             return Ok(());
         }
         let data = self.catalog.encode_snapshot();
@@ -793,9 +809,9 @@ impl<S: ReplicaStore> Replica<S> {
             .filter(|p| !admitted.contains_key(p))
             .collect();
         gone.sort_unstable();
-        for p in gone {
+        if let Some(p) = gone.first().copied() {
             if p == self.peer_id {
-                self.hand_over_leadership(&admitted);
+                self.hand_over_leadership(&admitted, true);
                 return None;
             }
             return Some(single(
@@ -808,7 +824,7 @@ impl<S: ReplicaStore> Replica<S> {
             .get(&self.peer_id)
             .is_some_and(|(_, draining)| *draining)
         {
-            self.hand_over_leadership(&admitted);
+            self.hand_over_leadership(&admitted, false);
         }
         // Admitted members not yet in the configuration join as learners.
         if let Some(p) = admitted.keys().copied().find(|p| !in_conf(*p)) {
@@ -831,8 +847,11 @@ impl<S: ReplicaStore> Replica<S> {
     }
 
     /// Transfers leadership to the most caught-up voter that is admitted and
-    /// not draining (ties broken by identity order).
-    fn hand_over_leadership(&mut self, admitted: &BTreeMap<u64, (NodeId, bool)>) {
+    /// not draining (ties broken by identity order). A removed leader must
+    /// go, so it settles for a draining voter when it has to; a draining
+    /// leader only hands over to a voter that is not draining, or leadership
+    /// would bounce between draining members forever.
+    fn hand_over_leadership(&mut self, admitted: &BTreeMap<u64, (NodeId, bool)>, must_go: bool) {
         if self.raw.raft.lead_transferee.is_some() {
             return;
         }
@@ -849,6 +868,7 @@ impl<S: ReplicaStore> Replica<S> {
                 Some((*draining, std::cmp::Reverse(matched), id.clone(), p))
             })
             .min()
+            .filter(|(draining, _, _, _)| must_go || !*draining)
             .map(|(_, _, _, p)| p);
         if let Some(p) = target {
             tracing::info!(to = p, "handing leadership over");
@@ -934,6 +954,11 @@ impl<S: ReplicaStore> Replica<S> {
     /// The applied raft configuration.
     pub fn conf_state(&self) -> &ConfState {
         &self.conf_state
+    }
+
+    /// Whether raft has work for [`Replica::process_ready`].
+    pub fn has_ready(&self) -> bool {
+        self.raw.has_ready()
     }
 
     /// Whether a proposal is still waiting for its entry.

@@ -79,7 +79,9 @@ impl Checker {
         match self.votes.insert((voter, term), candidate) {
             Some(previous) if previous != candidate => self.violation(
                 tick,
-                format!("peer {voter} voted twice in term {term}: for {previous} and for {candidate}"),
+                format!(
+                    "peer {voter} voted twice in term {term}: for {previous} and for {candidate}"
+                ),
             ),
             _ => {}
         }
@@ -88,9 +90,10 @@ impl Checker {
     /// `peer` is leader of `term`; `store` is its log.
     pub fn leader(&mut self, tick: u64, term: u64, peer: u64, store: &DurableStore) {
         match self.leaders.insert(term, peer) {
-            Some(other) if other != peer => {
-                self.violation(tick, format!("two leaders in term {term}: {other} and {peer}"))
-            }
+            Some(other) if other != peer => self.violation(
+                tick,
+                format!("two leaders in term {term}: {other} and {peer}"),
+            ),
             _ => {}
         }
         if !self.leaders_checked.insert((term, peer)) {
@@ -213,7 +216,9 @@ impl Checker {
                 let other = other.cloned();
                 self.violation(
                     tick,
-                    format!("acknowledged {entry} at ({index}, {term}) but committed there: {other:?}"),
+                    format!(
+                        "acknowledged {entry} at ({index}, {term}) but committed there: {other:?}"
+                    ),
                 )
             }
         }
@@ -229,8 +234,11 @@ impl Checker {
     pub fn restarted(&mut self, tick: u64, peer: u64, store: &DurableStore) {
         let commit = store.hard_state().commit;
         let first = store.first_index();
+        if commit < first {
+            return;
+        }
         let mut bad = None;
-        for (index, c) in self.committed.range(first..=commit.max(first)) {
+        for (index, c) in self.committed.range(first..=commit) {
             if let Some(t) = store.term(*index) {
                 if t != c.term {
                     bad = Some((*index, c.term, t));

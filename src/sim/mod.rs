@@ -54,6 +54,8 @@ pub struct SimOptions {
     pub fault_ticks: u64,
     /// Ticks allowed for a leader and a new commit once faults stop.
     pub liveness_ticks: u64,
+    /// Print every delivery, fault and refusal to stderr (for replays).
+    pub trace: bool,
 }
 
 impl SimOptions {
@@ -65,6 +67,7 @@ impl SimOptions {
             mutant: None,
             fault_ticks: 400,
             liveness_ticks: 400,
+            trace: false,
         }
     }
 }
@@ -191,7 +194,9 @@ impl World {
             .map(|i| InitialMember {
                 id: name(i),
                 kind: MemberKind::Data,
-                address: format!("sim:{i}").parse().unwrap_or_else(|e| unreachable!("{e}")),
+                address: format!("sim:{i}")
+                    .parse()
+                    .unwrap_or_else(|e| unreachable!("{e}")),
             })
             .collect();
         let mut w = World {
@@ -216,8 +221,14 @@ impl World {
         // Identity order equals numeric order for n1..n9, so peer i is n{i}.
         for (i, m) in initial.iter().enumerate() {
             let disk = SimDisk::new();
-            if let Err(e) = DurableStore::bootstrap(Arc::new(disk.clone()), Path::new(DIR), store_options(), &initial) {
-                w.engine_failures.push(format!("bootstrap of {}: {e}", m.id));
+            if let Err(e) = DurableStore::bootstrap(
+                Arc::new(disk.clone()),
+                Path::new(DIR),
+                store_options(),
+                &initial,
+            ) {
+                w.engine_failures
+                    .push(format!("bootstrap of {}: {e}", m.id));
             }
             w.nodes.insert(
                 i as u64 + 1,
@@ -239,12 +250,20 @@ impl World {
 
     fn start(&mut self, peer: u64) {
         let seed = self.rng.next_u64();
-        let Some(n) = self.nodes.get_mut(&peer) else { return };
+        let Some(n) = self.nodes.get_mut(&peer) else {
+            return;
+        };
         let opened = DurableStore::open(Arc::new(n.disk.clone()), Path::new(DIR), store_options())
             .map_err(|e| e.to_string())
             .and_then(|(store, _)| {
-                Replica::open(engine_config(), n.id.clone(), n.joiner.then_some(peer), store, seed)
-                    .map_err(|e| e.to_string())
+                Replica::open(
+                    engine_config(),
+                    n.id.clone(),
+                    n.joiner.then_some(peer),
+                    store,
+                    seed,
+                )
+                .map_err(|e| e.to_string())
             });
         match opened {
             Ok(mut r) => {
@@ -253,19 +272,25 @@ impl World {
                 self.checker.restarted(self.now, peer, r.store());
                 n.replica = Some(r);
             }
-            Err(e) => self
-                .engine_failures
-                .push(format!("tick {}: peer {peer} failed to open: {e}", self.now)),
+            Err(e) => self.engine_failures.push(format!(
+                "tick {}: peer {peer} failed to open: {e}",
+                self.now
+            )),
         }
     }
 
     fn crash(&mut self, peer: u64) {
         let tear = self.rng.chance(1, 2).then(|| self.rng.below(64) as usize);
-        let Some(n) = self.nodes.get_mut(&peer) else { return };
+        let Some(n) = self.nodes.get_mut(&peer) else {
+            return;
+        };
         if n.replica.take().is_none() {
             return;
         }
         self.stats.crashes += 1;
+        if self.opts.trace {
+            eprintln!("[{}] crash peer {peer} (tear {tear:?})", self.now);
+        }
         n.disk.crash_tearing(tear);
         self.pending.retain(|_, op| op.peer != peer);
     }
@@ -285,7 +310,12 @@ impl World {
     fn leader(&self) -> Option<u64> {
         self.nodes
             .iter()
-            .filter_map(|(p, n)| n.replica.as_ref().filter(|r| r.is_leader()).map(|r| (r.status().term, *p)))
+            .filter_map(|(p, n)| {
+                n.replica
+                    .as_ref()
+                    .filter(|r| r.is_leader())
+                    .map(|r| (r.status().term, *p))
+            })
             .max()
             .map(|(_, p)| p)
     }
@@ -346,7 +376,10 @@ impl World {
         }
         if self.rng.chance(1, 150) {
             if let Some(l) = self.leader() {
-                let voters = self.replica(l).map(|r| r.conf_state().voters.clone()).unwrap_or_default();
+                let voters = self
+                    .replica(l)
+                    .map(|r| r.conf_state().voters.clone())
+                    .unwrap_or_default();
                 if !voters.is_empty() {
                     let to = voters[self.rng.below(voters.len() as u64) as usize];
                     if let Some(r) = self.replica(l) {
@@ -374,7 +407,8 @@ impl World {
             }
         } else {
             // Split in two random halves.
-            let side: BTreeMap<u64, bool> = peers.iter().map(|p| (*p, self.rng.chance(1, 2))).collect();
+            let side: BTreeMap<u64, bool> =
+                peers.iter().map(|p| (*p, self.rng.chance(1, 2))).collect();
             for a in &peers {
                 for b in &peers {
                     if side[a] != side[b] {
@@ -426,8 +460,12 @@ impl World {
     }
 
     fn client_op(&mut self) {
-        let Some(view) = self.live().first().copied() else { return };
-        let Some(r) = self.nodes.get(&view).and_then(|n| n.replica.as_ref()) else { return };
+        let Some(view) = self.live().first().copied() else {
+            return;
+        };
+        let Some(r) = self.nodes.get(&view).and_then(|n| n.replica.as_ref()) else {
+            return;
+        };
         let catalog = r.catalog();
         let owners: Vec<NodeId> = catalog
             .members()
@@ -446,8 +484,11 @@ impl World {
             ControlPlaneEntry::ForcedOwnershipTransition(ForcedOwnershipTransition {
                 range,
                 new_owner: owner,
-                operator: NodeId::from_certificate_subject("CN=operator").unwrap_or_else(|e| unreachable!("{e}")),
-                reason: "simulated operator override".parse().unwrap_or_else(|e| unreachable!("{e}")),
+                operator: NodeId::from_certificate_subject("CN=operator")
+                    .unwrap_or_else(|e| unreachable!("{e}")),
+                reason: "simulated operator override"
+                    .parse()
+                    .unwrap_or_else(|e| unreachable!("{e}")),
             })
         } else {
             // Mostly the next epoch as this client sees it (which may be
@@ -466,9 +507,37 @@ impl World {
         self.propose(entry);
     }
 
+    /// A proposal that is valid in any catalog: re-admitting an active
+    /// member as it is, or re-draining a draining one (both idempotent), so
+    /// the liveness phase always has something to commit.
+    fn liveness_probe(&mut self) {
+        let Some(view) = self.live().first().copied() else {
+            return;
+        };
+        let Some(r) = self.nodes.get(&view).and_then(|n| n.replica.as_ref()) else {
+            return;
+        };
+        let Some(m) = r.catalog().members().next() else {
+            return;
+        };
+        let entry = match m.state {
+            MemberState::Active => ControlPlaneEntry::Membership(MembershipChange::Admit {
+                member: m.id.clone(),
+                kind: m.kind,
+                address: m.address.clone(),
+            }),
+            MemberState::Draining => ControlPlaneEntry::Membership(MembershipChange::BeginDrain {
+                member: m.id.clone(),
+            }),
+        };
+        self.propose(entry);
+    }
+
     fn membership_op(&mut self) {
         let Some(l) = self.leader() else { return };
-        let Some(r) = self.nodes.get(&l).and_then(|n| n.replica.as_ref()) else { return };
+        let Some(r) = self.nodes.get(&l).and_then(|n| n.replica.as_ref()) else {
+            return;
+        };
         let members: Vec<(NodeId, MemberState, u64)> = r
             .catalog()
             .members()
@@ -486,14 +555,20 @@ impl World {
             ControlPlaneEntry::Membership(MembershipChange::Admit {
                 member: name(n),
                 kind,
-                address: format!("sim:{n}").parse().unwrap_or_else(|e| unreachable!("{e}")),
+                address: format!("sim:{n}")
+                    .parse()
+                    .unwrap_or_else(|e| unreachable!("{e}")),
             })
         } else if choice == 1 && members.len() > 3 {
             let m = &members[self.rng.below(members.len() as u64) as usize];
-            ControlPlaneEntry::Membership(MembershipChange::BeginDrain { member: m.0.clone() })
+            ControlPlaneEntry::Membership(MembershipChange::BeginDrain {
+                member: m.0.clone(),
+            })
         } else if members.len() > 3 {
             // Remove a drained member; first move its ranges away.
-            let Some(m) = members.iter().find(|m| m.1 == MemberState::Draining) else { return };
+            let Some(m) = members.iter().find(|m| m.1 == MemberState::Draining) else {
+                return;
+            };
             if m.2 > 0 {
                 let ranges: Vec<_> = r
                     .catalog()
@@ -501,28 +576,63 @@ impl World {
                     .filter(|(_, o)| o.owner == m.0)
                     .map(|(range, _)| range.clone())
                     .collect();
-                let Some(to) = members.iter().find(|x| x.1 == MemberState::Active) else { return };
+                let Some(to) = members.iter().find(|x| x.1 == MemberState::Active) else {
+                    return;
+                };
                 for range in ranges {
-                    self.propose(ControlPlaneEntry::ForcedOwnershipTransition(ForcedOwnershipTransition {
-                        range,
-                        new_owner: to.0.clone(),
-                        operator: NodeId::from_certificate_subject("CN=operator").unwrap_or_else(|e| unreachable!("{e}")),
-                        reason: "drain".parse().unwrap_or_else(|e| unreachable!("{e}")),
-                    }));
+                    self.propose(ControlPlaneEntry::ForcedOwnershipTransition(
+                        ForcedOwnershipTransition {
+                            range,
+                            new_owner: to.0.clone(),
+                            operator: NodeId::from_certificate_subject("CN=operator")
+                                .unwrap_or_else(|e| unreachable!("{e}")),
+                            reason: "drain".parse().unwrap_or_else(|e| unreachable!("{e}")),
+                        },
+                    ));
                 }
                 return;
             }
-            ControlPlaneEntry::Membership(MembershipChange::Remove { member: m.0.clone() })
+            ControlPlaneEntry::Membership(MembershipChange::Remove {
+                member: m.0.clone(),
+            })
         } else {
             return;
         };
         self.propose(entry);
     }
 
-    /// Starts members the catalog admitted and the world does not run yet.
+    /// Starts members the catalog admitted and the world does not run yet,
+    /// and stops members the leader's configuration and catalog both
+    /// dropped (a removed member does not always learn of its removal; its
+    /// operator shuts it down).
     fn spawn_admitted(&mut self) {
         let Some(l) = self.leader() else { return };
-        let Some(r) = self.nodes.get(&l).and_then(|n| n.replica.as_ref()) else { return };
+        let Some(r) = self.nodes.get(&l).and_then(|n| n.replica.as_ref()) else {
+            return;
+        };
+        let cs = r.conf_state().clone();
+        let gone: Vec<u64> = self
+            .nodes
+            .iter()
+            .filter(|(p, n)| {
+                !n.removed
+                    && !cs.voters.contains(p)
+                    && !cs.learners.contains(p)
+                    && !cs.voters_outgoing.contains(p)
+                    && r.catalog().member(&n.id).is_none()
+            })
+            .map(|(p, _)| *p)
+            .collect();
+        for p in gone {
+            if let Some(n) = self.nodes.get_mut(&p) {
+                n.replica = None;
+                n.removed = true;
+                self.stats.removed += 1;
+            }
+        }
+        let Some(r) = self.nodes.get(&l).and_then(|n| n.replica.as_ref()) else {
+            return;
+        };
         let fresh: Vec<(u64, NodeId)> = r
             .catalog()
             .members()
@@ -624,15 +734,22 @@ impl World {
     fn send(&mut self, msg: Message) {
         self.stats.messages += 1;
         // Every message crosses the wire codec, as between processes.
-        let msg = match wire::encode_message(&msg).map_err(wire::WireError::from).and_then(|b| wire::decode_message(&b)) {
+        let msg = match wire::encode_message(&msg)
+            .map_err(wire::WireError::from)
+            .and_then(|b| wire::decode_message(&b))
+        {
             Ok(m) => m,
             Err(e) => {
-                self.checker.fail(self.now, format!("wire codec failed on {:?}: {e}", msg.get_msg_type()));
+                self.checker.fail(
+                    self.now,
+                    format!("wire codec failed on {:?}: {e}", msg.get_msg_type()),
+                );
                 return;
             }
         };
         let (from, to) = (msg.from, msg.to);
-        let lost = self.net.blocked.contains(&(from, to)) || (self.faults && self.rng.chance(self.net.loss, 100));
+        let lost = self.net.blocked.contains(&(from, to))
+            || (self.faults && self.rng.chance(self.net.loss, 100));
         if lost {
             if msg.get_msg_type() == MessageType::MsgSnapshot {
                 if let Some(r) = self.replica(from) {
@@ -641,7 +758,11 @@ impl World {
             }
             return;
         }
-        let copies = if self.faults && self.rng.chance(self.net.dup, 100) { 2 } else { 1 };
+        let copies = if self.faults && self.rng.chance(self.net.dup, 100) {
+            2
+        } else {
+            1
+        };
         for _ in 0..copies {
             let at = self.now + self.rng.below(self.net.max_delay + 1);
             self.net.seq += 1;
@@ -650,17 +771,50 @@ impl World {
     }
 
     fn deliver(&mut self) {
-        let due: Vec<(u64, u64)> = self.net.queue.range(..=(self.now, u64::MAX)).map(|(k, _)| *k).collect();
+        let due: Vec<(u64, u64)> = self
+            .net
+            .queue
+            .range(..=(self.now, u64::MAX))
+            .map(|(k, _)| *k)
+            .collect();
         for k in due {
-            let Some(msg) = self.net.queue.remove(&k) else { continue };
+            let Some(msg) = self.net.queue.remove(&k) else {
+                continue;
+            };
             let (from, to) = (msg.from, msg.to);
             let is_snap = msg.get_msg_type() == MessageType::MsgSnapshot;
             let blocked = self.net.blocked.contains(&(from, to));
+            let trace = self.opts.trace.then(|| {
+                format!(
+                    "{:?} {from}->{to} term {} index {} commit {} entries {} reject {}",
+                    msg.get_msg_type(),
+                    msg.term,
+                    msg.index,
+                    msg.commit,
+                    msg.entries.len(),
+                    msg.reject
+                )
+            });
             let delivered = !blocked
                 && match self.replica(to) {
-                    Some(r) => r.step(msg).is_ok(),
+                    Some(r) => match r.step(msg) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            if self.opts.trace {
+                                eprintln!("[{}] refused by {to}: {e}", self.now);
+                            }
+                            false
+                        }
+                    },
                     None => false,
                 };
+            if let Some(t) = trace {
+                eprintln!(
+                    "[{}] {} {t}",
+                    self.now,
+                    if delivered { "deliver" } else { "DROP" }
+                );
+            }
             if is_snap {
                 if let Some(r) = self.replica(from) {
                     r.report_snapshot(to, delivered);
@@ -697,9 +851,42 @@ impl World {
                 ) else {
                     continue;
                 };
-                self.checker.log_matching(self.now, (*a, ra.store()), (*b, rb.store()));
+                self.checker
+                    .log_matching(self.now, (*a, ra.store()), (*b, rb.store()));
             }
         }
+    }
+
+    /// One line per member, for failure reports.
+    fn describe(&self) -> String {
+        let mut out = String::new();
+        for (p, n) in &self.nodes {
+            match &n.replica {
+                None => out.push_str(&format!(
+                    "\n    peer {p} ({}): down{}",
+                    n.id,
+                    if n.removed { ", removed" } else { "" }
+                )),
+                Some(r) => {
+                    let s = r.status();
+                    out.push_str(&format!(
+                        "\n    peer {p} ({}): {:?} term {} commit {} applied {} last {} first {} voters {:?} learners {:?} outgoing {:?} leader {:?}",
+                        n.id,
+                        s.role,
+                        s.term,
+                        s.commit,
+                        s.applied,
+                        s.last_index,
+                        r.store().first_index(),
+                        s.voters,
+                        s.learners,
+                        r.conf_state().voters_outgoing,
+                        s.leader.map(|l| l.id.to_string())
+                    ));
+                }
+            }
+        }
+        out
     }
 
     /// Faults stop; a leader and a new commit must follow within the bound,
@@ -720,15 +907,20 @@ impl World {
             self.start(p);
         }
         let start = self.now;
-        let acked_before = self.checker.acked_len();
-        while self.checker.acked_len() == acked_before {
+        let committed_before = self.checker.max_committed();
+        while self.checker.max_committed() == committed_before || self.leader().is_none() {
             if self.now - start > self.opts.liveness_ticks {
+                let state = self.describe();
                 self.checker.fail(
                     self.now,
-                    format!("liveness: no new commit within {} ticks after faults stopped", self.opts.liveness_ticks),
+                    format!(
+                        "liveness: no new commit within {} ticks after faults stopped{state}",
+                        self.opts.liveness_ticks
+                    ),
                 );
                 return;
             }
+            self.liveness_probe();
             self.tick();
             if !self.engine_failures.is_empty() {
                 return;
@@ -737,11 +929,18 @@ impl World {
         let target = self.checker.max_committed();
         let settle = self.now;
         loop {
+            // Members of the leader's configuration must catch up.
+            let conf = self
+                .leader()
+                .and_then(|l| self.nodes.get(&l))
+                .and_then(|n| n.replica.as_ref())
+                .map(|r| r.conf_state().clone())
+                .unwrap_or_default();
             let behind: Vec<(u64, u64)> = self
                 .nodes
                 .iter()
                 .filter_map(|(p, n)| n.replica.as_ref().map(|r| (*p, r)))
-                .filter(|(p, r)| r.conf_state().voters.contains(p) || r.conf_state().learners.contains(p))
+                .filter(|(p, _)| conf.voters.contains(p) || conf.learners.contains(p))
                 .map(|(p, r)| (p, r.catalog().applied().0 .0))
                 .filter(|(_, applied)| *applied < target)
                 .collect();
@@ -749,9 +948,10 @@ impl World {
                 break;
             }
             if self.now - settle > self.opts.liveness_ticks {
+                let state = self.describe();
                 self.checker.fail(
                     self.now,
-                    format!("convergence: members {behind:?} did not apply up to {target}"),
+                    format!("convergence: members {behind:?} did not apply up to {target}{state}"),
                 );
                 break;
             }
@@ -761,17 +961,17 @@ impl World {
     }
 }
 
-/// Runs seeds `start..start+count` on `threads` threads, calling `report`
-/// with each result in seed order. Returns the number of violating seeds.
+/// Runs seeds `base.seed .. base.seed + count` (each with `base`'s other
+/// options) on `threads` threads, calling `report` with each result in seed
+/// order. Returns the number of violating seeds.
 pub fn run_seeds(
-    start: u64,
+    base: &SimOptions,
     count: u64,
-    nodes: usize,
-    mutant: Option<Mutant>,
     threads: usize,
     mut report: impl FnMut(&SeedReport),
 ) -> u64 {
     let threads = threads.max(1) as u64;
+    let start = base.seed;
     let (tx, rx) = std::sync::mpsc::channel();
     let mut failed = 0;
     std::thread::scope(|scope| {
@@ -780,9 +980,10 @@ pub fn run_seeds(
             scope.spawn(move || {
                 let mut seed = start + t;
                 while seed < start + count {
-                    let mut o = SimOptions::new(seed);
-                    o.nodes = nodes;
-                    o.mutant = mutant;
+                    let o = SimOptions {
+                        seed,
+                        ..base.clone()
+                    };
                     if tx.send(run_seed(&o)).is_err() {
                         return;
                     }
