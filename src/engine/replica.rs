@@ -29,6 +29,10 @@
 //! itself, so the cluster never stays joint; a leader that is removed or
 //! draining hands leadership to a caught-up voter first.
 
+// raft's protobuf messages are built field by field from a default: that is
+// how its generated types are meant to be used.
+#![allow(clippy::field_reassign_with_default)]
+
 use std::collections::BTreeMap;
 
 use protobuf::Message as _;
@@ -41,7 +45,7 @@ use raft::{RawNode, SnapshotStatus, StateRole};
 use super::config::EngineConfig;
 use super::rng::SplitMix64;
 use super::{EngineError, Mutant, ReplicaStore};
-use crate::catalog::{ApplyOutcome, Catalog};
+use crate::catalog::{ApplyOutcome, Catalog, Refusal};
 use crate::entry::{ControlPlaneEntry, Index, NodeId, Term};
 use crate::node::{Committed, DurableVoteState, LeaderHint, ProposeError};
 
@@ -213,11 +217,12 @@ impl<S: ReplicaStore> Replica<S> {
                 )))
             }
             (Some(p), _) | (None, Some(p)) => p,
-            (None, None) => {
-                return Err(EngineError::Config(format!(
-                    "{id} is not in this store's catalog; a joining member needs the peer id it was admitted with"
-                )))
+            (None, None) if catalog.members().len() > 0 => {
+                return Err(EngineError::NotAMember { id });
             }
+            (None, None) => return Err(EngineError::Config(format!(
+                "{id} has an empty store; a joining member needs the peer id it was admitted with"
+            ))),
         };
         let applied = snap.get_metadata().index;
         let raft_cfg = raft::Config {
@@ -356,6 +361,17 @@ impl<S: ReplicaStore> Replica<S> {
             return Err(ProposeError::NotLeader {
                 leader: self.leader_hint(),
             });
+        }
+        if let ControlPlaneEntry::LeaderConfiguration { term, leader } = entry {
+            if term.0 != self.raw.raft.term || *leader != self.id {
+                return Err(ProposeError::Refused {
+                    refusal: Refusal::LeaderConfigurationNotCurrent {
+                        term: *term,
+                        leader: leader.clone(),
+                    },
+                    at: None,
+                });
+            }
         }
         if let ControlPlaneEntry::OwnershipTransition(t) = entry {
             if self.mutant != Some(Mutant::EpochCheckSkippedAtApply) {

@@ -14,6 +14,10 @@
 //! refuses `MsgPropose` and raft's local message types: a peer cannot
 //! inject a proposal or a local event.
 
+// raft's protobuf messages are built field by field from a default: that is
+// how its generated types are meant to be used.
+#![allow(clippy::field_reassign_with_default)]
+
 use protobuf::Message as _;
 use raft::eraftpb::{
     ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2, ConfState, Entry,
