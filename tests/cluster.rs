@@ -217,3 +217,153 @@ fn an_admitted_member_joins_as_learner_and_is_promoted() {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn membership(change: MembershipChange) -> ControlPlaneEntry {
+    ControlPlaneEntry::Membership(change)
+}
+
+#[test]
+fn a_removed_member_leaves_the_configuration() {
+    let c = Cluster::new(4);
+    let l = c.leader(Duration::from_secs(5));
+    let leader = c.nodes[l].as_ref().unwrap();
+    let victim = (l + 1) % 4;
+    let victim_id = c.names[victim].clone();
+    leader
+        .propose(
+            membership(MembershipChange::BeginDrain {
+                member: victim_id.clone(),
+            }),
+            T,
+        )
+        .unwrap();
+    leader
+        .propose(
+            membership(MembershipChange::Remove {
+                member: victim_id.clone(),
+            }),
+            T,
+        )
+        .unwrap();
+    let peer = victim as u64 + 1;
+    wait_until("the leader's configuration drops the member", T, || {
+        let st = leader.status();
+        !st.voters.contains(&peer) && !st.learners.contains(&peer)
+    });
+    assert!(leader.members().iter().all(|m| m.id != victim_id));
+    // The rest of the cluster keeps committing without it.
+    leader
+        .propose(transition("after-remove", &c.names[l], 1), T)
+        .unwrap();
+}
+
+#[test]
+fn removing_the_leader_hands_leadership_over_first() {
+    let c = Cluster::new(4);
+    let l = c.leader(Duration::from_secs(5));
+    let old = c.names[l].clone();
+    c.nodes[l]
+        .as_ref()
+        .unwrap()
+        .propose(
+            membership(MembershipChange::Remove {
+                member: old.clone(),
+            }),
+            T,
+        )
+        .unwrap();
+    let peer = l as u64 + 1;
+    wait_until(
+        "another member leads without the old leader in its configuration",
+        Duration::from_secs(10),
+        || {
+            c.nodes.iter().enumerate().any(|(i, n)| {
+                i != l
+                    && n.as_ref().is_some_and(|n| {
+                        let st = n.status();
+                        n.is_leader() && !st.voters.contains(&peer)
+                    })
+            })
+        },
+    );
+}
+
+#[test]
+fn a_draining_leader_hands_leadership_to_a_member_that_is_not_draining() {
+    let c = Cluster::new(3);
+    let l = c.leader(Duration::from_secs(5));
+    c.nodes[l]
+        .as_ref()
+        .unwrap()
+        .propose(
+            membership(MembershipChange::BeginDrain {
+                member: c.names[l].clone(),
+            }),
+            T,
+        )
+        .unwrap();
+    wait_until(
+        "leadership moves off the draining member",
+        Duration::from_secs(10),
+        || {
+            c.nodes
+                .iter()
+                .enumerate()
+                .any(|(i, n)| i != l && n.as_ref().is_some_and(|n| n.is_leader()))
+        },
+    );
+}
+
+#[test]
+fn leadership_moves_on_request() {
+    let c = Cluster::new(3);
+    let l = c.leader(Duration::from_secs(5));
+    let to = (l + 2) % 3;
+    c.nodes[l]
+        .as_ref()
+        .unwrap()
+        .transfer_leadership(&c.names[to])
+        .unwrap();
+    wait_until(
+        "the requested member leads",
+        Duration::from_secs(10),
+        || c.nodes[to].as_ref().unwrap().is_leader(),
+    );
+}
+
+#[test]
+fn linearizable_reads_on_a_follower_see_every_committed_write() {
+    let c = Cluster::new(3);
+    let l = c.leader(Duration::from_secs(5));
+    let leader = c.nodes[l].as_ref().unwrap();
+    let follower = c.nodes[(l + 1) % 3].as_ref().unwrap();
+    for i in 1..=5u64 {
+        let committed = leader
+            .propose(transition("hot", &c.names[(i % 3) as usize], i), T)
+            .unwrap();
+        let (epoch, index) = follower
+            .read_linearizable(T, |cat, applied| {
+                (cat.epoch_of(&"hot".parse().unwrap()), applied)
+            })
+            .unwrap();
+        assert_eq!(
+            epoch,
+            Epoch(i),
+            "a linearizable read missed a committed write"
+        );
+        assert!(index >= committed.index);
+    }
+    // A local read says which index it reflects.
+    let (_, applied) = follower
+        .read_local(|cat, applied| (cat.version(), applied))
+        .unwrap();
+    assert!(applied.0 > 0);
+}

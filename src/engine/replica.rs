@@ -220,9 +220,11 @@ impl<S: ReplicaStore> Replica<S> {
             (None, None) if catalog.members().len() > 0 => {
                 return Err(EngineError::NotAMember { id });
             }
-            (None, None) => return Err(EngineError::Config(format!(
+            (None, None) => {
+                return Err(EngineError::Config(format!(
                 "{id} has an empty store; a joining member needs the peer id it was admitted with"
-            ))),
+            )))
+            }
         };
         let applied = snap.get_metadata().index;
         let raft_cfg = raft::Config {
