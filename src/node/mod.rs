@@ -159,6 +159,8 @@ pub trait ControlPlaneConsensus: Send + Sync {
 }
 
 pub(crate) mod driver;
+pub mod protocol;
+pub mod service;
 
 pub use driver::{ProposeCallback, ProposeResult};
 
