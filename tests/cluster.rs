@@ -367,3 +367,29 @@ fn linearizable_reads_on_a_follower_see_every_committed_write() {
         .unwrap();
     assert!(applied.0 > 0);
 }
+
+#[test]
+fn metrics_describe_the_leader_and_its_followers() {
+    let c = Cluster::new(3);
+    let l = c.leader(Duration::from_secs(5));
+    let leader = c.nodes[l].as_ref().unwrap();
+    for i in 0..5u64 {
+        leader
+            .propose(transition(&format!("m{i}"), &c.names[0], 1), T)
+            .unwrap();
+    }
+    let mut text = String::new();
+    wait_until("the metrics show the leader with two followers", T, || {
+        text = leader.metrics_text();
+        text.contains("synod_is_leader{member=\"CN=node-")
+            && text.contains(" 1\n")
+            && text.matches("synod_follower_match_index{").count() == 2
+    });
+    assert!(text.contains("synod_proposals_committed_total"));
+    let m = leader.metrics();
+    assert!(m.commit_latency.count() >= 5);
+    assert!(
+        m.fsync.count() >= 5,
+        "every commit needs an fsync on the leader"
+    );
+}

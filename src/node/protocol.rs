@@ -75,6 +75,8 @@ pub enum Request {
         /// The member to lead.
         to: NodeId,
     },
+    /// The member's metrics in the Prometheus text format.
+    Metrics,
 }
 
 /// A member's view of the cluster.
@@ -122,6 +124,8 @@ pub enum Response {
     Committed(Committed),
     /// For [`Request::TransferLeader`]: the request was passed to raft.
     Done,
+    /// For [`Request::Metrics`]: the exposition text.
+    Metrics(String),
     /// The request failed.
     Error(ClientError),
 }
@@ -240,6 +244,7 @@ impl Request {
                 w.u8(8);
                 w.str(to.as_str());
             }
+            Request::Metrics => w.u8(9),
         }
         w.finish()
     }
@@ -296,6 +301,7 @@ impl Request {
             8 => Request::TransferLeader {
                 to: r.node_id("to")?,
             },
+            9 => Request::Metrics,
             tag => {
                 return Err(DecodeError::UnknownTag {
                     what: "client request",
@@ -491,6 +497,11 @@ impl Response {
                 w.u8(c.changed as u8);
             }
             Response::Done => w.u8(8),
+            Response::Metrics(text) => {
+                w.u8(10);
+                w.u32(text.len() as u32);
+                w.bytes(text.as_bytes());
+            }
             Response::Error(e) => {
                 w.u8(9);
                 put_error(&mut w, e);
@@ -618,6 +629,11 @@ impl Response {
                 changed: get_flag(&mut r, "changed")?,
             }),
             8 => Response::Done,
+            10 => {
+                let len = r.u32("metrics length")? as usize;
+                let bytes = r.take("metrics", len)?;
+                Response::Metrics(String::from_utf8_lossy(bytes).into_owned())
+            }
             9 => {
                 let e = get_error(&mut r)?;
                 r.finish("client response")?;
@@ -826,6 +842,7 @@ mod tests {
                 linearizable: false,
             },
             Request::TransferLeader { to: id("CN=b") },
+            Request::Metrics,
         ];
         for r in reqs {
             let bytes = r.encode();
@@ -890,6 +907,7 @@ mod tests {
                 changed: true,
             }),
             Response::Done,
+            Response::Metrics("synod_term{member=\"a\"} 3\n".into()),
         ];
         for r in resps {
             assert_eq!(Response::decode(&r.encode()).unwrap().unwrap(), r);

@@ -223,6 +223,7 @@ impl ClientService {
                 self.node.transfer_leadership(&to)?;
                 Response::Done
             }
+            Request::Metrics => Response::Metrics(self.node.metrics_text()),
         })
     }
 }
