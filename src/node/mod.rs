@@ -158,6 +158,7 @@ pub trait ControlPlaneConsensus: Send + Sync {
     fn applied_index(&self) -> Index;
 }
 
+pub mod config;
 pub(crate) mod driver;
 pub mod metrics;
 pub mod protocol;
