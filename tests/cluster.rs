@@ -393,3 +393,63 @@ fn metrics_describe_the_leader_and_its_followers() {
         "every commit needs an fsync on the leader"
     );
 }
+
+#[test]
+fn an_isolated_leader_answers_no_quorum_and_steps_down() {
+    let c = Cluster::new(3);
+    let l = c.leader(Duration::from_secs(5));
+    let leader = c.nodes[l].as_ref().unwrap();
+    c.net.isolate(l as u64 + 1);
+    let err = leader
+        .propose(transition("cut-off", &c.names[l], 1), Duration::from_millis(300))
+        .unwrap_err();
+    assert!(
+        matches!(err, ProposeError::NoQuorum | ProposeError::NotLeader { .. }),
+        "an isolated leader cannot commit: {err:?}"
+    );
+    // check-quorum: it steps down; the majority elects another leader.
+    wait_until("the isolated leader steps down", Duration::from_secs(5), || !leader.is_leader());
+    wait_until("the majority elects a leader", Duration::from_secs(5), || {
+        c.nodes.iter().enumerate().any(|(i, n)| i != l && n.as_ref().is_some_and(|n| n.is_leader()))
+    });
+    c.net.heal();
+    // The entry proposed while cut off was never acknowledged; whatever
+    // happened to it, the healed cluster agrees.
+    let nl = c.leader(Duration::from_secs(5));
+    c.nodes[nl].as_ref().unwrap().propose(transition("healed", &c.names[nl], 1), T).unwrap();
+}
+
+#[test]
+fn callbacks_answer_exactly_once_and_never_after_shutdown() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let c = Cluster::new(3);
+    let l = c.leader(Duration::from_secs(5));
+    let leader = c.nodes[l].as_ref().unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = std::sync::mpsc::channel();
+    for i in 0..10u64 {
+        let calls = calls.clone();
+        let tx = tx.clone();
+        leader.propose_with(
+            transition(&format!("cb{i}"), &c.names[l], 1),
+            T,
+            Box::new(move |r| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                let _ = tx.send(r.is_ok());
+            }),
+        );
+    }
+    for _ in 0..10 {
+        assert!(rx.recv_timeout(T).unwrap(), "a proposal failed");
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 10);
+    // After shutdown returns, a proposal's callback runs at once with
+    // Shutdown, on the caller's thread, and nothing else fires later.
+    let f = (l + 1) % 3;
+    let follower = c.nodes[f].as_ref().unwrap();
+    follower.shutdown();
+    let got = Arc::new(std::sync::Mutex::new(None));
+    let g = got.clone();
+    follower.propose_with(transition("late", &c.names[f], 1), T, Box::new(move |r| *g.lock().unwrap() = Some(r)));
+    assert_eq!(*got.lock().unwrap(), Some(Err(ProposeError::Shutdown)));
+}
