@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use synod::catalog::FenceStatus;
 use synod::{
-    ControlPlaneConsensus, ControlPlaneEntry, Epoch, InitialMember, MemberKind,
-    MembershipChange, NodeId, OwnershipTransition, ProposeError, SingleNodeControlPlane,
+    ControlPlaneConsensus, ControlPlaneEntry, Epoch, InitialMember, MemberKind, MembershipChange,
+    NodeId, OwnershipTransition, ProposeError, SingleNodeControlPlane,
 };
 
 type DemoResult = Result<(), Box<dyn std::error::Error>>;
@@ -80,9 +80,7 @@ pub fn run() -> DemoResult {
             .owner(&t.range)
             .ok_or_else(|| format!("acknowledged transition of {} is missing", t.range))?;
         if o.owner != t.new_owner || o.epoch != t.epoch || o.index != *index {
-            return Err(
-                format!("{} does not match its acknowledged transition", t.range).into(),
-            );
+            return Err(format!("{} does not match its acknowledged transition", t.range).into());
         }
         println!(
             "{:<20} {:<12} {:>6} {:>6}",

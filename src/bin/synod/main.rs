@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use synod::storage::bench::{bench_storage, BenchReport};
 use synod::storage::inspect::{inspect, ConfStateView, InspectReport};
 
+mod bench;
 mod demo;
 
 /// Synod: a replicated control-plane log for membership and a fenced
@@ -91,6 +92,31 @@ enum BenchCommand {
         #[arg(long, default_value_t = 1_000_000)]
         recovery_entries: u64,
     },
+    /// The etcd baseline: a 3-member etcd cluster on loopback (fsync on,
+    /// Synod's heartbeat and election timeout), writes/s and latency at
+    /// each concurrency level, and kill -9 failover trials. Needs `etcd` on
+    /// PATH (exit code 2 without it).
+    Etcd {
+        /// Write the JSON report here and the latency plot (SVG) next to it.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Measured seconds per concurrency level.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Unmeasured warmup seconds per concurrency level.
+        #[arg(long, default_value_t = 1.0)]
+        warmup: f64,
+        /// Failover trials (0: skip).
+        #[arg(long, default_value_t = 5)]
+        trials: usize,
+        /// Concurrent writers, one level after another.
+        #[arg(long, value_delimiter = ',', default_value = "1,16,256")]
+        levels: Vec<usize>,
+        /// Where the cluster's temporary directory and the fsync floor
+        /// write (default: the system's temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -148,6 +174,24 @@ fn main() -> ExitCode {
                     recovery_entries,
                 },
         } => cmd_bench_storage(dir, seconds, recovery_entries),
+        Command::Bench {
+            what:
+                BenchCommand::Etcd {
+                    json,
+                    seconds,
+                    warmup,
+                    trials,
+                    levels,
+                    dir,
+                },
+        } => bench::cmd_bench_etcd(bench::EtcdArgs {
+            json,
+            seconds,
+            warmup,
+            trials,
+            levels,
+            dir,
+        }),
     }
 }
 
