@@ -227,7 +227,7 @@ mod tests {
         let mut all = Histogram::new();
         for v in 0..10_000u64 {
             let x = v * v * 37 % 5_000_000_007;
-            if v % 3 == 0 {
+            if v.is_multiple_of(3) {
                 a.record(x)
             } else {
                 b.record(x)

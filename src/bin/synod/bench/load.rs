@@ -359,7 +359,7 @@ mod tests {
             |_| {
                 let counter = &counter;
                 Ok(move || {
-                    if counter.fetch_add(1, Ordering::Relaxed) % 3 == 0 {
+                    if counter.fetch_add(1, Ordering::Relaxed).is_multiple_of(3) {
                         Err("every third fails")
                     } else {
                         Ok(())

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::report::{BenchReport, SYNOD};
+use super::report::{BenchReport, WriteLevel, SYNOD};
 
 const W: f64 = 760.0;
 const H: f64 = 600.0;
@@ -16,6 +16,9 @@ const LAT_BOTTOM: f64 = 330.0;
 // Throughput panel.
 const TPUT_TOP: f64 = 400.0;
 const TPUT_BOTTOM: f64 = 540.0;
+
+/// Picks one percentile of a write level.
+type Percentile = fn(&WriteLevel) -> f64;
 
 const PALETTE: [&str; 4] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
 
@@ -171,7 +174,7 @@ pub fn latency_svg(report: &BenchReport) -> String {
     );
 
     // One polyline per system and percentile.
-    let styles: [(&str, &str, fn(&super::report::WriteLevel) -> f64); 3] = [
+    let styles: [(&str, &str, Percentile); 3] = [
         ("p50", "", |w| w.p50_ms),
         ("p99", r#" stroke-dasharray="7,4""#, |w| w.p99_ms),
         ("p99.9", r#" stroke-dasharray="2,3""#, |w| w.p999_ms),
