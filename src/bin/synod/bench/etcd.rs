@@ -15,7 +15,6 @@
 //! `/v3/maintenance/status`) over one keep-alive connection; writers follow
 //! the leader as Synod's client does.
 
-use std::collections::VecDeque;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::net::{SocketAddr, TcpListener};
 use std::os::unix::process::CommandExt;
@@ -27,7 +26,7 @@ use indicatif::ProgressBar;
 use serde_json::Value;
 
 use super::http::{base64, HttpConn, HttpError, Response};
-use super::load::{run_closed_loop, time_until_success, LoadError, LoadResult, LoadSpec};
+use super::load::{run_closed_loop, time_until_first_success, LoadError, LoadResult, LoadSpec};
 
 /// How to get etcd when it is missing.
 pub const INSTALL_HINT: &str = "etcd was not found on PATH; install etcd 3.4 or newer \
@@ -583,48 +582,49 @@ pub fn measure_writes(
     Ok(r)
 }
 
-/// Failover trial number `trial` (from 1, for messages): kill the leader with SIGKILL, then put (to the
-/// surviving members in turn, each request bounded by `request_timeout`)
-/// until one succeeds; the time from the kill to that success. Then the
-/// killed member is restarted and the cluster waited for.
+/// Failover trial number `trial` (from 1, for messages): kill the leader
+/// with SIGKILL, then start a put every `probe_interval`, each on a fresh
+/// connection to the next surviving member and bounded by
+/// `request_timeout`, without waiting for the ones in flight; the time from
+/// the kill to the first put that succeeds. (A put sent to a follower that
+/// still believes in the dead leader is forwarded there and hangs until the
+/// request times out, so waiting for each attempt would measure the client's
+/// timeout, not the cluster.) Then the killed member is restarted and the
+/// cluster waited for.
 pub fn failover_trial(
     cluster: &mut EtcdCluster,
     trial: usize,
     value: &[u8],
+    probe_interval: Duration,
     request_timeout: Duration,
 ) -> Result<Duration, EtcdError> {
     let leader = cluster.wait_healthy(Duration::from_secs(30))?;
-    let addrs = cluster.client_addrs();
-    // The cluster commits before the kill, and the probe's connections to
-    // the survivors are open already.
-    let mut clients: VecDeque<EtcdClient> = VecDeque::new();
-    for (i, &a) in addrs.iter().enumerate() {
-        if i != leader {
-            clients.push_back(EtcdClient::connect(a, request_timeout)?);
-        }
-    }
-    let mut seq = 0u64;
-    if let Some(c) = clients.front_mut() {
-        c.put(&bench_key(9_999, seq), value)?;
-    }
+    let survivors: Vec<SocketAddr> = cluster
+        .client_addrs()
+        .into_iter()
+        .enumerate()
+        .filter(|&(i, _)| i != leader)
+        .map(|(_, a)| a)
+        .collect();
+    // The cluster commits before the kill.
+    let first = *survivors
+        .first()
+        .ok_or_else(|| EtcdError::Protocol("a cluster of one has no failover".into()))?;
+    EtcdClient::connect(first, request_timeout)?.put(&bench_key(9_999, 0), value)?;
+    let value = value.to_vec();
     let killed_at = cluster.kill(leader)?;
-    let took = time_until_success(
+    let took = time_until_first_success(
         killed_at,
-        || {
-            seq += 1;
-            let r = match clients.front_mut() {
-                Some(c) => c.put(&bench_key(9_999, seq), value).map(|_| ()),
-                None => Err(EtcdError::Protocol("no surviving member".into())),
-            };
-            if r.is_err() {
-                clients.rotate_left(1.min(clients.len()));
-            }
-            r
+        move |n| {
+            let addr = survivors[n as usize % survivors.len()];
+            EtcdClient::connect(addr, request_timeout)?
+                .put(&bench_key(9_999, n + 1), &value)
+                .map(|_| ())
         },
-        Duration::from_millis(2),
+        probe_interval,
+        256,
         Duration::from_secs(30),
     );
-    drop(clients);
     cluster.restart(leader)?;
     cluster.wait_healthy(Duration::from_secs(30))?;
     took.map_err(|message| EtcdError::Failover { trial, message })
@@ -744,7 +744,14 @@ mod tests {
         let r = measure_writes(&mut c, &spec, &[7u8; 70], None).expect("writes");
         assert!(r.ops > 0, "{r:?}");
         assert_eq!(r.errors, 0, "{:?}", r.first_error);
-        let took = failover_trial(&mut c, 1, &[7u8; 70], Duration::from_secs(2)).expect("failover");
+        let took = failover_trial(
+            &mut c,
+            1,
+            &[7u8; 70],
+            Duration::from_millis(10),
+            Duration::from_secs(2),
+        )
+        .expect("failover");
         assert!(took > Duration::ZERO && took < Duration::from_secs(30));
         assert_eq!(c.running(), vec![0, 1, 2]);
         drop(c);

@@ -8,15 +8,21 @@
 //! number of operations completed in the window divided by its length, so
 //! operations that straddle an edge neither inflate nor deflate it.
 //!
-//! [`time_until_success`] is the failover probe: it retries an operation
-//! until one succeeds and reports the time since a given instant (the kill).
+//! [`time_until_success`] and [`time_until_first_success`] are failover
+//! probes: they retry an operation until one succeeds and report the time
+//! since a given instant (the kill). The first waits for each attempt; the
+//! second starts a new attempt every interval without waiting for the ones
+//! in flight, for systems where a request can hang (etcd holds a put that a
+//! follower forwarded to the dead leader until its request timeout).
 //!
 //! Neither knows what system it drives: the etcd part and the Synod part of
 //! `synod bench` pass their own closures.
 
 use std::fmt::Display;
+use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Barrier, Mutex};
+use std::sync::mpsc;
+use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
@@ -291,6 +297,7 @@ where
 /// Calls `probe` until it succeeds, pausing `pause` after each failure, and
 /// returns the time from `since` to the end of the successful call. Gives up
 /// (with the last error) once `give_up` has passed since `since`.
+#[allow(dead_code)] // for the full `synod bench` (Synod's cluster)
 pub fn time_until_success<P, E>(
     since: Instant,
     mut probe: P,
@@ -310,6 +317,69 @@ where
                 }
                 std::thread::sleep(pause);
             }
+        }
+    }
+}
+
+/// Starts `attempt(n)` (n = 0, 1, ...) on a fresh thread every `interval`,
+/// with at most `max_in_flight` unfinished, and returns the time from
+/// `since` to the end of the first attempt that succeeds. Attempts still in
+/// flight are left to finish on their own (their results are dropped), so
+/// each must bound its own duration. Gives up (with the last error) once
+/// `give_up` has passed since `since`.
+pub fn time_until_first_success<A, E>(
+    since: Instant,
+    attempt: A,
+    interval: Duration,
+    max_in_flight: usize,
+    give_up: Duration,
+) -> Result<Duration, String>
+where
+    A: Fn(u64) -> Result<(), E> + Send + Sync + 'static,
+    E: Display,
+{
+    let attempt = Arc::new(attempt);
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = mpsc::channel::<(Instant, Result<(), String>)>();
+    let mut n = 0u64;
+    let mut next_launch = Instant::now();
+    let mut last_error = String::from("no attempt finished");
+    loop {
+        let now = Instant::now();
+        if now.saturating_duration_since(since) >= give_up {
+            return Err(format!(
+                "no success within {give_up:?}; last error: {last_error}"
+            ));
+        }
+        if now >= next_launch && in_flight.load(Ordering::SeqCst) < max_in_flight.max(1) {
+            let (a, flight, tx) = (attempt.clone(), in_flight.clone(), tx.clone());
+            let i = n;
+            n += 1;
+            flight.fetch_add(1, Ordering::SeqCst);
+            let spawned = std::thread::Builder::new()
+                .name(format!("probe-{i}"))
+                .spawn(move || {
+                    let r = a(i).map_err(|e| e.to_string());
+                    let end = Instant::now();
+                    flight.fetch_sub(1, Ordering::SeqCst);
+                    let _ = tx.send((end, r));
+                });
+            if let Err(e) = spawned {
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                last_error = format!("spawn a probe thread: {e}");
+            }
+            next_launch += interval;
+            if next_launch < now {
+                next_launch = now + interval;
+            }
+        }
+        let wait = next_launch
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
+        match rx.recv_timeout(wait) {
+            Ok((end, Ok(()))) => return Ok(end.saturating_duration_since(since)),
+            Ok((_, Err(e))) => last_error = e,
+            Err(_) => {}
         }
     }
 }
@@ -428,5 +498,41 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("still down"), "{e}");
+    }
+
+    #[test]
+    fn first_success_does_not_wait_for_hanging_attempts() {
+        // Attempts 0 and 1 hang for 2 s (a request stuck at a follower);
+        // attempt 2, started 20 ms later, fails; attempt 3 succeeds at once.
+        let t0 = Instant::now();
+        let d = time_until_first_success(
+            t0,
+            |n| match n {
+                0 | 1 => {
+                    std::thread::sleep(Duration::from_secs(2));
+                    Err("timed out")
+                }
+                2 => Err("no leader"),
+                _ => Ok(()),
+            },
+            Duration::from_millis(10),
+            8,
+            Duration::from_secs(10),
+        )
+        .expect("succeeds");
+        assert!(d >= Duration::from_millis(30), "{d:?}");
+        assert!(
+            d < Duration::from_secs(1),
+            "waited for a hanging attempt: {d:?}"
+        );
+        let e = time_until_first_success(
+            Instant::now(),
+            |_| Err::<(), _>("down"),
+            Duration::from_millis(1),
+            2,
+            Duration::from_millis(30),
+        )
+        .unwrap_err();
+        assert!(e.contains("down"), "{e}");
     }
 }

@@ -106,6 +106,10 @@ pub fn spinner(label: &str) -> ProgressBar {
     pb
 }
 
+/// How often a failover probe starts a new write (the resolution of the
+/// failover figures).
+pub const PROBE_INTERVAL: Duration = Duration::from_millis(10);
+
 /// What the etcd part runs.
 #[derive(Debug, Clone)]
 pub struct EtcdBenchOptions {
@@ -159,9 +163,14 @@ pub fn run_etcd(report: &mut BenchReport, opts: &EtcdBenchOptions) -> Result<(),
     if opts.trials > 0 {
         let pb = progress_bar(opts.trials as u64, "etcd failover trials");
         let mut trials = Vec::with_capacity(opts.trials);
-        let timeout = Duration::from_secs_f64(report.election_timeout_ms / 1e3 * 4.0);
         for t in 1..=opts.trials {
-            let r = etcd::failover_trial(&mut cluster, t, &value, timeout);
+            let r = etcd::failover_trial(
+                &mut cluster,
+                t,
+                &value,
+                PROBE_INTERVAL,
+                Duration::from_secs(10),
+            );
             pb.inc(1);
             match r {
                 Ok(d) => trials.push(d),
