@@ -164,15 +164,40 @@ pub fn parse_header(h: &[u8; FRAME_HEADER_LEN]) -> Result<FrameHeader, WireError
 }
 
 /// Splits a byte stream into frames; feed it what the socket gives.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FrameDecoder {
     buf: Vec<u8>,
+    limit: usize,
+}
+
+impl Default for FrameDecoder {
+    fn default() -> Self {
+        Self {
+            buf: Vec::new(),
+            limit: MAX_FRAME_PAYLOAD,
+        }
+    }
 }
 
 impl FrameDecoder {
     /// An empty decoder.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty decoder that refuses payloads over `limit` bytes (at most
+    /// [`MAX_FRAME_PAYLOAD`]), for example before a connection has said who
+    /// it is.
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            limit: limit.min(MAX_FRAME_PAYLOAD),
+        }
+    }
+
+    /// Changes the payload limit (at most [`MAX_FRAME_PAYLOAD`]).
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit.min(MAX_FRAME_PAYLOAD);
     }
 
     /// Appends received bytes.
@@ -192,6 +217,12 @@ impl FrameDecoder {
             return Ok(None);
         };
         let h = parse_header(head)?;
+        if h.len > self.limit {
+            return Err(WireError::TooLarge {
+                len: h.len,
+                max: self.limit,
+            });
+        }
         if self.buf.len() < FRAME_HEADER_LEN + h.len {
             return Ok(None);
         }
