@@ -116,6 +116,18 @@ impl Cluster {
         });
         let (transport, handle) = HostTransport::new(sender, seeds);
         let node = Node::start(opts, store, move |inbox| transport.attach(inbox)).unwrap();
+        // Route to it once it knows its peers (a frame of the wrong kind is
+        // refused as a protocol error by a member that knows peer 1, as
+        // not authorized before).
+        let probe = wire::frame(FrameKind::ClientRequest, b"");
+        let deadline = Instant::now() + T;
+        while matches!(
+            handle.deliver(1, &probe),
+            Err(TransportError::NotAuthorized(_) | TransportError::Shutdown)
+        ) {
+            assert!(Instant::now() < deadline, "member never learned its peers");
+            std::thread::sleep(Duration::from_millis(1));
+        }
         self.router.handles.lock().unwrap().insert(peer, handle);
         node
     }
