@@ -324,13 +324,14 @@ pub fn encode_conf_state(w: &mut Writer, cs: &ConfState) {
 
 /// Decodes a configuration state.
 pub fn decode_conf_state(r: &mut Reader<'_>) -> Result<ConfState, DecodeError> {
-    let mut cs = ConfState::default();
-    cs.voters = read_ids(r, "voters")?;
-    cs.learners = read_ids(r, "learners")?;
-    cs.voters_outgoing = read_ids(r, "outgoing voters")?;
-    cs.learners_next = read_ids(r, "next learners")?;
-    cs.auto_leave = read_bool(r, "auto leave")?;
-    Ok(cs)
+    Ok(ConfState {
+        voters: read_ids(r, "voters")?,
+        learners: read_ids(r, "learners")?,
+        voters_outgoing: read_ids(r, "outgoing voters")?,
+        learners_next: read_ids(r, "next learners")?,
+        auto_leave: read_bool(r, "auto leave")?,
+        ..Default::default()
+    })
 }
 
 fn read_bool(r: &mut Reader<'_>, what: &'static str) -> Result<bool, DecodeError> {
@@ -393,10 +394,12 @@ pub fn encode_entry(w: &mut Writer, e: &Entry) -> Result<(), DecodeError> {
 pub fn decode_entry(r: &mut Reader<'_>) -> Result<Entry, DecodeError> {
     let offset = r.offset();
     let tag = r.u8("entry type")?;
-    let mut e = Entry::default();
-    e.term = r.u64("entry term")?;
-    e.index = r.u64("entry index")?;
-    e.context = read_bytes(r, "entry context", 64)?.to_vec().into();
+    let mut e = Entry {
+        term: r.u64("entry term")?,
+        index: r.u64("entry index")?,
+        context: read_bytes(r, "entry context", 64)?.to_vec().into(),
+        ..Default::default()
+    };
     match tag {
         0 => {
             e.set_entry_type(EntryType::EntryNormal);
@@ -998,12 +1001,13 @@ mod tests {
                 if cc {
                     conf_change_entry(index, term % 9 + 1)
                 } else {
-                    let mut e = Entry::default();
-                    e.term = term;
-                    e.index = index;
-                    e.data = data.into();
-                    e.context = vec![1, 2, 3].into();
-                    e
+                    Entry {
+                        term,
+                        index,
+                        data: data.into(),
+                        context: vec![1, 2, 3].into(),
+                        ..Default::default()
+                    }
                 }
             });
         (
@@ -1035,9 +1039,11 @@ mod tests {
                     let mut s = Snapshot::default();
                     s.mut_metadata().index = index;
                     s.mut_metadata().term = term;
-                    let mut cs = ConfState::default();
-                    cs.voters = vec![1, 2, 3];
-                    cs.learners = vec![4];
+                    let cs = ConfState {
+                        voters: vec![1, 2, 3],
+                        learners: vec![4],
+                        ..Default::default()
+                    };
                     s.mut_metadata().set_conf_state(cs);
                     s.data = data.into();
                     m.set_snapshot(s);
