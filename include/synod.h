@@ -224,6 +224,10 @@ typedef uint32_t synod_member_state;
 // A second, different leader for an already recorded term.
 #define SYNOD_REFUSAL_CONFLICTING_LEADER 10
 
+// A caller proposed a leader configuration other than the current
+// leader's own for its current term (only the engine records elections).
+#define SYNOD_REFUSAL_LEADER_CONFIGURATION_NOT_CURRENT 11
+
 // A member that votes and may own ranges.
 #define SYNOD_MEMBER_KIND_DATA 1
 

@@ -217,3 +217,239 @@ fn an_admitted_member_joins_as_learner_and_is_promoted() {
         std::thread::sleep(Duration::from_millis(5));
     }
 }
+
+fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn membership(change: MembershipChange) -> ControlPlaneEntry {
+    ControlPlaneEntry::Membership(change)
+}
+
+#[test]
+fn a_removed_member_leaves_the_configuration() {
+    let c = Cluster::new(4);
+    let l = c.leader(Duration::from_secs(5));
+    let leader = c.nodes[l].as_ref().unwrap();
+    let victim = (l + 1) % 4;
+    let victim_id = c.names[victim].clone();
+    leader
+        .propose(
+            membership(MembershipChange::BeginDrain {
+                member: victim_id.clone(),
+            }),
+            T,
+        )
+        .unwrap();
+    leader
+        .propose(
+            membership(MembershipChange::Remove {
+                member: victim_id.clone(),
+            }),
+            T,
+        )
+        .unwrap();
+    let peer = victim as u64 + 1;
+    wait_until("the leader's configuration drops the member", T, || {
+        let st = leader.status();
+        !st.voters.contains(&peer) && !st.learners.contains(&peer)
+    });
+    assert!(leader.members().iter().all(|m| m.id != victim_id));
+    // The rest of the cluster keeps committing without it.
+    leader
+        .propose(transition("after-remove", &c.names[l], 1), T)
+        .unwrap();
+}
+
+#[test]
+fn removing_the_leader_hands_leadership_over_first() {
+    let c = Cluster::new(4);
+    let l = c.leader(Duration::from_secs(5));
+    let old = c.names[l].clone();
+    c.nodes[l]
+        .as_ref()
+        .unwrap()
+        .propose(
+            membership(MembershipChange::Remove {
+                member: old.clone(),
+            }),
+            T,
+        )
+        .unwrap();
+    let peer = l as u64 + 1;
+    wait_until(
+        "another member leads without the old leader in its configuration",
+        Duration::from_secs(10),
+        || {
+            c.nodes.iter().enumerate().any(|(i, n)| {
+                i != l
+                    && n.as_ref().is_some_and(|n| {
+                        let st = n.status();
+                        n.is_leader() && !st.voters.contains(&peer)
+                    })
+            })
+        },
+    );
+}
+
+#[test]
+fn a_draining_leader_hands_leadership_to_a_member_that_is_not_draining() {
+    let c = Cluster::new(3);
+    let l = c.leader(Duration::from_secs(5));
+    c.nodes[l]
+        .as_ref()
+        .unwrap()
+        .propose(
+            membership(MembershipChange::BeginDrain {
+                member: c.names[l].clone(),
+            }),
+            T,
+        )
+        .unwrap();
+    wait_until(
+        "leadership moves off the draining member",
+        Duration::from_secs(10),
+        || {
+            c.nodes
+                .iter()
+                .enumerate()
+                .any(|(i, n)| i != l && n.as_ref().is_some_and(|n| n.is_leader()))
+        },
+    );
+}
+
+#[test]
+fn leadership_moves_on_request() {
+    let c = Cluster::new(3);
+    let l = c.leader(Duration::from_secs(5));
+    let to = (l + 2) % 3;
+    c.nodes[l]
+        .as_ref()
+        .unwrap()
+        .transfer_leadership(&c.names[to])
+        .unwrap();
+    wait_until(
+        "the requested member leads",
+        Duration::from_secs(10),
+        || c.nodes[to].as_ref().unwrap().is_leader(),
+    );
+}
+
+#[test]
+fn linearizable_reads_on_a_follower_see_every_committed_write() {
+    let c = Cluster::new(3);
+    let l = c.leader(Duration::from_secs(5));
+    let leader = c.nodes[l].as_ref().unwrap();
+    let follower = c.nodes[(l + 1) % 3].as_ref().unwrap();
+    for i in 1..=5u64 {
+        let committed = leader
+            .propose(transition("hot", &c.names[(i % 3) as usize], i), T)
+            .unwrap();
+        let (epoch, index) = follower
+            .read_linearizable(T, |cat, applied| {
+                (cat.epoch_of(&"hot".parse().unwrap()), applied)
+            })
+            .unwrap();
+        assert_eq!(
+            epoch,
+            Epoch(i),
+            "a linearizable read missed a committed write"
+        );
+        assert!(index >= committed.index);
+    }
+    // A local read says which index it reflects.
+    let (_, applied) = follower
+        .read_local(|cat, applied| (cat.version(), applied))
+        .unwrap();
+    assert!(applied.0 > 0);
+}
+
+#[test]
+fn metrics_describe_the_leader_and_its_followers() {
+    let c = Cluster::new(3);
+    let l = c.leader(Duration::from_secs(5));
+    let leader = c.nodes[l].as_ref().unwrap();
+    for i in 0..5u64 {
+        leader
+            .propose(transition(&format!("m{i}"), &c.names[0], 1), T)
+            .unwrap();
+    }
+    let mut text = String::new();
+    wait_until("the metrics show the leader with two followers", T, || {
+        text = leader.metrics_text();
+        text.contains("synod_is_leader{member=\"CN=node-")
+            && text.contains(" 1\n")
+            && text.matches("synod_follower_match_index{").count() == 2
+    });
+    assert!(text.contains("synod_proposals_committed_total"));
+    let m = leader.metrics();
+    assert!(m.commit_latency.count() >= 5);
+    assert!(
+        m.fsync.count() >= 5,
+        "every commit needs an fsync on the leader"
+    );
+}
+
+#[test]
+fn an_isolated_leader_answers_no_quorum_and_steps_down() {
+    let c = Cluster::new(3);
+    let l = c.leader(Duration::from_secs(5));
+    let leader = c.nodes[l].as_ref().unwrap();
+    c.net.isolate(l as u64 + 1);
+    let err = leader
+        .propose(transition("cut-off", &c.names[l], 1), Duration::from_millis(300))
+        .unwrap_err();
+    assert!(
+        matches!(err, ProposeError::NoQuorum | ProposeError::NotLeader { .. }),
+        "an isolated leader cannot commit: {err:?}"
+    );
+    // check-quorum: it steps down; the majority elects another leader.
+    wait_until("the isolated leader steps down", Duration::from_secs(5), || !leader.is_leader());
+    wait_until("the majority elects a leader", Duration::from_secs(5), || {
+        c.nodes.iter().enumerate().any(|(i, n)| i != l && n.as_ref().is_some_and(|n| n.is_leader()))
+    });
+    c.net.heal();
+    // The entry proposed while cut off was never acknowledged; whatever
+    // happened to it, the healed cluster agrees.
+    let nl = c.leader(Duration::from_secs(5));
+    c.nodes[nl].as_ref().unwrap().propose(transition("healed", &c.names[nl], 1), T).unwrap();
+}
+
+#[test]
+fn callbacks_answer_exactly_once_and_never_after_shutdown() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let c = Cluster::new(3);
+    let l = c.leader(Duration::from_secs(5));
+    let leader = c.nodes[l].as_ref().unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = std::sync::mpsc::channel();
+    for i in 0..10u64 {
+        let calls = calls.clone();
+        let tx = tx.clone();
+        leader.propose_with(
+            transition(&format!("cb{i}"), &c.names[l], 1),
+            T,
+            Box::new(move |r| {
+                calls.fetch_add(1, Ordering::SeqCst);
+                let _ = tx.send(r.is_ok());
+            }),
+        );
+    }
+    for _ in 0..10 {
+        assert!(rx.recv_timeout(T).unwrap(), "a proposal failed");
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 10);
+    // After shutdown returns, a proposal's callback runs at once with
+    // Shutdown, on the caller's thread, and nothing else fires later.
+    let f = (l + 1) % 3;
+    let follower = c.nodes[f].as_ref().unwrap();
+    follower.shutdown();
+    let got = Arc::new(std::sync::Mutex::new(None));
+    let g = got.clone();
+    follower.propose_with(transition("late", &c.names[f], 1), T, Box::new(move |r| *g.lock().unwrap() = Some(r)));
+    assert_eq!(*got.lock().unwrap(), Some(Err(ProposeError::Shutdown)));
+}

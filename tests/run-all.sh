@@ -22,6 +22,18 @@ fi
 echo "== cargo test (workspace)"
 cargo test --workspace --all-targets
 
+echo "== simulator: 2,000 seeds with the release build"
+cargo build --release --quiet --bin synod
+./target/release/synod sim --seeds 2000 --start 1000000
+for m in $(./target/release/synod sim --list-mutants); do
+  # A mutant must be caught: the sweep must report violations.
+  if out=$(./target/release/synod sim --seeds 300 --mutant "$m" 2>/dev/null); then
+    echo "mutant $m was NOT caught: $(echo "$out" | tail -n 1)" >&2
+    exit 1
+  fi
+  echo "mutant $m caught: $(echo "$out" | tail -n 1)"
+done
+
 if [ -f tests/python/run.sh ]; then
   echo "== python"
   bash tests/python/run.sh

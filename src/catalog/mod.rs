@@ -256,6 +256,16 @@ pub enum Refusal {
         /// The latest recorded term.
         latest: Term,
     },
+    /// A caller proposed a leader configuration other than the proposing
+    /// leader's own for its current term. Only the engine records
+    /// elections; a caller may at most repeat the current one.
+    #[error("leader configuration (term {term}, {leader}) is not the current leader's own")]
+    LeaderConfigurationNotCurrent {
+        /// The term proposed.
+        term: Term,
+        /// The leader proposed.
+        leader: NodeId,
+    },
     /// A second, different leader for an already recorded term.
     #[error("term {term} already elected {recorded}, not {proposed}")]
     ConflictingLeader {
@@ -283,6 +293,7 @@ impl Refusal {
             Refusal::EpochExhausted { .. } => 8,
             Refusal::TermRegressed { .. } => 9,
             Refusal::ConflictingLeader { .. } => 10,
+            Refusal::LeaderConfigurationNotCurrent { .. } => 11,
         }
     }
 
@@ -299,6 +310,7 @@ impl Refusal {
             Refusal::EpochExhausted { .. } => "epoch-exhausted",
             Refusal::TermRegressed { .. } => "term-regressed",
             Refusal::ConflictingLeader { .. } => "conflicting-leader",
+            Refusal::LeaderConfigurationNotCurrent { .. } => "leader-configuration-not-current",
         }
     }
 }

@@ -49,6 +49,15 @@ pub enum EngineError {
     /// The configuration cannot work.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// This member is not in the catalog of its own store: it was removed
+    /// (or never admitted) and must not rejoin with its old state.
+    #[error(
+        "{id} is not a member of the cluster this store belongs to (removed, or never admitted)"
+    )]
+    NotAMember {
+        /// This member.
+        id: crate::entry::NodeId,
+    },
     /// Bootstrap was asked of a store that already holds a log.
     #[error("the store is already initialized")]
     AlreadyInitialized,

@@ -29,6 +29,10 @@
 //! itself, so the cluster never stays joint; a leader that is removed or
 //! draining hands leadership to a caught-up voter first.
 
+// raft's protobuf messages are built field by field from a default: that is
+// how its generated types are meant to be used.
+#![allow(clippy::field_reassign_with_default)]
+
 use std::collections::BTreeMap;
 
 use protobuf::Message as _;
@@ -41,7 +45,7 @@ use raft::{RawNode, SnapshotStatus, StateRole};
 use super::config::EngineConfig;
 use super::rng::SplitMix64;
 use super::{EngineError, Mutant, ReplicaStore};
-use crate::catalog::{ApplyOutcome, Catalog};
+use crate::catalog::{ApplyOutcome, Catalog, Refusal};
 use crate::entry::{ControlPlaneEntry, Index, NodeId, Term};
 use crate::node::{Committed, DurableVoteState, LeaderHint, ProposeError};
 
@@ -166,6 +170,21 @@ pub struct Replica<S: ReplicaStore> {
     removed: bool,
     /// (term, role, leader) when the election timeout was last drawn.
     timeout_fingerprint: Option<(u64, u8, u64)>,
+    /// Wall-clock timings of fsyncs and applies, kept only when asked for
+    /// (a real member's metrics); never used in a decision.
+    timings: Option<ReadyTimings>,
+    snapshots_created: u64,
+    snapshots_installed: u64,
+    last_snapshot_bytes: u64,
+}
+
+/// Wall-clock durations measured inside the ready loop, for metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadyTimings {
+    /// Each group-commit fsync.
+    pub syncs: Vec<std::time::Duration>,
+    /// Each batch of committed entries applied.
+    pub applies: Vec<std::time::Duration>,
 }
 
 impl<S: ReplicaStore> std::fmt::Debug for Replica<S> {
@@ -213,10 +232,13 @@ impl<S: ReplicaStore> Replica<S> {
                 )))
             }
             (Some(p), _) | (None, Some(p)) => p,
+            (None, None) if catalog.members().len() > 0 => {
+                return Err(EngineError::NotAMember { id });
+            }
             (None, None) => {
                 return Err(EngineError::Config(format!(
-                    "{id} is not in this store's catalog; a joining member needs the peer id it was admitted with"
-                )))
+                "{id} has an empty store; a joining member needs the peer id it was admitted with"
+            )))
             }
         };
         let applied = snap.get_metadata().index;
@@ -258,6 +280,10 @@ impl<S: ReplicaStore> Replica<S> {
             mutant: None,
             removed: false,
             timeout_fingerprint: None,
+            timings: None,
+            snapshots_created: 0,
+            snapshots_installed: 0,
+            last_snapshot_bytes: 0,
         };
         replica.reseed_timeout();
         Ok(replica)
@@ -268,6 +294,47 @@ impl<S: ReplicaStore> Replica<S> {
         self.mutant = mutant;
         self.catalog
             .set_skip_epoch_check(mutant == Some(Mutant::EpochCheckSkippedAtApply));
+    }
+
+    /// Measures fsync and apply durations, drained by
+    /// [`Replica::take_timings`] (a real member's metrics).
+    pub fn measure_timings(&mut self, on: bool) {
+        self.timings = on.then(ReadyTimings::default);
+    }
+
+    /// The timings measured since the last call.
+    pub fn take_timings(&mut self) -> ReadyTimings {
+        self.timings
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// Snapshots taken, snapshots installed, and the size of the latest.
+    pub fn snapshot_counters(&self) -> (u64, u64, u64) {
+        (
+            self.snapshots_created,
+            self.snapshots_installed,
+            self.last_snapshot_bytes,
+        )
+    }
+
+    /// The leader's view of each follower's replication: (peer, matched).
+    /// Empty when this replica does not lead.
+    pub fn follower_progress(&self) -> Vec<(u64, u64)> {
+        if self.raw.raft.state != StateRole::Leader {
+            return Vec::new();
+        }
+        let mut v: Vec<(u64, u64)> = self
+            .raw
+            .raft
+            .prs()
+            .iter()
+            .filter(|(p, _)| **p != self.peer_id)
+            .map(|(p, pr)| (*p, pr.matched))
+            .collect();
+        v.sort_unstable();
+        v
     }
 
     /// Keeps a record of everything applied, drained by
@@ -356,6 +423,17 @@ impl<S: ReplicaStore> Replica<S> {
             return Err(ProposeError::NotLeader {
                 leader: self.leader_hint(),
             });
+        }
+        if let ControlPlaneEntry::LeaderConfiguration { term, leader } = entry {
+            if term.0 != self.raw.raft.term || *leader != self.id {
+                return Err(ProposeError::Refused {
+                    refusal: Refusal::LeaderConfigurationNotCurrent {
+                        term: *term,
+                        leader: leader.clone(),
+                    },
+                    at: None,
+                });
+            }
         }
         if let ControlPlaneEntry::OwnershipTransition(t) = entry {
             if self.mutant != Some(Mutant::EpochCheckSkippedAtApply) {
@@ -486,9 +564,13 @@ impl<S: ReplicaStore> Replica<S> {
         }
         let skip_sync = self.mutant == Some(Mutant::VoteNotPersisted) && rd.entries().is_empty();
         if !skip_sync {
+            let t0 = self.timings.is_some().then(std::time::Instant::now);
             store
                 .sync()
                 .map_err(|e| EngineError::Storage(e.to_string()))?;
+            if let (Some(t), Some(t0)) = (self.timings.as_mut(), t0) {
+                t.syncs.push(t0.elapsed());
+            }
         }
         // 5. Messages that depend on what was just made durable.
         for m in rd.take_persisted_messages() {
@@ -534,6 +616,8 @@ impl<S: ReplicaStore> Replica<S> {
             .install_snapshot(&snap)
             .map_err(|e| EngineError::Storage(e.to_string()))?;
         self.conf_state = meta.get_conf_state().clone();
+        self.snapshots_installed += 1;
+        self.last_snapshot_bytes = snap.data.len() as u64;
         self.catalog = catalog;
         self.catalog
             .set_skip_epoch_check(self.mutant == Some(Mutant::EpochCheckSkippedAtApply));
@@ -561,6 +645,22 @@ impl<S: ReplicaStore> Replica<S> {
     }
 
     fn apply_entries(
+        &mut self,
+        entries: Vec<Entry>,
+        done: &mut Vec<Completion>,
+    ) -> Result<(), EngineError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let t0 = self.timings.is_some().then(std::time::Instant::now);
+        self.apply_batch(entries, done)?;
+        if let (Some(t), Some(t0)) = (self.timings.as_mut(), t0) {
+            t.applies.push(t0.elapsed());
+        }
+        Ok(())
+    }
+
+    fn apply_batch(
         &mut self,
         entries: Vec<Entry>,
         done: &mut Vec<Completion>,
@@ -726,6 +826,8 @@ impl<S: ReplicaStore> Replica<S> {
             return Ok(());
         }
         let data = self.catalog.encode_snapshot();
+        self.snapshots_created += 1;
+        self.last_snapshot_bytes = data.len() as u64;
         let mut meta = SnapshotMetadata::default();
         meta.index = applied.0;
         meta.term = term.0;

@@ -179,6 +179,19 @@ impl ControlPlaneConsensus for SingleNodeControlPlane {
                 leader: None::<LeaderHint>,
             });
         }
+        if let ControlPlaneEntry::LeaderConfiguration { term, leader } = &entry {
+            // Elections are the engine's to record; a caller may only
+            // repeat the current one.
+            if *term != state.term || *leader != self.me.id {
+                return Err(ProposeError::Refused {
+                    refusal: crate::catalog::Refusal::LeaderConfigurationNotCurrent {
+                        term: *term,
+                        leader: leader.clone(),
+                    },
+                    at: None,
+                });
+            }
+        }
         Self::append(&mut state, entry)
     }
 
@@ -372,6 +385,30 @@ mod tests {
                 at: Some((Index(2), Term(1)))
             }
         );
+    }
+
+    #[test]
+    fn only_the_current_leader_configuration_may_be_proposed() {
+        let cp = bootstrap("CN=node-a");
+        for (term, leader) in [(2, "CN=node-a"), (1, "CN=node-b"), (0, "CN=node-a")] {
+            let err = cp
+                .propose(
+                    ControlPlaneEntry::LeaderConfiguration {
+                        term: Term(term),
+                        leader: voter(leader),
+                    },
+                    T,
+                )
+                .unwrap_err();
+            assert!(matches!(
+                err,
+                ProposeError::Refused {
+                    refusal: Refusal::LeaderConfigurationNotCurrent { .. },
+                    at: None
+                }
+            ));
+        }
+        assert_eq!(cp.commit_index(), Some(Index(1)), "nothing was logged");
     }
 
     #[test]

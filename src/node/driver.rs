@@ -10,6 +10,7 @@
 //! afterwards, since callbacks run only on this thread.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -90,6 +91,7 @@ struct ReadWaiter {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub status: Mutex<ReplicaStatus>,
+    pub metrics: Arc<super::metrics::Metrics>,
     /// Why the driver stopped on its own (a storage failure), if it did.
     pub fatal: Mutex<Option<String>>,
 }
@@ -112,6 +114,8 @@ pub(crate) struct Driver<S: ReplicaStore, T: Transport> {
     reads: HashMap<ReadToken, ReadWaiter>,
     next_token: u64,
     peers_at: Option<CatalogVersion>,
+    last_leader: Option<NodeId>,
+    had_followers: bool,
 }
 
 impl<S: ReplicaStore, T: Transport> Driver<S, T> {
@@ -132,6 +136,8 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
             reads: HashMap::new(),
             next_token: 0,
             peers_at: None,
+            last_leader: None,
+            had_followers: false,
         }
     }
 
@@ -267,6 +273,13 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
             match c {
                 Completion::Proposal(token, result) => {
                     if let Some(w) = self.proposals.remove(&token) {
+                        let m = &self.shared.metrics;
+                        if result.is_ok() {
+                            m.commit_latency.observe(w.started.elapsed());
+                            m.proposals_committed.fetch_add(1, Relaxed);
+                        } else {
+                            m.proposals_failed.fetch_add(1, Relaxed);
+                        }
                         w.reply.answer(result);
                     }
                 }
@@ -334,6 +347,7 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
 
     fn publish(&mut self) {
         let status = self.replica.status();
+        self.record_metrics(&status);
         *self.shared.status.lock().unwrap_or_else(|p| p.into_inner()) = status;
         let version = self.replica.catalog().version();
         if self.peers_at != Some(version) {
@@ -349,6 +363,63 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
                 })
                 .collect();
             self.transport.set_peers(&peers);
+        }
+    }
+}
+
+impl<S: ReplicaStore, T: Transport> Driver<S, T> {
+    fn record_metrics(&mut self, status: &ReplicaStatus) {
+        let m = &self.shared.metrics;
+        let t = self.replica.take_timings();
+        for d in t.syncs {
+            m.fsync.observe(d);
+        }
+        for d in t.applies {
+            m.apply_latency.observe(d);
+        }
+        m.term.store(status.term.0, Relaxed);
+        m.role.store(
+            match status.role {
+                raft::StateRole::Follower => 0,
+                raft::StateRole::Candidate => 1,
+                raft::StateRole::PreCandidate => 2,
+                raft::StateRole::Leader => 3,
+            },
+            Relaxed,
+        );
+        let leader = status.leader.as_ref().map(|l| l.id.clone());
+        if leader.is_some() && leader != self.last_leader {
+            m.leader_changes.fetch_add(1, Relaxed);
+        }
+        if leader.is_some() {
+            self.last_leader = leader;
+        }
+        m.commit_index.store(status.commit.0, Relaxed);
+        m.applied_index.store(status.applied.0, Relaxed);
+        m.proposals_pending
+            .store(self.proposals.len() as u64, Relaxed);
+        let (created, installed, bytes) = self.replica.snapshot_counters();
+        m.snapshots_created.store(created, Relaxed);
+        m.snapshots_installed.store(installed, Relaxed);
+        m.snapshot_bytes.store(bytes, Relaxed);
+        let progress = self.replica.follower_progress();
+        if !progress.is_empty() || self.had_followers {
+            self.had_followers = !progress.is_empty();
+            let last = status.last_index.0;
+            m.set_followers(
+                progress
+                    .into_iter()
+                    .map(|(p, matched)| {
+                        (
+                            p,
+                            super::metrics::FollowerProgress {
+                                matched,
+                                lag: last.saturating_sub(matched),
+                            },
+                        )
+                    })
+                    .collect(),
+            );
         }
     }
 }

@@ -158,7 +158,11 @@ pub trait ControlPlaneConsensus: Send + Sync {
     fn applied_index(&self) -> Index;
 }
 
+pub mod config;
 pub(crate) mod driver;
+pub mod metrics;
+pub mod protocol;
+pub mod service;
 
 pub use driver::{ProposeCallback, ProposeResult};
 
@@ -240,17 +244,19 @@ impl Node {
                 .unwrap_or(0)
         });
         let tick = options.engine.tick_interval;
-        let replica = Replica::open(
+        let mut replica = Replica::open(
             options.engine,
             options.id.clone(),
             options.join_peer_id,
             store,
             seed,
         )?;
+        replica.measure_timings(true);
         let (tx, rx) = mpsc::channel();
         let transport = transport(Inbox::new(tx.clone()));
         let shared = Arc::new(Shared {
             status: Mutex::new(replica.status()),
+            metrics: Arc::new(metrics::Metrics::new()),
             fatal: Mutex::new(None),
         });
         let driver = Driver::new(replica, transport, rx, shared.clone(), tick);
@@ -349,6 +355,16 @@ impl Node {
             return Err(self.stopped_error());
         }
         rx.recv().unwrap_or_else(|_| Err(self.stopped_error()))
+    }
+
+    /// This member's metrics (shared with its driver and transport).
+    pub fn metrics(&self) -> Arc<metrics::Metrics> {
+        self.shared.metrics.clone()
+    }
+
+    /// This member's metrics in the Prometheus text format.
+    pub fn metrics_text(&self) -> String {
+        self.shared.metrics.render(self.id.as_str())
     }
 
     /// This member's status as of the driver's last turn.

@@ -47,8 +47,22 @@ impl Checker {
     /// A checker with nothing observed.
     pub fn new() -> Self {
         Self {
-            fence_cursor: 1,
+            // Everything up to the genesis index is the bootstrap snapshot.
+            fence_cursor: crate::storage::GENESIS_INDEX + 1,
             ..Self::default()
+        }
+    }
+
+    /// Ends the run: every committed entry must have gone through the
+    /// fencing check (a gap would make that check silently vacuous).
+    pub fn finish(&mut self, tick: u64) {
+        let max = self.max_committed();
+        if self.fence_cursor <= max {
+            let cursor = self.fence_cursor;
+            self.violation(
+                tick,
+                format!("checker: committed entries from {cursor} to {max} were never checked (a gap in what was applied)"),
+            );
         }
     }
 

@@ -19,6 +19,10 @@
 //! chunk and bounded data chunks ([`SnapshotChunk`], [`snapshot_frames`]),
 //! reassembled under a size bound by a [`SnapshotAssembler`].
 
+// raft's protobuf messages are built field by field from a default: that is
+// how its generated types are meant to be used.
+#![allow(clippy::field_reassign_with_default)]
+
 use protobuf::Message as _;
 use raft::eraftpb::{
     ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2, ConfState, Entry,

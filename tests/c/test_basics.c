@@ -47,7 +47,9 @@ static void test_status_strings(void)
     CHECK_STR(synod_refusal_str(SYNOD_REFUSAL_NONE), "none");
     CHECK_STR(synod_refusal_str(SYNOD_REFUSAL_STALE_EPOCH), "stale-epoch");
     CHECK_STR(synod_refusal_str(SYNOD_REFUSAL_CONFLICTING_LEADER), "conflicting-leader");
-    CHECK_STR(synod_refusal_str(11), "unknown");
+    CHECK_STR(synod_refusal_str(SYNOD_REFUSAL_LEADER_CONFIGURATION_NOT_CURRENT),
+              "leader-configuration-not-current");
+    CHECK_STR(synod_refusal_str(12), "unknown");
     CHECK_STR(synod_refusal_str(UINT32_MAX), "unknown");
 }
 

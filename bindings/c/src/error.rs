@@ -78,9 +78,12 @@ pub const SYNOD_REFUSAL_EPOCH_EXHAUSTED: synod_refusal_code = 8;
 pub const SYNOD_REFUSAL_TERM_REGRESSED: synod_refusal_code = 9;
 /// A second, different leader for an already recorded term.
 pub const SYNOD_REFUSAL_CONFLICTING_LEADER: synod_refusal_code = 10;
+/// A caller proposed a leader configuration other than the current
+/// leader's own for its current term (only the engine records elections).
+pub const SYNOD_REFUSAL_LEADER_CONFIGURATION_NOT_CURRENT: synod_refusal_code = 11;
 
 /// The stable names of the refusal codes, indexed by code.
-pub(crate) const REFUSAL_NAMES: [&CStr; 11] = [
+pub(crate) const REFUSAL_NAMES: [&CStr; 12] = [
     c"none",
     c"unknown-member",
     c"member-conflict",
@@ -92,6 +95,7 @@ pub(crate) const REFUSAL_NAMES: [&CStr; 11] = [
     c"epoch-exhausted",
     c"term-regressed",
     c"conflicting-leader",
+    c"leader-configuration-not-current",
 ];
 
 /// A failure on its way to the caller: the status it returns and what the
@@ -470,7 +474,11 @@ mod tests {
             Refusal::ConflictingLeader {
                 term: Term(1),
                 recorded: id.clone(),
-                proposed: id,
+                proposed: id.clone(),
+            },
+            Refusal::LeaderConfigurationNotCurrent {
+                term: Term(3),
+                leader: id,
             },
         ];
         let constants = [
@@ -484,6 +492,7 @@ mod tests {
             SYNOD_REFUSAL_EPOCH_EXHAUSTED,
             SYNOD_REFUSAL_TERM_REGRESSED,
             SYNOD_REFUSAL_CONFLICTING_LEADER,
+            SYNOD_REFUSAL_LEADER_CONFIGURATION_NOT_CURRENT,
         ];
         assert_eq!(all.len() + 1, REFUSAL_NAMES.len());
         for (refusal, constant) in all.iter().zip(constants) {

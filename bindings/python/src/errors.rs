@@ -202,6 +202,10 @@ fn refusal_details<'py>(py: Python<'py>, refusal: &Refusal) -> PyResult<Bound<'p
             d.set_item("recorded", recorded.as_str())?;
             d.set_item("proposed", proposed.as_str())?;
         }
+        Refusal::LeaderConfigurationNotCurrent { term, leader } => {
+            d.set_item("term", term.get())?;
+            d.set_item("leader", leader.as_str())?;
+        }
     }
     Ok(d)
 }
