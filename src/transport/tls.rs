@@ -27,6 +27,7 @@
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -390,12 +391,16 @@ fn handshake<C, S>(
     sock: &mut TcpStream,
     peer: &str,
     deadline: Instant,
+    stop: Option<&AtomicBool>,
 ) -> Result<(), TransportError>
 where
     C: std::ops::DerefMut<Target = rustls::ConnectionCommon<S>>,
     S: rustls::SideData,
 {
     while conn.is_handshaking() {
+        if stop.is_some_and(|s| s.load(Ordering::SeqCst)) {
+            return Err(TransportError::Shutdown);
+        }
         if Instant::now() >= deadline {
             return Err(TransportError::Timeout(format!(
                 "TLS handshake with {peer}"
@@ -415,19 +420,21 @@ where
     Ok(())
 }
 
-/// Runs the server side of the TLS handshake on an accepted socket.
+/// Runs the server side of the TLS handshake on an accepted socket (whose
+/// read timeout is the poll interval for `stop`).
 pub(crate) fn accept_tls(
     config: &TlsConfig,
     mut sock: TcpStream,
     peer: &str,
     deadline: Instant,
+    stop: Option<&AtomicBool>,
 ) -> Result<Stream, TransportError> {
     let mut conn =
         ServerConnection::new(config.server_config()).map_err(|source| TransportError::Tls {
             peer: peer.to_string(),
             source,
         })?;
-    handshake(&mut conn, &mut sock, peer, deadline)?;
+    handshake(&mut conn, &mut sock, peer, deadline, stop)?;
     Ok(Stream::Server(Box::new(rustls::StreamOwned::new(
         conn, sock,
     ))))
@@ -440,6 +447,7 @@ pub(crate) fn connect_tls(
     mut sock: TcpStream,
     address: &str,
     deadline: Instant,
+    stop: Option<&AtomicBool>,
 ) -> Result<Stream, TransportError> {
     let name = server_name_for(address)?;
     let mut conn = ClientConnection::new(config.client_config(), name).map_err(|source| {
@@ -448,7 +456,7 @@ pub(crate) fn connect_tls(
             source,
         }
     })?;
-    handshake(&mut conn, &mut sock, address, deadline)?;
+    handshake(&mut conn, &mut sock, address, deadline, stop)?;
     Ok(Stream::Client(Box::new(rustls::StreamOwned::new(
         conn, sock,
     ))))
