@@ -182,7 +182,8 @@ pub struct TcpStats {
     /// Inbound connections refused (TLS failure, not a member, bad Hello,
     /// too many connections).
     pub refused_connections: u64,
-    /// Authenticated connections closed for a bad frame or message.
+    /// Authenticated connections closed for a bad frame or message (a
+    /// connection reset is not counted).
     pub bad_connections: u64,
     /// Raft messages handed to the inbox.
     pub delivered_messages: u64,
@@ -1158,6 +1159,11 @@ fn serve(shared: &Shared, sock: TcpStream, remote: SocketAddr) {
                 }
                 None => tracing::warn!(%remote, reason = %e, "refused a connection"),
             }
+        }
+        Err(Ending::Bad(e @ (TransportError::Io { .. } | TransportError::Closed(_)))) => {
+            // The other side went away (reset, restart): not misbehaviour.
+            let id = identity.as_ref().map_or("?", |i| i.as_str());
+            tracing::debug!(%remote, identity = %id, reason = %e, "connection ended");
         }
         Err(Ending::Bad(e)) => {
             shared.bad.fetch_add(1, Ordering::Relaxed);
