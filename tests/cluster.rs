@@ -401,22 +401,40 @@ fn an_isolated_leader_answers_no_quorum_and_steps_down() {
     let leader = c.nodes[l].as_ref().unwrap();
     c.net.isolate(l as u64 + 1);
     let err = leader
-        .propose(transition("cut-off", &c.names[l], 1), Duration::from_millis(300))
+        .propose(
+            transition("cut-off", &c.names[l], 1),
+            Duration::from_millis(300),
+        )
         .unwrap_err();
     assert!(
         matches!(err, ProposeError::NoQuorum | ProposeError::NotLeader { .. }),
         "an isolated leader cannot commit: {err:?}"
     );
     // check-quorum: it steps down; the majority elects another leader.
-    wait_until("the isolated leader steps down", Duration::from_secs(5), || !leader.is_leader());
-    wait_until("the majority elects a leader", Duration::from_secs(5), || {
-        c.nodes.iter().enumerate().any(|(i, n)| i != l && n.as_ref().is_some_and(|n| n.is_leader()))
-    });
+    wait_until(
+        "the isolated leader steps down",
+        Duration::from_secs(5),
+        || !leader.is_leader(),
+    );
+    wait_until(
+        "the majority elects a leader",
+        Duration::from_secs(5),
+        || {
+            c.nodes
+                .iter()
+                .enumerate()
+                .any(|(i, n)| i != l && n.as_ref().is_some_and(|n| n.is_leader()))
+        },
+    );
     c.net.heal();
     // The entry proposed while cut off was never acknowledged; whatever
     // happened to it, the healed cluster agrees.
     let nl = c.leader(Duration::from_secs(5));
-    c.nodes[nl].as_ref().unwrap().propose(transition("healed", &c.names[nl], 1), T).unwrap();
+    c.nodes[nl]
+        .as_ref()
+        .unwrap()
+        .propose(transition("healed", &c.names[nl], 1), T)
+        .unwrap();
 }
 
 #[test]
@@ -450,6 +468,10 @@ fn callbacks_answer_exactly_once_and_never_after_shutdown() {
     follower.shutdown();
     let got = Arc::new(std::sync::Mutex::new(None));
     let g = got.clone();
-    follower.propose_with(transition("late", &c.names[f], 1), T, Box::new(move |r| *g.lock().unwrap() = Some(r)));
+    follower.propose_with(
+        transition("late", &c.names[f], 1),
+        T,
+        Box::new(move |r| *g.lock().unwrap() = Some(r)),
+    );
     assert_eq!(*got.lock().unwrap(), Some(Err(ProposeError::Shutdown)));
 }

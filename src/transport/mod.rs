@@ -8,17 +8,125 @@
 //! must tell the sender when a snapshot was lost
 //! ([`Inbox::report_snapshot`]).
 //!
-//! This room holds the trait and the in-memory transport used by in-process
-//! clusters and tests ([`memory::MemoryNetwork`]).
+//! This room holds the trait and the transports:
+//! * [`memory::MemoryNetwork`]: in-process clusters and tests;
+//! * [`tcp::TcpTransport`]: TCP with mutual TLS ([`tls`]), a listener that
+//!   authenticates peers by certificate and membership, per-peer writer
+//!   threads with byte-bounded queues, snapshots in chunks, and a client
+//!   channel ([`tcp::ClientHandler`], [`tcp::connect_client`]);
+//! * [`host::HostTransport`]: Synod's frames carried by a host's own RPC
+//!   stack;
+//! * [`certs`]: a development CA and member certificates (`synod certs`).
+//!
+//! Every byte from the network goes through [`wire`]: frames are bounded and
+//! checksummed, raft messages are decoded by our own codec (never by
+//! protobuf) and `MsgPropose` is refused.
 
+pub mod certs;
+pub mod host;
 pub mod memory;
+mod queue;
+pub mod tcp;
+pub mod tls;
 pub mod wire;
 
+use std::path::PathBuf;
 use std::sync::mpsc::Sender;
 
 use raft::eraftpb::Message;
 
 use crate::entry::{MemberAddress, NodeId};
+use crate::identity::IdentityError;
+pub use tls::Security;
+
+/// Why a transport operation failed. Errors on one connection close that
+/// connection; they never stop the member.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// A file could not be read or written.
+    #[error("{what} {}: {source}", path.display())]
+    File {
+        /// Which file it is (for example `certificate chain`).
+        what: &'static str,
+        /// Where.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// PEM input did not hold what it should.
+    #[error("{what}: {detail}")]
+    Pem {
+        /// Which input.
+        what: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+    /// rustls refused the configuration (keys, certificates, roots).
+    #[error("TLS configuration: {0}")]
+    TlsConfig(rustls::Error),
+    /// The TLS handshake or session failed.
+    #[error("TLS with {peer}: {source}")]
+    Tls {
+        /// The remote address.
+        peer: String,
+        /// What rustls reported.
+        source: rustls::Error,
+    },
+    /// A certificate is unusable as an identity.
+    #[error("certificate: {0}")]
+    Certificate(String),
+    /// A subject is not a valid identity.
+    #[error("identity: {0}")]
+    Identity(#[from] IdentityError),
+    /// Socket I/O failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done, with whom.
+        context: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A frame or message did not decode or broke the protocol.
+    #[error("wire: {0}")]
+    Wire(#[from] wire::WireError),
+    /// Bytes arrived that the protocol does not allow here.
+    #[error("protocol violation by {peer}: {detail}")]
+    Protocol {
+        /// Who sent them.
+        peer: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// The listener refused the connection (it closed without a HelloAck).
+    #[error("refused by {addr}")]
+    Refused {
+        /// The listener's address.
+        addr: String,
+    },
+    /// A frame from a peer was refused (not a member, spoofed sender).
+    #[error("not authorized: {0}")]
+    NotAuthorized(String),
+    /// An address could not be parsed or resolved.
+    #[error("bad address {addr:?}: {detail}")]
+    Address {
+        /// The address as given.
+        addr: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A deadline passed.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// The connection was closed.
+    #[error("connection to {0} closed")]
+    Closed(String),
+    /// Certificate generation failed.
+    #[error("certificate generation: {0}")]
+    CertGen(String),
+    /// The transport is shut down (or not yet attached to a member).
+    #[error("the transport is shut down")]
+    Shutdown,
+}
 
 /// One peer as the transport needs to know it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

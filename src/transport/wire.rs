@@ -13,6 +13,11 @@
 //! anything is allocated, the checksum before anything is decoded. Decoding
 //! refuses `MsgPropose` and raft's local message types: a peer cannot
 //! inject a proposal or a local event.
+//!
+//! Every connection opens with a [`Hello`] frame (role and claimed peer id),
+//! answered by a `HelloAck` when accepted. Snapshots travel as a header
+//! chunk and bounded data chunks ([`SnapshotChunk`], [`snapshot_frames`]),
+//! reassembled under a size bound by a [`SnapshotAssembler`].
 
 // raft's protobuf messages are built field by field from a default: that is
 // how its generated types are meant to be used.
@@ -26,6 +31,7 @@ use raft::eraftpb::{
 
 use crate::entry::codec::{Reader, Writer};
 pub use crate::entry::DecodeError;
+use crate::entry::NodeId;
 
 /// The frame magic.
 pub const MAGIC: [u8; 4] = *b"SYND";
@@ -51,6 +57,12 @@ pub enum FrameKind {
     ClientRequest,
     /// A client response.
     ClientResponse,
+    /// The first frame on every connection: who the dialer is and in which
+    /// role it comes ([`Hello`]).
+    Hello,
+    /// The listener accepted the [`Hello`] (a refusal closes the connection
+    /// without one).
+    HelloAck,
 }
 
 impl FrameKind {
@@ -60,6 +72,8 @@ impl FrameKind {
             FrameKind::SnapshotChunk => 2,
             FrameKind::ClientRequest => 3,
             FrameKind::ClientResponse => 4,
+            FrameKind::Hello => 5,
+            FrameKind::HelloAck => 6,
         }
     }
 
@@ -69,6 +83,8 @@ impl FrameKind {
             2 => FrameKind::SnapshotChunk,
             3 => FrameKind::ClientRequest,
             4 => FrameKind::ClientResponse,
+            5 => FrameKind::Hello,
+            6 => FrameKind::HelloAck,
             _ => return None,
         })
     }
@@ -103,6 +119,9 @@ pub enum WireError {
     /// A message type that must never come from the network.
     #[error("refused message type {0:?} from the network")]
     RefusedType(MessageType),
+    /// A snapshot chunk stream broke its rules (see [`SnapshotAssembler`]).
+    #[error("bad snapshot chunk stream: {0}")]
+    SnapshotStream(&'static str),
 }
 
 /// Wraps `payload` in a frame.
@@ -149,15 +168,40 @@ pub fn parse_header(h: &[u8; FRAME_HEADER_LEN]) -> Result<FrameHeader, WireError
 }
 
 /// Splits a byte stream into frames; feed it what the socket gives.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FrameDecoder {
     buf: Vec<u8>,
+    limit: usize,
+}
+
+impl Default for FrameDecoder {
+    fn default() -> Self {
+        Self {
+            buf: Vec::new(),
+            limit: MAX_FRAME_PAYLOAD,
+        }
+    }
 }
 
 impl FrameDecoder {
     /// An empty decoder.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty decoder that refuses payloads over `limit` bytes (at most
+    /// [`MAX_FRAME_PAYLOAD`]), for example before a connection has said who
+    /// it is.
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            limit: limit.min(MAX_FRAME_PAYLOAD),
+        }
+    }
+
+    /// Changes the payload limit (at most [`MAX_FRAME_PAYLOAD`]).
+    pub fn set_limit(&mut self, limit: usize) {
+        self.limit = limit.min(MAX_FRAME_PAYLOAD);
     }
 
     /// Appends received bytes.
@@ -177,6 +221,12 @@ impl FrameDecoder {
             return Ok(None);
         };
         let h = parse_header(head)?;
+        if h.len > self.limit {
+            return Err(WireError::TooLarge {
+                len: h.len,
+                max: self.limit,
+            });
+        }
         if self.buf.len() < FRAME_HEADER_LEN + h.len {
             return Ok(None);
         }
@@ -278,13 +328,14 @@ pub fn encode_conf_state(w: &mut Writer, cs: &ConfState) {
 
 /// Decodes a configuration state.
 pub fn decode_conf_state(r: &mut Reader<'_>) -> Result<ConfState, DecodeError> {
-    let mut cs = ConfState::default();
-    cs.voters = read_ids(r, "voters")?;
-    cs.learners = read_ids(r, "learners")?;
-    cs.voters_outgoing = read_ids(r, "outgoing voters")?;
-    cs.learners_next = read_ids(r, "next learners")?;
-    cs.auto_leave = read_bool(r, "auto leave")?;
-    Ok(cs)
+    Ok(ConfState {
+        voters: read_ids(r, "voters")?,
+        learners: read_ids(r, "learners")?,
+        voters_outgoing: read_ids(r, "outgoing voters")?,
+        learners_next: read_ids(r, "next learners")?,
+        auto_leave: read_bool(r, "auto leave")?,
+        ..Default::default()
+    })
 }
 
 fn read_bool(r: &mut Reader<'_>, what: &'static str) -> Result<bool, DecodeError> {
@@ -347,10 +398,12 @@ pub fn encode_entry(w: &mut Writer, e: &Entry) -> Result<(), DecodeError> {
 pub fn decode_entry(r: &mut Reader<'_>) -> Result<Entry, DecodeError> {
     let offset = r.offset();
     let tag = r.u8("entry type")?;
-    let mut e = Entry::default();
-    e.term = r.u64("entry term")?;
-    e.index = r.u64("entry index")?;
-    e.context = read_bytes(r, "entry context", 64)?.to_vec().into();
+    let mut e = Entry {
+        term: r.u64("entry term")?,
+        index: r.u64("entry index")?,
+        context: read_bytes(r, "entry context", 64)?.to_vec().into(),
+        ..Default::default()
+    };
     match tag {
         0 => {
             e.set_entry_type(EntryType::EntryNormal);
@@ -508,13 +561,408 @@ pub fn decode_message(payload: &[u8]) -> Result<Message, WireError> {
         meta.index = r.u64("snapshot index")?;
         meta.term = r.u64("snapshot term")?;
         meta.set_conf_state(decode_conf_state(&mut r)?);
-        s.data = read_bytes(&mut r, "snapshot data", MAX_FRAME_PAYLOAD)?
+        s.data = read_bytes(&mut r, "snapshot data", MAX_SNAPSHOT_MESSAGE)?
             .to_vec()
             .into();
         m.set_snapshot(s);
     }
     r.finish("message")?;
     Ok(m)
+}
+
+// ---------------------------------------------------------------------------
+// Hello: the first frame of every connection.
+// ---------------------------------------------------------------------------
+
+/// The Hello format this build speaks.
+pub const HELLO_VERSION: u8 = 1;
+/// The largest Hello payload: version, role, peer id, identity.
+pub const MAX_HELLO_PAYLOAD: usize = 1 + 1 + 8 + 2 + NodeId::MAX_LEN;
+
+/// In which role a connection comes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HelloRole {
+    /// A member that will send raft frames, as raft peer `peer_id`.
+    Peer {
+        /// The raft peer id the dialer claims (never 0).
+        peer_id: u64,
+    },
+    /// A client that will send [`FrameKind::ClientRequest`] frames.
+    Client,
+}
+
+/// The first frame a dialer sends.
+///
+/// Payload: `version u8 (=1) | role u8 (1 = peer, 2 = client) | peer id u64
+/// (0 for a client) | identity (u16 length + UTF-8, may be empty)`.
+///
+/// With TLS the identity comes from the certificate; a non-empty `identity`
+/// here must then equal it. With the insecure (plain TCP, tests/dev only)
+/// setting, `identity` is the only claim of who the dialer is and must be
+/// present.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Hello {
+    /// The role.
+    pub role: HelloRole,
+    /// The claimed identity, if sent.
+    pub identity: Option<NodeId>,
+}
+
+/// Encodes a [`Hello`] payload.
+pub fn encode_hello(h: &Hello) -> Vec<u8> {
+    let mut w = Writer::with_capacity(16);
+    w.u8(HELLO_VERSION);
+    match h.role {
+        HelloRole::Peer { peer_id } => {
+            w.u8(1);
+            w.u64(peer_id);
+        }
+        HelloRole::Client => {
+            w.u8(2);
+            w.u64(0);
+        }
+    }
+    w.str(h.identity.as_ref().map_or("", |id| id.as_str()));
+    w.finish()
+}
+
+/// Decodes a [`Hello`] payload.
+pub fn decode_hello(payload: &[u8]) -> Result<Hello, WireError> {
+    let mut r = Reader::new(payload);
+    let version = r.u8("hello version")?;
+    if version != HELLO_VERSION {
+        return Err(DecodeError::UnsupportedVersion {
+            what: "hello",
+            version,
+        }
+        .into());
+    }
+    let off = r.offset();
+    let role = r.u8("hello role")?;
+    let peer_id = r.u64("hello peer id")?;
+    let role = match (role, peer_id) {
+        (1, 0) => {
+            return Err(DecodeError::Inconsistent {
+                what: "hello",
+                detail: "a peer must claim a non-zero peer id".into(),
+            }
+            .into())
+        }
+        (1, peer_id) => HelloRole::Peer { peer_id },
+        (2, 0) => HelloRole::Client,
+        (2, _) => {
+            return Err(DecodeError::Inconsistent {
+                what: "hello",
+                detail: "a client claims no peer id".into(),
+            }
+            .into())
+        }
+        (tag, _) => {
+            return Err(DecodeError::UnknownTag {
+                what: "hello role",
+                tag,
+                offset: off,
+            }
+            .into())
+        }
+    };
+    let identity = r.name("hello identity", NodeId::MAX_LEN, |b| {
+        if b.is_empty() {
+            Ok(None)
+        } else {
+            NodeId::from_exact_bytes(b).map(Some)
+        }
+    })?;
+    r.finish("hello")?;
+    Ok(Hello { role, identity })
+}
+
+/// The [`FrameKind::HelloAck`] payload: `version u8 (=1) | status u8 (0 =
+/// accepted)`. A refused Hello gets no answer: the listener closes.
+pub fn encode_hello_ack() -> Vec<u8> {
+    vec![HELLO_VERSION, 0]
+}
+
+/// Checks a [`FrameKind::HelloAck`] payload.
+pub fn decode_hello_ack(payload: &[u8]) -> Result<(), WireError> {
+    let mut r = Reader::new(payload);
+    let version = r.u8("hello ack version")?;
+    if version != HELLO_VERSION {
+        return Err(DecodeError::UnsupportedVersion {
+            what: "hello ack",
+            version,
+        }
+        .into());
+    }
+    let off = r.offset();
+    match r.u8("hello ack status")? {
+        0 => {}
+        tag => {
+            return Err(DecodeError::UnknownTag {
+                what: "hello ack status",
+                tag,
+                offset: off,
+            }
+            .into())
+        }
+    }
+    r.finish("hello ack")?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Snapshot chunks.
+// ---------------------------------------------------------------------------
+
+/// The data bytes per chunk a sender uses.
+pub const SNAPSHOT_CHUNK_LEN: usize = 1 << 20;
+/// The most data bytes one chunk may carry (what a receiver accepts).
+pub const MAX_SNAPSHOT_CHUNK_LEN: usize = 4 << 20;
+/// The largest encoded snapshot message a receiver reassembles by default.
+pub const MAX_SNAPSHOT_MESSAGE: usize = 256 << 20;
+
+/// One [`FrameKind::SnapshotChunk`] payload.
+///
+/// A `MsgSnapshot` is encoded with [`encode_message`] into bytes `B`, then
+/// sent as one header chunk followed by `chunks` data chunks in order:
+///
+/// * header: `tag u8 (=0) | stream u64 | total length u64 | chunks u32 |
+///   crc32c(B) u32`;
+/// * data: `tag u8 (=1) | stream u64 | seq u32 | length u32 | bytes`, with
+///   `seq` counting from 0 and `0 < length <= MAX_SNAPSHOT_CHUNK_LEN`.
+///
+/// The data lengths add up to the total length exactly; `stream` is chosen
+/// by the sender and identifies one snapshot on one connection. A new header
+/// abandons any snapshot still being assembled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SnapshotChunk<'a> {
+    /// The announcement of a snapshot.
+    Header {
+        /// The snapshot stream.
+        stream: u64,
+        /// Length of the encoded message.
+        total_len: u64,
+        /// How many data chunks follow.
+        chunks: u32,
+        /// crc32c of the encoded message.
+        crc: u32,
+    },
+    /// A piece of the encoded message.
+    Data {
+        /// The snapshot stream.
+        stream: u64,
+        /// Position of this chunk, from 0.
+        seq: u32,
+        /// The bytes.
+        bytes: &'a [u8],
+    },
+}
+
+/// Encodes one chunk payload.
+pub fn encode_snapshot_chunk(c: &SnapshotChunk<'_>) -> Vec<u8> {
+    let mut w = Writer::with_capacity(32);
+    match c {
+        SnapshotChunk::Header {
+            stream,
+            total_len,
+            chunks,
+            crc,
+        } => {
+            w.u8(0);
+            w.u64(*stream);
+            w.u64(*total_len);
+            w.u32(*chunks);
+            w.u32(*crc);
+        }
+        SnapshotChunk::Data { stream, seq, bytes } => {
+            w.u8(1);
+            w.u64(*stream);
+            w.u32(*seq);
+            w.u32(bytes.len() as u32);
+            w.bytes(bytes);
+        }
+    }
+    w.finish()
+}
+
+/// Decodes one chunk payload.
+pub fn decode_snapshot_chunk(payload: &[u8]) -> Result<SnapshotChunk<'_>, WireError> {
+    let mut r = Reader::new(payload);
+    let off = r.offset();
+    let chunk = match r.u8("chunk tag")? {
+        0 => SnapshotChunk::Header {
+            stream: r.u64("snapshot stream")?,
+            total_len: r.u64("snapshot length")?,
+            chunks: r.u32("snapshot chunk count")?,
+            crc: r.u32("snapshot checksum")?,
+        },
+        1 => {
+            let stream = r.u64("snapshot stream")?;
+            let seq = r.u32("chunk seq")?;
+            let bytes = read_bytes(&mut r, "chunk data", MAX_SNAPSHOT_CHUNK_LEN)?;
+            SnapshotChunk::Data { stream, seq, bytes }
+        }
+        tag => {
+            return Err(DecodeError::UnknownTag {
+                what: "chunk tag",
+                tag,
+                offset: off,
+            }
+            .into())
+        }
+    };
+    r.finish("snapshot chunk")?;
+    Ok(chunk)
+}
+
+/// The frames that carry the encoded snapshot message `message` as stream
+/// `stream`, in `chunk_len`-byte data chunks (clamped to
+/// `1..=MAX_SNAPSHOT_CHUNK_LEN`). Frames are produced lazily, so at most one
+/// chunk is copied at a time.
+pub fn snapshot_frames(
+    stream: u64,
+    message: &[u8],
+    chunk_len: usize,
+) -> impl Iterator<Item = Vec<u8>> + '_ {
+    let chunk_len = chunk_len.clamp(1, MAX_SNAPSHOT_CHUNK_LEN);
+    let chunks = message.len().div_ceil(chunk_len);
+    let header = encode_snapshot_chunk(&SnapshotChunk::Header {
+        stream,
+        total_len: message.len() as u64,
+        chunks: chunks as u32,
+        crc: crc32c::crc32c(message),
+    });
+    std::iter::once(frame(FrameKind::SnapshotChunk, &header)).chain(
+        message
+            .chunks(chunk_len)
+            .enumerate()
+            .map(move |(seq, bytes)| {
+                frame(
+                    FrameKind::SnapshotChunk,
+                    &encode_snapshot_chunk(&SnapshotChunk::Data {
+                        stream,
+                        seq: seq as u32,
+                        bytes,
+                    }),
+                )
+            }),
+    )
+}
+
+#[derive(Debug)]
+struct Partial {
+    stream: u64,
+    total_len: usize,
+    chunks: u32,
+    crc: u32,
+    next_seq: u32,
+    buf: Vec<u8>,
+}
+
+/// Reassembles snapshot chunk streams on one connection (or from one peer).
+///
+/// Rules: a header announcing more than the assembler's bound, or a count of
+/// chunks that cannot carry the total (`chunks > total` or `total >
+/// chunks * MAX_SNAPSHOT_CHUNK_LEN`, or a zero-length snapshot), is refused;
+/// data chunks must belong to the current stream and come in order; an
+/// empty chunk or one that overruns the announced total is refused; the
+/// assembled bytes must match the header's checksum. Memory grows only with
+/// received data, never beyond the bound. Any error means the stream is
+/// broken: the caller closes the connection.
+#[derive(Debug)]
+pub struct SnapshotAssembler {
+    max_total: usize,
+    partial: Option<Partial>,
+}
+
+impl SnapshotAssembler {
+    /// An assembler that refuses snapshots longer than `max_total` bytes.
+    pub fn new(max_total: usize) -> Self {
+        Self {
+            max_total,
+            partial: None,
+        }
+    }
+
+    /// Bytes held for a snapshot in progress.
+    pub fn buffered(&self) -> usize {
+        self.partial.as_ref().map_or(0, |p| p.buf.len())
+    }
+
+    /// Takes one chunk payload; returns the whole encoded message when this
+    /// chunk completes it.
+    pub fn push(&mut self, payload: &[u8]) -> Result<Option<Vec<u8>>, WireError> {
+        match decode_snapshot_chunk(payload)? {
+            SnapshotChunk::Header {
+                stream,
+                total_len,
+                chunks,
+                crc,
+            } => {
+                self.partial = None;
+                let total = usize::try_from(total_len).unwrap_or(usize::MAX);
+                if total > self.max_total {
+                    return Err(WireError::TooLarge {
+                        len: total,
+                        max: self.max_total,
+                    });
+                }
+                let n = chunks as usize;
+                if total == 0
+                    || n == 0
+                    || n > total
+                    || total > n.saturating_mul(MAX_SNAPSHOT_CHUNK_LEN)
+                {
+                    return Err(WireError::SnapshotStream(
+                        "chunk count does not fit the total length",
+                    ));
+                }
+                self.partial = Some(Partial {
+                    stream,
+                    total_len: total,
+                    chunks,
+                    crc,
+                    next_seq: 0,
+                    buf: Vec::new(),
+                });
+                Ok(None)
+            }
+            SnapshotChunk::Data { stream, seq, bytes } => {
+                let Some(p) = self.partial.as_mut() else {
+                    return Err(WireError::SnapshotStream("data chunk without a header"));
+                };
+                if stream != p.stream {
+                    return Err(WireError::SnapshotStream("data chunk of another stream"));
+                }
+                if seq != p.next_seq {
+                    return Err(WireError::SnapshotStream("data chunk out of order"));
+                }
+                if bytes.is_empty() {
+                    return Err(WireError::SnapshotStream("empty data chunk"));
+                }
+                if p.buf.len() + bytes.len() > p.total_len {
+                    return Err(WireError::SnapshotStream(
+                        "data chunks overrun the announced length",
+                    ));
+                }
+                p.buf.extend_from_slice(bytes);
+                p.next_seq += 1;
+                let last = p.next_seq == p.chunks;
+                let full = p.buf.len() == p.total_len;
+                match (last, full) {
+                    (false, false) => Ok(None),
+                    (true, true) => {
+                        let done = self.partial.take().map(|p| (p.crc, p.buf));
+                        match done {
+                            Some((crc, buf)) if crc32c::crc32c(&buf) == crc => Ok(Some(buf)),
+                            _ => Err(WireError::Checksum),
+                        }
+                    }
+                    _ => Err(WireError::SnapshotStream("chunk count and length disagree")),
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -557,12 +1005,13 @@ mod tests {
                 if cc {
                     conf_change_entry(index, term % 9 + 1)
                 } else {
-                    let mut e = Entry::default();
-                    e.term = term;
-                    e.index = index;
-                    e.data = data.into();
-                    e.context = vec![1, 2, 3].into();
-                    e
+                    Entry {
+                        term,
+                        index,
+                        data: data.into(),
+                        context: vec![1, 2, 3].into(),
+                        ..Default::default()
+                    }
                 }
             });
         (
@@ -594,9 +1043,11 @@ mod tests {
                     let mut s = Snapshot::default();
                     s.mut_metadata().index = index;
                     s.mut_metadata().term = term;
-                    let mut cs = ConfState::default();
-                    cs.voters = vec![1, 2, 3];
-                    cs.learners = vec![4];
+                    let cs = ConfState {
+                        voters: vec![1, 2, 3],
+                        learners: vec![4],
+                        ..Default::default()
+                    };
                     s.mut_metadata().set_conf_state(cs);
                     s.data = data.into();
                     m.set_snapshot(s);
@@ -715,5 +1166,167 @@ mod tests {
                 ..
             }))
         ));
+    }
+    fn assemble(
+        frames: impl Iterator<Item = Vec<u8>>,
+        max: usize,
+    ) -> Result<Option<Vec<u8>>, WireError> {
+        let mut a = SnapshotAssembler::new(max);
+        let mut d = FrameDecoder::new();
+        let mut out = None;
+        for f in frames {
+            d.feed(&f);
+            while let Some((kind, payload)) = d.next_frame()? {
+                assert_eq!(kind, FrameKind::SnapshotChunk);
+                assert!(out.is_none(), "bytes after the last chunk");
+                out = a.push(&payload)?;
+            }
+        }
+        Ok(out)
+    }
+
+    proptest! {
+        #[test]
+        fn snapshot_chunks_round_trip(
+            data in proptest::collection::vec(any::<u8>(), 1..4096),
+            chunk_len in 1usize..700,
+            stream in any::<u64>(),
+        ) {
+            let back = assemble(snapshot_frames(stream, &data, chunk_len), data.len()).unwrap();
+            prop_assert_eq!(back, Some(data));
+        }
+
+        #[test]
+        fn snapshot_messages_round_trip_through_chunks(m in message(), chunk_len in 1usize..64) {
+            let mut m = m;
+            m.set_msg_type(MessageType::MsgSnapshot);
+            let bytes = encode_message(&m).unwrap();
+            let back = assemble(snapshot_frames(7, &bytes, chunk_len), MAX_SNAPSHOT_MESSAGE)
+                .unwrap()
+                .unwrap();
+            prop_assert_eq!(decode_message(&back).unwrap(), m);
+        }
+
+        #[test]
+        fn arbitrary_chunk_payloads_never_panic(
+            payloads in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..8),
+        ) {
+            let mut a = SnapshotAssembler::new(1024);
+            for p in payloads {
+                let _ = a.push(&p);
+                prop_assert!(a.buffered() <= 1024);
+            }
+        }
+
+        #[test]
+        fn hellos_round_trip(peer_id in 1..u64::MAX, client in any::<bool>(), name in "[a-z]{0,12}") {
+            let h = Hello {
+                role: if client { HelloRole::Client } else { HelloRole::Peer { peer_id } },
+                identity: (!name.is_empty())
+                    .then(|| NodeId::from_certificate_subject(&format!("CN={name}")).unwrap()),
+            };
+            prop_assert_eq!(decode_hello(&encode_hello(&h)).unwrap(), h);
+        }
+    }
+
+    #[test]
+    fn broken_snapshot_streams_are_refused() {
+        let data = vec![7u8; 100];
+        let frames: Vec<Vec<u8>> = snapshot_frames(1, &data, 10).collect();
+        let payload = |f: &Vec<u8>| f[FRAME_HEADER_LEN..].to_vec();
+        // Over the bound.
+        assert!(matches!(
+            assemble(frames.clone().into_iter(), 99),
+            Err(WireError::TooLarge { len: 100, max: 99 })
+        ));
+        // Data without a header.
+        let mut a = SnapshotAssembler::new(1000);
+        assert!(matches!(
+            a.push(&payload(&frames[1])),
+            Err(WireError::SnapshotStream(_))
+        ));
+        // Out of order.
+        let mut a = SnapshotAssembler::new(1000);
+        a.push(&payload(&frames[0])).unwrap();
+        assert!(matches!(
+            a.push(&payload(&frames[2])),
+            Err(WireError::SnapshotStream(_))
+        ));
+        // Another stream.
+        let other: Vec<Vec<u8>> = snapshot_frames(2, &data, 10).collect();
+        let mut a = SnapshotAssembler::new(1000);
+        a.push(&payload(&frames[0])).unwrap();
+        assert!(matches!(
+            a.push(&payload(&other[1])),
+            Err(WireError::SnapshotStream(_))
+        ));
+        // Overrun: a header announcing 10 bytes, then a 20-byte chunk.
+        let mut a = SnapshotAssembler::new(1000);
+        a.push(&encode_snapshot_chunk(&SnapshotChunk::Header {
+            stream: 1,
+            total_len: 10,
+            chunks: 1,
+            crc: 0,
+        }))
+        .unwrap();
+        assert!(matches!(
+            a.push(&encode_snapshot_chunk(&SnapshotChunk::Data {
+                stream: 1,
+                seq: 0,
+                bytes: &[0; 20]
+            })),
+            Err(WireError::SnapshotStream(_))
+        ));
+        // A count that cannot carry the length.
+        let mut a = SnapshotAssembler::new(usize::MAX);
+        assert!(a
+            .push(&encode_snapshot_chunk(&SnapshotChunk::Header {
+                stream: 1,
+                total_len: u64::MAX,
+                chunks: 1,
+                crc: 0
+            }))
+            .is_err());
+        // A bad checksum.
+        let mut bad = frames.clone();
+        let last = bad.len() - 1;
+        let mut p = payload(&bad[last]);
+        let n = p.len() - 1;
+        p[n] ^= 1;
+        bad[last] = frame(FrameKind::SnapshotChunk, &p);
+        assert!(matches!(
+            assemble(bad.into_iter(), 1000),
+            Err(WireError::Checksum)
+        ));
+        // Truncated chunk payloads are errors, never panics.
+        for f in &frames[..2] {
+            let p = payload(f);
+            for cut in 0..p.len() {
+                assert!(decode_snapshot_chunk(&p[..cut]).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn bad_hellos_are_refused() {
+        assert!(decode_hello(&[]).is_err());
+        let peer0 = Hello {
+            role: HelloRole::Peer { peer_id: 1 },
+            identity: None,
+        };
+        let mut b = encode_hello(&peer0);
+        b[2..10].copy_from_slice(&0u64.to_le_bytes());
+        assert!(decode_hello(&b).is_err(), "peer id 0");
+        let mut b = encode_hello(&peer0);
+        b[1] = 9;
+        assert!(decode_hello(&b).is_err(), "unknown role");
+        let mut b = encode_hello(&peer0);
+        b[0] = 2;
+        assert!(decode_hello(&b).is_err(), "version");
+        let mut b = encode_hello(&peer0);
+        b.push(0);
+        assert!(decode_hello(&b).is_err(), "trailing bytes");
+        assert!(decode_hello_ack(&encode_hello_ack()).is_ok());
+        assert!(decode_hello_ack(&[1, 1]).is_err());
     }
 }

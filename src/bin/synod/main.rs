@@ -70,6 +70,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a development CA and, for each name, a certificate whose
+    /// identity is `CN=<name>` (valid for 127.0.0.1 and localhost, server
+    /// and client auth): ca.pem, ca-key.pem, <name>.pem, <name>-key.pem.
+    /// For tests and development clusters only.
+    Certs {
+        /// Output directory (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Member names, comma-separated (e.g. a,b,c).
+        #[arg(long, value_delimiter = ',', required = true)]
+        nodes: Vec<String>,
+        /// Client names, comma-separated (e.g. ops,reader).
+        #[arg(long, value_delimiter = ',')]
+        clients: Vec<String>,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -166,6 +181,11 @@ fn main() -> ExitCode {
             }
         },
         Command::Inspect { data_dir, json } => cmd_inspect(&data_dir, json),
+        Command::Certs {
+            out,
+            nodes,
+            clients,
+        } => cmd_certs(&out, &nodes, &clients),
         Command::Bench {
             what:
                 BenchCommand::Storage {
@@ -192,6 +212,21 @@ fn main() -> ExitCode {
             levels,
             dir,
         }),
+    }
+}
+
+fn cmd_certs(out: &std::path::Path, nodes: &[String], clients: &[String]) -> ExitCode {
+    match synod::transport::certs::write_dev_certs(out, nodes, clients) {
+        Ok(files) => {
+            for f in files {
+                println!("{}", f.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("synod certs: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 

@@ -1,0 +1,40 @@
+//! Feeds arbitrary bytes, split at an arbitrary point, to the frame decoder
+//! and every payload decoder a listener runs on what a peer sends: raft
+//! messages, Hellos, HelloAcks and snapshot chunk streams (reassembled
+//! messages are decoded too). Nothing may panic or allocate beyond bounds.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use synod::transport::wire::{
+    decode_hello, decode_hello_ack, decode_message, FrameDecoder, FrameKind, SnapshotAssembler,
+};
+
+fuzz_target!(|data: &[u8]| {
+    let _ = decode_message(data);
+    let _ = decode_hello(data);
+    let split = data.first().map_or(0, |b| usize::from(*b)).min(data.len());
+    let mut decoder = FrameDecoder::new();
+    let mut assembler = SnapshotAssembler::new(1 << 20);
+    for part in [&data[..split], &data[split..]] {
+        decoder.feed(part);
+        while let Ok(Some((kind, payload))) = decoder.next_frame() {
+            match kind {
+                FrameKind::Raft => {
+                    let _ = decode_message(&payload);
+                }
+                FrameKind::SnapshotChunk => {
+                    if let Ok(Some(message)) = assembler.push(&payload) {
+                        let _ = decode_message(&message);
+                    }
+                }
+                FrameKind::Hello => {
+                    let _ = decode_hello(&payload);
+                }
+                FrameKind::HelloAck => {
+                    let _ = decode_hello_ack(&payload);
+                }
+                FrameKind::ClientRequest | FrameKind::ClientResponse => {}
+            }
+        }
+    }
+});
