@@ -158,10 +158,12 @@ pub trait ControlPlaneConsensus: Send + Sync {
     fn applied_index(&self) -> Index;
 }
 
+pub mod client;
 pub mod config;
 pub(crate) mod driver;
 pub mod metrics;
 pub mod protocol;
+pub mod runner;
 pub mod service;
 
 pub use driver::{ProposeCallback, ProposeResult};

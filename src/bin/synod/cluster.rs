@@ -1,0 +1,443 @@
+//! `synod node` (run a member) and the client subcommands (`status`,
+//! `catalog`, `propose`, `transfer`, `metrics`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use synod::node::client::{Client, ClientCallError};
+use synod::node::config::{NodeConfig, TlsSettings};
+use synod::node::protocol::RemoteError;
+use synod::node::runner::{security_for, start_member};
+use synod::{
+    ControlPlaneEntry, Epoch, ForcedOwnershipTransition, MemberKind, MembershipChange, NodeId,
+    OwnershipTransition,
+};
+
+/// How a client reaches and authenticates to the cluster.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// Member endpoints, comma-separated (`host:port,host:port`).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub endpoints: Vec<String>,
+    /// Client certificate (PEM).
+    #[arg(long, requires_all = ["key", "ca"])]
+    pub cert: Option<PathBuf>,
+    /// Client private key (PEM).
+    #[arg(long)]
+    pub key: Option<PathBuf>,
+    /// CA bundle the members' certificates chain to (PEM).
+    #[arg(long)]
+    pub ca: Option<PathBuf>,
+    /// Plain TCP (development clusters started with `insecure = true`).
+    #[arg(long, conflicts_with_all = ["cert", "key", "ca"])]
+    pub insecure: bool,
+    /// With --insecure: the identity to claim.
+    #[arg(long, default_value = "CN=operator")]
+    pub identity: String,
+    /// How long a call may take, retries and leader changes included.
+    #[arg(long, default_value_t = 5000)]
+    pub timeout_ms: u64,
+}
+
+/// What to propose.
+#[derive(Debug, Subcommand)]
+pub enum ProposeCommand {
+    /// Move a range to a new owner at a new epoch.
+    Transition {
+        /// The range.
+        #[arg(long)]
+        range: String,
+        /// The new owner's identity.
+        #[arg(long)]
+        owner: String,
+        /// The epoch to move to (above the current one).
+        #[arg(long)]
+        epoch: u64,
+    },
+    /// Force a range to a new owner (operator capability; audited).
+    Force {
+        /// The range.
+        #[arg(long)]
+        range: String,
+        /// The new owner's identity.
+        #[arg(long)]
+        owner: String,
+        /// Why (recorded in the audit list).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Admit a member.
+    Admit {
+        /// Its identity.
+        #[arg(long)]
+        member: String,
+        /// `data` or `witness`.
+        #[arg(long, default_value = "data")]
+        kind: String,
+        /// Its peer address.
+        #[arg(long)]
+        address: String,
+    },
+    /// Start draining a member.
+    Drain {
+        /// Its identity.
+        #[arg(long)]
+        member: String,
+    },
+    /// Remove a member (it must own no ranges).
+    Remove {
+        /// Its identity.
+        #[arg(long)]
+        member: String,
+    },
+}
+
+fn fail(msg: impl std::fmt::Display, code: u8) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(code)
+}
+
+/// Runs a member in the foreground until SIGTERM or SIGINT.
+pub fn cmd_node(config: &std::path::Path) -> ExitCode {
+    let config = match NodeConfig::load(config) {
+        Ok(c) => c,
+        Err(e) => return fail(e, 2),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
+            return fail(format!("cannot handle signal {sig}: {e}"), 1);
+        }
+    }
+    let member = match start_member(&config) {
+        Ok(m) => m,
+        Err(e) => return fail(e, 1),
+    };
+    tracing::warn!(
+        id = %config.id,
+        listen = %member.local_addr(),
+        metrics = ?member.metrics_addr(),
+        "member running"
+    );
+    eprintln!(
+        "synod node {} listening on {}",
+        config.id,
+        member.local_addr()
+    );
+    while !stop.load(Ordering::SeqCst) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!("synod node {}: shutting down", config.id);
+    member.shutdown();
+    ExitCode::SUCCESS
+}
+
+/// Builds a client from the command-line flags.
+pub fn client(args: &ClientArgs) -> Result<Client, String> {
+    let (id, tls) = if args.insecure {
+        let id = NodeId::from_certificate_subject(&args.identity)
+            .map_err(|e| format!("--identity: {e}"))?;
+        (id, TlsSettings::Insecure)
+    } else {
+        let (Some(cert), Some(key), Some(ca)) = (&args.cert, &args.key, &args.ca) else {
+            return Err("give --cert, --key and --ca (mutual TLS), or --insecure".into());
+        };
+        let t = synod::transport::tls::TlsConfig::from_pem_files(cert, key, ca)
+            .map_err(|e| e.to_string())?;
+        let id = t.identity().clone();
+        (
+            id,
+            TlsSettings::Mutual {
+                cert: cert.clone(),
+                key: key.clone(),
+                ca: ca.clone(),
+            },
+        )
+    };
+    let security = security_for(&id, &tls).map_err(|e| e.to_string())?;
+    Ok(Client::new(
+        args.endpoints.clone(),
+        security,
+        Duration::from_millis(args.timeout_ms),
+    ))
+}
+
+fn call_error(e: ClientCallError) -> ExitCode {
+    match &e {
+        ClientCallError::Remote(RemoteError::Refused { .. }) => fail(e, 3),
+        ClientCallError::Remote(RemoteError::Unauthorized(_)) => fail(e, 4),
+        _ => fail(e, 1),
+    }
+}
+
+/// `synod status`: each endpoint's view.
+pub fn cmd_status(args: &ClientArgs, json: bool) -> ExitCode {
+    let mut c = match client(args) {
+        Ok(c) => c,
+        Err(e) => return fail(e, 2),
+    };
+    let mut rows = Vec::new();
+    let mut any = false;
+    for addr in &args.endpoints {
+        match c.status_of(addr) {
+            Ok(s) => {
+                any = true;
+                rows.push((addr.clone(), Ok(s)));
+            }
+            Err(e) => rows.push((addr.clone(), Err(e.to_string()))),
+        }
+    }
+    if json {
+        let v: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(addr, r)| match r {
+                Ok(s) => serde_json::json!({
+                    "endpoint": addr, "id": s.id.as_str(), "peer_id": s.peer_id, "role": s.role,
+                    "term": s.term.0, "leader": s.leader.as_ref().map(|l| l.id.to_string()),
+                    "commit": s.commit.0, "applied": s.applied.0, "catalog_version": s.version.0,
+                    "voters": s.voters, "learners": s.learners,
+                }),
+                Err(e) => serde_json::json!({ "endpoint": addr, "error": e }),
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        println!(
+            "{:<22} {:<16} {:<13} {:>5} {:>8} {:>8} {:<16}",
+            "endpoint", "id", "role", "term", "commit", "applied", "leader"
+        );
+        for (addr, r) in &rows {
+            match r {
+                Ok(s) => println!(
+                    "{:<22} {:<16} {:<13} {:>5} {:>8} {:>8} {:<16}",
+                    addr,
+                    s.id,
+                    s.role,
+                    s.term,
+                    s.commit,
+                    s.applied,
+                    s.leader
+                        .as_ref()
+                        .map(|l| l.id.to_string())
+                        .unwrap_or_else(|| "-".into())
+                ),
+                Err(e) => println!("{addr:<22} unreachable: {e}"),
+            }
+        }
+    }
+    if any {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// `synod catalog`: members, owned ranges and the audit list.
+pub fn cmd_catalog(args: &ClientArgs, linearizable: bool, json: bool) -> ExitCode {
+    let mut c = match client(args) {
+        Ok(c) => c,
+        Err(e) => return fail(e, 2),
+    };
+    let (members, at) = match c.members(linearizable) {
+        Ok(m) => m,
+        Err(e) => return call_error(e),
+    };
+    let ranges = match c.ranges(linearizable) {
+        Ok(r) => r,
+        Err(e) => return call_error(e),
+    };
+    let audit = match c.audit(linearizable) {
+        Ok(a) => a,
+        Err(e) => return call_error(e),
+    };
+    if json {
+        let v = serde_json::json!({
+            "applied_index": at.0,
+            "members": members.iter().map(|m| serde_json::json!({
+                "id": m.id.as_str(), "kind": m.kind.as_str(), "address": m.address.as_str(),
+                "state": m.state.as_str(), "peer_id": m.peer_id,
+            })).collect::<Vec<_>>(),
+            "ranges": ranges.iter().map(|(r, o)| serde_json::json!({
+                "range": r.as_str(), "owner": o.owner.as_str(), "epoch": o.epoch.0,
+                "version": o.version.0, "term": o.term.0, "index": o.index.0,
+            })).collect::<Vec<_>>(),
+            "audit": audit.iter().map(|a| serde_json::json!({
+                "index": a.index.0, "range": a.range.as_str(),
+                "previous_owner": a.previous_owner.as_ref().map(|p| p.to_string()),
+                "new_owner": a.new_owner.as_str(), "epoch": a.epoch.0,
+                "operator": a.operator.as_str(), "reason": a.reason.as_str(),
+            })).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "catalog as of applied index {at}{}",
+        if linearizable { " (linearizable)" } else { "" }
+    );
+    println!("\nmembers ({}):", members.len());
+    for m in &members {
+        println!(
+            "  {:<20} {:<8} {:<9} peer {:<3} {}",
+            m.id, m.kind, m.state, m.peer_id, m.address
+        );
+    }
+    println!("\nranges ({}):", ranges.len());
+    for (r, o) in &ranges {
+        println!(
+            "  {:<28} {:<16} epoch {:<6} index {}",
+            r, o.owner, o.epoch, o.index
+        );
+    }
+    println!("\nforced transitions ({}):", audit.len());
+    for a in &audit {
+        println!(
+            "  index {:<6} {:<20} {} -> {} (epoch {}) by {}: {}",
+            a.index,
+            a.range,
+            a.previous_owner
+                .as_ref()
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "-".into()),
+            a.new_owner,
+            a.epoch,
+            a.operator,
+            a.reason
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+fn parse<T: std::str::FromStr>(field: &str, s: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse::<T>().map_err(|e| format!("--{field}: {e}"))
+}
+
+fn entry_of(cmd: &ProposeCommand, operator: &NodeId) -> Result<ControlPlaneEntry, String> {
+    Ok(match cmd {
+        ProposeCommand::Transition {
+            range,
+            owner,
+            epoch,
+        } => ControlPlaneEntry::OwnershipTransition(OwnershipTransition {
+            range: parse("range", range)?,
+            new_owner: parse("owner", owner)?,
+            epoch: Epoch(*epoch),
+        }),
+        ProposeCommand::Force {
+            range,
+            owner,
+            reason,
+        } => ControlPlaneEntry::ForcedOwnershipTransition(ForcedOwnershipTransition {
+            range: parse("range", range)?,
+            new_owner: parse("owner", owner)?,
+            operator: operator.clone(),
+            reason: parse("reason", reason)?,
+        }),
+        ProposeCommand::Admit {
+            member,
+            kind,
+            address,
+        } => ControlPlaneEntry::Membership(MembershipChange::Admit {
+            member: parse("member", member)?,
+            kind: parse::<MemberKind>("kind", kind)?,
+            address: parse("address", address)?,
+        }),
+        ProposeCommand::Drain { member } => {
+            ControlPlaneEntry::Membership(MembershipChange::BeginDrain {
+                member: parse("member", member)?,
+            })
+        }
+        ProposeCommand::Remove { member } => {
+            ControlPlaneEntry::Membership(MembershipChange::Remove {
+                member: parse("member", member)?,
+            })
+        }
+    })
+}
+
+/// `synod propose ...`: exit 0 when committed, 3 when refused, 4 when not
+/// authorized, 1 otherwise.
+pub fn cmd_propose(args: &ClientArgs, what: &ProposeCommand) -> ExitCode {
+    let mut c = match client(args) {
+        Ok(c) => c,
+        Err(e) => return fail(e, 2),
+    };
+    let operator = match c_identity(args) {
+        Ok(id) => id,
+        Err(e) => return fail(e, 2),
+    };
+    let entry = match entry_of(what, &operator) {
+        Ok(e) => e,
+        Err(e) => return fail(e, 2),
+    };
+    match c.propose(entry.clone()) {
+        Ok(done) => {
+            println!(
+                "committed {entry} at index {} (term {}, catalog version {}){}",
+                done.index,
+                done.term,
+                done.version,
+                if done.changed {
+                    ""
+                } else {
+                    "; it was already in effect"
+                }
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => call_error(e),
+    }
+}
+
+fn c_identity(args: &ClientArgs) -> Result<NodeId, String> {
+    if args.insecure {
+        return NodeId::from_certificate_subject(&args.identity).map_err(|e| e.to_string());
+    }
+    let (Some(cert), Some(key), Some(ca)) = (&args.cert, &args.key, &args.ca) else {
+        return Err("give --cert, --key and --ca (mutual TLS), or --insecure".into());
+    };
+    synod::transport::tls::TlsConfig::from_pem_files(cert, key, ca)
+        .map(|t| t.identity().clone())
+        .map_err(|e| e.to_string())
+}
+
+/// `synod transfer --to ID`.
+pub fn cmd_transfer(args: &ClientArgs, to: &str) -> ExitCode {
+    let mut c = match client(args) {
+        Ok(c) => c,
+        Err(e) => return fail(e, 2),
+    };
+    let to = match parse::<NodeId>("to", to) {
+        Ok(t) => t,
+        Err(e) => return fail(e, 2),
+    };
+    match c.transfer_leader(&to) {
+        Ok(()) => {
+            println!("asked the leader to hand leadership to {to}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => call_error(e),
+    }
+}
+
+/// `synod metrics`: the first reachable endpoint's metrics.
+pub fn cmd_metrics(args: &ClientArgs) -> ExitCode {
+    let mut c = match client(args) {
+        Ok(c) => c,
+        Err(e) => return fail(e, 2),
+    };
+    match c.metrics() {
+        Ok(t) => {
+            print!("{t}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => call_error(e),
+    }
+}

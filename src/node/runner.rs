@@ -1,0 +1,331 @@
+//! Running one member from its configuration: the durable store on disk,
+//! the TCP transport with mutual TLS, the client service, and the optional
+//! metrics listener. `synod node` is this plus signal handling.
+//!
+//! Start-up, in order: check that the certificate's identity is the
+//! configured one; open the data directory (refusing a damaged one); if it
+//! holds no cluster yet, either write the genesis snapshot (`bootstrap`) or
+//! ask the member at `join` for this member's admission (it must have been
+//! admitted by an operator first) and start empty, to receive a snapshot;
+//! bind the listener; start the driver.
+
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::client::{Client, ClientCallError};
+use super::config::{ClusterStart, NodeConfig, TlsSettings};
+use super::service::ClientService;
+use super::{Node, NodeError, NodeOptions};
+use crate::entry::NodeId;
+use crate::storage::{DurableStore, RealDisk, StorageError, StoreOptions};
+use crate::transport::tcp::{ClientHandler, TcpConfig, TcpHandle, TcpTransport};
+use crate::transport::tls::TlsConfig;
+use crate::transport::{Peer, Security, TransportError};
+
+/// Why a member could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// TLS material or the listener.
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The data directory.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The engine.
+    #[error(transparent)]
+    Node(#[from] NodeError),
+    /// The certificate does not carry the configured identity.
+    #[error("the certificate's identity is {cert}, but the configuration says {configured}")]
+    IdentityMismatch {
+        /// From the certificate.
+        cert: NodeId,
+        /// From the configuration.
+        configured: NodeId,
+    },
+    /// Joining failed.
+    #[error("cannot join through {addr}: {reason}")]
+    Join {
+        /// The member asked.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// An address does not resolve.
+    #[error("cannot resolve {addr}: {reason}")]
+    Address {
+        /// The address.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// The data directory cannot be created.
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A client handler bound once the node exists (the transport must exist
+/// before the node, the service needs the node).
+#[derive(Debug, Default)]
+struct LateService(OnceLock<ClientService>);
+
+impl ClientHandler for LateService {
+    fn handle(&self, client: &NodeId, request: &[u8]) -> Vec<u8> {
+        match self.0.get() {
+            Some(s) => s.handle_bytes(client, request),
+            None => super::protocol::Response::Error(super::protocol::ClientError::Propose(
+                super::ProposeError::Shutdown,
+            ))
+            .encode(),
+        }
+    }
+}
+
+impl ClientHandler for ClientService {
+    fn handle(&self, client: &NodeId, request: &[u8]) -> Vec<u8> {
+        self.handle_bytes(client, request)
+    }
+}
+
+/// A member started from its configuration.
+#[derive(Debug)]
+pub struct RunningMember {
+    node: Arc<Node>,
+    transport: TcpHandle,
+    metrics_stop: Arc<AtomicBool>,
+    metrics_thread: Option<JoinHandle<()>>,
+    metrics_addr: Option<SocketAddr>,
+}
+
+impl RunningMember {
+    /// The member.
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    /// Where it listens for peers and clients.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.transport.local_addr()
+    }
+
+    /// Where the metrics listener listens, if configured.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
+    /// Stops the member: the driver first (every waiter answered), then the
+    /// listener and connections, then the metrics listener.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.node.shutdown();
+        self.transport.shutdown();
+        self.metrics_stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.metrics_thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for RunningMember {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn resolve(addr: &str) -> Result<SocketAddr, RunError> {
+    addr.to_socket_addrs()
+        .map_err(|e| RunError::Address {
+            addr: addr.into(),
+            reason: e.to_string(),
+        })?
+        .next()
+        .ok_or_else(|| RunError::Address {
+            addr: addr.into(),
+            reason: "no address".into(),
+        })
+}
+
+/// The TLS identity a member or client presents.
+pub fn security_for(id: &NodeId, tls: &TlsSettings) -> Result<Security, RunError> {
+    match tls {
+        TlsSettings::Insecure => Ok(Security::Insecure {
+            identity: id.clone(),
+        }),
+        TlsSettings::Mutual { cert, key, ca } => {
+            let t = TlsConfig::from_pem_files(cert, key, ca)?;
+            if t.identity() != id {
+                return Err(RunError::IdentityMismatch {
+                    cert: t.identity().clone(),
+                    configured: id.clone(),
+                });
+            }
+            Ok(Security::Tls(t))
+        }
+    }
+}
+
+/// Asks the member at `addr` for this member's admission: its peer id and
+/// the current members (to accept the leader's connection before the
+/// catalog arrives).
+fn admission(addr: &str, security: &Security, me: &NodeId) -> Result<(u64, Vec<Peer>), RunError> {
+    let join_err = |reason: String| RunError::Join {
+        addr: addr.into(),
+        reason,
+    };
+    let mut client = Client::new(
+        vec![addr.to_string()],
+        security.clone(),
+        Duration::from_secs(10),
+    );
+    let (members, _) = client
+        .members(true)
+        .map_err(|e: ClientCallError| join_err(e.to_string()))?;
+    let mine = members.iter().find(|m| m.id == *me).ok_or_else(|| {
+        join_err(format!(
+            "{me} has not been admitted; an operator must admit it first"
+        ))
+    })?;
+    let peers = members
+        .iter()
+        .map(|m| Peer {
+            peer_id: m.peer_id,
+            id: m.id.clone(),
+            address: m.address.clone(),
+        })
+        .collect();
+    Ok((mine.peer_id, peers))
+}
+
+/// Starts the member described by `config`.
+pub fn start_member(config: &NodeConfig) -> Result<RunningMember, RunError> {
+    let security = security_for(&config.id, &config.tls)?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| RunError::DataDir {
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    let disk = Arc::new(RealDisk);
+    let (mut store, report) =
+        DurableStore::open(disk.clone(), &config.data_dir, StoreOptions::default())?;
+    if let Some(torn) = &report.torn_tail {
+        tracing::warn!("recovered from a torn write: {torn:?}");
+    }
+    let mut join_peer_id = None;
+    let mut seed_peers = Vec::new();
+    if !store.has_snapshot() {
+        match &config.cluster {
+            ClusterStart::Bootstrap(members) => {
+                drop(store);
+                store = DurableStore::bootstrap(
+                    disk,
+                    &config.data_dir,
+                    StoreOptions::default(),
+                    members,
+                )?
+                .0;
+                tracing::info!(members = members.len(), "bootstrapped a new cluster");
+            }
+            ClusterStart::Join(addr) => {
+                let (peer, peers) = admission(addr, &security, &config.id)?;
+                tracing::info!(peer, "joining through {addr}");
+                join_peer_id = Some(peer);
+                seed_peers = peers;
+            }
+        }
+    }
+    let mut tcp = TcpConfig::new(resolve(&config.listen)?, security);
+    tcp.seed_peers = seed_peers;
+    let late = Arc::new(LateService::default());
+    tcp.client_handler = Some(late.clone());
+    let transport = TcpTransport::bind(tcp)?;
+    let handle = transport.handle();
+    let mut options = NodeOptions::new(config.id.clone());
+    options.engine = config.engine.clone();
+    options.join_peer_id = join_peer_id;
+    let node = Arc::new(Node::start(options, store, move |inbox| {
+        transport.attach(inbox)
+    })?);
+    // The OnceLock was empty: set cannot fail here.
+    let _ = late.0.set(ClientService::new(
+        node.clone(),
+        config.authorization.clone(),
+    ));
+    let metrics_stop = Arc::new(AtomicBool::new(false));
+    let (metrics_thread, metrics_addr) = match &config.metrics_listen {
+        None => (None, None),
+        Some(addr) => {
+            let (t, a) = serve_metrics(resolve(addr)?, node.clone(), metrics_stop.clone())?;
+            (Some(t), Some(a))
+        }
+    };
+    Ok(RunningMember {
+        node,
+        transport: handle,
+        metrics_stop,
+        metrics_thread,
+        metrics_addr,
+    })
+}
+
+/// A minimal HTTP listener answering `GET /metrics` with the Prometheus
+/// text, and 404 to anything else.
+fn serve_metrics(
+    addr: SocketAddr,
+    node: Arc<Node>,
+    stop: Arc<AtomicBool>,
+) -> Result<(JoinHandle<()>, SocketAddr), RunError> {
+    let io = |e: std::io::Error| {
+        RunError::Transport(TransportError::Io {
+            context: format!("metrics listener on {addr}"),
+            source: e,
+        })
+    };
+    let listener = TcpListener::bind(addr).map_err(io)?;
+    let local = listener.local_addr().map_err(io)?;
+    listener.set_nonblocking(true).map_err(io)?;
+    let t = std::thread::Builder::new()
+        .name("synod-metrics".into())
+        .spawn(move || {
+            use std::io::{Read, Write};
+            while !stop.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((mut s, _)) => {
+                        let _ = s.set_nonblocking(false);
+                        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                        let mut buf = [0u8; 1024];
+                        let n = s.read(&mut buf).unwrap_or(0);
+                        let head = String::from_utf8_lossy(&buf[..n]);
+                        let (status, body) = if head.starts_with("GET /metrics ") {
+                            ("200 OK", node.metrics_text())
+                        } else {
+                            ("404 Not Found", "try GET /metrics\n".to_string())
+                        };
+                        let _ = write!(
+                            s,
+                            "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    Err(e) => {
+                        tracing::warn!("metrics listener: {e}");
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                }
+            }
+        })
+        .map_err(io)?;
+    Ok((t, local))
+}
