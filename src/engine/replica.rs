@@ -942,9 +942,17 @@ impl<S: ReplicaStore> Replica<S> {
         let prs = self.raw.raft.prs();
         let mut learners = cs.learners.clone();
         learners.sort_unstable();
+        // A learner has caught up once it has answered (matched > 0: a new
+        // one starts at 0 and holds at least the genesis snapshot when it
+        // answers), is in touch, and is within the lag bound. Promoting one
+        // that never answered would count an absent member toward quorum.
         learners
             .into_iter()
-            .find(|p| prs.get(*p).is_some_and(|pr| pr.matched + lag >= last))
+            .find(|p| {
+                prs.get(*p).is_some_and(|pr| {
+                    pr.matched > 0 && pr.recent_active && pr.matched + lag >= last
+                })
+            })
             .map(|p| single(p, ConfChangeType::AddNode, ConfChangeTransition::Auto))
     }
 

@@ -188,14 +188,23 @@ fn admission(addr: &str, security: &Security, me: &NodeId) -> Result<(u64, Vec<P
         security.clone(),
         Duration::from_secs(10),
     );
-    let (members, _) = client
-        .members(true)
-        .map_err(|e: ClientCallError| join_err(e.to_string()))?;
-    let mine = members.iter().find(|m| m.id == *me).ok_or_else(|| {
-        join_err(format!(
-            "{me} has not been admitted; an operator must admit it first"
-        ))
-    })?;
+    // The admission may still be on its way to the member asked: retry for
+    // a while before concluding this member was not admitted.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let (members, mine) = loop {
+        let (members, _) = client
+            .members(true)
+            .map_err(|e: ClientCallError| join_err(e.to_string()))?;
+        if let Some(m) = members.iter().find(|m| m.id == *me).cloned() {
+            break (members, m);
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(join_err(format!(
+                "{me} has not been admitted; an operator must admit it first"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     let peers = members
         .iter()
         .map(|m| Peer {
