@@ -729,7 +729,7 @@ impl World {
             }
             // A crash right after a vote is acknowledged is the moment
             // that punishes a vote that was not made durable first.
-            if granted_vote && self.faults && self.rng.chance(1, 4) {
+            if granted_vote && self.faults && self.rng.chance(1, 2) {
                 self.crash(peer);
                 return;
             }
