@@ -324,6 +324,19 @@ fn an_mtls_cluster_elects_commits_and_survives_its_leader() {
     for (i, m) in c.members.iter().enumerate() {
         if i != l {
             assert!(m.handle.stats().delivered_messages > 0);
+            // Traffic is counted per peer in the member's metrics.
+            let text = m.node.as_ref().unwrap().metrics_text();
+            let counted = |family: &str| {
+                text.lines().any(|l| {
+                    l.starts_with(family)
+                        && l.rsplit(' ')
+                            .next()
+                            .and_then(|v| v.parse::<u64>().ok())
+                            .is_some_and(|v| v > 0)
+                })
+            };
+            assert!(counted("synod_peer_bytes_in_total{"), "{text}");
+            assert!(counted("synod_peer_bytes_out_total{"), "{text}");
         }
     }
 }

@@ -255,10 +255,11 @@ impl Node {
         )?;
         replica.measure_timings(true);
         let (tx, rx) = mpsc::channel();
-        let transport = transport(Inbox::new(tx.clone()));
+        let metrics = Arc::new(metrics::Metrics::new());
+        let transport = transport(Inbox::new(tx.clone(), metrics.clone()));
         let shared = Arc::new(Shared {
             status: Mutex::new(replica.status()),
-            metrics: Arc::new(metrics::Metrics::new()),
+            metrics,
             fatal: Mutex::new(None),
         });
         let driver = Driver::new(replica, transport, rx, shared.clone(), tick);

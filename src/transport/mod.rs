@@ -164,11 +164,20 @@ pub(crate) enum Inbound {
 #[derive(Debug, Clone)]
 pub struct Inbox {
     tx: Sender<crate::node::driver::Command>,
+    metrics: std::sync::Arc<crate::node::metrics::Metrics>,
 }
 
 impl Inbox {
-    pub(crate) fn new(tx: Sender<crate::node::driver::Command>) -> Self {
-        Self { tx }
+    pub(crate) fn new(
+        tx: Sender<crate::node::driver::Command>,
+        metrics: std::sync::Arc<crate::node::metrics::Metrics>,
+    ) -> Self {
+        Self { tx, metrics }
+    }
+
+    /// The member's metrics, where a transport counts its traffic per peer.
+    pub fn metrics(&self) -> &crate::node::metrics::Metrics {
+        &self.metrics
     }
 
     /// Delivers a message from a peer. Returns false when the member has

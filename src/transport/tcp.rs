@@ -589,8 +589,17 @@ impl Transport for TcpTransport {
                 Some(item)
             }
         };
-        if rejected.is_some() && is_snapshot {
-            self.shared.report_snapshot(to, false);
+        if rejected.is_some() {
+            if let Some(inbox) = self.shared.inbox.get() {
+                inbox
+                    .metrics()
+                    .peer(to)
+                    .dropped
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            if is_snapshot {
+                self.shared.report_snapshot(to, false);
+            }
         }
     }
 
@@ -1069,6 +1078,14 @@ fn writer_loop(shared: Arc<Shared>, link: Arc<PeerLink>, peer_id: u64) {
             }
             continue;
         }
+        if let Some(inbox) = shared.inbox.get() {
+            let bytes: usize = batch.iter().map(Outgoing::cost).sum();
+            inbox
+                .metrics()
+                .peer(peer_id)
+                .bytes_out
+                .fetch_add(bytes as u64, Ordering::Relaxed);
+        }
         for item in &batch {
             if matches!(item, Outgoing::Snapshot(_)) {
                 shared.snapshots_sent.fetch_add(1, Ordering::Relaxed);
@@ -1284,6 +1301,12 @@ fn serve_peer(
         let Some((kind, payload)) = reader.read(stream, Some(&shared.stopping), None, peer)? else {
             return Ok(());
         };
+        if let Some(inbox) = shared.inbox.get() {
+            inbox.metrics().peer(peer_id).bytes_in.fetch_add(
+                (payload.len() + wire::FRAME_HEADER_LEN) as u64,
+                Ordering::Relaxed,
+            );
+        }
         let msg = match kind {
             FrameKind::Raft => decode_message(&payload)?,
             FrameKind::SnapshotChunk => match assembler.push(&payload)? {
