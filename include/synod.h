@@ -43,7 +43,11 @@
  *
  * Threads    synod_node: all functions taking a const synod_node * may be
  *            called from any number of threads at once; synod_node_free
- *            must not race with any other call on that node.
+ *            must not race with any other call on that node. A member
+ *            started with synod_node_start runs its own threads (driver,
+ *            transport); after synod_node_shutdown returns they are gone,
+ *            and its reads find nothing (a single-node engine keeps
+ *            answering reads after shutdown).
  *            synod_identity, synod_ownership, synod_member_list,
  *            synod_leader_hint: immutable once created, so they may be read
  *            from any number of threads at once; free each exactly once,
@@ -186,6 +190,10 @@ typedef uint32_t synod_member_state;
 
 // Durable storage failed; the node stops accepting writes.
 #define SYNOD_ERR_STORAGE 200
+
+// A member could not start: its listener, TLS material, or joining the
+// cluster failed (the last error says which).
+#define SYNOD_ERR_START 201
 
 // A bug: Synod panicked inside the call. The panic was caught at the
 // boundary; the message is in the last error.
@@ -339,6 +347,21 @@ const char *synod_identity_str(const struct synod_identity *identity);
 // Takes ownership of `identity`, which must come from `synod_identity_parse`
 // and not be used again.
 void synod_identity_free(struct synod_identity *identity);
+
+// Starts a member of a replicated cluster from its configuration file, the
+// format `synod node --config` reads: opens its data directory (or writes
+// the genesis of a new cluster, or joins through the configured member),
+// binds its listener with mutual TLS, and starts its driver thread. The
+// returned node proposes, reads and answers exactly like any other.
+//
+// Returns `SYNOD_OK` and writes `*out`. On failure `*out` is left untouched:
+// `SYNOD_ERR_NULL_ARGUMENT`; `SYNOD_ERR_INVALID_ARGUMENT` for an unreadable
+// or invalid configuration (the last error names the field);
+// `SYNOD_ERR_STORAGE` for a damaged or locked data directory;
+// `SYNOD_ERR_START` when the listener, the TLS material or joining fails.
+// The caller owns `*out` and frees it with `synod_node_free`, which shuts
+// the member down.
+synod_status synod_node_start(const char *config_path, struct synod_node **out);
 
 // Opens a single-member control plane: `identity` is its only member (a data
 // member listening at `address`) and the leader of term 1. Kept in memory.
@@ -567,8 +590,8 @@ synod_status synod_node_shutdown(const struct synod_node *node);
 // Shuts the node down if it is not already, and frees it;
 // `synod_node_free(NULL)` does nothing.
 //
-// Takes ownership of `node`, which must come from `synod_node_open_single`
-// and not be used again; strings borrowed from it become invalid.
+// Takes ownership of `node`, which must come from `synod_node_start` or
+// `synod_node_open_single` and not be used again; strings borrowed from it become invalid.
 void synod_node_free(struct synod_node *node);
 
 // The version of the linked library, encoded as `SYNOD_VERSION_NUMBER` is.

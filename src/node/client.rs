@@ -163,6 +163,11 @@ impl Client {
                     Ok(Err(e @ (RemoteError::NoQuorum | RemoteError::Shutdown))) => {
                         last_error = e.to_string();
                     }
+                    // A read through a member that knows no leader yet:
+                    // another member, or a later round, may.
+                    Ok(Err(e @ RemoteError::NotLeader { .. })) => {
+                        last_error = e.to_string();
+                    }
                     Ok(Err(e)) => return Err(e.into()),
                     Err(e) => last_error = e,
                 }

@@ -235,7 +235,11 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
                 timeout,
                 f,
             } => {
-                if linearizable {
+                if linearizable && self.replica.leader_hint().is_none() {
+                    // raft drops a read index request while no leader is
+                    // known: say so now instead of at the deadline.
+                    run_read(f, Err(ProposeError::NotLeader { leader: None }));
+                } else if linearizable {
                     let token = ReadToken(self.token());
                     self.replica.read(token);
                     self.reads.insert(

@@ -48,6 +48,9 @@ pub const SYNOD_ERR_REFUSED: synod_status = 103;
 pub const SYNOD_ERR_SHUTDOWN: synod_status = 104;
 /// Durable storage failed; the node stops accepting writes.
 pub const SYNOD_ERR_STORAGE: synod_status = 200;
+/// A member could not start: its listener, TLS material, or joining the
+/// cluster failed (the last error says which).
+pub const SYNOD_ERR_START: synod_status = 201;
 /// A bug: Synod panicked inside the call. The panic was caught at the
 /// boundary; the message is in the last error.
 pub const SYNOD_ERR_PANIC: synod_status = 900;
@@ -271,6 +274,7 @@ fn status_name(status: synod_status) -> &'static CStr {
         SYNOD_ERR_REFUSED => c"SYNOD_ERR_REFUSED",
         SYNOD_ERR_SHUTDOWN => c"SYNOD_ERR_SHUTDOWN",
         SYNOD_ERR_STORAGE => c"SYNOD_ERR_STORAGE",
+        SYNOD_ERR_START => c"SYNOD_ERR_START",
         SYNOD_ERR_PANIC => c"SYNOD_ERR_PANIC",
         _ => c"SYNOD_ERR_UNKNOWN",
     }

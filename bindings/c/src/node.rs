@@ -1,10 +1,11 @@
 //! The node handle: a control-plane member behind the
 //! [`ControlPlaneConsensus`] boundary, its typed proposals and its reads.
 //!
-//! The handle holds a trait object, so the replicated engine slots in behind
-//! the same `synod_node` later; today `synod_node_open_single` opens the
-//! single-node engine. There is one propose function per entry a caller may
-//! propose and none that takes bytes.
+//! The handle holds a trait object: `synod_node_start` runs a member of a
+//! replicated cluster from its configuration file, `synod_node_open_single`
+//! the in-memory single-node engine, and every other function works on
+//! either. There is one propose function per entry a caller may propose and
+//! none that takes bytes.
 
 use std::ffi::{c_char, CString};
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use synod::{
 
 use crate::error::{
     c_string, out_arg, str_arg, synod_status, Error, SYNOD_ERR_INVALID_ARGUMENT,
-    SYNOD_ERR_NOT_FOUND,
+    SYNOD_ERR_NOT_FOUND, SYNOD_ERR_START, SYNOD_ERR_STORAGE,
 };
 use crate::identity::identity_arg;
 
@@ -193,6 +194,54 @@ unsafe fn propose(
     // SAFETY: checked non-NULL above.
     unsafe { write_out(out, commit) };
     Ok(())
+}
+
+/// Starts a member of a replicated cluster from its configuration file, the
+/// format `synod node --config` reads: opens its data directory (or writes
+/// the genesis of a new cluster, or joins through the configured member),
+/// binds its listener with mutual TLS, and starts its driver thread. The
+/// returned node proposes, reads and answers exactly like any other.
+///
+/// Returns `SYNOD_OK` and writes `*out`. On failure `*out` is left untouched:
+/// `SYNOD_ERR_NULL_ARGUMENT`; `SYNOD_ERR_INVALID_ARGUMENT` for an unreadable
+/// or invalid configuration (the last error names the field);
+/// `SYNOD_ERR_STORAGE` for a damaged or locked data directory;
+/// `SYNOD_ERR_START` when the listener, the TLS material or joining fails.
+/// The caller owns `*out` and frees it with `synod_node_free`, which shuts
+/// the member down.
+#[no_mangle]
+pub unsafe extern "C" fn synod_node_start(
+    config_path: *const c_char,
+    out: *mut *mut synod_node,
+) -> synod_status {
+    ffi_boundary!(status "synod_node_start", {
+        let out = out_arg(out, "out")?;
+        let path = unsafe { str_arg(config_path, "config_path")? };
+        let config = synod::node::config::NodeConfig::load(std::path::Path::new(path))
+            .map_err(|e| Error::new(SYNOD_ERR_INVALID_ARGUMENT, e.to_string()))?;
+        let member = synod::node::runner::start_member(&config).map_err(|e| {
+            let status = match &e {
+                synod::node::runner::RunError::Storage(_) => SYNOD_ERR_STORAGE,
+                _ => SYNOD_ERR_START,
+            };
+            Error::new(status, e.to_string())
+        })?;
+        let id_text = c_string(config.id.as_str())?;
+        let engine: Arc<dyn ControlPlaneConsensus> = member.node().clone();
+        let running = std::sync::Mutex::new(Some(member));
+        let node = Box::new(synod_node {
+            engine,
+            stop: Box::new(move || {
+                let m = running.lock().unwrap_or_else(|p| p.into_inner()).take();
+                if let Some(m) = m {
+                    m.shutdown();
+                }
+            }),
+            id: id_text,
+        });
+        unsafe { write_out(out, Box::into_raw(node)) };
+        Ok(())
+    })
 }
 
 /// Opens a single-member control plane: `identity` is its only member (a data
@@ -766,8 +815,8 @@ pub unsafe extern "C" fn synod_node_shutdown(node: *const synod_node) -> synod_s
 /// Shuts the node down if it is not already, and frees it;
 /// `synod_node_free(NULL)` does nothing.
 ///
-/// Takes ownership of `node`, which must come from `synod_node_open_single`
-/// and not be used again; strings borrowed from it become invalid.
+/// Takes ownership of `node`, which must come from `synod_node_start` or
+/// `synod_node_open_single` and not be used again; strings borrowed from it become invalid.
 #[no_mangle]
 pub unsafe extern "C" fn synod_node_free(node: *mut synod_node) {
     ffi_boundary!(value "synod_node_free", (), {
