@@ -306,7 +306,8 @@ impl Client {
     /// The status of the first member that answers.
     #[pyo3(signature = (timeout = None))]
     fn status(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Status> {
-        self.call(py, timeout, |c| c.status()).map(Status::from_core)
+        self.call(py, timeout, |c| c.status())
+            .map(Status::from_core)
     }
 
     /// The status of the member at `endpoint` (`host:port`), which need not
@@ -461,12 +462,7 @@ impl Client {
     /// call in flight on another thread. Idempotent.
     fn close(&self, py: Python<'_>) {
         if !self.closed.swap(true, Ordering::AcqRel) {
-            let client = py.detach(|| {
-                self.inner
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .take()
-            });
+            let client = py.detach(|| self.inner.lock().unwrap_or_else(|p| p.into_inner()).take());
             py.detach(move || drop(client));
         }
     }

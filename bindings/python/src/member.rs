@@ -180,11 +180,7 @@ impl RunningMember {
     fn close(&self, py: Python<'_>) {
         if !self.closed.swap(true, Ordering::AcqRel) {
             py.detach(|| {
-                let member = self
-                    .member
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .take();
+                let member = self.member.lock().unwrap_or_else(|p| p.into_inner()).take();
                 if let Some(m) = member {
                     m.shutdown();
                 }

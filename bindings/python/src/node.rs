@@ -18,8 +18,8 @@ use synod::catalog::{
     AuditRecord as CoreAudit, Member as CoreMember, MemberState as CoreState, RangeOwnership,
 };
 use synod::{
-    Committed, ControlPlaneConsensus, ControlPlaneEntry, Epoch, FenceStatus as CoreFence, InitialMember,
-    SingleNodeControlPlane,
+    Committed, ControlPlaneConsensus, ControlPlaneEntry, Epoch, FenceStatus as CoreFence,
+    InitialMember, SingleNodeControlPlane,
 };
 
 use crate::entries::{
