@@ -12,9 +12,20 @@ here (`Admit`, `BeginDrain`, `Remove`, `OwnershipTransition`,
         node.propose(synod.OwnershipTransition("users:[0,1000)", "CN=node-a", 1))
         assert node.owner("users:[0,1000)").owner == "CN=node-a"
 
+A real cluster is driven over the network with `Client` (mutual TLS; it
+follows the leader), and a member can run inside this process with
+`RunningMember.start(config_path)`; `write_dev_certs` makes a development CA:
+
+    with synod.Client(["127.0.0.1:7401"], cert="certs/ops.pem",
+                      key="certs/ops-key.pem", ca="certs/ca.pem") as client:
+        client.propose(synod.OwnershipTransition("users:[0,1000)", "CN=node-a", 2))
+        print(client.status().leader)
+
 Every blocking call releases the GIL and takes a `timeout` in seconds. Every
-error is a `SynodError`; invalid arguments are also `ValueError`s and
-`synod.TimeoutError` is also the builtin `TimeoutError`.
+error is a `SynodError`; invalid arguments are also `ValueError`s,
+`synod.TimeoutError` is also the builtin `TimeoutError`,
+`UnauthorizedError` a `PermissionError` and `UnavailableError` (no member
+reachable) a `ConnectionError`.
 """
 
 from typing import Union
@@ -23,6 +34,7 @@ from synod._synod import (
     Admit,
     AuditRecord,
     BeginDrain,
+    Client,
     Commit,
     DurableVote,
     FenceStatus,
@@ -40,12 +52,17 @@ from synod._synod import (
     OwnershipTransition,
     RefusedError,
     Remove,
+    RunningMember,
     ShutdownError,
+    Status,
     StorageError,
     SynodError,
     TimeoutError,
+    UnauthorizedError,
+    UnavailableError,
     __version__,
     parse_identity,
+    write_dev_certs,
 )
 
 #: Any entry `Node.propose` accepts: the closed set, nothing else.
@@ -62,6 +79,7 @@ __all__ = [
     "Admit",
     "AuditRecord",
     "BeginDrain",
+    "Client",
     "Commit",
     "DurableVote",
     "Entry",
@@ -80,10 +98,15 @@ __all__ = [
     "OwnershipTransition",
     "RefusedError",
     "Remove",
+    "RunningMember",
     "ShutdownError",
+    "Status",
     "StorageError",
     "SynodError",
     "TimeoutError",
+    "UnauthorizedError",
+    "UnavailableError",
     "__version__",
     "parse_identity",
+    "write_dev_certs",
 ]

@@ -3,6 +3,9 @@
 # (tests/python/run.sh); keep both in step.
 
 import builtins
+import os
+from collections.abc import Sequence
+from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Literal, Union, final
 
@@ -17,6 +20,8 @@ __all__ = [
     "RefusedError",
     "ShutdownError",
     "StorageError",
+    "UnauthorizedError",
+    "UnavailableError",
     "MemberKind",
     "Admit",
     "BeginDrain",
@@ -32,7 +37,11 @@ __all__ = [
     "Member",
     "AuditRecord",
     "DurableVote",
+    "Client",
+    "Status",
+    "RunningMember",
     "parse_identity",
+    "write_dev_certs",
 ]
 
 __version__: str
@@ -101,6 +110,15 @@ class ShutdownError(SynodError):
 
 class StorageError(SynodError):
     """Durable storage failed; the member stops accepting writes."""
+
+class UnauthorizedError(SynodError, builtins.PermissionError):
+    """The member refused the request: the client's identity may not do this."""
+
+    identity: str | None
+    def __init__(self, message: str, *, identity: str | None = None) -> None: ...
+
+class UnavailableError(SynodError, builtins.ConnectionError):
+    """No member could be reached or could serve the call before the deadline."""
 
 # ------------------------------------------------------------------ entries
 
@@ -343,6 +361,127 @@ class Node:
         exc_value: BaseException | None,
         traceback: TracebackType | None,
     ) -> None: ...
+
+# ------------------------------------------------------------------- network
+
+_StrPath = Union[str, os.PathLike[str]]
+
+@final
+class Status:
+    """A member's view of itself and the cluster."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def peer_id(self) -> int: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def term(self) -> int: ...
+    @property
+    def leader(self) -> str | None: ...
+    @property
+    def leader_address(self) -> str | None: ...
+    @property
+    def commit(self) -> int: ...
+    @property
+    def applied(self) -> int: ...
+    @property
+    def catalog_version(self) -> int: ...
+    @property
+    def voters(self) -> list[int]: ...
+    @property
+    def learners(self) -> list[int]: ...
+    @property
+    def is_leader(self) -> bool: ...
+
+@final
+class Client:
+    """A connection to a cluster over the client protocol; `with` closes it."""
+
+    def __new__(
+        cls,
+        endpoints: str | Sequence[str],
+        *,
+        cert: _StrPath | None = None,
+        key: _StrPath | None = None,
+        ca: _StrPath | None = None,
+        insecure: bool = False,
+        identity: str = "CN=operator",
+        timeout: float = 5.0,
+    ) -> Client: ...
+    def status(self, timeout: float | None = None) -> Status: ...
+    def status_of(self, endpoint: str, timeout: float | None = None) -> Status: ...
+    def propose(self, entry: _Entry, timeout: float | None = None) -> Commit: ...
+    def owner(
+        self, range: str, linearizable: bool = False, timeout: float | None = None
+    ) -> Ownership | None: ...
+    def fence_check(
+        self,
+        range: str,
+        owner: str,
+        epoch: int,
+        linearizable: bool = False,
+        timeout: float | None = None,
+    ) -> FenceStatus: ...
+    def members(
+        self, linearizable: bool = False, timeout: float | None = None
+    ) -> list[Member]: ...
+    def ranges(
+        self, linearizable: bool = False, timeout: float | None = None
+    ) -> list[Ownership]: ...
+    def audit_log(
+        self, linearizable: bool = False, timeout: float | None = None
+    ) -> list[AuditRecord]: ...
+    def transfer_leader(self, to: str, timeout: float | None = None) -> None: ...
+    def metrics(self, timeout: float | None = None) -> str: ...
+    @property
+    def identity(self) -> str: ...
+    @property
+    def endpoints(self) -> list[str]: ...
+    @property
+    def timeout(self) -> float: ...
+    @property
+    def closed(self) -> bool: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Client: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+@final
+class RunningMember:
+    """One member of a cluster, running in this process; `with` stops it."""
+
+    @staticmethod
+    def start(config_path: _StrPath) -> RunningMember: ...
+    @property
+    def node(self) -> Node: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def local_addr(self) -> str: ...
+    @property
+    def metrics_addr(self) -> str | None: ...
+    def metrics(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> RunningMember: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+def write_dev_certs(
+    out_dir: _StrPath, nodes: Sequence[str], clients: Sequence[str] = ()
+) -> list[Path]:
+    """Writes a development CA and a certificate per name; returns the paths."""
 
 def _scripted_node(
     identity: str,

@@ -70,6 +70,12 @@ impl Client {
         }
     }
 
+    /// Changes the bound on each later call, retries included (bindings
+    /// that take a timeout per call set it before each one).
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
+    }
+
     /// The endpoint of the current connection, if any.
     pub fn connected_to(&self) -> Option<&str> {
         self.conn.as_ref().map(|(a, _)| a.as_str())

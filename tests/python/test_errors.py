@@ -18,6 +18,8 @@ ALL_ERRORS: list[type[synod.SynodError]] = [
     synod.RefusedError,
     synod.ShutdownError,
     synod.StorageError,
+    synod.UnauthorizedError,
+    synod.UnavailableError,
 ]
 
 
@@ -35,6 +37,13 @@ def test_the_tree() -> None:
         assert not issubclass(cls, ValueError)
         assert not issubclass(cls, builtins.TimeoutError)
     assert not issubclass(synod.SynodError, ValueError)
+    assert issubclass(synod.UnauthorizedError, PermissionError)
+    assert issubclass(synod.UnavailableError, ConnectionError)
+    assert not issubclass(synod.UnauthorizedError, ConnectionError)
+    assert not issubclass(synod.UnavailableError, PermissionError)
+    for cls in (synod.UnauthorizedError, synod.UnavailableError):
+        assert not issubclass(cls, ValueError)
+        assert not issubclass(cls, builtins.TimeoutError)
 
 
 def test_builtin_handlers_catch_synod_errors() -> None:
@@ -42,6 +51,10 @@ def test_builtin_handlers_catch_synod_errors() -> None:
         raise synod.TimeoutError("late", timeout=0.5)
     with pytest.raises(ValueError):
         raise synod.InvalidIdentityError("blank", field="member")
+    with pytest.raises(PermissionError):
+        raise synod.UnauthorizedError("no", identity="CN=reader")
+    with pytest.raises(ConnectionError):
+        raise synod.UnavailableError("nobody answers")
 
 
 def test_attributes_are_real_instance_attributes() -> None:
@@ -50,6 +63,8 @@ def test_attributes_are_real_instance_attributes() -> None:
     assert str(e) == "go there"
     t = synod.TimeoutError("late", timeout=0.25)
     assert (t.timeout, str(t)) == (0.25, "late")
+    u = synod.UnauthorizedError("no", identity="CN=reader")
+    assert (vars(u), str(u)) == ({"identity": "CN=reader"}, "no")
     r = synod.RefusedError(
         "refused", code=7, name="stale-epoch", reason="why", details={"range": "r"}
     )
@@ -77,6 +92,8 @@ def test_attributes_are_real_instance_attributes() -> None:
         ),
         synod.ShutdownError("closed"),
         synod.StorageError("disk"),
+        synod.UnauthorizedError("no", identity="CN=reader"),
+        synod.UnavailableError("nobody answers"),
     ],
 )
 def test_errors_pickle_with_their_attributes(err: synod.SynodError) -> None:

@@ -92,3 +92,19 @@ class ShutdownError(SynodError):
 
 class StorageError(SynodError):
     """Durable storage failed; the member stops accepting writes."""
+
+
+class UnauthorizedError(SynodError, PermissionError):
+    """The member refused the request: the client's identity may not do this
+    (read, propose ownership transitions, or use the operator capability).
+    `identity` is the identity the client presented (or None)."""
+
+    def __init__(self, message, *, identity=None):
+        super().__init__(message)
+        self.identity = identity
+
+
+class UnavailableError(SynodError, ConnectionError):
+    """No member could be reached or could serve the call before the
+    deadline: connections refused or failed (a certificate of another CA
+    fails the handshake), or the members knew no leader."""

@@ -10,10 +10,12 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyModule, PyType};
 
-use synod::{IdentityError, ProposeError, Refusal};
+use synod::node::client::ClientCallError;
+use synod::node::protocol::RemoteError;
+use synod::{IdentityError, LeaderHint, ProposeError, Refusal};
 
 /// The names, in definition order, of the classes `errors.py` defines.
-const NAMES: [&str; 9] = [
+const NAMES: [&str; 11] = [
     "SynodError",
     "InvalidArgumentError",
     "InvalidIdentityError",
@@ -23,6 +25,8 @@ const NAMES: [&str; 9] = [
     "RefusedError",
     "ShutdownError",
     "StorageError",
+    "UnauthorizedError",
+    "UnavailableError",
 ];
 
 #[derive(Clone, Copy)]
@@ -36,6 +40,8 @@ pub(crate) enum Kind {
     Refused = 6,
     Shutdown = 7,
     Storage = 8,
+    Unauthorized = 9,
+    Unavailable = 10,
 }
 
 static CLASSES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
@@ -117,6 +123,67 @@ pub(crate) fn shutdown(py: Python<'_>, message: impl Into<String>) -> PyErr {
     new_err(py, Kind::Shutdown, message, None)
 }
 
+/// Sets the `leader` and `leader_address` attributes of a `NotLeaderError`.
+fn set_leader(kwargs: &Bound<'_, PyDict>, leader: Option<&LeaderHint>) -> PyResult<()> {
+    kwargs.set_item("leader", leader.map(|l| l.id.as_str()))?;
+    kwargs.set_item(
+        "leader_address",
+        leader.and_then(|l| l.address.as_ref()).map(|a| a.as_str()),
+    )
+}
+
+/// The exception for a failed call of the network client; `identity` is
+/// the identity the client presented (for `UnauthorizedError`).
+pub(crate) fn client_error(py: Python<'_>, err: ClientCallError, identity: &str) -> PyErr {
+    let message = err.to_string();
+    let kwargs = PyDict::new(py);
+    let filled = (|| -> PyResult<Kind> {
+        Ok(match &err {
+            ClientCallError::Remote(remote) => match remote {
+                RemoteError::NotLeader { leader } => {
+                    set_leader(&kwargs, leader.as_ref())?;
+                    Kind::NotLeader
+                }
+                RemoteError::NoQuorum => Kind::NoQuorum,
+                RemoteError::Timeout(ms) => {
+                    kwargs.set_item("timeout", *ms as f64 / 1000.0)?;
+                    Kind::Timeout
+                }
+                RemoteError::Refused { refusal, at } => {
+                    // The wire carries the refusal's code, name and text,
+                    // not its fields: `details` is empty.
+                    kwargs.set_item("code", refusal.code)?;
+                    kwargs.set_item("name", refusal.name.as_str())?;
+                    kwargs.set_item("reason", refusal.text.as_str())?;
+                    kwargs.set_item("details", PyDict::new(py))?;
+                    kwargs.set_item("index", at.map(|(i, _)| i.get()))?;
+                    kwargs.set_item("term", at.map(|(_, t)| t.get()))?;
+                    Kind::Refused
+                }
+                RemoteError::Shutdown => Kind::Shutdown,
+                RemoteError::Storage(_) => Kind::Storage,
+                RemoteError::Unauthorized(_) => {
+                    kwargs.set_item("identity", identity)?;
+                    Kind::Unauthorized
+                }
+                // The member did not understand what this client sent: not
+                // the caller's argument, a protocol mismatch.
+                RemoteError::BadRequest(_) => Kind::Synod,
+            },
+            ClientCallError::Unreachable(_) => Kind::Unavailable,
+            ClientCallError::NoEndpoints => {
+                kwargs.set_item("field", "endpoints")?;
+                Kind::InvalidArgument
+            }
+            ClientCallError::Protocol(_) | ClientCallError::Unexpected(_) => Kind::Synod,
+        })
+    })();
+    match filled {
+        Ok(kind) => new_err(py, kind, message, Some(&kwargs)),
+        Err(e) => e,
+    }
+}
+
 /// The exception for a failed proposal.
 pub(crate) fn propose_error(py: Python<'_>, err: ProposeError) -> PyErr {
     let message = err.to_string();
@@ -124,14 +191,7 @@ pub(crate) fn propose_error(py: Python<'_>, err: ProposeError) -> PyErr {
     let filled = (|| -> PyResult<Kind> {
         Ok(match &err {
             ProposeError::NotLeader { leader } => {
-                kwargs.set_item("leader", leader.as_ref().map(|l| l.id.as_str()))?;
-                kwargs.set_item(
-                    "leader_address",
-                    leader
-                        .as_ref()
-                        .and_then(|l| l.address.as_ref())
-                        .map(|a| a.as_str()),
-                )?;
+                set_leader(&kwargs, leader.as_ref())?;
                 Kind::NotLeader
             }
             ProposeError::NoQuorum => Kind::NoQuorum,

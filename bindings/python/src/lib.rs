@@ -2,20 +2,25 @@
 //!
 //! It owns the Python face of the core and nothing else: the closed entry
 //! set as frozen classes ([`entries`]), a `Node` handle over any
-//! `ControlPlaneConsensus` engine with frozen answer classes ([`node`]), and
-//! the exception tree under `SynodError` ([`errors`]). It promises what the
-//! conventions promise: only the six entry classes can be proposed (no
-//! bytes, no dicts), every call into the engine releases the GIL and every
-//! proposal takes a `timeout`, and every error carries its fields as
-//! attributes. It does not carry any rule of its own: validation and refusal
+//! `ControlPlaneConsensus` engine with frozen answer classes ([`node`]),
+//! the exception tree under `SynodError` ([`errors`]), the network client
+//! `Client` with the `Status` it reports ([`client`]), and `RunningMember`,
+//! a member of a networked cluster run in-process from its configuration
+//! file, with `write_dev_certs` for a development CA ([`member`]). It
+//! promises what the conventions promise: only the six entry classes can be
+//! proposed (no bytes, no dicts), every call into the engine or the network
+//! releases the GIL, every proposal and network call takes a `timeout`, and
+//! every error carries its fields as attributes. It does not carry any rule of its own: validation and refusal
 //! are the core's, surfaced unchanged. The stubs are hand-written in
 //! `python/synod/_synod.pyi` and checked with `mypy.stubtest`.
 
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
+mod client;
 mod entries;
 mod errors;
+mod member;
 mod node;
 mod testing;
 
@@ -48,7 +53,11 @@ fn _synod(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<node::Member>()?;
     m.add_class::<node::AuditRecord>()?;
     m.add_class::<node::DurableVote>()?;
+    m.add_class::<client::Client>()?;
+    m.add_class::<client::Status>()?;
+    m.add_class::<member::RunningMember>()?;
     m.add_function(wrap_pyfunction!(parse_identity, m)?)?;
+    m.add_function(wrap_pyfunction!(member::write_dev_certs, m)?)?;
     // The test hook is reachable as `_synod._scripted_node` but is not
     // exported: `add_function` would list it in `__all__`.
     m.setattr(

@@ -14,10 +14,12 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyType};
 
-use synod::catalog::{AuditRecord as CoreAudit, Member as CoreMember, MemberState as CoreState};
+use synod::catalog::{
+    AuditRecord as CoreAudit, Member as CoreMember, MemberState as CoreState, RangeOwnership,
+};
 use synod::{
-    ControlPlaneConsensus, ControlPlaneEntry, Epoch, FenceStatus as CoreFence, InitialMember,
-    SingleNodeControlPlane,
+    Committed, ControlPlaneConsensus, ControlPlaneEntry, Epoch, FenceStatus as CoreFence,
+    InitialMember, SingleNodeControlPlane,
 };
 
 use crate::entries::{
@@ -80,6 +82,17 @@ impl Commit {
     }
 }
 
+impl Commit {
+    pub(crate) fn from_core(c: Committed) -> Self {
+        Self {
+            index: c.index.get(),
+            term: c.term.get(),
+            version: c.version.get(),
+            changed: c.changed,
+        }
+    }
+}
+
 /// Who owns a range, and which log entry made it so.
 #[pyclass(frozen, eq, hash, module = "synod._synod")]
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -116,6 +129,19 @@ impl Ownership {
             self.term,
             self.index
         ))
+    }
+}
+
+impl Ownership {
+    pub(crate) fn from_core(range: String, o: RangeOwnership) -> Self {
+        Self {
+            range,
+            owner: o.owner.as_str().to_owned(),
+            epoch: o.epoch.get(),
+            version: o.version.get(),
+            term: o.term.get(),
+            index: o.index.get(),
+        }
     }
 }
 
@@ -172,7 +198,7 @@ impl FenceStatus {
 }
 
 impl FenceStatus {
-    fn from_core(f: CoreFence) -> Self {
+    pub(crate) fn from_core(f: CoreFence) -> Self {
         match f {
             CoreFence::Current => Self {
                 status: "current",
@@ -263,7 +289,7 @@ impl Member {
 }
 
 impl Member {
-    fn from_core(m: CoreMember) -> Self {
+    pub(crate) fn from_core(m: CoreMember) -> Self {
         Self {
             id: m.id.as_str().to_owned(),
             kind: MemberKind::from_core(m.kind),
@@ -330,7 +356,7 @@ impl AuditRecord {
 }
 
 impl AuditRecord {
-    fn from_core(a: CoreAudit) -> Self {
+    pub(crate) fn from_core(a: CoreAudit) -> Self {
         Self {
             index: a.index.get(),
             term: a.term.get(),
@@ -442,15 +468,9 @@ impl Node {
             return Err(shutdown(py, "the node is closed"));
         }
         let result = self.with_engine(py, move |e| e.propose(entry, timeout));
-        match result {
-            Ok(c) => Ok(Commit {
-                index: c.index.get(),
-                term: c.term.get(),
-                version: c.version.get(),
-                changed: c.changed,
-            }),
-            Err(e) => Err(propose_error(py, e)),
-        }
+        result
+            .map(Commit::from_core)
+            .map_err(|e| propose_error(py, e))
     }
 
     /// The owner of `range` as this member has applied it, or None.
@@ -458,14 +478,7 @@ impl Node {
         let range = range_id(py, "range", &range.to_cow()?)?;
         let name = range.as_str().to_owned();
         let found = self.with_engine(py, move |e| e.owner(&range));
-        Ok(found.map(|o| Ownership {
-            range: name,
-            owner: o.owner.as_str().to_owned(),
-            epoch: o.epoch.get(),
-            version: o.version.get(),
-            term: o.term.get(),
-            index: o.index.get(),
-        }))
+        Ok(found.map(|o| Ownership::from_core(name, o)))
     }
 
     /// Whether (`owner`, `epoch`) currently owns `range`, as this member has
@@ -554,7 +567,7 @@ impl Node {
     }
 
     /// Stops proposals; later proposals raise `ShutdownError`. Idempotent.
-    fn close(&self, py: Python<'_>) {
+    pub(crate) fn close(&self, py: Python<'_>) {
         if !self.closed.swap(true, Ordering::AcqRel) {
             py.detach(&self.stop);
         }

@@ -1,0 +1,499 @@
+//! `Client`: a frozen handle over the network client
+//! (`synod::node::client::Client`), and the `Status` a member reports.
+//!
+//! The Rust client needs `&mut` (it keeps one connection and remembers where
+//! the leader was), so it lives behind a mutex; every call runs with the GIL
+//! released and takes a `timeout` in seconds that bounds it, retries and
+//! leader-following included (the client's default when None). Errors keep
+//! the shape of the exception tree: a member's refusal, not-leader or
+//! unauthorized answer maps onto its class, and "no member could serve the
+//! call" is `UnavailableError`. TLS material is read and checked when the
+//! client is made: a bad file is an `InvalidArgumentError` naming it.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyString, PyType};
+
+use synod::node::client::{Client as CoreClient, ClientCallError};
+use synod::node::protocol::StatusInfo;
+use synod::transport::tls::TlsConfig;
+use synod::transport::{Security, TransportError};
+use synod::{ControlPlaneEntry, Epoch};
+
+use crate::entries::{address, identity, log_number, py_repr, py_repr_opt, range_id, to_entry};
+use crate::errors::{client_error, invalid_argument, shutdown};
+use crate::node::{timeout, AuditRecord, Commit, FenceStatus, Member, Ownership};
+
+/// A member's view of itself and the cluster, as `Client.status` reports it.
+#[pyclass(frozen, eq, hash, module = "synod._synod")]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Status {
+    /// The member answering.
+    #[pyo3(get)]
+    id: String,
+    /// Its consensus peer id.
+    #[pyo3(get)]
+    peer_id: u64,
+    /// `"leader"`, `"follower"`, `"candidate"` or `"pre-candidate"`.
+    #[pyo3(get)]
+    role: String,
+    /// Its current term.
+    #[pyo3(get)]
+    term: u64,
+    /// The leader it knows of, if any.
+    #[pyo3(get)]
+    leader: Option<String>,
+    /// Where that leader is reached, if known.
+    #[pyo3(get)]
+    leader_address: Option<String>,
+    /// Its commit index.
+    #[pyo3(get)]
+    commit: u64,
+    /// Its applied index.
+    #[pyo3(get)]
+    applied: u64,
+    /// Its catalog version.
+    #[pyo3(get)]
+    catalog_version: u64,
+    /// The voters of its applied configuration (peer ids).
+    #[pyo3(get)]
+    voters: Vec<u64>,
+    /// The learners of its applied configuration (peer ids).
+    #[pyo3(get)]
+    learners: Vec<u64>,
+}
+
+impl Status {
+    fn from_core(s: StatusInfo) -> Self {
+        Self {
+            id: s.id.as_str().to_owned(),
+            peer_id: s.peer_id,
+            role: s.role,
+            term: s.term.get(),
+            leader: s.leader.as_ref().map(|l| l.id.as_str().to_owned()),
+            leader_address: s
+                .leader
+                .as_ref()
+                .and_then(|l| l.address.as_ref())
+                .map(|a| a.as_str().to_owned()),
+            commit: s.commit.get(),
+            applied: s.applied.get(),
+            catalog_version: s.version.get(),
+            voters: s.voters,
+            learners: s.learners,
+        }
+    }
+}
+
+#[pymethods]
+impl Status {
+    /// True when the member answering is the leader.
+    #[getter]
+    fn is_leader(&self) -> bool {
+        self.role == "leader"
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Status(id={}, peer_id={}, role={}, term={}, leader={}, leader_address={}, \
+             commit={}, applied={}, catalog_version={}, voters={:?}, learners={:?})",
+            py_repr(py, &self.id)?,
+            self.peer_id,
+            py_repr(py, &self.role)?,
+            self.term,
+            py_repr_opt(py, self.leader.as_deref())?,
+            py_repr_opt(py, self.leader_address.as_deref())?,
+            self.commit,
+            self.applied,
+            self.catalog_version,
+            self.voters,
+            self.learners
+        ))
+    }
+}
+
+/// Reads `endpoints`: one `host:port` string or a sequence of them.
+fn endpoint_list(py: Python<'_>, endpoints: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+    let raw: Vec<String> = if let Ok(s) = endpoints.cast::<PyString>() {
+        vec![s.to_cow()?.into_owned()]
+    } else {
+        endpoints.extract().map_err(|_| {
+            PyTypeError::new_err("endpoints must be a str or a sequence of str ('host:port')")
+        })?
+    };
+    if raw.is_empty() {
+        return Err(invalid_argument(
+            py,
+            "endpoints",
+            "endpoints: give at least one member address ('host:port')",
+        ));
+    }
+    raw.iter()
+        .map(|e| Ok(address(py, "endpoints", e)?.as_str().to_owned()))
+        .collect()
+}
+
+/// Which TLS file a problem is in: the argument's name and its path.
+struct BadFile {
+    field: &'static str,
+    message: String,
+}
+
+/// Reads the PEM files of a client (or member) and builds its TLS
+/// configuration; every failure names the file it is about.
+fn tls_from_files(cert: &Path, key: &Path, ca: &Path) -> Result<TlsConfig, BadFile> {
+    let read = |field: &'static str, what: &str, path: &Path| {
+        std::fs::read(path).map_err(|e| BadFile {
+            field,
+            message: format!("{field}: cannot read the {what} {}: {e}", path.display()),
+        })
+    };
+    let cert_pem = read("cert", "certificate", cert)?;
+    let key_pem = read("key", "private key", key)?;
+    let ca_pem = read("ca", "CA bundle", ca)?;
+    TlsConfig::from_pem(&cert_pem, &key_pem, &ca_pem).map_err(|e| {
+        let (field, files) = match &e {
+            TransportError::Pem {
+                what: "private key",
+                ..
+            } => ("key", key.display().to_string()),
+            TransportError::Pem {
+                what: "CA bundle", ..
+            } => ("ca", ca.display().to_string()),
+            // The key may not match the certificate, or a root may be
+            // unusable: name all three.
+            TransportError::TlsConfig(_) => (
+                "cert",
+                format!(
+                    "{} (with key {} and ca {})",
+                    cert.display(),
+                    key.display(),
+                    ca.display()
+                ),
+            ),
+            _ => ("cert", cert.display().to_string()),
+        };
+        BadFile {
+            field,
+            message: format!("{field} {files}: {e}"),
+        }
+    })
+}
+
+/// A connection to a cluster over the client protocol.
+///
+/// It knows a few member `endpoints` (`host:port`) and talks to whichever
+/// answers; proposals and leadership transfers follow the leader (a
+/// follower's "not leader, the leader is X" sends it there). With mutual TLS
+/// (`cert`, `key`, `ca`: PEM files) its identity is its certificate's
+/// subject; with `insecure=True` (plain TCP, tests only) it claims
+/// `identity`. `timeout` (seconds) bounds each call unless the call gives
+/// its own. `close()` (or leaving a `with` block) drops the connection;
+/// later calls raise `ShutdownError`.
+#[pyclass(frozen, module = "synod._synod")]
+pub struct Client {
+    inner: Mutex<Option<CoreClient>>,
+    closed: AtomicBool,
+    identity: String,
+    endpoints: Vec<String>,
+    timeout: Duration,
+}
+
+impl Client {
+    /// Runs `f` against the client with the GIL released, bounded by
+    /// `timeout` seconds (the client's default when None).
+    fn call<T: Send>(
+        &self,
+        py: Python<'_>,
+        timeout: Option<f64>,
+        f: impl FnOnce(&mut CoreClient) -> Result<T, ClientCallError> + Send,
+    ) -> PyResult<T> {
+        let limit = match timeout {
+            None => self.timeout,
+            Some(seconds) => self::timeout(py, seconds)?,
+        };
+        if self.closed.load(Ordering::Acquire) {
+            return Err(shutdown(py, "the client is closed"));
+        }
+        let result = py.detach(|| {
+            let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            guard.as_mut().map(|c| {
+                c.set_timeout(limit);
+                f(c)
+            })
+        });
+        match result {
+            None => Err(shutdown(py, "the client is closed")),
+            Some(r) => r.map_err(|e| client_error(py, e, &self.identity)),
+        }
+    }
+}
+
+#[pymethods]
+impl Client {
+    #[new]
+    #[pyo3(
+        signature = (
+            endpoints, *, cert = None, key = None, ca = None, insecure = false,
+            identity = "CN=operator".to_owned(), timeout = 5.0
+        ),
+        text_signature = "(endpoints, *, cert=None, key=None, ca=None, insecure=False, \
+                          identity='CN=operator', timeout=5.0)"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        endpoints: &Bound<'_, PyAny>,
+        cert: Option<PathBuf>,
+        key: Option<PathBuf>,
+        ca: Option<PathBuf>,
+        insecure: bool,
+        identity: String,
+        timeout: f64,
+    ) -> PyResult<Self> {
+        let endpoints = endpoint_list(py, endpoints)?;
+        let timeout = self::timeout(py, timeout)?;
+        let security = match (insecure, cert, key, ca) {
+            (true, None, None, None) => Security::Insecure {
+                identity: self::identity(py, "identity", &identity)?,
+            },
+            (true, ..) => {
+                return Err(invalid_argument(
+                    py,
+                    "insecure",
+                    "insecure=True cannot be combined with cert, key or ca",
+                ))
+            }
+            (false, Some(cert), Some(key), Some(ca)) => {
+                let tls = py
+                    .detach(|| tls_from_files(&cert, &key, &ca))
+                    .map_err(|b| invalid_argument(py, b.field, b.message))?;
+                Security::Tls(tls)
+            }
+            (false, cert, key, _) => {
+                let missing = if cert.is_none() {
+                    "cert"
+                } else if key.is_none() {
+                    "key"
+                } else {
+                    "ca"
+                };
+                return Err(invalid_argument(
+                    py,
+                    missing,
+                    format!(
+                        "{missing} is missing: give cert, key and ca (PEM files) for mutual \
+                         TLS, or insecure=True for plain TCP"
+                    ),
+                ));
+            }
+        };
+        let identity = security.identity().as_str().to_owned();
+        Ok(Self {
+            inner: Mutex::new(Some(CoreClient::new(endpoints.clone(), security, timeout))),
+            closed: AtomicBool::new(false),
+            identity,
+            endpoints,
+            timeout,
+        })
+    }
+
+    /// The status of the first member that answers.
+    #[pyo3(signature = (timeout = None))]
+    fn status(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Status> {
+        self.call(py, timeout, |c| c.status())
+            .map(Status::from_core)
+    }
+
+    /// The status of the member at `endpoint` (`host:port`), which need not
+    /// be one of the client's endpoints.
+    #[pyo3(signature = (endpoint, timeout = None))]
+    fn status_of(
+        &self,
+        py: Python<'_>,
+        endpoint: &Bound<'_, PyString>,
+        timeout: Option<f64>,
+    ) -> PyResult<Status> {
+        let endpoint = address(py, "endpoint", &endpoint.to_cow()?)?;
+        self.call(py, timeout, move |c| c.status_of(endpoint.as_str()))
+            .map(Status::from_core)
+    }
+
+    /// Proposes `entry` at the leader and waits until it commits and
+    /// applies (the member waits at most `timeout`, capped at 60 seconds).
+    #[pyo3(signature = (entry, timeout = None))]
+    fn propose(
+        &self,
+        py: Python<'_>,
+        entry: &Bound<'_, PyAny>,
+        timeout: Option<f64>,
+    ) -> PyResult<Commit> {
+        let entry: ControlPlaneEntry = to_entry(entry)?;
+        self.call(py, timeout, move |c| c.propose(entry))
+            .map(Commit::from_core)
+    }
+
+    /// The owner of `range`, or None. A local read answers from what the
+    /// member reached has applied; a linearizable one reflects every entry
+    /// committed before the call.
+    #[pyo3(signature = (range, linearizable = false, timeout = None))]
+    fn owner(
+        &self,
+        py: Python<'_>,
+        range: &Bound<'_, PyString>,
+        linearizable: bool,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<Ownership>> {
+        let range = range_id(py, "range", &range.to_cow()?)?;
+        let name = range.as_str().to_owned();
+        let (found, _) = self.call(py, timeout, move |c| c.owner(&range, linearizable))?;
+        Ok(found.map(|o| Ownership::from_core(name, o)))
+    }
+
+    /// Whether (`owner`, `epoch`) currently owns `range`.
+    #[pyo3(signature = (range, owner, epoch, linearizable = false, timeout = None))]
+    fn fence_check(
+        &self,
+        py: Python<'_>,
+        range: &Bound<'_, PyString>,
+        owner: &Bound<'_, PyString>,
+        epoch: &Bound<'_, PyAny>,
+        linearizable: bool,
+        timeout: Option<f64>,
+    ) -> PyResult<FenceStatus> {
+        let range = range_id(py, "range", &range.to_cow()?)?;
+        let owner = identity(py, "owner", &owner.to_cow()?)?;
+        let epoch = Epoch(log_number("epoch", epoch)?);
+        let (status, _) = self.call(py, timeout, move |c| {
+            c.fence_check(&range, &owner, epoch, linearizable)
+        })?;
+        Ok(FenceStatus::from_core(status))
+    }
+
+    /// The members, in identity order.
+    #[pyo3(signature = (linearizable = false, timeout = None))]
+    fn members(
+        &self,
+        py: Python<'_>,
+        linearizable: bool,
+        timeout: Option<f64>,
+    ) -> PyResult<Vec<Member>> {
+        let (members, _) = self.call(py, timeout, move |c| c.members(linearizable))?;
+        Ok(members.into_iter().map(Member::from_core).collect())
+    }
+
+    /// Every owned range, in range order.
+    #[pyo3(signature = (linearizable = false, timeout = None))]
+    fn ranges(
+        &self,
+        py: Python<'_>,
+        linearizable: bool,
+        timeout: Option<f64>,
+    ) -> PyResult<Vec<Ownership>> {
+        let ranges = self.call(py, timeout, move |c| c.ranges(linearizable))?;
+        Ok(ranges
+            .into_iter()
+            .map(|(r, o)| Ownership::from_core(r.as_str().to_owned(), o))
+            .collect())
+    }
+
+    /// The forced ownership transitions, oldest first.
+    #[pyo3(signature = (linearizable = false, timeout = None))]
+    fn audit_log(
+        &self,
+        py: Python<'_>,
+        linearizable: bool,
+        timeout: Option<f64>,
+    ) -> PyResult<Vec<AuditRecord>> {
+        let records = self.call(py, timeout, move |c| c.audit(linearizable))?;
+        Ok(records.into_iter().map(AuditRecord::from_core).collect())
+    }
+
+    /// Asks the leader to hand leadership to member `to`. Returns once the
+    /// leader accepted the request; watch `status()` for the outcome.
+    #[pyo3(signature = (to, timeout = None))]
+    fn transfer_leader(
+        &self,
+        py: Python<'_>,
+        to: &Bound<'_, PyString>,
+        timeout: Option<f64>,
+    ) -> PyResult<()> {
+        let to = identity(py, "to", &to.to_cow()?)?;
+        self.call(py, timeout, move |c| c.transfer_leader(&to))
+    }
+
+    /// The metrics of the first member that answers, in the Prometheus text
+    /// format.
+    #[pyo3(signature = (timeout = None))]
+    fn metrics(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<String> {
+        self.call(py, timeout, |c| c.metrics())
+    }
+
+    /// The identity this client presents (its certificate's subject).
+    #[getter]
+    fn identity(&self) -> &str {
+        &self.identity
+    }
+
+    /// The member addresses it was given.
+    #[getter]
+    fn endpoints(&self) -> Vec<String> {
+        self.endpoints.clone()
+    }
+
+    /// The default bound on each call, in seconds.
+    #[getter]
+    fn timeout(&self) -> f64 {
+        self.timeout.as_secs_f64()
+    }
+
+    /// Whether `close()` has been called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Drops the connection; later calls raise `ShutdownError`. Waits for a
+    /// call in flight on another thread. Idempotent.
+    fn close(&self, py: Python<'_>) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            let client = py.detach(|| self.inner.lock().unwrap_or_else(|p| p.into_inner()).take());
+            py.detach(move || drop(client));
+        }
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (exc_type, exc_value, traceback))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        exc_type: Option<&Bound<'_, PyType>>,
+        exc_value: Option<&Bound<'_, PyAny>>,
+        traceback: Option<&Bound<'_, PyAny>>,
+    ) {
+        let _ = (exc_type, exc_value, traceback);
+        self.close(py);
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let endpoints = self
+            .endpoints
+            .iter()
+            .map(|e| py_repr(py, e))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(format!(
+            "Client(endpoints=[{}], identity={}, closed={})",
+            endpoints.join(", "),
+            py_repr(py, &self.identity)?,
+            if self.closed() { "True" } else { "False" }
+        ))
+    }
+}

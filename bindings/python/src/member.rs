@@ -1,0 +1,255 @@
+//! `RunningMember`: one member of a networked cluster run inside this
+//! process from its configuration file (what `synod node --config` runs),
+//! and `write_dev_certs`, the development CA of `synod certs`.
+//!
+//! The member (`synod::node::runner::RunningMember`: engine, mutual-TLS
+//! listener, client service, metrics listener) lives inside the Python
+//! object until `close()`; its `node` is a `synod.Node` over the same
+//! engine, so every `Node` method works on it. Closing that `Node` only
+//! stops proposals through that handle; closing the `RunningMember` stops
+//! the member itself. Start-up and shut-down run with the GIL released.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use pyo3::prelude::*;
+use pyo3::types::PyType;
+
+use synod::node::config::{ConfigError, NodeConfig, TlsSettings};
+use synod::node::runner::{start_member, RunError, RunningMember as CoreRunning};
+use synod::transport::certs::validate_name;
+use synod::transport::TransportError;
+use synod::ControlPlaneConsensus;
+
+use crate::entries::py_repr;
+use crate::errors::{invalid_argument, new_err, Kind};
+use crate::node::Node;
+
+/// Why a member did not start, before or after its configuration was read.
+enum StartError {
+    Config(ConfigError),
+    Run(Box<(RunError, TlsSettings)>),
+}
+
+/// The path of the TLS file a PEM problem is in, if the configuration says.
+fn pem_file(tls: &TlsSettings, what: &str) -> Option<PathBuf> {
+    match tls {
+        TlsSettings::Mutual { cert, key, ca } => match what {
+            "certificate chain" => Some(cert.clone()),
+            "private key" => Some(key.clone()),
+            "CA bundle" => Some(ca.clone()),
+            _ => None,
+        },
+        TlsSettings::Insecure => None,
+    }
+}
+
+fn start_error(py: Python<'_>, path: &Path, err: StartError) -> PyErr {
+    let field = "config_path";
+    match err {
+        StartError::Config(e) => invalid_argument(py, field, e.to_string()),
+        StartError::Run(run) => {
+            let (e, tls) = *run;
+            let message = format!("{}: {e}", path.display());
+            match &e {
+                RunError::Transport(TransportError::Pem { what, .. }) => {
+                    let named = match pem_file(&tls, what) {
+                        Some(file) => format!("{message} (in {})", file.display()),
+                        None => message,
+                    };
+                    invalid_argument(py, field, named)
+                }
+                RunError::Transport(TransportError::TlsConfig(_)) => {
+                    let named = match &tls {
+                        TlsSettings::Mutual { cert, key, ca } => format!(
+                            "{message} (cert {}, key {}, ca {})",
+                            cert.display(),
+                            key.display(),
+                            ca.display()
+                        ),
+                        TlsSettings::Insecure => message,
+                    };
+                    invalid_argument(py, field, named)
+                }
+                RunError::Transport(
+                    TransportError::File { .. }
+                    | TransportError::Certificate(_)
+                    | TransportError::Identity(_)
+                    | TransportError::Address { .. },
+                )
+                | RunError::IdentityMismatch { .. }
+                | RunError::Address { .. } => invalid_argument(py, field, message),
+                RunError::Storage(_) | RunError::DataDir { .. } => {
+                    new_err(py, Kind::Storage, message, None)
+                }
+                RunError::Join { .. } => new_err(py, Kind::Unavailable, message, None),
+                _ => new_err(py, Kind::Synod, message, None),
+            }
+        }
+    }
+}
+
+/// One member of a cluster, running in this process.
+///
+/// `RunningMember.start(config_path)` reads the configuration file (the
+/// format `synod node --config` takes), opens or creates the data
+/// directory, bootstraps or joins, and starts serving peers and clients.
+/// `node` is a `synod.Node` over the same engine. `close()` (or leaving a
+/// `with` block) stops the member: its listener closes and its `node`
+/// answers `ShutdownError` to proposals.
+#[pyclass(frozen, module = "synod._synod")]
+pub struct RunningMember {
+    member: Mutex<Option<CoreRunning>>,
+    engine: Arc<synod::Node>,
+    node: Py<Node>,
+    id: String,
+    local_addr: String,
+    metrics_addr: Option<String>,
+    closed: AtomicBool,
+}
+
+#[pymethods]
+impl RunningMember {
+    /// Starts the member described by the configuration file at
+    /// `config_path`. Joining waits (up to 30 seconds) for the member's
+    /// admission to be visible.
+    #[staticmethod]
+    fn start(py: Python<'_>, config_path: PathBuf) -> PyResult<Self> {
+        let started = py.detach(|| {
+            let config = NodeConfig::load(&config_path).map_err(StartError::Config)?;
+            start_member(&config).map_err(|e| StartError::Run(Box::new((e, config.tls.clone()))))
+        });
+        let member = started.map_err(|e| start_error(py, &config_path, e))?;
+        let engine = Arc::clone(member.node());
+        let shared: Arc<dyn ControlPlaneConsensus> = engine.clone();
+        // The handle's close only stops its own proposals; the member stops
+        // with `RunningMember.close()`.
+        let node = Py::new(py, Node::new(shared, Box::new(|| {})))?;
+        Ok(Self {
+            id: engine.id().as_str().to_owned(),
+            local_addr: member.local_addr().to_string(),
+            metrics_addr: member.metrics_addr().map(|a| a.to_string()),
+            member: Mutex::new(Some(member)),
+            engine,
+            node,
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// A `synod.Node` over this member's engine.
+    #[getter]
+    fn node(&self, py: Python<'_>) -> Py<Node> {
+        self.node.clone_ref(py)
+    }
+
+    /// This member's identity.
+    #[getter]
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Where it listens for peers and clients (`host:port`, the bound port
+    /// when the configuration asked for port 0).
+    #[getter]
+    fn local_addr(&self) -> &str {
+        &self.local_addr
+    }
+
+    /// Where its metrics HTTP listener listens, if configured.
+    #[getter]
+    fn metrics_addr(&self) -> Option<&str> {
+        self.metrics_addr.as_deref()
+    }
+
+    /// Its metrics in the Prometheus text format.
+    fn metrics(&self, py: Python<'_>) -> String {
+        let engine = Arc::clone(&self.engine);
+        py.detach(move || engine.metrics_text())
+    }
+
+    /// Whether `close()` has been called.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Stops the member: its engine (every waiting proposal is answered),
+    /// its listener and connections, its metrics listener; its `node` is
+    /// closed too. Idempotent.
+    fn close(&self, py: Python<'_>) {
+        if !self.closed.swap(true, Ordering::AcqRel) {
+            py.detach(|| {
+                let member = self.member.lock().unwrap_or_else(|p| p.into_inner()).take();
+                if let Some(m) = member {
+                    m.shutdown();
+                }
+            });
+            self.node.get().close(py);
+        }
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (exc_type, exc_value, traceback))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        exc_type: Option<&Bound<'_, PyType>>,
+        exc_value: Option<&Bound<'_, PyAny>>,
+        traceback: Option<&Bound<'_, PyAny>>,
+    ) {
+        let _ = (exc_type, exc_value, traceback);
+        self.close(py);
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "RunningMember(id={}, local_addr={}, closed={})",
+            py_repr(py, &self.id)?,
+            py_repr(py, &self.local_addr)?,
+            if self.closed() { "True" } else { "False" }
+        ))
+    }
+}
+
+/// Writes a development CA and certificates into `out_dir` (created if
+/// missing): `ca.pem`, `ca-key.pem`, then `<name>.pem` and `<name>-key.pem`
+/// for every name in `nodes` and then `clients`, each certificate's
+/// identity being `CN=<name>`. Returns the paths written, in that order.
+/// Names (1-64 of `[A-Za-z0-9._-]`, not starting with `.`, not `ca`, no
+/// repeats) are checked first, so a bad list writes nothing.
+#[pyfunction]
+#[pyo3(
+    signature = (out_dir, nodes, clients = Vec::new()),
+    text_signature = "(out_dir, nodes, clients=())"
+)]
+pub(crate) fn write_dev_certs(
+    py: Python<'_>,
+    out_dir: PathBuf,
+    nodes: Vec<String>,
+    clients: Vec<String>,
+) -> PyResult<Vec<PathBuf>> {
+    let mut seen = std::collections::BTreeSet::new();
+    for (field, names) in [("nodes", &nodes), ("clients", &clients)] {
+        for name in names {
+            if let Err(e) = validate_name(name) {
+                return Err(invalid_argument(py, field, format!("{field}: {e}")));
+            }
+            if !seen.insert(name.as_str()) {
+                return Err(invalid_argument(
+                    py,
+                    field,
+                    format!("{field}: the name {name:?} is given twice"),
+                ));
+            }
+        }
+    }
+    py.detach(|| synod::transport::certs::write_dev_certs(&out_dir, &nodes, &clients))
+        .map_err(|e| match e {
+            TransportError::File { .. } => invalid_argument(py, "out_dir", e.to_string()),
+            e => new_err(py, Kind::Synod, e.to_string(), None),
+        })
+}
