@@ -316,6 +316,15 @@ impl World {
             .collect()
     }
 
+    /// Members that crashed and were not removed.
+    fn down(&self) -> Vec<u64> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.replica.is_none() && !n.removed)
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
     fn replica(&mut self, peer: u64) -> Option<&mut Replica<DurableStore>> {
         self.nodes.get_mut(&peer).and_then(|n| n.replica.as_mut())
     }
@@ -370,13 +379,7 @@ impl World {
             let p = live[self.rng.below(live.len() as u64) as usize];
             self.crash(p);
         }
-        let down: Vec<u64> = self
-            .nodes
-            .iter()
-            .filter(|(_, n)| n.replica.is_none() && !n.removed)
-            .map(|(p, _)| *p)
-            .collect();
-        for p in down {
+        for p in self.down() {
             if self.rng.chance(1, 15) {
                 self.start(p);
             }
@@ -910,13 +913,7 @@ impl World {
         }
         self.faults = false;
         self.net.blocked.clear();
-        let down: Vec<u64> = self
-            .nodes
-            .iter()
-            .filter(|(_, n)| n.replica.is_none() && !n.removed)
-            .map(|(p, _)| *p)
-            .collect();
-        for p in down {
+        for p in self.down() {
             self.start(p);
         }
         let start = self.now;

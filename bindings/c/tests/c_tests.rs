@@ -196,7 +196,7 @@ fn c_and_cpp_tests_pass() {
                 "--leak-check=full",
                 "--errors-for-leak-kinds=definite",
             ])
-                .arg(&exe);
+            .arg(&exe);
             if let Err(e) = run(cmd) {
                 failures.push(e);
             }
