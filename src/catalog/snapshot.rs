@@ -103,7 +103,7 @@ impl Catalog {
         let applied_term = Term(r.u64("applied term")?);
         let catalog_version = CatalogVersion(r.u64("catalog version")?);
         let next_peer_id = r.u64("next peer id")?;
-        let leader = match flag(&mut r, "leader flag")? {
+        let leader = match r.bool("leader flag")? {
             false => None,
             true => Some((Term(r.u64("leader term")?), r.node_id("leader")?)),
         };
@@ -205,7 +205,7 @@ impl Catalog {
             let index = Index(r.u64("audit index")?);
             let term = Term(r.u64("audit term")?);
             let range = r.range_id("audit range")?;
-            let previous_owner = match flag(&mut r, "previous owner flag")? {
+            let previous_owner = match r.bool("previous owner flag")? {
                 false => None,
                 true => Some(r.node_id("previous owner")?),
             };
@@ -247,14 +247,6 @@ impl Catalog {
     }
 }
 
-fn flag(r: &mut Reader<'_>, what: &'static str) -> Result<bool, DecodeError> {
-    let offset = r.offset();
-    match r.u8(what)? {
-        0 => Ok(false),
-        1 => Ok(true),
-        tag => Err(DecodeError::UnknownTag { what, tag, offset }),
-    }
-}
 
 fn inconsistent(detail: String) -> DecodeError {
     DecodeError::Inconsistent { what: WHAT, detail }

@@ -165,6 +165,29 @@ impl Writer {
         self.buf.extend_from_slice(s.as_bytes());
     }
 
+    /// Appends a boolean as one byte (0 or 1).
+    pub fn bool(&mut self, v: bool) {
+        self.u8(u8::from(v));
+    }
+
+    /// Appends a list of raft peer ids: a `u64` count, then the ids.
+    pub fn ids(&mut self, ids: &[u64]) {
+        self.u64(ids.len() as u64);
+        for id in ids {
+            self.u64(*id);
+        }
+    }
+
+    /// Appends a raft configuration: voters, learners, outgoing voters,
+    /// next learners, and the auto-leave flag.
+    pub fn conf_state(&mut self, cs: &raft::eraftpb::ConfState) {
+        self.ids(&cs.voters);
+        self.ids(&cs.learners);
+        self.ids(&cs.voters_outgoing);
+        self.ids(&cs.learners_next);
+        self.bool(cs.auto_leave);
+    }
+
     /// Appends a member kind.
     pub fn kind(&mut self, k: MemberKind) {
         self.u8(match k {
@@ -289,6 +312,35 @@ impl<'a> Reader<'a> {
     /// Reads an [`AuditReason`].
     pub fn reason(&mut self, what: &'static str) -> Result<AuditReason, DecodeError> {
         self.name(what, AuditReason::MAX_LEN, AuditReason::from_bytes)
+    }
+
+    /// Reads a boolean written by [`Writer::bool`]; any byte but 0 or 1 is
+    /// an error.
+    pub fn bool(&mut self, what: &'static str) -> Result<bool, DecodeError> {
+        let offset = self.pos;
+        match self.u8(what)? {
+            0 => Ok(false),
+            1 => Ok(true),
+            tag => Err(DecodeError::UnknownTag { what, tag, offset }),
+        }
+    }
+
+    /// Reads a list written by [`Writer::ids`].
+    pub fn ids(&mut self, what: &'static str) -> Result<Vec<u64>, DecodeError> {
+        let n = self.count(what, 8)?;
+        (0..n).map(|_| self.u64(what)).collect()
+    }
+
+    /// Reads a configuration written by [`Writer::conf_state`].
+    pub fn conf_state(&mut self) -> Result<raft::eraftpb::ConfState, DecodeError> {
+        Ok(raft::eraftpb::ConfState {
+            voters: self.ids("voters")?,
+            learners: self.ids("learners")?,
+            voters_outgoing: self.ids("outgoing voters")?,
+            learners_next: self.ids("next learners")?,
+            auto_leave: self.bool("auto leave")?,
+            ..Default::default()
+        })
     }
 
     /// Reads a member kind.

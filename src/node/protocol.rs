@@ -161,14 +161,6 @@ fn put_opt_str(w: &mut Writer, s: Option<&str>) {
     }
 }
 
-fn get_flag(r: &mut Reader<'_>, what: &'static str) -> Result<bool, DecodeError> {
-    let offset = r.offset();
-    match r.u8(what)? {
-        0 => Ok(false),
-        1 => Ok(true),
-        tag => Err(DecodeError::UnknownTag { what, tag, offset }),
-    }
-}
 
 fn put_entry(w: &mut Writer, e: &ControlPlaneEntry) {
     let bytes = e.encode();
@@ -257,14 +249,14 @@ impl Request {
         let req = match r.u8("request tag")? {
             1 => Request::Status,
             2 => {
-                let linearizable = get_flag(&mut r, "linearizable")?;
+                let linearizable = r.bool("linearizable")?;
                 Request::Owner {
                     linearizable,
                     range: r.range_id("range")?,
                 }
             }
             3 => {
-                let linearizable = get_flag(&mut r, "linearizable")?;
+                let linearizable = r.bool("linearizable")?;
                 Request::FenceCheck {
                     linearizable,
                     range: r.range_id("range")?,
@@ -273,11 +265,11 @@ impl Request {
                 }
             }
             4 => Request::Members {
-                linearizable: get_flag(&mut r, "linearizable")?,
+                linearizable: r.bool("linearizable")?,
             },
             5 => {
-                let linearizable = get_flag(&mut r, "linearizable")?;
-                let after = if get_flag(&mut r, "after flag")? {
+                let linearizable = r.bool("linearizable")?;
+                let after = if r.bool("after flag")? {
                     Some(r.range_id("after")?)
                 } else {
                     None
@@ -289,7 +281,7 @@ impl Request {
                 }
             }
             6 => Request::Audit {
-                linearizable: get_flag(&mut r, "linearizable")?,
+                linearizable: r.bool("linearizable")?,
             },
             7 => {
                 let timeout_ms = r.u32("timeout")?;
@@ -353,11 +345,11 @@ fn put_hint(w: &mut Writer, h: Option<&LeaderHint>) {
 }
 
 fn get_hint(r: &mut Reader<'_>) -> Result<Option<LeaderHint>, DecodeError> {
-    if !get_flag(r, "leader flag")? {
+    if !r.bool("leader flag")? {
         return Ok(None);
     }
     let id = r.node_id("leader")?;
-    let address = if get_flag(r, "address flag")? {
+    let address = if r.bool("address flag")? {
         Some(r.address("leader address")?)
     } else {
         None
@@ -365,17 +357,6 @@ fn get_hint(r: &mut Reader<'_>) -> Result<Option<LeaderHint>, DecodeError> {
     Ok(Some(LeaderHint { id, address }))
 }
 
-fn put_ids(w: &mut Writer, ids: &[u64]) {
-    w.u64(ids.len() as u64);
-    for id in ids {
-        w.u64(*id);
-    }
-}
-
-fn get_ids(r: &mut Reader<'_>, what: &'static str) -> Result<Vec<u64>, DecodeError> {
-    let n = r.count(what, 8)?;
-    (0..n).map(|_| r.u64(what)).collect()
-}
 
 fn put_refusal(w: &mut Writer, refusal: &Refusal) {
     // The refusal travels as its code, name and text: clients act on the
@@ -424,8 +405,8 @@ impl Response {
                 w.u64(s.commit.0);
                 w.u64(s.applied.0);
                 w.u64(s.version.0);
-                put_ids(&mut w, &s.voters);
-                put_ids(&mut w, &s.learners);
+                w.ids(&s.voters);
+                w.ids(&s.learners);
             }
             Response::Owner(o, at) => {
                 w.u8(2);
@@ -529,12 +510,12 @@ impl Response {
                 commit: Index(r.u64("commit")?),
                 applied: Index(r.u64("applied")?),
                 version: CatalogVersion(r.u64("version")?),
-                voters: get_ids(&mut r, "voters")?,
-                learners: get_ids(&mut r, "learners")?,
+                voters: r.ids("voters")?,
+                learners: r.ids("learners")?,
             }),
             2 => {
                 let at = Index(r.u64("applied")?);
-                let o = if get_flag(&mut r, "owner flag")? {
+                let o = if r.bool("owner flag")? {
                     Some(get_ownership(&mut r)?)
                 } else {
                     None
@@ -569,7 +550,7 @@ impl Response {
                     let id = r.node_id("member")?;
                     let kind = r.kind("kind")?;
                     let address = r.address("address")?;
-                    let state = if get_flag(&mut r, "draining")? {
+                    let state = if r.bool("draining")? {
                         MemberState::Draining
                     } else {
                         MemberState::Active
@@ -586,7 +567,7 @@ impl Response {
             }
             5 => {
                 let at = Index(r.u64("applied")?);
-                let more = get_flag(&mut r, "more")?;
+                let more = r.bool("more")?;
                 let n = r.count("range count", 38)?;
                 let mut rs = Vec::with_capacity(n);
                 for _ in 0..n {
@@ -603,7 +584,7 @@ impl Response {
                     let index = Index(r.u64("index")?);
                     let term = Term(r.u64("term")?);
                     let range = r.range_id("range")?;
-                    let previous_owner = if get_flag(&mut r, "previous flag")? {
+                    let previous_owner = if r.bool("previous flag")? {
                         Some(r.node_id("previous owner")?)
                     } else {
                         None
@@ -626,7 +607,7 @@ impl Response {
                 index: Index(r.u64("index")?),
                 term: Term(r.u64("term")?),
                 version: CatalogVersion(r.u64("version")?),
-                changed: get_flag(&mut r, "changed")?,
+                changed: r.bool("changed")?,
             }),
             8 => Response::Done,
             10 => {
@@ -763,7 +744,7 @@ fn get_error(r: &mut Reader<'_>) -> Result<RemoteError, DecodeError> {
                 name: text(r, "refusal name")?,
                 text: text(r, "refusal text")?,
             };
-            let at = if get_flag(r, "position flag")? {
+            let at = if r.bool("position flag")? {
                 Some((Index(r.u64("index")?), Term(r.u64("term")?)))
             } else {
                 None

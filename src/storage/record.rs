@@ -136,51 +136,6 @@ fn entry_type_code(t: EntryType) -> u8 {
     }
 }
 
-/// Encodes a conf state's fields.
-pub fn put_conf_state(w: &mut Writer, cs: &ConfState) {
-    for list in [
-        &cs.voters,
-        &cs.learners,
-        &cs.voters_outgoing,
-        &cs.learners_next,
-    ] {
-        w.u64(list.len() as u64);
-        for id in list {
-            w.u64(*id);
-        }
-    }
-    w.u8(u8::from(cs.auto_leave));
-}
-
-/// Decodes a conf state written by [`put_conf_state`].
-pub fn get_conf_state(r: &mut Reader<'_>) -> Result<ConfState, DecodeError> {
-    let mut lists: [Vec<u64>; 4] = Default::default();
-    for list in lists.iter_mut() {
-        let n = r.count("conf state id count", 8)?;
-        list.reserve_exact(n);
-        for _ in 0..n {
-            list.push(r.u64("conf state id")?);
-        }
-    }
-    let [voters, learners, voters_outgoing, learners_next] = lists;
-    let mut cs = ConfState::default();
-    cs.voters = voters;
-    cs.learners = learners;
-    cs.voters_outgoing = voters_outgoing;
-    cs.learners_next = learners_next;
-    cs.auto_leave = get_bool(r, "auto leave")?;
-    Ok(cs)
-}
-
-fn get_bool(r: &mut Reader<'_>, what: &'static str) -> Result<bool, DecodeError> {
-    let offset = r.offset();
-    match r.u8(what)? {
-        0 => Ok(false),
-        1 => Ok(true),
-        tag => Err(DecodeError::UnknownTag { what, tag, offset }),
-    }
-}
-
 fn put_hard_state(w: &mut Writer, hs: &HardState) {
     w.u64(hs.term);
     w.u64(hs.vote);
@@ -227,7 +182,7 @@ pub fn frame_hard_state(out: &mut Vec<u8>, hs: &HardState) {
 pub fn frame_conf_state(out: &mut Vec<u8>, cs: &ConfState) {
     let mut w = Writer::new();
     w.u8(KIND_CONF_STATE);
-    put_conf_state(&mut w, cs);
+    w.conf_state(cs);
     frame(out, &w.finish());
 }
 
@@ -258,7 +213,7 @@ pub fn frame_head(out: &mut Vec<u8>, h: &SegmentHead) {
     }
     w.u8(u8::from(h.reset));
     put_hard_state(&mut w, &h.hard_state);
-    put_conf_state(&mut w, &h.conf_state);
+    w.conf_state(&h.conf_state);
     frame(out, &w.finish());
 }
 
@@ -283,13 +238,13 @@ pub fn decode(buf: &Bytes, start: usize, end: usize) -> Result<Record, DecodeErr
             }
             let seq = r.u64("segment sequence")?;
             let last_index = r.u64("segment last index")?;
-            let snapshot = match get_bool(&mut r, "snapshot flag")? {
+            let snapshot = match r.bool("snapshot flag")? {
                 false => None,
                 true => Some((r.u64("snapshot index")?, r.u64("snapshot term")?)),
             };
-            let reset = get_bool(&mut r, "reset flag")?;
+            let reset = r.bool("reset flag")?;
             let hard_state = get_hard_state(&mut r)?;
-            let conf_state = get_conf_state(&mut r)?;
+            let conf_state = r.conf_state()?;
             Record::Head(SegmentHead {
                 seq,
                 last_index,
@@ -327,7 +282,7 @@ pub fn decode(buf: &Bytes, start: usize, end: usize) -> Result<Record, DecodeErr
             Record::Entry(e)
         }
         KIND_HARD_STATE => Record::HardState(get_hard_state(&mut r)?),
-        KIND_CONF_STATE => Record::ConfState(get_conf_state(&mut r)?),
+        KIND_CONF_STATE => Record::ConfState(r.conf_state()?),
         KIND_SNAPSHOT_MARK => Record::SnapshotMark {
             index: r.u64("snapshot index")?,
             term: r.u64("snapshot term")?,
@@ -406,7 +361,7 @@ pub fn encode_snapshot_file(index: u64, term: u64, cs: &ConfState, data: &[u8]) 
     w.u8(SNAPSHOT_FORMAT_VERSION);
     w.u64(index);
     w.u64(term);
-    put_conf_state(&mut w, cs);
+    w.conf_state(cs);
     w.u64(data.len() as u64);
     w.bytes(data);
     let mut out = w.finish();
@@ -450,7 +405,7 @@ pub fn decode_snapshot_file(bytes: Vec<u8>) -> Result<SnapshotFile, (usize, Stri
         }
         let index = r.u64("snapshot index")?;
         let term = r.u64("snapshot term")?;
-        let conf_state = get_conf_state(&mut r)?;
+        let conf_state = r.conf_state()?;
         let n = r.u64("snapshot data length")?;
         let n = usize::try_from(n).unwrap_or(usize::MAX);
         let at = r.offset();

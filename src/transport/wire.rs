@@ -296,55 +296,14 @@ fn read_bytes<'a>(
     r.take(what, len)
 }
 
-fn write_ids(w: &mut Writer, ids: &[u64]) {
-    w.u32(ids.len() as u32);
-    for id in ids {
-        w.u64(*id);
-    }
-}
-
-fn read_ids(r: &mut Reader<'_>, what: &'static str) -> Result<Vec<u64>, DecodeError> {
-    let offset = r.offset();
-    let n = r.u32(what)? as usize;
-    if n > MAX_CONF_PEERS || n * 8 > r.remaining() {
-        return Err(DecodeError::LengthOverLimit {
-            what,
-            len: n,
-            max: MAX_CONF_PEERS,
-            offset,
-        });
-    }
-    (0..n).map(|_| r.u64(what)).collect()
-}
-
-/// Encodes a configuration state.
+/// Encodes a configuration state (the same field encoding as on disk).
 pub fn encode_conf_state(w: &mut Writer, cs: &ConfState) {
-    write_ids(w, &cs.voters);
-    write_ids(w, &cs.learners);
-    write_ids(w, &cs.voters_outgoing);
-    write_ids(w, &cs.learners_next);
-    w.u8(cs.auto_leave as u8);
+    w.conf_state(cs);
 }
 
 /// Decodes a configuration state.
 pub fn decode_conf_state(r: &mut Reader<'_>) -> Result<ConfState, DecodeError> {
-    Ok(ConfState {
-        voters: read_ids(r, "voters")?,
-        learners: read_ids(r, "learners")?,
-        voters_outgoing: read_ids(r, "outgoing voters")?,
-        learners_next: read_ids(r, "next learners")?,
-        auto_leave: read_bool(r, "auto leave")?,
-        ..Default::default()
-    })
-}
-
-fn read_bool(r: &mut Reader<'_>, what: &'static str) -> Result<bool, DecodeError> {
-    let offset = r.offset();
-    match r.u8(what)? {
-        0 => Ok(false),
-        1 => Ok(true),
-        tag => Err(DecodeError::UnknownTag { what, tag, offset }),
-    }
+    r.conf_state()
 }
 
 /// Encodes a raft entry. A configuration change travels as its fields, not
@@ -535,7 +494,7 @@ pub fn decode_message(payload: &[u8]) -> Result<Message, WireError> {
     m.commit_term = r.u64("commit term")?;
     m.request_snapshot = r.u64("request snapshot")?;
     m.reject_hint = r.u64("reject hint")?;
-    m.reject = read_bool(&mut r, "reject")?;
+    m.reject = r.bool("reject")?;
     m.priority = r.u64("priority")? as i64;
     m.context = read_bytes(&mut r, "context", 64)?.to_vec().into();
     let off = r.offset();
@@ -555,7 +514,7 @@ pub fn decode_message(payload: &[u8]) -> Result<Message, WireError> {
         entries.push(decode_entry(&mut r)?);
     }
     m.set_entries(entries.into());
-    if read_bool(&mut r, "snapshot flag")? {
+    if r.bool("snapshot flag")? {
         let mut s = Snapshot::default();
         let meta = s.mut_metadata();
         meta.index = r.u64("snapshot index")?;
