@@ -135,10 +135,7 @@ fn bench_quick_runs_every_synod_section() {
 
 #[test]
 fn bench_refuses_unusable_arguments() {
-    let out = synod()
-        .args(["bench", "--levels", "0"])
-        .output()
-        .unwrap();
+    let out = synod().args(["bench", "--levels", "0"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--levels"));
     let out = synod()

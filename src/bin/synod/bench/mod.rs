@@ -104,6 +104,15 @@ pub fn measure_fsync_latency(dir: &Path, per_case: Duration) -> std::io::Result<
     res
 }
 
+/// Writes back every dirty page of the system (`sync(2)`): on ext4 a
+/// journal commit waits for other files' dirty data, so what an earlier
+/// phase (or run) left unwritten would otherwise weigh on the next fsync
+/// measured.
+pub fn flush_dirty_pages() {
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
+}
+
 /// Resident set size of process `pid` in bytes (Linux), if readable.
 pub fn rss_bytes(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -172,6 +181,7 @@ pub fn run_etcd(report: &mut BenchReport, opts: &EtcdBenchOptions) -> Result<(),
     eo.members = report.members;
     eo.parent_dir = opts.parent_dir.clone();
     let value = typical_value();
+    flush_dirty_pages();
     let sp = spinner("starting a 3-member etcd cluster");
     let started = EtcdCluster::start(eo);
     sp.finish_and_clear();
@@ -339,6 +349,7 @@ pub fn run_synod(report: &mut BenchReport, opts: &SynodBenchOptions) -> Result<(
         failed.push(phase.to_string());
     };
 
+    flush_dirty_pages();
     let sp = spinner("starting a 3-member Synod cluster");
     let started = synod_cluster::start_cluster(copts.clone(), report.members);
     sp.finish_and_clear();
@@ -346,6 +357,7 @@ pub fn run_synod(report: &mut BenchReport, opts: &SynodBenchOptions) -> Result<(
         Err(e) => fail(report, "cluster start", e),
         Ok(mut cluster) => {
             for &c in &opts.levels {
+                flush_dirty_pages();
                 let spec = LoadSpec::timed(c, opts.warmup, opts.measure);
                 let pb = progress_bar(0, &format!("synod, {c} proposers"));
                 let r = synod_cluster::measure_writes(&cluster, &spec, &c.to_string(), Some(&pb));
@@ -509,10 +521,13 @@ impl FullArgs {
             seconds: self.seconds.unwrap_or(if q { 0.5 } else { 5.0 }),
             warmup: self.warmup.unwrap_or(if q { 0.2 } else { 1.0 }),
             trials: self.trials.unwrap_or(if q { 1 } else { 5 }),
-            levels: self
-                .levels
-                .clone()
-                .unwrap_or_else(|| if q { vec![1, 8] } else { vec![1, 16, 256] }),
+            levels: self.levels.clone().unwrap_or_else(|| {
+                if q {
+                    vec![1, 8]
+                } else {
+                    vec![1, 16, 256]
+                }
+            }),
             restart_entries: self
                 .restart_entries
                 .unwrap_or(if q { 20_000 } else { 1_000_000 }),
@@ -550,6 +565,7 @@ pub fn cmd_bench(args: FullArgs) -> ExitCode {
     let floor_dir = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let per = Duration::from_secs_f64(r.floor_seconds);
     let sp = spinner("measuring the fdatasync floor");
+    flush_dirty_pages();
     let floor = measure_fsync_floor(&floor_dir, per)
         .map_err(|e| e.to_string())
         .and_then(|f| {

@@ -941,25 +941,51 @@ pub(crate) mod tests {
             verdicts,
             [
                 // 1 ms over a 0.5 ms fsync: 2x exactly.
-                ("1 proposer: commit p50", "within 2x the fsync p50", Some(true)),
+                (
+                    "1 proposer: commit p50",
+                    "within 2x the fsync p50",
+                    Some(true)
+                ),
                 // 4000/s against etcd's 500/s.
                 ("1 proposer: writes/s", "at least 3x etcd's", Some(true)),
                 // etcd did not run 256 writers in the sample.
                 ("256 proposers: writes/s", "at least 10x etcd's", None),
-                ("failover (median)", "within 1.3x the election timeout", Some(true)),
+                (
+                    "failover (median)",
+                    "within 1.3x the election timeout",
+                    Some(true)
+                ),
                 // 600 against etcd's 900: not half.
-                ("failover (median)", "at most half of etcd's at equal timeout", Some(false)),
-                ("restart with 1M log entries", "serving within 1 s", Some(true)),
+                (
+                    "failover (median)",
+                    "at most half of etcd's at equal timeout",
+                    Some(false)
+                ),
+                (
+                    "restart with 1M log entries",
+                    "serving within 1 s",
+                    Some(true)
+                ),
                 ("1M-range snapshot: install", "within 3 s", Some(false)),
                 // The leader's 310 MB counts.
-                ("1M-range snapshot: RSS", "under 300 MB per member", Some(false)),
+                (
+                    "1M-range snapshot: RSS",
+                    "under 300 MB per member",
+                    Some(false)
+                ),
             ]
         );
         let t = r.table();
         assert!(t.contains("targets (issue #6)"), "{t}");
-        assert!(t.contains("MISSED failover (median): 600 ms = 0.67x etcd's 900 ms"), "{t}");
+        assert!(
+            t.contains("MISSED failover (median): 600 ms = 0.67x etcd's 900 ms"),
+            "{t}"
+        );
         assert!(t.contains("n/a    256 proposers"), "{t}");
-        assert!(t.contains("raw write+fdatasync latency: p50 0.500 ms"), "{t}");
+        assert!(
+            t.contains("raw write+fdatasync latency: p50 0.500 ms"),
+            "{t}"
+        );
         assert!(t.contains("synod         1       4000"), "{t}");
         assert!(t.contains("        1.0\n"), "{t}");
     }

@@ -21,6 +21,10 @@
 //!   snapshot with many owned ranges; a new member is admitted, started
 //!   with `join`, and timed until it has applied what the leader has.
 
+// raft's protobuf messages are built field by field, as the storage and
+// engine rooms do.
+#![allow(clippy::field_reassign_with_default)]
+
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -380,7 +384,9 @@ pub fn member_config(
     max_inbound: usize,
 ) -> String {
     let tls = if tls {
-        format!("cert = \"certs/{name}.pem\"\nkey = \"certs/{name}-key.pem\"\nca = \"certs/ca.pem\"")
+        format!(
+            "cert = \"certs/{name}.pem\"\nkey = \"certs/{name}-key.pem\"\nca = \"certs/ca.pem\""
+        )
     } else {
         "insecure = true".to_string()
     };
@@ -967,7 +973,10 @@ mod tests {
         let text = "# HELP synod_fsync_seconds x\nsynod_fsync_seconds_bucket{member=\"CN=a\",le=\"0.001\"} 3\nsynod_fsync_seconds_sum{member=\"CN=a\"} 0.5\nsynod_fsync_seconds_count{member=\"CN=a\"} 42\nsynod_proposals_committed_total 1234\nsynod_proposals_committed_total_other 9\n";
         let metric = metric_f64;
         assert_eq!(metric(text, "synod_fsync_seconds_count"), Some(42.0));
-        assert_eq!(metric(text, "synod_proposals_committed_total"), Some(1234.0));
+        assert_eq!(
+            metric(text, "synod_proposals_committed_total"),
+            Some(1234.0)
+        );
         assert_eq!(metric(text, "synod_fsync_seconds"), None);
         assert_eq!(metric(text, "missing"), None);
         assert_eq!(metric_f64(text, "synod_fsync_seconds_sum"), Some(0.5));
@@ -1044,7 +1053,9 @@ mod tests {
         assert_eq!(snap.get_metadata().index, 3001);
         let c = Catalog::decode_snapshot(&snap.data).unwrap();
         assert_eq!(c.ranges().len(), 3000);
-        assert!(c.ranges().all(|(_, o)| o.owner == id && o.epoch == Epoch(1)));
+        assert!(c
+            .ranges()
+            .all(|(_, o)| o.owner == id && o.epoch == Epoch(1)));
         assert_eq!(store.recover_catalog().unwrap().applied().0, Index(3001));
     }
 }
