@@ -27,6 +27,9 @@
 //!
 //! [admin]
 //! metrics_listen = "127.0.0.1:9401"  # optional HTTP GET /metrics
+//!
+//! [transport]                      # optional
+//! max_inbound = 64                 # peer + client connections served at once
 //! ```
 //!
 //! Relative paths are relative to the configuration file's directory.
@@ -90,6 +93,8 @@ struct RawConfig {
     engine: RawEngine,
     #[serde(default)]
     admin: RawAdmin,
+    #[serde(default)]
+    transport: RawTransport,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -149,6 +154,15 @@ struct RawAdmin {
     metrics_listen: Option<String>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTransport {
+    max_inbound: Option<usize>,
+}
+
+/// The default of `transport.max_inbound` (as [`crate::transport::tcp::TcpConfig::new`]).
+pub const DEFAULT_MAX_INBOUND: usize = 64;
+
 /// How a member authenticates to peers and clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TlsSettings {
@@ -194,6 +208,9 @@ pub struct NodeConfig {
     pub engine: EngineConfig,
     /// The optional metrics HTTP listener.
     pub metrics_listen: Option<String>,
+    /// Most inbound connections (peers and clients) served at once; more
+    /// are refused.
+    pub max_inbound: usize,
 }
 
 impl NodeConfig {
@@ -321,6 +338,13 @@ impl NodeConfig {
             engine.max_learner_lag = v;
         }
         engine.validate().map_err(|e| invalid("engine", e))?;
+        let max_inbound = raw.transport.max_inbound.unwrap_or(DEFAULT_MAX_INBOUND);
+        if max_inbound == 0 {
+            return Err(invalid(
+                "transport.max_inbound",
+                "at least 1 connection is needed".into(),
+            ));
+        }
         Ok(NodeConfig {
             id,
             listen,
@@ -330,6 +354,7 @@ impl NodeConfig {
             authorization,
             engine,
             metrics_listen: raw.admin.metrics_listen,
+            max_inbound,
         })
     }
 }
@@ -380,6 +405,7 @@ election_ticks = 15
         }
         assert_eq!(c.engine.tick_interval, Duration::from_millis(20));
         assert_eq!(c.engine.election_ticks, 15);
+        assert_eq!(c.max_inbound, DEFAULT_MAX_INBOUND);
         assert!(c
             .authorization
             .operators
@@ -413,6 +439,16 @@ election_ticks = 15
             "{ id = \"CN=node-z\", address",
         ));
         assert!(e.contains("not among the bootstrap members"), "{e}");
+        let e = refused(&format!("{GOOD}[transport]\nmax_inbound = 0\n"));
+        assert!(e.contains("transport.max_inbound"), "{e}");
+        let e = refused(&format!("{GOOD}[transport]\nmax_outbound = 3\n"));
+        assert!(e.contains("max_outbound"), "{e}");
+        let c = NodeConfig::parse(
+            &format!("{GOOD}[transport]\nmax_inbound = 300\n"),
+            Path::new("n.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.max_inbound, 300);
     }
 
     #[test]

@@ -254,6 +254,7 @@ pub fn start_member(config: &NodeConfig) -> Result<RunningMember, RunError> {
     }
     let mut tcp = TcpConfig::new(resolve(&config.listen)?, security);
     tcp.seed_peers = seed_peers;
+    tcp.max_inbound = config.max_inbound;
     let late = Arc::new(LateService::default());
     tcp.client_handler = Some(late.clone());
     let transport = TcpTransport::bind(tcp)?;

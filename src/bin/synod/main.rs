@@ -145,11 +145,68 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         clients: Vec<String>,
     },
-    /// Benchmarks.
+    /// Benchmarks. Without a subcommand: the full run on a 3-member
+    /// cluster of `synod node` processes on 127.0.0.1 (mutual TLS, fsync
+    /// on): the fdatasync floor, proposals/s and commit latency at 1, 16
+    /// and 256 proposers with the group-commit batching, kill -9 failover,
+    /// restart with 1,000,000 log entries, a 1,000,000-range catalog
+    /// installed on a new member; `--etcd` adds the etcd baseline and the
+    /// ratios. Every issue #6 target is checked at the end.
+    #[command(args_conflicts_with_subcommands = true)]
     Bench {
         #[command(subcommand)]
-        what: BenchCommand,
+        what: Option<BenchCommand>,
+        #[command(flatten)]
+        full: FullBenchArgs,
     },
+}
+
+/// The full `synod bench`.
+#[derive(Debug, clap::Args)]
+struct FullBenchArgs {
+    /// Write the JSON report here and the latency plot (SVG) next to it.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Also run the etcd baseline (same workload, same timing) and print
+    /// Synod/etcd ratios. Needs `etcd` on PATH (exit code 2 without it).
+    #[arg(long)]
+    etcd: bool,
+    /// Mutual TLS between members and clients: the default (production)
+    /// mode; the flag only makes it explicit.
+    #[arg(long, conflicts_with = "insecure")]
+    tls: bool,
+    /// Plain TCP instead of mutual TLS (development mode).
+    #[arg(long)]
+    insecure: bool,
+    /// Measured seconds per concurrency level [default: 5, --quick 0.5].
+    #[arg(long)]
+    seconds: Option<f64>,
+    /// Unmeasured warmup seconds per level [default: 1, --quick 0.2].
+    #[arg(long)]
+    warmup: Option<f64>,
+    /// Failover trials per system [default: 5, --quick 1].
+    #[arg(long)]
+    trials: Option<usize>,
+    /// Concurrent proposers, one level after another [default: 1,16,256,
+    /// --quick 1,8].
+    #[arg(long, value_delimiter = ',')]
+    levels: Option<Vec<usize>>,
+    /// Log entries in the restart measurement [default: 1000000, --quick
+    /// 20000] (0: skip).
+    #[arg(long)]
+    restart_entries: Option<u64>,
+    /// Ranges in the catalog-scale measurement [default: 1000000, --quick
+    /// 20000] (0: skip).
+    #[arg(long)]
+    ranges: Option<u64>,
+    /// A short smoke run (seconds, not minutes): small defaults for every
+    /// size not given.
+    #[arg(long)]
+    quick: bool,
+    /// Where the clusters' temporary directories and the fsync floor write
+    /// (default: the system's temporary directory).
+    #[arg(long)]
+    dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -264,24 +321,39 @@ fn main() -> ExitCode {
             nodes,
             clients,
         } => cmd_certs(&out, &nodes, &clients),
+        Command::Bench { what: None, full } => bench::cmd_bench(bench::FullArgs {
+            json: full.json,
+            etcd: full.etcd,
+            insecure: full.insecure,
+            seconds: full.seconds,
+            warmup: full.warmup,
+            trials: full.trials,
+            levels: full.levels,
+            restart_entries: full.restart_entries,
+            ranges: full.ranges,
+            quick: full.quick,
+            dir: full.dir,
+        }),
         Command::Bench {
             what:
-                BenchCommand::Storage {
+                Some(BenchCommand::Storage {
                     dir,
                     seconds,
                     recovery_entries,
-                },
+                }),
+            ..
         } => cmd_bench_storage(dir, seconds, recovery_entries),
         Command::Bench {
             what:
-                BenchCommand::Etcd {
+                Some(BenchCommand::Etcd {
                     json,
                     seconds,
                     warmup,
                     trials,
                     levels,
                     dir,
-                },
+                }),
+            ..
         } => bench::cmd_bench_etcd(bench::EtcdArgs {
             json,
             seconds,

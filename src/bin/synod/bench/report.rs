@@ -70,6 +70,13 @@ pub struct FsyncFloor {
     pub before_per_sec: f64,
     /// Syncs per second after them.
     pub after_per_sec: f64,
+    /// Median latency of one such `write` + `fdatasync`, milliseconds (if
+    /// measured).
+    #[serde(default)]
+    pub p50_ms: Option<f64>,
+    /// Its 99th percentile, milliseconds.
+    #[serde(default)]
+    pub p99_ms: Option<f64>,
 }
 
 /// Closed-loop writes at one concurrency level.
@@ -95,6 +102,10 @@ pub struct WriteLevel {
     pub p999_ms: f64,
     /// Slowest write, milliseconds.
     pub max_ms: f64,
+    /// Writes committed per leader fsync over the level (group commit), if
+    /// the system reports it.
+    #[serde(default)]
+    pub entries_per_fsync: Option<f64>,
 }
 
 fn ms(nanos: u64) -> f64 {
@@ -116,6 +127,7 @@ impl WriteLevel {
             p99_ms: ms(h.value_at_quantile(0.99)),
             p999_ms: ms(h.value_at_quantile(0.999)),
             max_ms: ms(h.max()),
+            entries_per_fsync: None,
         }
     }
 }
@@ -140,8 +152,19 @@ pub struct Restart {
     pub log_entries: u64,
     /// Whether a snapshot was present.
     pub snapshot: bool,
-    /// From process start to serving, seconds.
+    /// From process start to serving (a linearizable read answered),
+    /// seconds.
     pub seconds: f64,
+    /// Committed entries above the snapshot, applied again at start.
+    #[serde(default)]
+    pub above_snapshot: Option<u64>,
+    /// From process start to the first status answer, seconds.
+    #[serde(default)]
+    pub status_seconds: Option<f64>,
+    /// From process start to leading (a single member elects itself),
+    /// seconds.
+    #[serde(default)]
+    pub leader_seconds: Option<f64>,
 }
 
 /// A catalog with many ranges.
@@ -153,8 +176,30 @@ pub struct CatalogScale {
     pub snapshot_bytes: u64,
     /// Time for a new member to install it, seconds.
     pub install_seconds: f64,
-    /// Resident set size of a member holding it, bytes.
+    /// Resident set size of a member holding it (the one that installed
+    /// it), bytes.
     pub rss_bytes: u64,
+    /// The resident set size of the leader that sent it, bytes.
+    #[serde(default)]
+    pub leader_rss_bytes: Option<u64>,
+    /// From the leader's process start to leading (it decodes the
+    /// snapshot), seconds.
+    #[serde(default)]
+    pub leader_start_seconds: Option<f64>,
+}
+
+/// One of issue #6's targets, checked against this run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetCheck {
+    /// What is measured.
+    pub name: String,
+    /// The target, in words.
+    pub target: String,
+    /// What this run measured, in words.
+    pub measured: String,
+    /// Met, missed, or `None` when this run could not tell (a part was not
+    /// run).
+    pub met: Option<bool>,
 }
 
 /// One system's results.
@@ -215,6 +260,9 @@ pub struct BenchReport {
     pub restart: Option<Restart>,
     /// Synod's catalog at scale.
     pub catalog_scale: Option<CatalogScale>,
+    /// Issue #6's targets against this run (see [`BenchReport::check_targets`]).
+    #[serde(default)]
+    pub targets: Vec<TargetCheck>,
     /// Free-form remarks (for example "the disk is shared").
     pub notes: Vec<String>,
 }
@@ -244,6 +292,7 @@ impl BenchReport {
             ratios: Vec::new(),
             restart: None,
             catalog_scale: None,
+            targets: Vec::new(),
             notes: Vec::new(),
         }
     }
@@ -275,7 +324,30 @@ impl BenchReport {
             dir: dir.display().to_string(),
             before_per_sec,
             after_per_sec,
+            p50_ms: None,
+            p99_ms: None,
         });
+    }
+
+    /// Records the latency of one `write` + `fdatasync` (with the floor).
+    pub fn set_fdatasync_latency(&mut self, p50_ms: f64, p99_ms: f64) {
+        if let Some(f) = &mut self.fdatasync_floor {
+            f.p50_ms = Some(p50_ms);
+            f.p99_ms = Some(p99_ms);
+        }
+    }
+
+    /// Records the writes committed per fsync at `system`'s level
+    /// `concurrency` (added before with [`BenchReport::add_write_level`]).
+    pub fn set_entries_per_fsync(&mut self, system: &str, concurrency: usize, per_fsync: f64) {
+        if let Some(w) = self
+            .system_mut(system)
+            .writes
+            .iter_mut()
+            .find(|w| w.concurrency == concurrency)
+        {
+            w.entries_per_fsync = Some(per_fsync);
+        }
     }
 
     /// Records a system's version string.
@@ -307,13 +379,11 @@ impl BenchReport {
     }
 
     /// Records Synod's restart measurement.
-    #[allow(dead_code)] // for the full `synod bench` (Synod's cluster)
     pub fn set_restart(&mut self, restart: Restart) {
         self.restart = Some(restart);
     }
 
     /// Records Synod's catalog-scale measurement.
-    #[allow(dead_code)] // for the full `synod bench` (Synod's cluster)
     pub fn set_catalog_scale(&mut self, scale: CatalogScale) {
         self.catalog_scale = Some(scale);
     }
@@ -321,6 +391,132 @@ impl BenchReport {
     /// Adds a remark.
     pub fn note(&mut self, note: impl Into<String>) {
         self.notes.push(note.into());
+    }
+
+    /// Checks issue #6's targets against what this run measured and keeps
+    /// the verdicts in [`BenchReport::targets`] (replacing earlier ones).
+    /// A target whose parts were not measured is kept with `met: None`.
+    pub fn check_targets(&mut self) {
+        let mut out = Vec::new();
+        let mut push = |name: &str, target: &str, got: Option<(String, bool)>| {
+            let (measured, met) = match got {
+                Some((m, ok)) => (m, Some(ok)),
+                None => ("not measured at this size in this run".to_string(), None),
+            };
+            out.push(TargetCheck {
+                name: name.to_string(),
+                target: target.to_string(),
+                measured,
+                met,
+            });
+        };
+        let level = |system: &str, c: usize| {
+            self.system(system)
+                .and_then(|s| s.writes.iter().find(|w| w.concurrency == c))
+        };
+        let fsync_p50 = self.fdatasync_floor.as_ref().and_then(|f| f.p50_ms);
+        push(
+            "1 proposer: commit p50",
+            "within 2x the fsync p50",
+            level(SYNOD, 1).zip(fsync_p50).map(|(w, f)| {
+                let x = w.p50_ms / f;
+                (
+                    format!("{:.2} ms = {x:.2}x the fsync p50 of {f:.2} ms", w.p50_ms),
+                    x <= 2.0,
+                )
+            }),
+        );
+        for (c, want) in [(1usize, 3.0), (256, 10.0)] {
+            push(
+                &format!("{c} proposer{}: writes/s", if c == 1 { "" } else { "s" }),
+                &format!("at least {want}x etcd's"),
+                level(SYNOD, c).zip(level(ETCD, c)).map(|(s, e)| {
+                    let x = s.ops_per_sec / e.ops_per_sec.max(f64::MIN_POSITIVE);
+                    (
+                        format!(
+                            "{:.0}/s = {x:.2}x etcd's {:.0}/s",
+                            s.ops_per_sec, e.ops_per_sec
+                        ),
+                        x >= want,
+                    )
+                }),
+            );
+        }
+        let synod_failover = self.system(SYNOD).and_then(|s| s.failover.as_ref());
+        let etcd_failover = self.system(ETCD).and_then(|s| s.failover.as_ref());
+        push(
+            "failover (median)",
+            "within 1.3x the election timeout",
+            synod_failover.map(|f| {
+                let x = f.median_ms / f.election_timeout_ms;
+                (
+                    format!(
+                        "{:.0} ms = {x:.2}x the {:.0} ms timeout (max {:.0} ms)",
+                        f.median_ms, f.election_timeout_ms, f.max_ms
+                    ),
+                    x <= 1.3,
+                )
+            }),
+        );
+        push(
+            "failover (median)",
+            "at most half of etcd's at equal timeout",
+            synod_failover.zip(etcd_failover).map(|(s, e)| {
+                let x = s.median_ms / e.median_ms.max(f64::MIN_POSITIVE);
+                (
+                    format!(
+                        "{:.0} ms = {x:.2}x etcd's {:.0} ms",
+                        s.median_ms, e.median_ms
+                    ),
+                    x <= 0.5,
+                )
+            }),
+        );
+        // A smaller run (--quick) cannot tell whether the 1M targets hold.
+        let big_catalog = self
+            .catalog_scale
+            .as_ref()
+            .filter(|c| c.ranges >= 1_000_000);
+        push(
+            "restart with 1M log entries",
+            "serving within 1 s",
+            self.restart
+                .as_ref()
+                .filter(|r| r.log_entries >= 1_000_000)
+                .map(|r| {
+                    (
+                        format!("{:.3} s with {} entries", r.seconds, r.log_entries),
+                        r.seconds < 1.0,
+                    )
+                }),
+        );
+        push(
+            "1M-range snapshot: install",
+            "within 3 s",
+            big_catalog.map(|c| {
+                (
+                    format!("{:.3} s for {} ranges", c.install_seconds, c.ranges),
+                    c.install_seconds < 3.0,
+                )
+            }),
+        );
+        push(
+            "1M-range snapshot: RSS",
+            "under 300 MB per member",
+            big_catalog.map(|c| {
+                let most = c.rss_bytes.max(c.leader_rss_bytes.unwrap_or(0));
+                (
+                    format!(
+                        "{:.0} MB new member, {:.0} MB leader ({} ranges)",
+                        c.rss_bytes as f64 / 1e6,
+                        c.leader_rss_bytes.unwrap_or(0) as f64 / 1e6,
+                        c.ranges
+                    ),
+                    most < 300_000_000,
+                )
+            }),
+        );
+        self.targets = out;
     }
 
     fn recompute_ratios(&mut self) {
@@ -408,12 +604,18 @@ impl BenchReport {
                 "raw write+fdatasync floor: {:.0}/s before, {:.0}/s after ({})",
                 f.before_per_sec, f.after_per_sec, f.dir
             );
+            if let (Some(p50), Some(p99)) = (f.p50_ms, f.p99_ms) {
+                let _ = writeln!(
+                    o,
+                    "raw write+fdatasync latency: p50 {p50:.3} ms, p99 {p99:.3} ms"
+                );
+            }
         }
         if self.systems.iter().any(|s| !s.writes.is_empty()) {
             let _ = writeln!(o, "\nwrites (closed loop, one write in flight per writer)");
             let _ = writeln!(
                 o,
-                "{:<7} {:>7} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7}",
+                "{:<7} {:>7} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>10}",
                 "system",
                 "writers",
                 "writes/s",
@@ -422,13 +624,14 @@ impl BenchReport {
                 "p99 ms",
                 "p99.9 ms",
                 "max ms",
-                "errors"
+                "errors",
+                "per fsync"
             );
             for s in &self.systems {
                 for w in &s.writes {
                     let _ = writeln!(
                         o,
-                        "{:<7} {:>7} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>7}",
+                        "{:<7} {:>7} {:>10.0} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>9.2} {:>7} {:>10}",
                         s.name,
                         w.concurrency,
                         w.ops_per_sec,
@@ -437,7 +640,9 @@ impl BenchReport {
                         w.p99_ms,
                         w.p999_ms,
                         w.max_ms,
-                        w.errors
+                        w.errors,
+                        w.entries_per_fsync
+                            .map_or_else(|| "-".to_string(), |x| format!("{x:.1}"))
                     );
                 }
             }
@@ -471,11 +676,20 @@ impl BenchReport {
         if let Some(r) = &self.restart {
             let _ = writeln!(
                 o,
-                "\nrestart with {} log entries{}: {:.3} s",
+                "\nrestart with {} log entries{}: serving (linearizable read) after {:.3} s",
                 r.log_entries,
                 if r.snapshot { " and a snapshot" } else { "" },
                 r.seconds
             );
+            if let (Some(st), Some(l)) = (r.status_seconds, r.leader_seconds) {
+                let _ = writeln!(
+                    o,
+                    "  first status answer {st:.3} s, leading {l:.3} s{}",
+                    r.above_snapshot
+                        .map(|n| format!(" ({n} entries above the snapshot applied at start)"))
+                        .unwrap_or_default()
+                );
+            }
         }
         if let Some(c) = &self.catalog_scale {
             let _ = writeln!(
@@ -486,6 +700,13 @@ impl BenchReport {
                 c.install_seconds,
                 c.rss_bytes as f64 / (1u64 << 20) as f64
             );
+            if let (Some(l), Some(st)) = (c.leader_rss_bytes, c.leader_start_seconds) {
+                let _ = writeln!(
+                    o,
+                    "  the leader holding it: RSS {:.0} MiB, leading {st:.3} s after its start",
+                    l as f64 / (1u64 << 20) as f64
+                );
+            }
         }
         if !self.ratios.is_empty() {
             let _ = writeln!(
@@ -504,6 +725,21 @@ impl BenchReport {
                     r.synod_over_etcd,
                     r.synod,
                     r.etcd
+                );
+            }
+        }
+        if !self.targets.is_empty() {
+            let _ = writeln!(o, "\ntargets (issue #6)");
+            for t in &self.targets {
+                let verdict = match t.met {
+                    Some(true) => "met",
+                    Some(false) => "MISSED",
+                    None => "n/a",
+                };
+                let _ = writeln!(
+                    o,
+                    "  {verdict:<6} {}: {} (target: {})",
+                    t.name, t.measured, t.target
                 );
             }
         }
@@ -620,6 +856,9 @@ pub(crate) mod tests {
             log_entries: 1_000_000,
             snapshot: true,
             seconds: 0.2,
+            above_snapshot: Some(10_000),
+            status_seconds: Some(0.1),
+            leader_seconds: Some(0.15),
         });
         r.note("the disk is shared");
         let j = r.to_json();
@@ -643,6 +882,8 @@ pub(crate) mod tests {
             snapshot_bytes: 50 << 20,
             install_seconds: 1.5,
             rss_bytes: 300 << 20,
+            leader_rss_bytes: None,
+            leader_start_seconds: None,
         });
         let t = r.table();
         for want in [
@@ -660,6 +901,93 @@ pub(crate) mod tests {
         ] {
             assert!(t.contains(want), "missing {want:?} in\n{t}");
         }
+    }
+
+    #[test]
+    fn targets_are_checked_against_the_run() {
+        let mut r = sample();
+        r.check_targets();
+        assert_eq!(r.targets.len(), 8);
+        // Only etcd so far: every Synod target is unknown.
+        assert!(r.targets.iter().all(|t| t.met.is_none()), "{:?}", r.targets);
+        r.set_fdatasync_latency(0.5, 2.0);
+        r.add_write_level(SYNOD, &load(1, 8000, &[1, 1, 1, 1]));
+        r.set_entries_per_fsync(SYNOD, 1, 1.0);
+        r.add_write_level(SYNOD, &load(256, 40_000, &[5]));
+        r.set_failover(SYNOD, &[Duration::from_millis(600)]);
+        r.set_restart(Restart {
+            log_entries: 1_000_000,
+            snapshot: true,
+            seconds: 0.8,
+            above_snapshot: None,
+            status_seconds: None,
+            leader_seconds: None,
+        });
+        r.set_catalog_scale(CatalogScale {
+            ranges: 1_000_000,
+            snapshot_bytes: 50 << 20,
+            install_seconds: 3.5,
+            rss_bytes: 200_000_000,
+            leader_rss_bytes: Some(310_000_000),
+            leader_start_seconds: None,
+        });
+        r.check_targets();
+        let verdicts: Vec<(&str, &str, Option<bool>)> = r
+            .targets
+            .iter()
+            .map(|t| (t.name.as_str(), t.target.as_str(), t.met))
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                // 1 ms over a 0.5 ms fsync: 2x exactly.
+                (
+                    "1 proposer: commit p50",
+                    "within 2x the fsync p50",
+                    Some(true)
+                ),
+                // 4000/s against etcd's 500/s.
+                ("1 proposer: writes/s", "at least 3x etcd's", Some(true)),
+                // etcd did not run 256 writers in the sample.
+                ("256 proposers: writes/s", "at least 10x etcd's", None),
+                (
+                    "failover (median)",
+                    "within 1.3x the election timeout",
+                    Some(true)
+                ),
+                // 600 against etcd's 900: not half.
+                (
+                    "failover (median)",
+                    "at most half of etcd's at equal timeout",
+                    Some(false)
+                ),
+                (
+                    "restart with 1M log entries",
+                    "serving within 1 s",
+                    Some(true)
+                ),
+                ("1M-range snapshot: install", "within 3 s", Some(false)),
+                // The leader's 310 MB counts.
+                (
+                    "1M-range snapshot: RSS",
+                    "under 300 MB per member",
+                    Some(false)
+                ),
+            ]
+        );
+        let t = r.table();
+        assert!(t.contains("targets (issue #6)"), "{t}");
+        assert!(
+            t.contains("MISSED failover (median): 600 ms = 0.67x etcd's 900 ms"),
+            "{t}"
+        );
+        assert!(t.contains("n/a    256 proposers"), "{t}");
+        assert!(
+            t.contains("raw write+fdatasync latency: p50 0.500 ms"),
+            "{t}"
+        );
+        assert!(t.contains("synod         1       4000"), "{t}");
+        assert!(t.contains("        1.0\n"), "{t}");
     }
 
     #[test]
