@@ -247,7 +247,6 @@ impl Catalog {
     }
 }
 
-
 fn inconsistent(detail: String) -> DecodeError {
     DecodeError::Inconsistent { what: WHAT, detail }
 }

@@ -261,6 +261,7 @@ impl<S: ReplicaStore> Replica<S> {
         let logger = super::logger::raft_logger(peer_id);
         let raw =
             RawNode::new(&raft_cfg, store.raft_handle(), &logger).map_err(EngineError::Raft)?;
+        let sole_voter = conf_state.voters == [peer_id];
         let mut replica = Self {
             cfg,
             id,
@@ -286,6 +287,12 @@ impl<S: ReplicaStore> Replica<S> {
             last_snapshot_bytes: 0,
         };
         replica.reseed_timeout();
+        if sole_voter {
+            // The only voter needs nobody's vote: elect itself now rather
+            // than wait out an election timeout (a restart serves sooner).
+            replica.raw.campaign().map_err(EngineError::Raft)?;
+            replica.reseed_timeout();
+        }
         Ok(replica)
     }
 
@@ -562,7 +569,12 @@ impl<S: ReplicaStore> Replica<S> {
                 .set_hard_state(hs)
                 .map_err(|e| EngineError::Storage(e.to_string()))?;
         }
-        let skip_sync = self.mutant == Some(Mutant::VoteNotPersisted) && rd.entries().is_empty();
+        // raft's `must_sync`: new entries, or a new term or vote. A Ready
+        // that only moves the commit index needs no fsync of its own (the
+        // commit index is recoverable from the leader); its record rides
+        // with the next fsync.
+        let skip_sync = !rd.must_sync()
+            || (self.mutant == Some(Mutant::VoteNotPersisted) && rd.entries().is_empty());
         if !skip_sync {
             let t0 = self.timings.is_some().then(std::time::Instant::now);
             store

@@ -161,7 +161,6 @@ fn put_opt_str(w: &mut Writer, s: Option<&str>) {
     }
 }
 
-
 fn put_entry(w: &mut Writer, e: &ControlPlaneEntry) {
     let bytes = e.encode();
     w.u32(bytes.len() as u32);
@@ -356,7 +355,6 @@ fn get_hint(r: &mut Reader<'_>) -> Result<Option<LeaderHint>, DecodeError> {
     };
     Ok(Some(LeaderHint { id, address }))
 }
-
 
 fn put_refusal(w: &mut Writer, refusal: &Refusal) {
     // The refusal travels as its code, name and text: clients act on the
