@@ -497,8 +497,22 @@ impl<S: ReplicaStore> Replica<S> {
     }
 
     /// Tells raft that `peer_id` could not be reached.
+    ///
+    /// A follower that cannot reach its leader gives up the leader's lease
+    /// at once: its election timer jumps to the base election timeout, so it
+    /// grants (pre-)votes right away and campaigns after its randomized
+    /// extra delay, instead of waiting out a full timeout first (a crashed
+    /// leader's connections fail within a heartbeat). It changes nothing if
+    /// the leader is in fact alive: its next heartbeat resets the timer.
     pub fn report_unreachable(&mut self, peer_id: u64) {
         self.raw.report_unreachable(peer_id);
+        let r = &mut self.raw.raft;
+        if r.state == StateRole::Follower && r.leader_id == peer_id {
+            let base = r.election_timeout();
+            if r.election_elapsed < base {
+                r.election_elapsed = base;
+            }
+        }
     }
 
     /// Gives up on a proposal (its caller's deadline passed). The answer says

@@ -1272,7 +1272,14 @@ fn serve_stream(
             write_frame(stream, FrameKind::HelloAck, &encode_hello_ack(), peer).map_err(refuse)?;
             tracing::debug!(peer, %identity, peer_id, "peer connected");
             reader.dec.set_limit(MAX_FRAME_PAYLOAD);
-            serve_peer(shared, stream, reader, &identity, peer_id, peer).map_err(Ending::Bad)
+            let served = serve_peer(shared, stream, reader, &identity, peer_id, peer);
+            // The peer's connection to us ended (a crashed member's sockets
+            // close at once): tell the engine, so a follower that loses its
+            // leader this way stops trusting the leader's lease right away.
+            if !shared.stopping() {
+                shared.report_unreachable(peer_id);
+            }
+            served.map_err(Ending::Bad)
         }
         HelloRole::Client => {
             let Some(handler) = shared.cfg.client_handler.clone() else {
