@@ -306,6 +306,13 @@ impl World {
         }
         n.disk.crash_tearing(tear);
         self.pending.retain(|_, op| op.peer != peer);
+        // Its connections close: every live member's transport notices, as
+        // the TCP transport reports a closed peer connection.
+        for q in self.live() {
+            if let Some(r) = self.replica(q) {
+                r.report_unreachable(peer);
+            }
+        }
     }
 
     fn live(&self) -> Vec<u64> {
@@ -764,8 +771,14 @@ impl World {
             }
         };
         let (from, to) = (msg.from, msg.to);
-        let lost = self.net.blocked.contains(&(from, to))
-            || (self.faults && self.rng.chance(self.net.loss, 100));
+        let blocked = self.net.blocked.contains(&(from, to));
+        let lost = blocked || (self.faults && self.rng.chance(self.net.loss, 100));
+        if blocked {
+            // A partitioned link refuses connections: the sender hears so.
+            if let Some(r) = self.replica(from) {
+                r.report_unreachable(to);
+            }
+        }
         if lost {
             if msg.get_msg_type() == MessageType::MsgSnapshot {
                 if let Some(r) = self.replica(from) {
