@@ -1022,24 +1022,9 @@ impl DurableStore {
     /// Replaces `CURRENT`, which names the newest segment, atomically and
     /// durably, so a deleted final segment is detected at open.
     fn write_current(&self, seq: u64) -> Result<()> {
-        let path = self.dir.join(CURRENT_FILE);
-        let tmp = self.dir.join(format!("{CURRENT_FILE}.tmp"));
         let mut bytes = Vec::new();
         record::frame_current(&mut bytes, seq);
-        let mut f = self
-            .disk
-            .create_file(&tmp)
-            .map_err(StorageError::io("create", &tmp))?;
-        f.write_all(&bytes)
-            .map_err(StorageError::io("write", &tmp))?;
-        f.sync_all().map_err(StorageError::io("fsync", &tmp))?;
-        drop(f);
-        self.disk
-            .rename(&tmp, &path)
-            .map_err(StorageError::io("rename", &tmp))?;
-        self.disk
-            .sync_dir(&self.dir)
-            .map_err(StorageError::io("fsync directory", &self.dir))
+        self.replace_durably(CURRENT_FILE, &bytes)
     }
 
     fn write_snapshot_file(
@@ -1049,14 +1034,21 @@ impl DurableStore {
         cs: &ConfState,
         data: &[u8],
     ) -> Result<()> {
-        let path = self.dir.join(snapshot_name(index));
-        let tmp = self.dir.join(format!("{}.tmp", snapshot_name(index)));
         let bytes = record::encode_snapshot_file(index, term, cs, data);
+        self.replace_durably(&snapshot_name(index), &bytes)
+    }
+
+    /// Writes `bytes` under `name` in the data directory atomically and
+    /// durably: a temporary file, fsynced, renamed over `name`, then the
+    /// directory fsynced. A crash leaves the old file or the new one.
+    fn replace_durably(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.dir.join(name);
+        let tmp = self.dir.join(format!("{name}.tmp"));
         let mut f = self
             .disk
             .create_file(&tmp)
             .map_err(StorageError::io("create", &tmp))?;
-        f.write_all(&bytes)
+        f.write_all(bytes)
             .map_err(StorageError::io("write", &tmp))?;
         f.sync_all().map_err(StorageError::io("fsync", &tmp))?;
         drop(f);

@@ -49,18 +49,8 @@ struct Members(Vec<Member>);
 impl Drop for Members {
     fn drop(&mut self) {
         for m in &mut self.0 {
-            if let Some(mut c) = m.child.take() {
-                // SIGTERM first: a clean shutdown; then make sure.
-                let _ = unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-                let deadline = Instant::now() + Duration::from_secs(3);
-                while Instant::now() < deadline {
-                    if matches!(c.try_wait(), Ok(Some(_))) {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                let _ = c.kill();
-                let _ = c.wait();
+            if let Some(c) = m.child.take() {
+                crate::process::stop(c, Duration::from_secs(3));
             }
         }
     }

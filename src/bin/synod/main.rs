@@ -15,6 +15,7 @@ use synod::storage::inspect::{inspect, ConfStateView, InspectReport};
 mod bench;
 mod cluster;
 mod demo;
+mod process;
 
 /// Synod: a replicated control-plane log for membership and a fenced
 /// range-ownership catalog.
