@@ -137,6 +137,10 @@ struct SimNode {
     /// Joined after bootstrap: needs its peer id to reopen an empty store.
     joiner: bool,
     removed: bool,
+    /// The tick at which an admitted member's process first starts (an
+    /// operator starts it some time after admitting it).
+    start_at: u64,
+    started: bool,
 }
 
 struct PendingOp {
@@ -243,6 +247,8 @@ impl World {
                     replica: None,
                     joiner: false,
                     removed: false,
+                    start_at: 0,
+                    started: false,
                 },
             );
         }
@@ -280,6 +286,7 @@ impl World {
                 self.stats.removed += 1;
             }
             Ok(Some(mut r)) => {
+                n.started = true;
                 r.record_applied(true);
                 r.set_mutant(self.opts.mutant);
                 self.checker.restarted(self.now, peer, r.store());
@@ -323,11 +330,25 @@ impl World {
             .collect()
     }
 
+    /// Starts admitted members whose start time came (all of them when
+    /// `all`).
+    fn start_due(&mut self, all: bool) {
+        let due: Vec<u64> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| !n.started && !n.removed && (all || n.start_at <= self.now))
+            .map(|(p, _)| *p)
+            .collect();
+        for p in due {
+            self.start(p);
+        }
+    }
+
     /// Members that crashed and were not removed.
     fn down(&self) -> Vec<u64> {
         self.nodes
             .iter()
-            .filter(|(_, n)| n.replica.is_none() && !n.removed)
+            .filter(|(_, n)| n.replica.is_none() && !n.removed && n.started)
             .map(|(p, _)| *p)
             .collect()
     }
@@ -375,6 +396,7 @@ impl World {
         self.deliver();
         self.expire();
         self.spawn_admitted();
+        self.start_due(false);
         if self.now.is_multiple_of(25) {
             self.check_logs();
         }
@@ -672,9 +694,10 @@ impl World {
                     replica: None,
                     joiner: true,
                     removed: false,
+                    start_at: self.now + self.rng.below(80),
+                    started: false,
                 },
             );
-            self.start(peer);
         }
     }
 
@@ -929,6 +952,7 @@ impl World {
         for p in self.down() {
             self.start(p);
         }
+        self.start_due(true);
         let start = self.now;
         let committed_before = self.checker.max_committed();
         while self.checker.max_committed() == committed_before || self.leader().is_none() {
