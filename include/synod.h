@@ -145,6 +145,22 @@ typedef struct synod_commit {
     bool changed;
 } synod_commit;
 
+// Called exactly once with the answer to a non-blocking proposal.
+// `user_data` is the pointer given with the proposal; `status` is
+// `SYNOD_OK` with `commit` pointing at the commit (valid during the call
+// only), or an error status with `commit` NULL, in which case this thread's
+// last error (`synod_last_error_message`, `synod_last_refusal_code`,
+// `synod_last_leader_hint`) describes it during the call. The callback must
+// not call `synod_node_shutdown` or `synod_node_free` on the same node.
+typedef void (*synod_propose_callback)(void *user_data,
+                                       synod_status status,
+                                       const struct synod_commit *commit);
+
+// Releases the `user_data` of a registration. Called exactly once per
+// registration: after the callback ran, or without it when the
+// registration failed. May be NULL when there is nothing to release.
+typedef void (*synod_free_callback)(void *user_data);
+
 // The answer of `synod_node_fence_check`. 0 is never an answer, so a zeroed
 // variable is never mistaken for `SYNOD_FENCE_CURRENT`.
 typedef uint32_t synod_fence_status;
@@ -446,6 +462,29 @@ synod_status synod_node_propose_transition(const struct synod_node *node,
                                            uint64_t epoch,
                                            uint32_t timeout_ms,
                                            struct synod_commit *out);
+
+// Proposes the fenced transition of `range` to `new_owner` at `epoch`
+// without waiting: `callback` receives the answer exactly once, then
+// `free_user_data` (if not NULL) releases `user_data`.
+//
+// Returns `SYNOD_OK` when the proposal was handed to the member; the
+// callback may run before this function returns (on the calling thread,
+// for the single-node engine) or later on the member's driver thread (a
+// started member). It never runs after `synod_node_shutdown` returns: a
+// shutdown answers every proposal still waiting (`SYNOD_ERR_SHUTDOWN`)
+// before it returns. On failure (`SYNOD_ERR_NULL_ARGUMENT`,
+// `SYNOD_ERR_INVALID_ARGUMENT`, `SYNOD_ERR_INVALID_IDENTITY`,
+// `SYNOD_ERR_SHUTDOWN` once shutdown began) the callback is not called and
+// `free_user_data` is called before this function returns. Strings are
+// borrowed for the call only.
+synod_status synod_node_propose_transition_async(const struct synod_node *node,
+                                                 const char *range,
+                                                 const char *new_owner,
+                                                 uint64_t epoch,
+                                                 uint32_t timeout_ms,
+                                                 synod_propose_callback callback,
+                                                 void *user_data,
+                                                 synod_free_callback free_user_data);
 
 // Proposes an operator's forced transition of `range` to `new_owner`,
 // recorded in the audit list with `operator_id` and `reason` (never blank). The

@@ -140,6 +140,14 @@ pub trait ControlPlaneConsensus: Send + Sync {
         timeout: Duration,
     ) -> Result<Committed, ProposeError>;
 
+    /// Proposes `entry` without waiting: `callback` gets the answer exactly
+    /// once. The default runs the blocking form and calls back before it
+    /// returns; the replicated [`Node`] calls back from its driver thread
+    /// (before [`Node::shutdown`] returns at the latest).
+    fn propose_with(&self, entry: ControlPlaneEntry, timeout: Duration, callback: ProposeCallback) {
+        callback(self.propose(entry, timeout));
+    }
+
     /// The owner of `range` as this member has applied it.
     fn owner(&self, range: &RangeId) -> Option<RangeOwnership>;
 
@@ -440,6 +448,10 @@ impl ControlPlaneConsensus for Node {
             return Err(self.stopped_error());
         }
         rx.recv().unwrap_or_else(|_| Err(self.stopped_error()))
+    }
+
+    fn propose_with(&self, entry: ControlPlaneEntry, timeout: Duration, callback: ProposeCallback) {
+        Node::propose_with(self, entry, timeout, callback);
     }
 
     fn owner(&self, range: &RangeId) -> Option<RangeOwnership> {

@@ -52,7 +52,7 @@ static void check_fail(const char *file, int line, const char *what)
     } while (0)
 
 /* Copies the last error message (whole) into a static buffer. */
-static const char *last_message(void)
+static inline const char *last_message(void)
 {
     static char buf[2048];
     size_t n = 0;

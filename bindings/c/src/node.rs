@@ -7,7 +7,8 @@
 //! either. There is one propose function per entry a caller may propose and
 //! none that takes bytes.
 
-use std::ffi::{c_char, CString};
+use std::ffi::{c_char, c_void, CString};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -73,6 +74,9 @@ pub struct synod_commit {
 pub struct synod_node {
     engine: Arc<dyn ControlPlaneConsensus>,
     stop: Box<dyn Fn() + Send + Sync>,
+    /// Set when `synod_node_shutdown` (or free) began: no new callback is
+    /// registered from then on.
+    shut_down: AtomicBool,
     id: CString,
 }
 
@@ -231,6 +235,7 @@ pub unsafe extern "C" fn synod_node_start(
         let running = std::sync::Mutex::new(Some(member));
         let node = Box::new(synod_node {
             engine,
+            shut_down: AtomicBool::new(false),
             stop: Box::new(move || {
                 let m = running.lock().unwrap_or_else(|p| p.into_inner()).take();
                 if let Some(m) = m {
@@ -272,6 +277,7 @@ pub unsafe extern "C" fn synod_node_open_single(
         let node = Box::new(synod_node {
             engine,
             stop: Box::new(move || stopper.shutdown()),
+            shut_down: AtomicBool::new(false),
             id: id_text,
         });
         unsafe { write_out(out, Box::into_raw(node)) };
@@ -449,6 +455,127 @@ pub unsafe extern "C" fn synod_node_propose_transition(
                 }))
             })
         }
+    })
+}
+
+/// Called exactly once with the answer to a non-blocking proposal.
+/// `user_data` is the pointer given with the proposal; `status` is
+/// `SYNOD_OK` with `commit` pointing at the commit (valid during the call
+/// only), or an error status with `commit` NULL, in which case this thread's
+/// last error (`synod_last_error_message`, `synod_last_refusal_code`,
+/// `synod_last_leader_hint`) describes it during the call. The callback must
+/// not call `synod_node_shutdown` or `synod_node_free` on the same node.
+pub type synod_propose_callback = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, status: synod_status, commit: *const synod_commit),
+>;
+
+/// Releases the `user_data` of a registration. Called exactly once per
+/// registration: after the callback ran, or without it when the
+/// registration failed. May be NULL when there is nothing to release.
+pub type synod_free_callback = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
+
+/// A callback, its user data and the user data's release, handed across
+/// threads: the free function runs exactly once, when this is dropped.
+struct Registration {
+    callback: unsafe extern "C" fn(*mut c_void, synod_status, *const synod_commit),
+    user_data: *mut c_void,
+    free: synod_free_callback,
+}
+
+// SAFETY: the C caller hands user_data over to the library for the
+// registration's lifetime; the header states that the callback and the free
+// function may run on another thread.
+unsafe impl Send for Registration {}
+
+impl Registration {
+    fn answer(self, result: Result<synod::Committed, synod::ProposeError>) {
+        match result {
+            Ok(c) => {
+                let commit = synod_commit {
+                    index: c.index.get(),
+                    term: c.term.get(),
+                    version: c.version.get(),
+                    changed: c.changed,
+                };
+                // SAFETY: the caller's callback, with its own user data.
+                unsafe { (self.callback)(self.user_data, crate::error::SYNOD_OK, &commit) };
+            }
+            Err(e) => {
+                let status = crate::error::record(Error::from(e));
+                // SAFETY: as above.
+                unsafe { (self.callback)(self.user_data, status, std::ptr::null()) };
+            }
+        }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Some(free) = self.free {
+            // SAFETY: the caller's release function, called exactly once.
+            unsafe { free(self.user_data) };
+        }
+    }
+}
+
+/// Proposes the fenced transition of `range` to `new_owner` at `epoch`
+/// without waiting: `callback` receives the answer exactly once, then
+/// `free_user_data` (if not NULL) releases `user_data`.
+///
+/// Returns `SYNOD_OK` when the proposal was handed to the member; the
+/// callback may run before this function returns (on the calling thread,
+/// for the single-node engine) or later on the member's driver thread (a
+/// started member). It never runs after `synod_node_shutdown` returns: a
+/// shutdown answers every proposal still waiting (`SYNOD_ERR_SHUTDOWN`)
+/// before it returns. On failure (`SYNOD_ERR_NULL_ARGUMENT`,
+/// `SYNOD_ERR_INVALID_ARGUMENT`, `SYNOD_ERR_INVALID_IDENTITY`,
+/// `SYNOD_ERR_SHUTDOWN` once shutdown began) the callback is not called and
+/// `free_user_data` is called before this function returns. Strings are
+/// borrowed for the call only.
+#[no_mangle]
+pub unsafe extern "C" fn synod_node_propose_transition_async(
+    node: *const synod_node,
+    range: *const c_char,
+    new_owner: *const c_char,
+    epoch: u64,
+    timeout_ms: u32,
+    callback: synod_propose_callback,
+    user_data: *mut c_void,
+    free_user_data: synod_free_callback,
+) -> synod_status {
+    ffi_boundary!(status "synod_node_propose_transition_async", {
+        let Some(callback) = callback else {
+            if let Some(free) = free_user_data {
+                // SAFETY: the caller's release function, called exactly once.
+                unsafe { free(user_data) };
+            }
+            return Err(Error::null("callback"));
+        };
+        // From here on the registration owns user_data: dropping it on any
+        // early return releases it exactly once.
+        let registration = Registration {
+            callback,
+            user_data,
+            free: free_user_data,
+        };
+        let node = unsafe { node_arg(node)? };
+        let entry = ControlPlaneEntry::OwnershipTransition(OwnershipTransition {
+            range: unsafe { parsed_arg(range, "range")? },
+            new_owner: unsafe { identity_arg(new_owner, "new_owner")? },
+            epoch: Epoch(epoch),
+        });
+        if node.shut_down.load(Ordering::SeqCst) {
+            return Err(Error::new(
+                crate::error::SYNOD_ERR_SHUTDOWN,
+                "the node is shut down",
+            ));
+        }
+        node.engine.propose_with(
+            entry,
+            Duration::from_millis(u64::from(timeout_ms)),
+            Box::new(move |result| registration.answer(result)),
+        );
+        Ok(())
     })
 }
 
@@ -807,6 +934,7 @@ pub unsafe extern "C" fn synod_leader_hint_free(hint: *mut synod_leader_hint) {
 pub unsafe extern "C" fn synod_node_shutdown(node: *const synod_node) -> synod_status {
     ffi_boundary!(status "synod_node_shutdown", {
         let node = unsafe { node_arg(node)? };
+        node.shut_down.store(true, Ordering::SeqCst);
         (node.stop)();
         Ok(())
     })
