@@ -94,33 +94,7 @@ enum Command {
     },
     /// Run the seeded deterministic simulator over many seeds. The last line
     /// reads `N seeds, V violations`; the exit code is 1 when V > 0.
-    Sim {
-        /// How many seeds to run.
-        #[arg(long, default_value_t = 100)]
-        seeds: u64,
-        /// The first seed.
-        #[arg(long, default_value_t = 0)]
-        start: u64,
-        /// Members at bootstrap.
-        #[arg(long, default_value_t = 3)]
-        nodes: usize,
-        /// Run a deliberately broken engine (see --list-mutants).
-        #[arg(long)]
-        mutant: Option<String>,
-        /// Print the mutants' names, one per line, and exit.
-        #[arg(long)]
-        list_mutants: bool,
-        /// Worker threads (default: the number of CPUs).
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Print a line for every seed, not only for failing ones.
-        #[arg(long)]
-        verbose: bool,
-        /// Print every delivery, crash and refusal to stderr (use with
-        /// --seeds 1 to study a replay).
-        #[arg(long)]
-        trace: bool,
-    },
+    Sim(SimArgs),
     /// Show what a node's data directory holds: hard state, log bounds,
     /// snapshot, conf state and the catalog. Read-only. Exit code 2 if the
     /// directory is damaged or unreadable.
@@ -257,7 +231,7 @@ fn main() -> ExitCode {
     // The simulator injects faults on purpose: raft's warnings about them
     // are noise there. RUST_LOG overrides either default.
     let default_filter = match cli.command {
-        Command::Sim { .. } => "off",
+        Command::Sim(_) => "off",
         _ => "warn",
     };
     tracing_subscriber::fmt()
@@ -282,25 +256,7 @@ fn main() -> ExitCode {
             println!("synod {}", synod::VERSION);
             ExitCode::SUCCESS
         }
-        Command::Sim {
-            seeds,
-            start,
-            nodes,
-            mutant,
-            list_mutants,
-            threads,
-            verbose,
-            trace,
-        } => cmd_sim(SimArgs {
-            seeds,
-            start,
-            nodes,
-            mutant,
-            list_mutants,
-            threads,
-            verbose,
-            trace,
-        }),
+        Command::Sim(args) => cmd_sim(args),
         Command::Demo {
             nodes,
             data_dir,
@@ -381,14 +337,33 @@ fn cmd_certs(out: &std::path::Path, nodes: &[String], clients: &[String]) -> Exi
     }
 }
 
+/// The options of `synod sim`.
+#[derive(Debug, clap::Args)]
 struct SimArgs {
+    /// How many seeds to run.
+    #[arg(long, default_value_t = 100)]
     seeds: u64,
+    /// The first seed.
+    #[arg(long, default_value_t = 0)]
     start: u64,
+    /// Members at bootstrap.
+    #[arg(long, default_value_t = 3)]
     nodes: usize,
+    /// Run a deliberately broken engine (see --list-mutants).
+    #[arg(long)]
     mutant: Option<String>,
+    /// Print the mutants' names, one per line, and exit.
+    #[arg(long)]
     list_mutants: bool,
+    /// Worker threads (default: the number of CPUs).
+    #[arg(long)]
     threads: Option<usize>,
+    /// Print a line for every seed, not only for failing ones.
+    #[arg(long)]
     verbose: bool,
+    /// Print every delivery, crash and refusal to stderr (use with
+    /// --seeds 1 to study a replay).
+    #[arg(long)]
     trace: bool,
 }
 
