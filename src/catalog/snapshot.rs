@@ -92,13 +92,7 @@ impl Catalog {
         if r.take("magic", MAGIC.len())? != MAGIC {
             return Err(DecodeError::BadMagic { what: WHAT });
         }
-        let version = r.u8("snapshot format version")?;
-        if version != SNAPSHOT_FORMAT_VERSION {
-            return Err(DecodeError::UnsupportedVersion {
-                what: WHAT,
-                version,
-            });
-        }
+        r.version("snapshot format version", WHAT, SNAPSHOT_FORMAT_VERSION)?;
         let applied_index = Index(r.u64("applied index")?);
         let applied_term = Term(r.u64("applied term")?);
         let catalog_version = CatalogVersion(r.u64("catalog version")?);

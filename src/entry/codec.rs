@@ -314,6 +314,21 @@ impl<'a> Reader<'a> {
         self.name(what, AuditReason::MAX_LEN, AuditReason::from_bytes)
     }
 
+    /// Reads a format version byte (named `field` if the input is short)
+    /// and refuses any version but `expected`, as an unsupported `what`.
+    pub fn version(
+        &mut self,
+        field: &'static str,
+        what: &'static str,
+        expected: u8,
+    ) -> Result<(), DecodeError> {
+        let version = self.u8(field)?;
+        if version != expected {
+            return Err(DecodeError::UnsupportedVersion { what, version });
+        }
+        Ok(())
+    }
+
     /// Reads a boolean written by [`Writer::bool`]; any byte but 0 or 1 is
     /// an error.
     pub fn bool(&mut self, what: &'static str) -> Result<bool, DecodeError> {
@@ -427,13 +442,7 @@ pub(crate) fn encode_entry(entry: &ControlPlaneEntry) -> Vec<u8> {
 pub(crate) fn decode_entry(bytes: &[u8]) -> Result<ControlPlaneEntry, DecodeError> {
     const WHAT: &str = "entry";
     let mut r = Reader::new(bytes);
-    let version = r.u8("entry format version")?;
-    if version != ENTRY_FORMAT_VERSION {
-        return Err(DecodeError::UnsupportedVersion {
-            what: WHAT,
-            version,
-        });
-    }
+    r.version("entry format version", WHAT, ENTRY_FORMAT_VERSION)?;
     let tag_offset = r.offset();
     let entry = match r.u8("entry tag")? {
         TAG_ADMIT => ControlPlaneEntry::Membership(MembershipChange::Admit {

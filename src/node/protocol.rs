@@ -243,7 +243,7 @@ impl Request {
     /// Decodes a request; arbitrary bytes give an error, never a panic.
     pub fn decode(bytes: &[u8]) -> Result<Request, DecodeError> {
         let mut r = Reader::new(bytes);
-        version(&mut r, "client request")?;
+        r.version("protocol version", "client request", PROTOCOL_VERSION)?;
         let offset = r.offset();
         let req = match r.u8("request tag")? {
             1 => Request::Status,
@@ -304,14 +304,6 @@ impl Request {
         r.finish("client request")?;
         Ok(req)
     }
-}
-
-fn version(r: &mut Reader<'_>, what: &'static str) -> Result<(), DecodeError> {
-    let v = r.u8("protocol version")?;
-    if v != PROTOCOL_VERSION {
-        return Err(DecodeError::UnsupportedVersion { what, version: v });
-    }
-    Ok(())
 }
 
 fn put_ownership(w: &mut Writer, o: &RangeOwnership) {
@@ -492,7 +484,7 @@ impl Response {
     /// Decodes a response; arbitrary bytes give an error, never a panic.
     pub fn decode(bytes: &[u8]) -> Result<Result<Response, RemoteError>, DecodeError> {
         let mut r = Reader::new(bytes);
-        version(&mut r, "client response")?;
+        r.version("protocol version", "client response", PROTOCOL_VERSION)?;
         let offset = r.offset();
         let resp = match r.u8("response tag")? {
             1 => Response::Status(StatusInfo {

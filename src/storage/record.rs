@@ -229,13 +229,7 @@ pub fn decode(buf: &Bytes, start: usize, end: usize) -> Result<Record, DecodeErr
             if r.take("segment magic", SEGMENT_MAGIC.len())? != SEGMENT_MAGIC {
                 return Err(DecodeError::BadMagic { what: "segment" });
             }
-            let version = r.u8("segment format version")?;
-            if version != SEGMENT_FORMAT_VERSION {
-                return Err(DecodeError::UnsupportedVersion {
-                    what: "segment",
-                    version,
-                });
-            }
+            r.version("segment format version", "segment", SEGMENT_FORMAT_VERSION)?;
             let seq = r.u64("segment sequence")?;
             let last_index = r.u64("segment last index")?;
             let snapshot = match r.bool("snapshot flag")? {
@@ -396,13 +390,11 @@ pub fn decode_snapshot_file(bytes: Vec<u8>) -> Result<SnapshotFile, (usize, Stri
     let mut r = Reader::new(&bytes[..body_len]);
     let res = (|| {
         r.take("magic", SNAPSHOT_MAGIC.len())?;
-        let version = r.u8("snapshot file version")?;
-        if version != SNAPSHOT_FORMAT_VERSION {
-            return Err(DecodeError::UnsupportedVersion {
-                what: "snapshot file",
-                version,
-            });
-        }
+        r.version(
+            "snapshot file version",
+            "snapshot file",
+            SNAPSHOT_FORMAT_VERSION,
+        )?;
         let index = r.u64("snapshot index")?;
         let term = r.u64("snapshot term")?;
         let conf_state = r.conf_state()?;
@@ -410,7 +402,7 @@ pub fn decode_snapshot_file(bytes: Vec<u8>) -> Result<SnapshotFile, (usize, Stri
         let n = usize::try_from(n).unwrap_or(usize::MAX);
         let at = r.offset();
         r.take("snapshot data", n)?;
-        Ok((index, term, conf_state, at, n))
+        Ok::<_, DecodeError>((index, term, conf_state, at, n))
     })();
     let offset = r.offset();
     let (index, term, conf_state, at, n) = res.map_err(|e| (offset, e.to_string()))?;

@@ -588,14 +588,7 @@ pub fn encode_hello(h: &Hello) -> Vec<u8> {
 /// Decodes a [`Hello`] payload.
 pub fn decode_hello(payload: &[u8]) -> Result<Hello, WireError> {
     let mut r = Reader::new(payload);
-    let version = r.u8("hello version")?;
-    if version != HELLO_VERSION {
-        return Err(DecodeError::UnsupportedVersion {
-            what: "hello",
-            version,
-        }
-        .into());
-    }
+    r.version("hello version", "hello", HELLO_VERSION)?;
     let off = r.offset();
     let role = r.u8("hello role")?;
     let peer_id = r.u64("hello peer id")?;
@@ -645,14 +638,7 @@ pub fn encode_hello_ack() -> Vec<u8> {
 /// Checks a [`FrameKind::HelloAck`] payload.
 pub fn decode_hello_ack(payload: &[u8]) -> Result<(), WireError> {
     let mut r = Reader::new(payload);
-    let version = r.u8("hello ack version")?;
-    if version != HELLO_VERSION {
-        return Err(DecodeError::UnsupportedVersion {
-            what: "hello ack",
-            version,
-        }
-        .into());
-    }
+    r.version("hello ack version", "hello ack", HELLO_VERSION)?;
     let off = r.offset();
     match r.u8("hello ack status")? {
         0 => {}
