@@ -124,7 +124,9 @@ pub enum StorageError {
 }
 
 impl StorageError {
-    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Self {
+    /// Maps an I/O error of operation `op` on `path` into [`StorageError::Io`]
+    /// (for `map_err`).
+    pub fn io(op: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Self {
         let path = path.into();
         move |source| StorageError::Io { op, path, source }
     }

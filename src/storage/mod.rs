@@ -105,14 +105,12 @@
 //! * [`sim`]: [`SimDisk`], the deterministic crashable disk;
 //! * [`record`]: framing and our own encoding of raft's values;
 //! * [`store`]: [`DurableStore`] and [`StoreHandle`];
-//! * [`replay`]: catalog recovery; [`inspect`]: `synod inspect`;
-//!   [`bench`]: `synod bench storage`.
+//! * [`replay`]: catalog recovery; [`inspect`]: `synod inspect`.
 
 // raft's protobuf messages are built field by field, the way their own
 // documentation and `MemStorage` do.
 #![allow(clippy::field_reassign_with_default)]
 
-pub mod bench;
 pub mod disk;
 mod error;
 pub mod inspect;

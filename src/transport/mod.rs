@@ -22,6 +22,7 @@
 //! checksummed, raft messages are decoded by our own codec (never by
 //! protobuf) and `MsgPropose` is refused.
 
+#[cfg(feature = "dev-certs")]
 pub mod certs;
 pub mod host;
 pub mod memory;

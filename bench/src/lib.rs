@@ -16,11 +16,14 @@
 //! full `synod bench` ([`cmd_bench`]) runs Synod's part and, with `--etcd`,
 //! the etcd part, into one report.
 
+pub mod cli;
 pub mod etcd;
 pub mod histogram;
 pub mod http;
 pub mod load;
+pub mod process;
 pub mod report;
+pub mod storage;
 pub mod svg;
 pub mod synod_cluster;
 
@@ -74,7 +77,7 @@ pub fn measure_fsync_floor(
     dir: &Path,
     per_case: Duration,
 ) -> Result<(f64, f64), synod::storage::StorageError> {
-    let r = synod::storage::bench::bench_storage(dir, &[], per_case, 0)?;
+    let r = crate::storage::bench_storage(dir, &[], per_case, 0)?;
     Ok((r.fdatasync_per_sec, r.fdatasync_after_per_sec))
 }
 
@@ -86,7 +89,7 @@ pub fn measure_fsync_latency(dir: &Path, per_case: Duration) -> std::io::Result<
     let path = dir.join(format!("synod-bench-fsync-{}", std::process::id()));
     let res = (|| {
         let mut f = std::fs::File::create(&path)?;
-        let record = [0x5au8; synod::storage::bench::ENTRY_BYTES + 30];
+        let record = [0x5au8; crate::storage::ENTRY_BYTES + 30];
         let mut h = histogram::Histogram::new();
         let start = std::time::Instant::now();
         while start.elapsed() < per_case || h.count() < 10 {
@@ -227,19 +230,26 @@ pub fn run_etcd(report: &mut BenchReport, opts: &EtcdBenchOptions) -> Result<(),
 }
 
 /// Arguments of `synod bench etcd`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct EtcdArgs {
-    /// Write the JSON report here, and the plot next to it.
+    /// Write the JSON report here and the latency plot (SVG) next to it.
+    #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Measured seconds per level.
+    /// Measured seconds per concurrency level.
+    #[arg(long, default_value_t = 5.0)]
     pub seconds: f64,
-    /// Warmup seconds per level.
+    /// Unmeasured warmup seconds per concurrency level.
+    #[arg(long, default_value_t = 1.0)]
     pub warmup: f64,
-    /// Failover trials.
+    /// Failover trials (0: skip).
+    #[arg(long, default_value_t = 5)]
     pub trials: usize,
-    /// Concurrency levels.
+    /// Concurrent writers, one level after another.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,256")]
     pub levels: Vec<usize>,
-    /// Where the cluster and the fsync floor write.
+    /// Where the cluster's temporary directory and the fsync floor
+    /// write (default: the system's temporary directory).
+    #[arg(long)]
     pub dir: Option<PathBuf>,
 }
 
@@ -467,29 +477,50 @@ pub fn run_synod(report: &mut BenchReport, opts: &SynodBenchOptions) -> Result<(
 }
 
 /// Arguments of the full `synod bench`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct FullArgs {
-    /// Write the JSON report here, and the plot next to it.
+    /// Write the JSON report here and the latency plot (SVG) next to it.
+    #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Also run the etcd baseline.
+    /// Also run the etcd baseline (same workload, same timing) and print
+    /// Synod/etcd ratios. Needs `etcd` on PATH (exit code 2 without it).
+    #[arg(long)]
     pub etcd: bool,
-    /// Plain TCP instead of mutual TLS.
+    /// Mutual TLS between members and clients: the default (production)
+    /// mode; the flag only makes it explicit.
+    #[arg(long, conflicts_with = "insecure")]
+    pub tls: bool,
+    /// Plain TCP instead of mutual TLS (development mode).
+    #[arg(long)]
     pub insecure: bool,
-    /// Measured seconds per level.
+    /// Measured seconds per concurrency level [default: 5, --quick 0.5].
+    #[arg(long)]
     pub seconds: Option<f64>,
-    /// Warmup seconds per level.
+    /// Unmeasured warmup seconds per level [default: 1, --quick 0.2].
+    #[arg(long)]
     pub warmup: Option<f64>,
-    /// Failover trials per system.
+    /// Failover trials per system [default: 5, --quick 1].
+    #[arg(long)]
     pub trials: Option<usize>,
-    /// Concurrency levels.
+    /// Concurrent proposers, one level after another [default: 1,16,256,
+    /// --quick 1,8].
+    #[arg(long, value_delimiter = ',')]
     pub levels: Option<Vec<usize>>,
-    /// Log entries of the restart measurement.
+    /// Log entries in the restart measurement [default: 1000000, --quick
+    /// 20000] (0: skip).
+    #[arg(long)]
     pub restart_entries: Option<u64>,
-    /// Ranges of the catalog-scale measurement.
+    /// Ranges in the catalog-scale measurement [default: 1000000, --quick
+    /// 20000] (0: skip).
+    #[arg(long)]
     pub ranges: Option<u64>,
-    /// A short smoke run (small defaults for everything not given).
+    /// A short smoke run (seconds, not minutes): small defaults for every
+    /// size not given.
+    #[arg(long)]
     pub quick: bool,
-    /// Where the clusters and the fsync floor write.
+    /// Where the clusters' temporary directories and the fsync floor write
+    /// (default: the system's temporary directory).
+    #[arg(long)]
     pub dir: Option<PathBuf>,
 }
 
@@ -660,6 +691,7 @@ mod tests {
         let mut a = FullArgs {
             json: None,
             etcd: false,
+            tls: false,
             insecure: false,
             seconds: None,
             warmup: None,

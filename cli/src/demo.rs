@@ -50,7 +50,7 @@ impl Drop for Members {
     fn drop(&mut self) {
         for m in &mut self.0 {
             if let Some(c) = m.child.take() {
-                crate::process::stop(c, Duration::from_secs(3));
+                synod_bench::process::stop(c, Duration::from_secs(3));
             }
         }
     }

@@ -6,16 +6,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use synod::storage::bench::{bench_storage, BenchReport};
 use synod::storage::inspect::{inspect, ConfStateView, InspectReport};
 
-mod bench;
 mod cluster;
 mod demo;
-mod process;
 
 /// Synod: a replicated control-plane log for membership and a fenced
 /// range-ownership catalog.
@@ -126,104 +122,8 @@ enum Command {
     /// and 256 proposers with the group-commit batching, kill -9 failover,
     /// restart with 1,000,000 log entries, a 1,000,000-range catalog
     /// installed on a new member; `--etcd` adds the etcd baseline and the
-    /// ratios. Every issue #6 target is checked at the end.
-    #[command(args_conflicts_with_subcommands = true)]
-    Bench {
-        #[command(subcommand)]
-        what: Option<BenchCommand>,
-        #[command(flatten)]
-        full: FullBenchArgs,
-    },
-}
-
-/// The full `synod bench`.
-#[derive(Debug, clap::Args)]
-struct FullBenchArgs {
-    /// Write the JSON report here and the latency plot (SVG) next to it.
-    #[arg(long)]
-    json: Option<PathBuf>,
-    /// Also run the etcd baseline (same workload, same timing) and print
-    /// Synod/etcd ratios. Needs `etcd` on PATH (exit code 2 without it).
-    #[arg(long)]
-    etcd: bool,
-    /// Mutual TLS between members and clients: the default (production)
-    /// mode; the flag only makes it explicit.
-    #[arg(long, conflicts_with = "insecure")]
-    tls: bool,
-    /// Plain TCP instead of mutual TLS (development mode).
-    #[arg(long)]
-    insecure: bool,
-    /// Measured seconds per concurrency level [default: 5, --quick 0.5].
-    #[arg(long)]
-    seconds: Option<f64>,
-    /// Unmeasured warmup seconds per level [default: 1, --quick 0.2].
-    #[arg(long)]
-    warmup: Option<f64>,
-    /// Failover trials per system [default: 5, --quick 1].
-    #[arg(long)]
-    trials: Option<usize>,
-    /// Concurrent proposers, one level after another [default: 1,16,256,
-    /// --quick 1,8].
-    #[arg(long, value_delimiter = ',')]
-    levels: Option<Vec<usize>>,
-    /// Log entries in the restart measurement [default: 1000000, --quick
-    /// 20000] (0: skip).
-    #[arg(long)]
-    restart_entries: Option<u64>,
-    /// Ranges in the catalog-scale measurement [default: 1000000, --quick
-    /// 20000] (0: skip).
-    #[arg(long)]
-    ranges: Option<u64>,
-    /// A short smoke run (seconds, not minutes): small defaults for every
-    /// size not given.
-    #[arg(long)]
-    quick: bool,
-    /// Where the clusters' temporary directories and the fsync floor write
-    /// (default: the system's temporary directory).
-    #[arg(long)]
-    dir: Option<PathBuf>,
-}
-
-#[derive(Debug, Subcommand)]
-enum BenchCommand {
-    /// Durable appends per second for batches of 1, 16 and 256 small
-    /// entries, next to the raw fdatasync floor of the same disk.
-    Storage {
-        /// Where to write (a temporary subdirectory is made and removed).
-        #[arg(long, default_value = ".")]
-        dir: PathBuf,
-        /// Seconds per measurement.
-        #[arg(long, default_value_t = 3.0)]
-        seconds: f64,
-        /// Also write this many entries and time a reopen (0: skip).
-        #[arg(long, default_value_t = 1_000_000)]
-        recovery_entries: u64,
-    },
-    /// The etcd baseline: a 3-member etcd cluster on loopback (fsync on,
-    /// Synod's heartbeat and election timeout), writes/s and latency at
-    /// each concurrency level, and kill -9 failover trials. Needs `etcd` on
-    /// PATH (exit code 2 without it).
-    Etcd {
-        /// Write the JSON report here and the latency plot (SVG) next to it.
-        #[arg(long)]
-        json: Option<PathBuf>,
-        /// Measured seconds per concurrency level.
-        #[arg(long, default_value_t = 5.0)]
-        seconds: f64,
-        /// Unmeasured warmup seconds per concurrency level.
-        #[arg(long, default_value_t = 1.0)]
-        warmup: f64,
-        /// Failover trials (0: skip).
-        #[arg(long, default_value_t = 5)]
-        trials: usize,
-        /// Concurrent writers, one level after another.
-        #[arg(long, value_delimiter = ',', default_value = "1,16,256")]
-        levels: Vec<usize>,
-        /// Where the cluster's temporary directory and the fsync floor
-        /// write (default: the system's temporary directory).
-        #[arg(long)]
-        dir: Option<PathBuf>,
-    },
+    /// ratios. Every performance target is checked at the end.
+    Bench(synod_bench::cli::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -278,47 +178,7 @@ fn main() -> ExitCode {
             nodes,
             clients,
         } => cmd_certs(&out, &nodes, &clients),
-        Command::Bench { what: None, full } => bench::cmd_bench(bench::FullArgs {
-            json: full.json,
-            etcd: full.etcd,
-            insecure: full.insecure,
-            seconds: full.seconds,
-            warmup: full.warmup,
-            trials: full.trials,
-            levels: full.levels,
-            restart_entries: full.restart_entries,
-            ranges: full.ranges,
-            quick: full.quick,
-            dir: full.dir,
-        }),
-        Command::Bench {
-            what:
-                Some(BenchCommand::Storage {
-                    dir,
-                    seconds,
-                    recovery_entries,
-                }),
-            ..
-        } => cmd_bench_storage(dir, seconds, recovery_entries),
-        Command::Bench {
-            what:
-                Some(BenchCommand::Etcd {
-                    json,
-                    seconds,
-                    warmup,
-                    trials,
-                    levels,
-                    dir,
-                }),
-            ..
-        } => bench::cmd_bench_etcd(bench::EtcdArgs {
-            json,
-            seconds,
-            warmup,
-            trials,
-            levels,
-            dir,
-        }),
+        Command::Bench(args) => synod_bench::cli::run(args),
     }
 }
 
@@ -559,51 +419,6 @@ fn format_inspect(r: &InspectReport) -> String {
                 }
             }
         }
-    }
-    o
-}
-
-fn cmd_bench_storage(dir: PathBuf, seconds: f64, recovery_entries: u64) -> ExitCode {
-    let per_case = Duration::from_secs_f64(seconds.max(0.1));
-    match bench_storage(&dir, &[1, 16, 256], per_case, recovery_entries) {
-        Ok(r) => {
-            print!("{}", format_bench(&r));
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("synod bench storage: {e}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-fn format_bench(r: &BenchReport) -> String {
-    use std::fmt::Write as _;
-    let mut o = String::new();
-    let _ = writeln!(o, "directory: {}", r.dir.display());
-    let _ = writeln!(
-        o,
-        "raw write+fdatasync floor: {:.0} syncs/s before, {:.0} after",
-        r.fdatasync_per_sec, r.fdatasync_after_per_sec
-    );
-    let floor = (r.fdatasync_per_sec + r.fdatasync_after_per_sec) / 2.0;
-    let _ = writeln!(
-        o,
-        "{:>6} {:>14} {:>12} {:>14}",
-        "batch", "entries/s", "syncs/s", "vs mean floor"
-    );
-    for b in &r.batches {
-        let _ = writeln!(
-            o,
-            "{:>6} {:>14.0} {:>12.0} {:>13.0}%",
-            b.batch,
-            b.entries_per_sec(),
-            b.syncs_per_sec(),
-            100.0 * b.syncs_per_sec() / floor
-        );
-    }
-    if let Some((n, secs)) = r.recovery {
-        let _ = writeln!(o, "reopen with {n} entries: {secs:.3} s");
     }
     o
 }

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use raft::eraftpb::{Entry, HardState};
 
-use super::disk::{Disk, RealDisk};
-use super::error::{Result, StorageError};
-use super::store::{DurableStore, StoreOptions};
+use synod::storage::disk::{Disk, RealDisk};
+use synod::storage::{Result, StorageError};
+use synod::storage::store::{DurableStore, StoreOptions};
 
 /// The size of each benchmark entry's data.
 pub const ENTRY_BYTES: usize = 64;

@@ -1,0 +1,105 @@
+//! The arguments of `synod bench` and its dispatch: the `synod` command line
+//! flattens [`BenchArgs`] into its `bench` subcommand and calls [`run`].
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Subcommand;
+
+use crate::storage::{bench_storage, BenchReport};
+use crate::{cmd_bench, cmd_bench_etcd, EtcdArgs, FullArgs};
+
+/// `synod bench [SUBCOMMAND] [FULL RUN OPTIONS]`.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BenchArgs {
+    /// A part measured alone; without one, the full run.
+    #[command(subcommand)]
+    pub what: Option<BenchCommand>,
+    /// The options of the full run.
+    #[command(flatten)]
+    pub full: FullArgs,
+}
+
+/// The parts of `synod bench` that run alone.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Durable appends per second for batches of 1, 16 and 256 small
+    /// entries, next to the raw fdatasync floor of the same disk.
+    Storage {
+        /// Where to write (a temporary subdirectory is made and removed).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Also write this many entries and time a reopen (0: skip).
+        #[arg(long, default_value_t = 1_000_000)]
+        recovery_entries: u64,
+    },
+    /// The etcd baseline: a 3-member etcd cluster on loopback (fsync on,
+    /// Synod's heartbeat and election timeout), writes/s and latency at
+    /// each concurrency level, and kill -9 failover trials. Needs `etcd` on
+    /// PATH (exit code 2 without it).
+    Etcd(EtcdArgs),
+}
+
+/// Runs what the arguments name; the exit code follows each part's rules.
+pub fn run(args: BenchArgs) -> ExitCode {
+    match args.what {
+        None => cmd_bench(args.full),
+        Some(BenchCommand::Storage {
+            dir,
+            seconds,
+            recovery_entries,
+        }) => cmd_bench_storage(dir, seconds, recovery_entries),
+        Some(BenchCommand::Etcd(etcd)) => cmd_bench_etcd(etcd),
+    }
+}
+
+/// `synod bench storage`: exit 0 on success, 2 when the store fails.
+fn cmd_bench_storage(dir: PathBuf, seconds: f64, recovery_entries: u64) -> ExitCode {
+    let per_case = Duration::from_secs_f64(seconds.max(0.1));
+    match bench_storage(&dir, &[1, 16, 256], per_case, recovery_entries) {
+        Ok(r) => {
+            print!("{}", format_storage(&r));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("synod bench storage: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn format_storage(r: &BenchReport) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "directory: {}", r.dir.display());
+    let _ = writeln!(
+        o,
+        "raw write+fdatasync floor: {:.0} syncs/s before, {:.0} after",
+        r.fdatasync_per_sec, r.fdatasync_after_per_sec
+    );
+    let floor = (r.fdatasync_per_sec + r.fdatasync_after_per_sec) / 2.0;
+    let _ = writeln!(
+        o,
+        "{:>6} {:>14} {:>12} {:>14}",
+        "batch", "entries/s", "syncs/s", "vs mean floor"
+    );
+    for b in &r.batches {
+        let _ = writeln!(
+            o,
+            "{:>6} {:>14.0} {:>12.0} {:>13.0}%",
+            b.batch,
+            b.entries_per_sec(),
+            b.syncs_per_sec(),
+            100.0 * b.syncs_per_sec() / floor
+        );
+    }
+    if let Some((n, secs)) = r.recovery {
+        let _ = writeln!(o, "reopen with {n} entries: {secs:.3} s");
+    }
+    o
+}
