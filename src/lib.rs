@@ -12,13 +12,22 @@
 //! * [`entry`]: the closed entry set and its versioned binary encoding;
 //! * [`catalog`]: membership and ownership, applied only from committed
 //!   entries;
-//! * [`node`]: the [`node::ControlPlaneConsensus`] boundary callers use;
-//! * [`engine`]: the engines behind it;
-//! * [`storage`]: the durable raft log, hard state and snapshots of a node.
+//! * [`consensus`]: the [`consensus::ControlPlaneConsensus`] boundary callers
+//!   use and the results it answers with;
+//! * [`storage`]: the durable raft log, hard state and snapshots of a member;
+//! * [`transport`]: the wire codec and the transports between members;
+//! * [`engine`]: the engines behind the boundary (the raft replica and the
+//!   single-node engine);
+//! * [`node`]: the replicated member ([`Node`]), its client protocol, service,
+//!   configuration, runner and metrics;
+//! * [`sim`]: the seeded deterministic simulator.
+//!
+//! `docs/architecture.md` draws the rooms and what each may import.
 
 #![deny(missing_docs)]
 
 pub mod catalog;
+pub mod consensus;
 pub mod engine;
 pub mod entry;
 pub mod identity;
@@ -34,9 +43,8 @@ pub use entry::{
     OwnershipTransition, Term,
 };
 pub use identity::{AuditReason, IdentityError, MemberAddress, MemberKind, NodeId, RangeId};
-pub use node::{
-    Committed, ControlPlaneConsensus, DurableVoteState, LeaderHint, Node, NodeOptions, ProposeError,
-};
+pub use consensus::{Committed, ControlPlaneConsensus, DurableVoteState, LeaderHint, ProposeError};
+pub use node::{Node, NodeOptions};
 
 /// This crate's version, `MAJOR.MINOR.PATCH`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

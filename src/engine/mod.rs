@@ -1,4 +1,4 @@
-//! Engines behind [`crate::node::ControlPlaneConsensus`].
+//! Engines behind [`crate::consensus::ControlPlaneConsensus`].
 //!
 //! * [`replica::Replica`]: one member of the replicated log, raft-rs's
 //!   `RawNode` + a [`ReplicaStore`] + the catalog, with no threads, clock or

@@ -47,7 +47,7 @@ use super::rng::SplitMix64;
 use super::{EngineError, Mutant, ReplicaStore};
 use crate::catalog::{ApplyOutcome, Catalog, Refusal};
 use crate::entry::{ControlPlaneEntry, Index, NodeId, Term};
-use crate::node::{Committed, DurableVoteState, LeaderHint, ProposeError};
+use crate::consensus::{Committed, DurableVoteState, LeaderHint, ProposeError};
 
 /// A caller's handle on one proposal, echoed in its [`Completion`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -15,7 +15,7 @@ use crate::catalog::{
     RangeOwnership,
 };
 use crate::entry::{ControlPlaneEntry, Epoch, Index, NodeId, RangeId, Term};
-use crate::node::{Committed, ControlPlaneConsensus, DurableVoteState, LeaderHint, ProposeError};
+use crate::consensus::{Committed, ControlPlaneConsensus, DurableVoteState, LeaderHint, ProposeError};
 
 /// One committed entry of the single-node log.
 #[derive(Debug, Clone, PartialEq, Eq)]

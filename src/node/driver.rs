@@ -21,14 +21,8 @@ use crate::catalog::Catalog;
 use crate::engine::replica::ReplicaStatus;
 use crate::engine::{Completion, MessageSink, ProposalToken, ReadToken, Replica, ReplicaStore};
 use crate::entry::{CatalogVersion, ControlPlaneEntry, Index, NodeId};
-use crate::node::{Committed, ProposeError};
+use crate::consensus::{ProposeCallback, ProposeError, ProposeResult};
 use crate::transport::{Inbound, Peer, Transport};
-
-/// The answer to a proposal.
-pub type ProposeResult = Result<Committed, ProposeError>;
-
-/// A callback run on the driver thread with a proposal's answer.
-pub type ProposeCallback = Box<dyn FnOnce(ProposeResult) + Send + 'static>;
 
 /// A read run on the driver thread against the applied catalog and the
 /// index it reflects, or with the reason the read could not be served.

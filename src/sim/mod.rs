@@ -40,7 +40,7 @@ use crate::entry::{
     ControlPlaneEntry, Epoch, ForcedOwnershipTransition, MemberKind, MembershipChange, NodeId,
     OwnershipTransition,
 };
-use crate::node::ProposeError;
+use crate::consensus::ProposeError;
 use crate::storage::{DurableStore, SimDisk, StoreOptions};
 use crate::transport::wire;
 use checker::Checker;

@@ -1,0 +1,178 @@
+//! The boundary between callers and a control-plane engine: the
+//! [`ControlPlaneConsensus`] trait every engine implements, and the results it
+//! answers with.
+//!
+//! This is the seed's trait made replicable. Appending became
+//! [`ControlPlaneConsensus::propose`]: it takes only a typed
+//! [`ControlPlaneEntry`] (never bytes), waits at most `timeout`, and returns
+//! once the entry is committed and applied, with its index, term and outcome.
+//! Writes are leader-only: a follower answers [`ProposeError::NotLeader`] with
+//! the leader it knows, so the caller can go there. An entry the catalog
+//! refuses comes back as [`ProposeError::Refused`], whether the leader saw the
+//! refusal before the entry entered the log or every replica computed it at
+//! apply time; an `Ok` always means the entry took effect.
+//!
+//! The durable vote is part of the contract: [`DurableVoteState`] is what a
+//! member persisted before it acknowledged any vote.
+//!
+//! The room sits below the engines (which implement it) and the node (which
+//! serves it): it imports only the entry set and the catalog's read types.
+
+use std::time::Duration;
+
+use crate::catalog::{AuditRecord, FenceStatus, Member, RangeOwnership, Refusal};
+use crate::entry::{
+    CatalogVersion, ControlPlaneEntry, Epoch, Index, MemberAddress, NodeId, RangeId, Term,
+};
+
+/// The durable per-member vote state, persisted before any vote is
+/// acknowledged so a member that restarts mid-term cannot vote twice.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DurableVoteState {
+    /// The highest term this member has seen.
+    pub term: Term,
+    /// Whom it voted for in `term`, if anyone.
+    pub voted_for: Option<NodeId>,
+}
+
+impl DurableVoteState {
+    /// The vote state of a member that has never voted.
+    pub fn initial() -> Self {
+        Self {
+            term: Term::GENESIS,
+            voted_for: None,
+        }
+    }
+}
+
+/// The answer to a proposal.
+pub type ProposeResult = Result<Committed, ProposeError>;
+
+/// A callback that receives a proposal's answer, exactly once.
+pub type ProposeCallback = Box<dyn FnOnce(ProposeResult) + Send + 'static>;
+
+/// The leader a follower knows of, with where to reach it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LeaderHint {
+    /// The leader's identity.
+    pub id: NodeId,
+    /// Its peer address, if the catalog knows it.
+    pub address: Option<MemberAddress>,
+}
+
+/// A proposal that was committed and took effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Committed {
+    /// Where the entry sits in the log.
+    pub index: Index,
+    /// The term that committed it.
+    pub term: Term,
+    /// The catalog version after applying it.
+    pub version: CatalogVersion,
+    /// False when the entry was an idempotent repeat that changed nothing.
+    pub changed: bool,
+}
+
+/// Why a proposal did not take effect.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProposeError {
+    /// This member is not the leader; go to `leader` if one is known.
+    #[error("{}", not_leader_text(leader))]
+    NotLeader {
+        /// The leader this member knows of, if any.
+        leader: Option<LeaderHint>,
+    },
+    /// The leader could not reach a quorum in time.
+    #[error("no quorum: the leader could not replicate the entry to a majority")]
+    NoQuorum,
+    /// The deadline passed before the outcome was known. The entry may still
+    /// commit later.
+    #[error("timed out after {0:?} waiting for the entry to commit")]
+    Timeout(Duration),
+    /// The catalog refused the entry. `at` is the log position when the
+    /// refusal was computed at apply time, `None` when the leader refused it
+    /// before it entered the log.
+    #[error("refused: {refusal}")]
+    Refused {
+        /// Why.
+        refusal: Refusal,
+        /// The committed (index, term) of the refused entry, if it was logged.
+        at: Option<(Index, Term)>,
+    },
+    /// The member is shutting down or shut down.
+    #[error("the member is shut down")]
+    Shutdown,
+    /// Durable storage failed; the member stops accepting writes.
+    #[error("storage failure: {0}")]
+    Storage(String),
+}
+
+fn not_leader_text(leader: &Option<LeaderHint>) -> String {
+    match leader {
+        Some(LeaderHint {
+            id,
+            address: Some(a),
+        }) => format!("not the control-plane leader; current leader is {id} at {a}"),
+        Some(LeaderHint { id, address: None }) => {
+            format!("not the control-plane leader; current leader is {id}")
+        }
+        None => "not the control-plane leader; no leader currently known".into(),
+    }
+}
+
+/// The boundary between callers and a control-plane engine. The single-node
+/// engine and the replicated engine both sit behind it, so swapping one for
+/// the other does not reach callers.
+pub trait ControlPlaneConsensus: Send + Sync {
+    /// This member's identity.
+    fn id(&self) -> &NodeId;
+
+    /// The current election term.
+    fn current_term(&self) -> Term;
+
+    /// The leader of the current term, if one is known.
+    fn leader(&self) -> Option<NodeId>;
+
+    /// Whether this member is the leader.
+    fn is_leader(&self) -> bool;
+
+    /// The persisted vote state.
+    fn durable_vote(&self) -> DurableVoteState;
+
+    /// The index of the highest committed entry, or `None` if nothing is
+    /// committed yet.
+    fn commit_index(&self) -> Option<Index>;
+
+    /// Proposes `entry` and waits up to `timeout` for it to commit and apply.
+    fn propose(
+        &self,
+        entry: ControlPlaneEntry,
+        timeout: Duration,
+    ) -> Result<Committed, ProposeError>;
+
+    /// Proposes `entry` without waiting: `callback` gets the answer exactly
+    /// once. The default runs the blocking form and calls back before it
+    /// returns; the replicated member (`node::Node`) calls back from its
+    /// driver thread (before its `shutdown` returns at the latest).
+    fn propose_with(&self, entry: ControlPlaneEntry, timeout: Duration, callback: ProposeCallback) {
+        callback(self.propose(entry, timeout));
+    }
+
+    /// The owner of `range` as this member has applied it.
+    fn owner(&self, range: &RangeId) -> Option<RangeOwnership>;
+
+    /// Whether (`owner`, `epoch`) currently owns `range`, as this member has
+    /// applied it.
+    fn fence_check(&self, range: &RangeId, owner: &NodeId, epoch: Epoch) -> FenceStatus;
+
+    /// The members, in identity order.
+    fn members(&self) -> Vec<Member>;
+
+    /// The forced transitions, oldest first.
+    fn audit_log(&self) -> Vec<AuditRecord>;
+
+    /// The index of the last entry this member applied: what its local reads
+    /// reflect.
+    fn applied_index(&self) -> Index;
+}
+
