@@ -10,8 +10,10 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use crate::transport::Traffic;
 
 /// Histogram bucket upper bounds, in seconds.
 pub const BUCKETS: [f64; 16] = [
@@ -90,17 +92,6 @@ pub struct FollowerProgress {
     pub lag: u64,
 }
 
-/// Traffic with one peer.
-#[derive(Debug, Default)]
-pub struct PeerTraffic {
-    /// Bytes received from it.
-    pub bytes_in: AtomicU64,
-    /// Bytes sent to it.
-    pub bytes_out: AtomicU64,
-    /// Messages dropped because its send queue was full.
-    pub dropped: AtomicU64,
-}
-
 /// A member's metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -133,7 +124,7 @@ pub struct Metrics {
     /// Size of the latest snapshot taken or installed, in bytes.
     pub snapshot_bytes: AtomicU64,
     followers: Mutex<BTreeMap<u64, FollowerProgress>>,
-    peers: Mutex<BTreeMap<u64, std::sync::Arc<PeerTraffic>>>,
+    traffic: Arc<Traffic>,
 }
 
 impl Metrics {
@@ -155,14 +146,9 @@ impl Metrics {
             .clone()
     }
 
-    /// The traffic counters of `peer` (created on first use).
-    pub fn peer(&self, peer: u64) -> std::sync::Arc<PeerTraffic> {
-        self.peers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .entry(peer)
-            .or_default()
-            .clone()
+    /// The per-peer traffic counters the transport keeps.
+    pub fn traffic(&self) -> &Arc<Traffic> {
+        &self.traffic
     }
 
     /// The exposition text, every series labelled with this member.
@@ -299,13 +285,7 @@ impl Metrics {
                 f.lag
             );
         }
-        let peers: Vec<(u64, std::sync::Arc<PeerTraffic>)> = self
-            .peers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(|(p, t)| (*p, t.clone()))
-            .collect();
+        let peers = self.traffic.peers();
         for (name, help, get) in [
             (
                 "synod_peer_bytes_in_total",
@@ -375,7 +355,7 @@ mod tests {
             )]
             .into(),
         );
-        m.peer(2).bytes_out.fetch_add(100, Relaxed);
+        m.traffic().peer(2).bytes_out.fetch_add(100, Relaxed);
         let text = m.render("CN=a,\"x\"");
         for family in [
             "synod_term{member=\"CN=a,\\\"x\\\"\"} 7",

@@ -107,7 +107,10 @@ impl Node {
         replica.measure_timings(true);
         let (tx, rx) = mpsc::channel();
         let metrics = Arc::new(metrics::Metrics::new());
-        let transport = transport(Inbox::new(tx.clone(), metrics.clone()));
+        let inbound_tx = tx.clone();
+        let deliver: crate::transport::Deliver =
+            Arc::new(move |inbound| inbound_tx.send(Command::Inbound(inbound)).is_ok());
+        let transport = transport(Inbox::new(deliver, metrics.traffic().clone()));
         let shared = Arc::new(Shared {
             status: Mutex::new(replica.status()),
             metrics,

@@ -29,16 +29,18 @@ pub mod memory;
 mod queue;
 pub mod tcp;
 pub mod tls;
+pub mod traffic;
 pub mod wire;
 
 use std::path::PathBuf;
-use std::sync::mpsc::Sender;
+use std::sync::Arc;
 
 use raft::eraftpb::Message;
 
 use crate::entry::{MemberAddress, NodeId};
 use crate::identity::IdentityError;
 pub use tls::Security;
+pub use traffic::{PeerTraffic, Traffic};
 
 /// Why a transport operation failed. Errors on one connection close that
 /// connection; they never stop the member.
@@ -150,61 +152,67 @@ pub trait Transport: Send {
     fn set_peers(&mut self, peers: &[Peer]);
 }
 
-/// What arrives at a member's driver from outside its thread.
+/// What a transport hands to its member from outside the member's thread.
 #[derive(Debug)]
-pub(crate) enum Inbound {
+pub enum Inbound {
     /// A raft message from a peer.
     Message(Message),
     /// A snapshot message to `peer_id` was delivered (`true`) or lost.
-    SnapshotReport { peer_id: u64, delivered: bool },
+    SnapshotReport {
+        /// The peer the snapshot was for.
+        peer_id: u64,
+        /// Whether it arrived.
+        delivered: bool,
+    },
     /// `peer_id` could not be reached.
-    Unreachable { peer_id: u64 },
+    Unreachable {
+        /// The peer.
+        peer_id: u64,
+    },
 }
 
+/// Where a member takes [`Inbound`] traffic: returns false once the member
+/// has shut down.
+pub type Deliver = Arc<dyn Fn(Inbound) -> bool + Send + Sync>;
+
 /// The handle through which a transport delivers to one member.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Inbox {
-    tx: Sender<crate::node::driver::Command>,
-    metrics: std::sync::Arc<crate::node::metrics::Metrics>,
+    deliver: Deliver,
+    traffic: Arc<Traffic>,
+}
+
+impl std::fmt::Debug for Inbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inbox").finish_non_exhaustive()
+    }
 }
 
 impl Inbox {
-    pub(crate) fn new(
-        tx: Sender<crate::node::driver::Command>,
-        metrics: std::sync::Arc<crate::node::metrics::Metrics>,
-    ) -> Self {
-        Self { tx, metrics }
+    /// An inbox that hands traffic to `deliver` and counts it in `traffic`.
+    pub fn new(deliver: Deliver, traffic: Arc<Traffic>) -> Self {
+        Self { deliver, traffic }
     }
 
-    /// The member's metrics, where a transport counts its traffic per peer.
-    pub fn metrics(&self) -> &crate::node::metrics::Metrics {
-        &self.metrics
+    /// The member's per-peer traffic counters.
+    pub fn traffic(&self) -> &Traffic {
+        &self.traffic
     }
 
     /// Delivers a message from a peer. Returns false when the member has
     /// shut down.
     pub fn deliver(&self, msg: Message) -> bool {
-        self.tx
-            .send(crate::node::driver::Command::Inbound(Inbound::Message(msg)))
-            .is_ok()
+        (self.deliver)(Inbound::Message(msg))
     }
 
     /// Reports whether a snapshot message this member sent to `peer_id`
     /// arrived.
     pub fn report_snapshot(&self, peer_id: u64, delivered: bool) -> bool {
-        self.tx
-            .send(crate::node::driver::Command::Inbound(
-                Inbound::SnapshotReport { peer_id, delivered },
-            ))
-            .is_ok()
+        (self.deliver)(Inbound::SnapshotReport { peer_id, delivered })
     }
 
     /// Reports that `peer_id` could not be reached.
     pub fn report_unreachable(&self, peer_id: u64) -> bool {
-        self.tx
-            .send(crate::node::driver::Command::Inbound(
-                Inbound::Unreachable { peer_id },
-            ))
-            .is_ok()
+        (self.deliver)(Inbound::Unreachable { peer_id })
     }
 }

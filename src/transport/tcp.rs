@@ -592,7 +592,7 @@ impl Transport for TcpTransport {
         if rejected.is_some() {
             if let Some(inbox) = self.shared.inbox.get() {
                 inbox
-                    .metrics()
+                    .traffic()
                     .peer(to)
                     .dropped
                     .fetch_add(1, Ordering::Relaxed);
@@ -1081,7 +1081,7 @@ fn writer_loop(shared: Arc<Shared>, link: Arc<PeerLink>, peer_id: u64) {
         if let Some(inbox) = shared.inbox.get() {
             let bytes: usize = batch.iter().map(Outgoing::cost).sum();
             inbox
-                .metrics()
+                .traffic()
                 .peer(peer_id)
                 .bytes_out
                 .fetch_add(bytes as u64, Ordering::Relaxed);
@@ -1309,7 +1309,7 @@ fn serve_peer(
             return Ok(());
         };
         if let Some(inbox) = shared.inbox.get() {
-            inbox.metrics().peer(peer_id).bytes_in.fetch_add(
+            inbox.traffic().peer(peer_id).bytes_in.fetch_add(
                 (payload.len() + wire::FRAME_HEADER_LEN) as u64,
                 Ordering::Relaxed,
             );
