@@ -20,7 +20,7 @@
 
 use std::time::Duration;
 
-use crate::catalog::{AuditRecord, FenceStatus, Member, RangeOwnership, Refusal};
+use crate::catalog::{ApplyOutcome, AuditRecord, FenceStatus, Member, RangeOwnership, Refusal};
 use crate::entry::{
     CatalogVersion, ControlPlaneEntry, Epoch, Index, MemberAddress, NodeId, RangeId, Term,
 };
@@ -105,6 +105,47 @@ pub enum ProposeError {
     /// Durable storage failed; the member stops accepting writes.
     #[error("storage failure: {0}")]
     Storage(String),
+    /// Whether the proposal took effect is not known and cannot be found
+    /// out here: it may have committed (for example, a retry whose first
+    /// attempt is older than the cluster remembers, or a client that lost
+    /// its connection after sending and ran out of retries). Read the state
+    /// before acting on it.
+    #[error("outcome unknown: {0}")]
+    Indeterminate(String),
+}
+
+impl Committed {
+    /// The answer to a proposal that was applied at (`index`, `term`) with
+    /// `outcome`. A repeat of an earlier attempt answers as that attempt
+    /// did, with its position.
+    pub fn from_outcome(
+        outcome: ApplyOutcome,
+        index: Index,
+        term: Term,
+    ) -> Result<Committed, ProposeError> {
+        match outcome {
+            ApplyOutcome::Applied { version } => Ok(Committed {
+                index,
+                term,
+                version,
+                changed: true,
+            }),
+            ApplyOutcome::Unchanged { version } => Ok(Committed {
+                index,
+                term,
+                version,
+                changed: false,
+            }),
+            ApplyOutcome::Refused(refusal) => Err(ProposeError::Refused {
+                refusal,
+                at: Some((index, term)),
+            }),
+            ApplyOutcome::Repeat(first) => Self::from_outcome(first.outcome, first.index, first.term),
+            ApplyOutcome::RetryTooOld => Err(ProposeError::Indeterminate(format!(
+                "the retry logged at index {index} is older than the cluster's memory of its client session; the first attempt may have taken effect"
+            ))),
+        }
+    }
 }
 
 fn not_leader_text(leader: &Option<LeaderHint>) -> String {
@@ -175,4 +216,3 @@ pub trait ControlPlaneConsensus: Send + Sync {
     /// reflect.
     fn applied_index(&self) -> Index;
 }
-

@@ -37,13 +37,13 @@ pub mod storage;
 pub mod transport;
 
 pub use catalog::{ApplyOutcome, Catalog, FenceStatus, InitialMember, Refusal};
+pub use consensus::{Committed, ControlPlaneConsensus, DurableVoteState, LeaderHint, ProposeError};
 pub use engine::SingleNodeControlPlane;
 pub use entry::{
     CatalogVersion, ControlPlaneEntry, Epoch, ForcedOwnershipTransition, Index, MembershipChange,
     OwnershipTransition, Term,
 };
 pub use identity::{AuditReason, IdentityError, MemberAddress, MemberKind, NodeId, RangeId};
-pub use consensus::{Committed, ControlPlaneConsensus, DurableVoteState, LeaderHint, ProposeError};
 pub use node::{Node, NodeOptions};
 
 /// This crate's version, `MAJOR.MINOR.PATCH`.

@@ -10,8 +10,8 @@ use bytes::Bytes;
 use raft::eraftpb::{Entry, HardState};
 
 use synod::storage::disk::{Disk, RealDisk};
-use synod::storage::{Result, StorageError};
 use synod::storage::store::{DurableStore, StoreOptions};
+use synod::storage::{Result, StorageError};
 
 /// The size of each benchmark entry's data.
 pub const ENTRY_BYTES: usize = 64;

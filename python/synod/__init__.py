@@ -25,7 +25,9 @@ Every blocking call releases the GIL and takes a `timeout` in seconds. Every
 error is a `SynodError`; invalid arguments are also `ValueError`s,
 `synod.TimeoutError` is also the builtin `TimeoutError`,
 `UnauthorizedError` a `PermissionError` and `UnavailableError` (no member
-reachable) a `ConnectionError`.
+reachable) a `ConnectionError`. A proposal that fails with any error but
+`TimeoutError` and `IndeterminateError` did not take effect; after those two,
+read the state before acting.
 """
 
 from typing import Union
@@ -39,6 +41,7 @@ from synod._synod import (
     DurableVote,
     FenceStatus,
     ForcedOwnershipTransition,
+    IndeterminateError,
     InvalidArgumentError,
     InvalidIdentityError,
     LeaderConfiguration,
@@ -85,6 +88,7 @@ __all__ = [
     "Entry",
     "FenceStatus",
     "ForcedOwnershipTransition",
+    "IndeterminateError",
     "InvalidArgumentError",
     "InvalidIdentityError",
     "LeaderConfiguration",

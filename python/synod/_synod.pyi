@@ -22,6 +22,7 @@ __all__ = [
     "StorageError",
     "UnauthorizedError",
     "UnavailableError",
+    "IndeterminateError",
     "MemberKind",
     "Admit",
     "BeginDrain",
@@ -119,6 +120,9 @@ class UnauthorizedError(SynodError, builtins.PermissionError):
 
 class UnavailableError(SynodError, builtins.ConnectionError):
     """No member could be reached or could serve the call before the deadline."""
+
+class IndeterminateError(SynodError):
+    """Whether the proposal took effect is not known: it may have committed."""
 
 # ------------------------------------------------------------------ entries
 

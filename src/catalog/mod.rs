@@ -17,15 +17,26 @@
 //! * remove is refused while the member owns ranges (move them away first,
 //!   with ordinary or forced transitions), and for the last member;
 //! * an ownership transition needs an admitted, non-draining data member as
-//!   the new owner (a witness never owns a range) and an epoch strictly above
-//!   the range's current epoch; a forced transition moves the range to the
-//!   current epoch plus one and is recorded in the audit list;
+//!   the new owner (a witness never owns a range) and is a compare-and-set:
+//!   its epoch must be exactly the range's current epoch plus one (a lower
+//!   one is stale, a higher one skips epochs; both are refused, each with its
+//!   own code); a forced transition moves the range to the current epoch plus
+//!   one and is recorded in the audit list. A range's epoch therefore grows
+//!   by exactly one per transition and can never be pushed to a value it
+//!   cannot move on from;
 //! * leader-configuration terms never go backwards, and one term has one
 //!   leader.
+//!
+//! Exactly-once: a proposal logged with a client session
+//! ([`crate::entry::Proposal`]) is applied once; when a retry of it is
+//! logged too, applying the retry changes nothing and answers the first
+//! outcome ([`ApplyOutcome::Repeat`]); see [`sessions`].
 //!
 //! Fencing: [`Catalog::fence_check`] tells a data plane whether an
 //! (owner, epoch) pair it is presented with is the current owner of a range.
 
+mod outcome_codec;
+pub mod sessions;
 pub mod snapshot;
 
 use std::collections::{BTreeMap, HashMap};
@@ -33,8 +44,10 @@ use std::fmt;
 
 use crate::entry::{
     AuditReason, CatalogVersion, ControlPlaneEntry, Epoch, ForcedOwnershipTransition, Index,
-    MemberAddress, MemberKind, MembershipChange, NodeId, OwnershipTransition, RangeId, Term,
+    MemberAddress, MemberKind, MembershipChange, NodeId, OwnershipTransition, Proposal, RangeId,
+    Term,
 };
+pub use sessions::{RecordedOutcome, SessionCheck, SessionTable};
 
 /// Errors from using the catalog out of its contract (not refusals of an
 /// entry, which are outcomes).
@@ -176,12 +189,24 @@ pub enum ApplyOutcome {
     },
     /// The entry was refused; the catalog did not change.
     Refused(Refusal),
+    /// A retry of a proposal (same client session) that was already
+    /// applied: nothing changed, and this is what the first one did.
+    Repeat(Box<RecordedOutcome>),
+    /// A retry whose client session is older than the catalog remembers:
+    /// nothing changed now, and whether the first attempt took effect is no
+    /// longer known.
+    RetryTooOld,
 }
 
 impl ApplyOutcome {
-    /// Whether the entry took effect (applied, or already in effect).
+    /// Whether the entry took effect (applied, or already in effect; for a
+    /// repeat, whether the first attempt did).
     pub fn is_effective(&self) -> bool {
-        !matches!(self, ApplyOutcome::Refused(_))
+        match self {
+            ApplyOutcome::Applied { .. } | ApplyOutcome::Unchanged { .. } => true,
+            ApplyOutcome::Refused(_) | ApplyOutcome::RetryTooOld => false,
+            ApplyOutcome::Repeat(first) => first.outcome.is_effective(),
+        }
     }
 }
 
@@ -242,6 +267,17 @@ pub enum Refusal {
         /// The epoch proposed.
         proposed: Epoch,
     },
+    /// The proposed epoch skips epochs: a transition moves a range to
+    /// exactly its current epoch plus one.
+    #[error("epoch {proposed} for {range} is not the next epoch {}", current.0.saturating_add(1))]
+    EpochNotNext {
+        /// The range.
+        range: RangeId,
+        /// Its current epoch.
+        current: Epoch,
+        /// The epoch proposed.
+        proposed: Epoch,
+    },
     /// The range's epoch cannot grow any more.
     #[error("the epoch of {range} is exhausted")]
     EpochExhausted {
@@ -294,6 +330,7 @@ impl Refusal {
             Refusal::TermRegressed { .. } => 9,
             Refusal::ConflictingLeader { .. } => 10,
             Refusal::LeaderConfigurationNotCurrent { .. } => 11,
+            Refusal::EpochNotNext { .. } => 12,
         }
     }
 
@@ -311,6 +348,7 @@ impl Refusal {
             Refusal::TermRegressed { .. } => "term-regressed",
             Refusal::ConflictingLeader { .. } => "conflicting-leader",
             Refusal::LeaderConfigurationNotCurrent { .. } => "leader-configuration-not-current",
+            Refusal::EpochNotNext { .. } => "epoch-not-next",
         }
     }
 }
@@ -329,6 +367,8 @@ pub struct Catalog {
     /// Ranges owned per member: derived from `ranges`, kept to answer
     /// "does this member still own ranges" without a scan.
     owned: HashMap<NodeId, u64>,
+    /// Recent outcomes per client session (replicated, in the snapshot).
+    sessions: SessionTable,
     /// Simulator mutant only: skip the epoch rule, to prove the checker
     /// catches a broken fence. Never set outside `sim`.
     skip_epoch_check: bool,
@@ -373,6 +413,7 @@ impl Catalog {
             applied_term: Term(0),
             next_peer_id,
             owned: HashMap::new(),
+            sessions: SessionTable::default(),
             skip_epoch_check: false,
         })
     }
@@ -390,6 +431,7 @@ impl Catalog {
             applied_term: Term(0),
             next_peer_id: 1,
             owned: HashMap::new(),
+            sessions: SessionTable::default(),
             skip_epoch_check: false,
         }
     }
@@ -417,6 +459,52 @@ impl Catalog {
             } => self.apply_leader(*elected, leader),
         };
         Ok(outcome)
+    }
+
+    /// Applies the committed proposal at (`index`, `term`): its entry, once
+    /// per client session. A proposal without a session is applied as
+    /// [`Catalog::apply`] applies its entry.
+    pub fn apply_proposal(
+        &mut self,
+        index: Index,
+        term: Term,
+        proposal: &Proposal,
+    ) -> Result<ApplyOutcome, CatalogError> {
+        let Some(session) = &proposal.session else {
+            return self.apply(index, term, &proposal.entry);
+        };
+        match self.sessions.check(session) {
+            SessionCheck::Repeat(first) => {
+                self.advance(index, term)?;
+                Ok(ApplyOutcome::Repeat(Box::new(first)))
+            }
+            SessionCheck::TooOld => {
+                self.advance(index, term)?;
+                Ok(ApplyOutcome::RetryTooOld)
+            }
+            SessionCheck::New => {
+                let outcome = self.apply(index, term, &proposal.entry)?;
+                self.sessions.record(
+                    session,
+                    RecordedOutcome {
+                        index,
+                        term,
+                        outcome: outcome.clone(),
+                    },
+                );
+                Ok(outcome)
+            }
+        }
+    }
+
+    /// What the catalog remembers of a client session.
+    pub fn session(&self, session: &crate::entry::ProposalSession) -> SessionCheck {
+        self.sessions.check(session)
+    }
+
+    /// The client sessions the catalog remembers.
+    pub fn sessions(&self) -> &SessionTable {
+        &self.sessions
     }
 
     /// Records that the log entry at (`index`, `term`) was applied without
@@ -541,15 +629,25 @@ impl Catalog {
     /// apply always checks again.
     pub fn check_transition(&self, transition: &OwnershipTransition) -> Result<(), Refusal> {
         self.eligible_owner(&transition.new_owner)?;
-        let current = self.epoch_of(&transition.range);
-        if transition.epoch <= current && !self.skip_epoch_check {
-            return Err(Refusal::StaleEpoch {
-                range: transition.range.clone(),
-                current,
-                proposed: transition.epoch,
-            });
+        if self.skip_epoch_check {
+            return Ok(());
         }
-        Ok(())
+        let current = self.epoch_of(&transition.range);
+        let (range, proposed) = (transition.range.clone(), transition.epoch);
+        match current.0.checked_add(1) {
+            None => Err(Refusal::EpochExhausted { range }),
+            Some(next) if proposed.0 == next => Ok(()),
+            Some(next) if proposed.0 > next => Err(Refusal::EpochNotNext {
+                range,
+                current,
+                proposed,
+            }),
+            Some(_) => Err(Refusal::StaleEpoch {
+                range,
+                current,
+                proposed,
+            }),
+        }
     }
 
     fn apply_transition(

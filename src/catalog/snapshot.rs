@@ -6,7 +6,10 @@
 //! version, next peer id, the leader configuration (flag, term, leader), then
 //! the members, the ranges and the audit records, each as a count followed by
 //! the items in their canonical order (members and ranges strictly ascending
-//! by key, audit records by index).
+//! by key, audit records by index), then (from format 2 on) the client
+//! sessions: a count, then per client (ascending) its id, last applied index,
+//! highest sequence and its recorded outcomes (ascending by sequence).
+//! Format 1 snapshots (no sessions) are still read.
 //!
 //! Decoding checks what the catalog's own rules guarantee, so a snapshot that
 //! could not have been produced by applying entries is refused rather than
@@ -16,13 +19,17 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::outcome_codec::{get_recorded, put_recorded};
+use super::sessions::{ClientSession, SessionTable};
 use super::{AuditRecord, Catalog, Member, MemberState, RangeOwnership};
 use crate::entry::codec::{DecodeError, Reader, Writer};
-use crate::entry::{CatalogVersion, Epoch, Index, MemberKind, NodeId, Term};
+use crate::entry::{CatalogVersion, ClientId, Epoch, Index, MemberKind, NodeId, Term};
 
 const MAGIC: &[u8; 8] = b"SYNODCAT";
 /// The snapshot format this build writes.
-pub const SNAPSHOT_FORMAT_VERSION: u8 = 1;
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 2;
+/// The first format, without client sessions: still read.
+const SNAPSHOT_FORMAT_V1: u8 = 1;
 const WHAT: &str = "catalog snapshot";
 
 impl Catalog {
@@ -81,6 +88,18 @@ impl Catalog {
             w.str(a.operator.as_str());
             w.str(a.reason.as_str());
         }
+        w.u64(self.sessions.clients.len() as u64);
+        for (client, c) in &self.sessions.clients {
+            w.u64(client.0 as u64);
+            w.u64((client.0 >> 64) as u64);
+            w.u64(c.last_index.0);
+            w.u64(c.max_seq);
+            w.u64(c.outcomes.len() as u64);
+            for (seq, rec) in &c.outcomes {
+                w.u64(*seq);
+                put_recorded(&mut w, rec);
+            }
+        }
         w.finish()
     }
 
@@ -92,7 +111,13 @@ impl Catalog {
         if r.take("magic", MAGIC.len())? != MAGIC {
             return Err(DecodeError::BadMagic { what: WHAT });
         }
-        r.version("snapshot format version", WHAT, SNAPSHOT_FORMAT_VERSION)?;
+        let version = r.u8("snapshot format version")?;
+        if version != SNAPSHOT_FORMAT_VERSION && version != SNAPSHOT_FORMAT_V1 {
+            return Err(DecodeError::UnsupportedVersion {
+                what: WHAT,
+                version,
+            });
+        }
         let applied_index = Index(r.u64("applied index")?);
         let applied_term = Term(r.u64("applied term")?);
         let catalog_version = CatalogVersion(r.u64("catalog version")?);
@@ -225,6 +250,11 @@ impl Catalog {
                 reason,
             });
         }
+        let sessions = if version == SNAPSHOT_FORMAT_V1 {
+            SessionTable::default()
+        } else {
+            decode_sessions(&mut r, applied_index)?
+        };
         r.finish(WHAT)?;
         Ok(Catalog {
             members,
@@ -236,9 +266,52 @@ impl Catalog {
             applied_term,
             next_peer_id,
             owned,
+            sessions,
             skip_epoch_check: false,
         })
     }
+}
+
+fn decode_sessions(r: &mut Reader<'_>, applied_index: Index) -> Result<SessionTable, DecodeError> {
+    // Smallest encodings: client 16+8+8+8, outcome 8+8+8+1+8.
+    let n = r.count("session count", 40)?;
+    let mut table = SessionTable::default();
+    for _ in 0..n {
+        let low = r.u64("client id")? as u128;
+        let client = ClientId(((r.u64("client id")? as u128) << 64) | low);
+        let last_index = Index(r.u64("session index")?);
+        let max_seq = r.u64("session sequence")?;
+        let k = r.count("session outcome count", 33)?;
+        let mut c = ClientSession {
+            last_index,
+            max_seq,
+            outcomes: BTreeMap::new(),
+        };
+        for _ in 0..k {
+            let seq = r.u64("sequence")?;
+            let rec = get_recorded(r, 1)?;
+            if seq > max_seq
+                || rec.index > last_index
+                || c.outcomes.last_key_value().is_some_and(|(s, _)| *s >= seq)
+            {
+                return Err(inconsistent(format!(
+                    "session {client} sequence {seq} is out of order"
+                )));
+            }
+            c.outcomes.insert(seq, rec);
+        }
+        if last_index > applied_index
+            || table
+                .clients
+                .last_key_value()
+                .is_some_and(|(last, _)| *last >= client)
+        {
+            return Err(inconsistent(format!("session {client} is out of order")));
+        }
+        table.by_activity.insert((last_index, client));
+        table.clients.insert(client, c);
+    }
+    Ok(table)
 }
 
 fn inconsistent(detail: String) -> DecodeError {

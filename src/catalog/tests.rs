@@ -272,7 +272,7 @@ fn the_last_member_cannot_be_removed() {
 #[test]
 fn transition_sets_owner_epoch_version_term_and_index() {
     let mut f = Fixture::new();
-    let out = f.apply(transition("users:[0,1000)", "CN=a", 7));
+    let out = f.apply(transition("users:[0,1000)", "CN=a", 1));
     assert_eq!(
         out,
         ApplyOutcome::Applied {
@@ -283,7 +283,7 @@ fn transition_sets_owner_epoch_version_term_and_index() {
         f.catalog.owner(&range("users:[0,1000)")),
         Some(&RangeOwnership {
             owner: id("CN=a"),
-            epoch: Epoch(7),
+            epoch: Epoch(1),
             version: CatalogVersion(1),
             term: Term(1),
             index: Index(1),
@@ -316,7 +316,7 @@ fn transition_to_a_witness_is_refused() {
 }
 
 #[test]
-fn transition_must_strictly_raise_the_epoch() {
+fn transition_is_a_compare_and_set_on_the_epoch() {
     let mut f = Fixture::new();
     // A fresh range is at epoch 0: epoch 0 does not fence anything.
     assert_eq!(
@@ -327,31 +327,43 @@ fn transition_must_strictly_raise_the_epoch() {
             proposed: Epoch(0)
         }
     );
-    f.apply(transition("r1", "CN=a", 5));
+    // Skipping epochs is refused with its own code.
     assert_eq!(
-        f.refused(transition("r1", "CN=b", 5)),
-        Refusal::StaleEpoch {
+        f.refused(transition("r1", "CN=a", 5)),
+        Refusal::EpochNotNext {
             range: range("r1"),
-            current: Epoch(5),
+            current: Epoch(0),
             proposed: Epoch(5)
         }
     );
-    assert_eq!(f.refused(transition("r1", "CN=b", 4)).code(), 7);
+    assert_eq!(f.refused(transition("r1", "CN=a", u64::MAX)).code(), 12);
+    f.apply(transition("r1", "CN=a", 1));
+    assert_eq!(
+        f.refused(transition("r1", "CN=b", 1)),
+        Refusal::StaleEpoch {
+            range: range("r1"),
+            current: Epoch(1),
+            proposed: Epoch(1)
+        }
+    );
+    assert_eq!(f.refused(transition("r1", "CN=b", 0)).code(), 7);
+    assert_eq!(f.refused(transition("r1", "CN=b", 3)).code(), 12);
     assert!(matches!(
-        f.apply(transition("r1", "CN=b", 6)),
+        f.apply(transition("r1", "CN=b", 2)),
         ApplyOutcome::Applied { .. }
     ));
     assert_eq!(f.catalog.owner(&range("r1")).unwrap().owner, id("CN=b"));
+    assert_eq!(f.catalog.epoch_of(&range("r1")), Epoch(2));
 }
 
 #[test]
 fn check_transition_agrees_with_apply() {
     let mut f = Fixture::new();
-    f.apply(transition("r1", "CN=a", 3));
+    f.apply(transition("r1", "CN=a", 1));
     let t = OwnershipTransition {
         range: range("r1"),
         new_owner: id("CN=b"),
-        epoch: Epoch(3),
+        epoch: Epoch(1),
     };
     let predicted = f.catalog.check_transition(&t).unwrap_err();
     assert_eq!(
@@ -363,20 +375,21 @@ fn check_transition_agrees_with_apply() {
 #[test]
 fn forced_transition_bumps_the_epoch_and_is_audited() {
     let mut f = Fixture::new();
-    f.apply(transition("r1", "CN=a", 9));
+    f.apply(transition("r1", "CN=a", 1));
+    f.apply(transition("r1", "CN=a", 2));
     f.apply(forced("r1", "CN=b", "a lost its disk"));
     let o = f.catalog.owner(&range("r1")).unwrap();
-    assert_eq!((o.owner.clone(), o.epoch), (id("CN=b"), Epoch(10)));
+    assert_eq!((o.owner.clone(), o.epoch), (id("CN=b"), Epoch(3)));
     assert_eq!(
         f.catalog.audit_log(),
         &[AuditRecord {
-            index: Index(2),
+            index: Index(3),
             term: Term(1),
             range: range("r1"),
             previous_owner: Some(id("CN=a")),
-            previous_epoch: Epoch(9),
+            previous_epoch: Epoch(2),
             new_owner: id("CN=b"),
-            epoch: Epoch(10),
+            epoch: Epoch(3),
             operator: id("CN=operator"),
             reason: "a lost its disk".parse().unwrap(),
         }]
@@ -388,11 +401,24 @@ fn forced_transition_bumps_the_epoch_and_is_audited() {
 }
 
 #[test]
-fn forced_transition_at_the_last_epoch_is_refused() {
+fn no_transition_moves_a_range_past_the_last_epoch() {
     let mut f = Fixture::new();
-    f.apply(transition("r1", "CN=a", u64::MAX));
+    // Transitions bump by one, so only a catalog built otherwise (a
+    // snapshot) can hold a range at the last epoch; nothing moves it on.
+    f.catalog.set_owner(
+        Index(1),
+        Term(1),
+        &range("r1"),
+        &id("CN=a"),
+        Epoch(u64::MAX),
+    );
+    f.next = 2;
     assert_eq!(
         f.refused(forced("r1", "CN=b", "overflow")),
+        Refusal::EpochExhausted { range: range("r1") }
+    );
+    assert_eq!(
+        f.refused(transition("r1", "CN=b", u64::MAX)),
         Refusal::EpochExhausted { range: range("r1") }
     );
 }
@@ -594,4 +620,132 @@ fn interesting_entry() -> impl Strategy<Value = ControlPlaneEntry> {
         (0..5u64, member).prop_map(|(t, m)| leader(t, m)),
         any_entry(),
     ]
+}
+
+fn with_session(entry: ControlPlaneEntry, client: u128, seq: u64) -> Proposal {
+    Proposal {
+        session: Some(crate::entry::ProposalSession {
+            client: crate::entry::ClientId(client),
+            seq,
+        }),
+        entry,
+    }
+}
+
+impl Fixture {
+    fn apply_proposal(&mut self, p: &Proposal) -> ApplyOutcome {
+        let index = Index(self.next);
+        self.next += 1;
+        self.catalog.apply_proposal(index, Term(1), p).unwrap()
+    }
+}
+
+#[test]
+fn a_retried_forced_transition_takes_effect_once() {
+    let mut f = Fixture::new();
+    let p = with_session(forced("r1", "CN=a", "bring-up"), 7, 1);
+    let first = f.apply_proposal(&p);
+    assert_eq!(
+        first,
+        ApplyOutcome::Applied {
+            version: CatalogVersion(1)
+        }
+    );
+    // The retry reaches the log too (say, through another leader).
+    let again = f.apply_proposal(&p);
+    assert_eq!(
+        again,
+        ApplyOutcome::Repeat(Box::new(RecordedOutcome {
+            index: Index(1),
+            term: Term(1),
+            outcome: first,
+        }))
+    );
+    assert!(again.is_effective());
+    assert_eq!(f.catalog.epoch_of(&range("r1")), Epoch(1), "bumped once");
+    assert_eq!(f.catalog.audit_log().len(), 1, "audited once");
+    assert_eq!(f.catalog.version(), CatalogVersion(1));
+    assert_eq!(
+        f.catalog.applied().0,
+        Index(2),
+        "the retry's index is applied"
+    );
+    // The same entry with the next sequence is a new proposal.
+    f.apply_proposal(&with_session(forced("r1", "CN=a", "bring-up"), 7, 2));
+    assert_eq!(f.catalog.epoch_of(&range("r1")), Epoch(2));
+    // Without a session, every logged copy applies.
+    let bare = Proposal::bare(forced("r1", "CN=b", "again"));
+    f.apply_proposal(&bare);
+    f.apply_proposal(&bare);
+    assert_eq!(f.catalog.epoch_of(&range("r1")), Epoch(4));
+}
+
+#[test]
+fn a_retried_transition_answers_its_first_outcome_not_a_stale_epoch() {
+    let mut f = Fixture::new();
+    let p = with_session(transition("r1", "CN=a", 1), 9, 1);
+    assert!(matches!(f.apply_proposal(&p), ApplyOutcome::Applied { .. }));
+    // Without the session this would be refused as stale (its own epoch).
+    let again = f.apply_proposal(&p);
+    assert!(
+        matches!(&again, ApplyOutcome::Repeat(first) if matches!(first.outcome, ApplyOutcome::Applied { .. })),
+        "{again:?}"
+    );
+    // A refused first attempt is refused again, with the first position.
+    let q = with_session(transition("r1", "CN=w", 2), 9, 2);
+    let refused = f.apply_proposal(&q);
+    assert!(matches!(refused, ApplyOutcome::Refused(_)));
+    match f.apply_proposal(&q) {
+        ApplyOutcome::Repeat(first) => {
+            assert_eq!((first.index, first.outcome), (Index(3), refused));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_retry_older_than_the_session_window_is_not_applied_again() {
+    let mut f = Fixture::new();
+    for seq in 1..=sessions::SESSION_WINDOW + 1 {
+        f.apply_proposal(&with_session(transition("r1", "CN=a", seq), 3, seq));
+    }
+    let epoch = f.catalog.epoch_of(&range("r1"));
+    let version = f.catalog.version();
+    assert_eq!(
+        f.apply_proposal(&with_session(forced("r1", "CN=b", "late"), 3, 1)),
+        ApplyOutcome::RetryTooOld
+    );
+    assert_eq!(f.catalog.epoch_of(&range("r1")), epoch);
+    assert_eq!(f.catalog.version(), version);
+}
+
+#[test]
+fn sessions_travel_in_the_snapshot_and_old_snapshots_still_decode() {
+    let mut f = Fixture::new();
+    let old = f.catalog.encode_snapshot();
+    f.apply_proposal(&with_session(transition("r1", "CN=a", 1), 1, 1));
+    f.apply_proposal(&with_session(transition("r1", "CN=w", 2), 1, 2));
+    f.apply_proposal(&with_session(forced("r2", "CN=b", "x"), u128::MAX, 5));
+    let bytes = f.catalog.encode_snapshot();
+    let back = Catalog::decode_snapshot(&bytes).unwrap();
+    assert_eq!(back, f.catalog);
+    assert_eq!(back.sessions().len(), 2);
+    assert_eq!(back.encode_snapshot(), bytes);
+    for cut in 0..bytes.len() {
+        assert!(Catalog::decode_snapshot(&bytes[..cut]).is_err());
+    }
+    // A replica that installed the snapshot answers a retry identically.
+    let mut g = Fixture {
+        catalog: back,
+        next: f.next,
+    };
+    let retry = with_session(transition("r1", "CN=w", 2), 1, 2);
+    assert_eq!(g.apply_proposal(&retry), f.apply_proposal(&retry));
+    // Format 1 (before sessions): the same bytes without the session count.
+    let mut v1 = old[..old.len() - 8].to_vec();
+    v1[8] = 1;
+    assert_eq!(
+        Catalog::decode_snapshot(&v1).unwrap(),
+        Fixture::new().catalog
+    );
 }

@@ -46,8 +46,8 @@ use super::config::EngineConfig;
 use super::rng::SplitMix64;
 use super::{EngineError, Mutant, ReplicaStore};
 use crate::catalog::{ApplyOutcome, Catalog, Refusal};
-use crate::entry::{ControlPlaneEntry, Index, NodeId, Term};
 use crate::consensus::{Committed, DurableVoteState, LeaderHint, ProposeError};
+use crate::entry::{ControlPlaneEntry, Index, NodeId, Term};
 
 /// A caller's handle on one proposal, echoed in its [`Completion`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -739,22 +739,7 @@ impl<S: ReplicaStore> Replica<S> {
                     })
                 } else {
                     match result {
-                        Some(ApplyOutcome::Applied { version }) => Ok(Committed {
-                            index,
-                            term,
-                            version,
-                            changed: true,
-                        }),
-                        Some(ApplyOutcome::Unchanged { version }) => Ok(Committed {
-                            index,
-                            term,
-                            version,
-                            changed: false,
-                        }),
-                        Some(ApplyOutcome::Refused(refusal)) => Err(ProposeError::Refused {
-                            refusal,
-                            at: Some((index, term)),
-                        }),
+                        Some(outcome) => Committed::from_outcome(outcome, index, term),
                         None => Err(ProposeError::Storage(format!(
                             "entry {index} carrying our proposal is not a catalog entry"
                         ))),

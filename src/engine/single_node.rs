@@ -11,11 +11,12 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::catalog::{
-    ApplyOutcome, AuditRecord, Catalog, CatalogError, FenceStatus, InitialMember, Member,
-    RangeOwnership,
+    AuditRecord, Catalog, CatalogError, FenceStatus, InitialMember, Member, RangeOwnership,
+};
+use crate::consensus::{
+    Committed, ControlPlaneConsensus, DurableVoteState, LeaderHint, ProposeError,
 };
 use crate::entry::{ControlPlaneEntry, Epoch, Index, NodeId, RangeId, Term};
-use crate::consensus::{Committed, ControlPlaneConsensus, DurableVoteState, LeaderHint, ProposeError};
 
 /// One committed entry of the single-node log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,24 +118,7 @@ impl SingleNodeControlPlane {
             .apply(index, term, &entry)
             .map_err(|e| ProposeError::Storage(e.to_string()))?;
         state.log.push(LogRecord { index, term, entry });
-        match outcome {
-            ApplyOutcome::Applied { version } => Ok(Committed {
-                index,
-                term,
-                version,
-                changed: true,
-            }),
-            ApplyOutcome::Unchanged { version } => Ok(Committed {
-                index,
-                term,
-                version,
-                changed: false,
-            }),
-            ApplyOutcome::Refused(refusal) => Err(ProposeError::Refused {
-                refusal,
-                at: Some((index, term)),
-            }),
-        }
+        Committed::from_outcome(outcome, index, term)
     }
 }
 

@@ -19,14 +19,18 @@
 //!
 //! Entries are encoded with a versioned, deterministic binary format
 //! ([`ControlPlaneEntry::encode`] / [`ControlPlaneEntry::decode`]); see
-//! [`codec`] for the rules every decoder here follows.
+//! [`codec`] for the rules every decoder here follows. A proposal is logged
+//! with the client session that makes its retries exactly-once
+//! ([`session::Proposal`]).
 
 pub mod codec;
+pub mod session;
 
 use std::fmt;
 
 pub use crate::identity::{AuditReason, MemberAddress, MemberKind, NodeId, RangeId};
 pub use codec::DecodeError;
+pub use session::{ClientId, Proposal, ProposalSession};
 
 macro_rules! log_number {
     ($(#[$doc:meta])* $name:ident) => {

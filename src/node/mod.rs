@@ -23,9 +23,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::catalog::{AuditRecord, Catalog, FenceStatus, Member, RangeOwnership};
-use crate::entry::{ControlPlaneEntry, Epoch, Index, NodeId, RangeId, Term};
 use crate::engine::replica::ReplicaStatus;
 use crate::engine::{EngineConfig, EngineError, Replica, ReplicaStore};
+use crate::entry::{ControlPlaneEntry, Epoch, Index, NodeId, RangeId, Term};
 use crate::transport::{Inbox, Transport};
 use driver::{Command, Driver, Reply, Shared};
 

@@ -658,6 +658,10 @@ pub enum RemoteError {
     /// The member did not understand the request.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// Whether the proposal took effect is not known (see
+    /// [`ProposeError::Indeterminate`]).
+    #[error("outcome unknown: {0}")]
+    Indeterminate(String),
 }
 
 fn put_error(w: &mut Writer, e: &ClientError) {
@@ -694,6 +698,10 @@ fn put_error(w: &mut Writer, e: &ClientError) {
         }
         ClientError::BadRequest(s) => {
             w.u8(8);
+            w.str(clip(s));
+        }
+        ClientError::Propose(ProposeError::Indeterminate(s)) => {
+            w.u8(9);
             w.str(clip(s));
         }
     }
@@ -745,6 +753,7 @@ fn get_error(r: &mut Reader<'_>) -> Result<RemoteError, DecodeError> {
         6 => RemoteError::Storage(text(r, "storage error")?),
         7 => RemoteError::Unauthorized(text(r, "unauthorized")?),
         8 => RemoteError::BadRequest(text(r, "bad request")?),
+        9 => RemoteError::Indeterminate(text(r, "outcome unknown")?),
         tag => {
             return Err(DecodeError::UnknownTag {
                 what: "client error",

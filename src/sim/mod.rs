@@ -34,13 +34,13 @@ use std::sync::Arc;
 use raft::eraftpb::{Message, MessageType};
 
 use crate::catalog::{InitialMember, MemberState};
+use crate::consensus::ProposeError;
 use crate::engine::rng::SplitMix64;
 use crate::engine::{Completion, EngineConfig, Mutant, ProposalToken, Replica};
 use crate::entry::{
     ControlPlaneEntry, Epoch, ForcedOwnershipTransition, MemberKind, MembershipChange, NodeId,
     OwnershipTransition,
 };
-use crate::consensus::ProposeError;
 use crate::storage::{DurableStore, SimDisk, StoreOptions};
 use crate::transport::wire;
 use checker::Checker;

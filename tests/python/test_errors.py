@@ -20,6 +20,7 @@ ALL_ERRORS: list[type[synod.SynodError]] = [
     synod.StorageError,
     synod.UnauthorizedError,
     synod.UnavailableError,
+    synod.IndeterminateError,
 ]
 
 
@@ -94,6 +95,7 @@ def test_attributes_are_real_instance_attributes() -> None:
         synod.StorageError("disk"),
         synod.UnauthorizedError("no", identity="CN=reader"),
         synod.UnavailableError("nobody answers"),
+        synod.IndeterminateError("may have committed"),
     ],
 )
 def test_errors_pickle_with_their_attributes(err: synod.SynodError) -> None:

@@ -46,6 +46,11 @@ pub const SYNOD_ERR_TIMEOUT: synod_status = 102;
 pub const SYNOD_ERR_REFUSED: synod_status = 103;
 /// The node is shut down.
 pub const SYNOD_ERR_SHUTDOWN: synod_status = 104;
+/// Whether the proposal took effect is not known and could not be found
+/// out: it may have committed. Read the state before acting on it. (Every
+/// other error status of a proposal means it did not take effect, except
+/// `SYNOD_ERR_TIMEOUT`, whose entry may still commit later.)
+pub const SYNOD_ERR_INDETERMINATE: synod_status = 105;
 /// Durable storage failed; the node stops accepting writes.
 pub const SYNOD_ERR_STORAGE: synod_status = 200;
 /// A member could not start: its listener, TLS material, or joining the
@@ -73,7 +78,8 @@ pub const SYNOD_REFUSAL_MEMBER_OWNS_RANGES: synod_refusal_code = 4;
 pub const SYNOD_REFUSAL_LAST_MEMBER: synod_refusal_code = 5;
 /// A witness was named as a range owner.
 pub const SYNOD_REFUSAL_WITNESS_CANNOT_OWN: synod_refusal_code = 6;
-/// The proposed epoch is not above the range's current epoch.
+/// The proposed epoch is not above the range's current epoch (a transition
+/// moves a range to exactly its current epoch plus one).
 pub const SYNOD_REFUSAL_STALE_EPOCH: synod_refusal_code = 7;
 /// The range's epoch cannot grow any more.
 pub const SYNOD_REFUSAL_EPOCH_EXHAUSTED: synod_refusal_code = 8;
@@ -84,9 +90,12 @@ pub const SYNOD_REFUSAL_CONFLICTING_LEADER: synod_refusal_code = 10;
 /// A caller proposed a leader configuration other than the current
 /// leader's own for its current term (only the engine records elections).
 pub const SYNOD_REFUSAL_LEADER_CONFIGURATION_NOT_CURRENT: synod_refusal_code = 11;
+/// The proposed epoch skips epochs: a transition moves a range to exactly
+/// its current epoch plus one.
+pub const SYNOD_REFUSAL_EPOCH_NOT_NEXT: synod_refusal_code = 12;
 
 /// The stable names of the refusal codes, indexed by code.
-pub(crate) const REFUSAL_NAMES: [&CStr; 12] = [
+pub(crate) const REFUSAL_NAMES: [&CStr; 13] = [
     c"none",
     c"unknown-member",
     c"member-conflict",
@@ -99,6 +108,7 @@ pub(crate) const REFUSAL_NAMES: [&CStr; 12] = [
     c"term-regressed",
     c"conflicting-leader",
     c"leader-configuration-not-current",
+    c"epoch-not-next",
 ];
 
 /// A failure on its way to the caller: the status it returns and what the
@@ -155,6 +165,7 @@ impl From<ProposeError> for Error {
             },
             ProposeError::Shutdown => Self::new(SYNOD_ERR_SHUTDOWN, message),
             ProposeError::Storage(_) => Self::new(SYNOD_ERR_STORAGE, message),
+            ProposeError::Indeterminate(_) => Self::new(SYNOD_ERR_INDETERMINATE, message),
         }
     }
 }
@@ -273,6 +284,7 @@ fn status_name(status: synod_status) -> &'static CStr {
         SYNOD_ERR_TIMEOUT => c"SYNOD_ERR_TIMEOUT",
         SYNOD_ERR_REFUSED => c"SYNOD_ERR_REFUSED",
         SYNOD_ERR_SHUTDOWN => c"SYNOD_ERR_SHUTDOWN",
+        SYNOD_ERR_INDETERMINATE => c"SYNOD_ERR_INDETERMINATE",
         SYNOD_ERR_STORAGE => c"SYNOD_ERR_STORAGE",
         SYNOD_ERR_START => c"SYNOD_ERR_START",
         SYNOD_ERR_PANIC => c"SYNOD_ERR_PANIC",

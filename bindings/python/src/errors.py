@@ -108,3 +108,12 @@ class UnavailableError(SynodError, ConnectionError):
     """No member could be reached or could serve the call before the
     deadline: connections refused or failed (a certificate of another CA
     fails the handshake), or the members knew no leader."""
+
+
+class IndeterminateError(SynodError):
+    """Whether the proposal took effect is not known and could not be found
+    out: it may have committed (the client's retries ran out after an attempt
+    whose outcome was unknown, or the retry is older than the cluster's
+    memory of the client's session). Read the state before acting on it.
+    Every other error of a proposal means it did not take effect, except
+    `TimeoutError`, whose entry may still commit later."""

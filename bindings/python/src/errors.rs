@@ -15,7 +15,7 @@ use synod::node::protocol::RemoteError;
 use synod::{IdentityError, LeaderHint, ProposeError, Refusal};
 
 /// The names, in definition order, of the classes `errors.py` defines.
-const NAMES: [&str; 11] = [
+const NAMES: [&str; 12] = [
     "SynodError",
     "InvalidArgumentError",
     "InvalidIdentityError",
@@ -27,6 +27,7 @@ const NAMES: [&str; 11] = [
     "StorageError",
     "UnauthorizedError",
     "UnavailableError",
+    "IndeterminateError",
 ];
 
 #[derive(Clone, Copy)]
@@ -42,6 +43,7 @@ pub(crate) enum Kind {
     Storage = 8,
     Unauthorized = 9,
     Unavailable = 10,
+    Indeterminate = 11,
 }
 
 static CLASSES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
@@ -169,6 +171,7 @@ pub(crate) fn client_error(py: Python<'_>, err: ClientCallError, identity: &str)
                 // The member did not understand what this client sent: not
                 // the caller's argument, a protocol mismatch.
                 RemoteError::BadRequest(_) => Kind::Synod,
+                RemoteError::Indeterminate(_) => Kind::Indeterminate,
             },
             ClientCallError::Unreachable(_) => Kind::Unavailable,
             ClientCallError::NoEndpoints => {
@@ -210,6 +213,7 @@ pub(crate) fn propose_error(py: Python<'_>, err: ProposeError) -> PyErr {
             }
             ProposeError::Shutdown => Kind::Shutdown,
             ProposeError::Storage(_) => Kind::Storage,
+            ProposeError::Indeterminate(_) => Kind::Indeterminate,
         })
     })();
     match filled {
@@ -240,6 +244,11 @@ fn refusal_details<'py>(py: Python<'py>, refusal: &Refusal) -> PyResult<Bound<'p
             d.set_item("ranges", *ranges)?;
         }
         Refusal::StaleEpoch {
+            range,
+            current,
+            proposed,
+        }
+        | Refusal::EpochNotNext {
             range,
             current,
             proposed,
