@@ -1,5 +1,7 @@
-//! Status codes, the thread-local last error, refusal codes and the helpers
-//! behind the panic boundary.
+//! Status codes, the thread-local last error, refusal codes, the helpers
+//! behind the panic boundary, and the leader hint handle
+//! (`synod_leader_hint`) the last error hands out (its readers are in
+//! `node/leader_hint.rs`). Imports nothing from the rest of this crate.
 //!
 //! Every fallible export returns a [`synod_status`]. On failure it replaces
 //! the calling thread's last error (status, message, refusal details, leader
@@ -12,8 +14,6 @@ use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
 
 use synod::{LeaderHint, ProposeError};
-
-use crate::node::synod_leader_hint;
 
 /// The result of every fallible call: `SYNOD_OK` (0) or one of the
 /// `SYNOD_ERR_*` codes. A fixed-width integer rather than a C enum so its size
@@ -419,6 +419,29 @@ pub unsafe extern "C" fn synod_last_refusal_position(
     })
 }
 
+/// The leader a follower named when it answered `SYNOD_ERR_NOT_LEADER`; see
+/// `synod_last_leader_hint`.
+///
+/// Immutable: one handle may be read from any number of threads at once;
+/// free it exactly once with `synod_leader_hint_free`.
+pub struct synod_leader_hint {
+    pub(crate) id: CString,
+    pub(crate) address: Option<CString>,
+}
+
+impl synod_leader_hint {
+    pub(crate) fn new(hint: &LeaderHint) -> Result<Self, Error> {
+        Ok(Self {
+            id: c_string(hint.id.as_str())?,
+            address: hint
+                .address
+                .as_ref()
+                .map(|a| c_string(a.as_str()))
+                .transpose()?,
+        })
+    }
+}
+
 /// The leader named by the most recent failed call on this thread, when that
 /// failure was `SYNOD_ERR_NOT_LEADER` and a leader is known.
 ///
@@ -572,48 +595,6 @@ mod tests {
             );
             assert!(hint.is_null());
         }
-    }
-
-    #[test]
-    fn not_leader_carries_the_leader_hint() {
-        let leader = LeaderHint {
-            id: NodeId::from_certificate_subject("CN=leader").unwrap(),
-            address: Some("10.0.0.1:7000".parse().unwrap()),
-        };
-        let e = ProposeError::NotLeader {
-            leader: Some(leader),
-        };
-        assert_eq!(record(e.into()), SYNOD_ERR_NOT_LEADER);
-        let mut hint = std::ptr::null_mut();
-        assert_eq!(unsafe { synod_last_leader_hint(&mut hint) }, SYNOD_OK);
-        unsafe {
-            let id = CStr::from_ptr(crate::synod_leader_hint_id(hint));
-            assert_eq!(id.to_str().unwrap(), "CN=leader");
-            let addr = CStr::from_ptr(crate::synod_leader_hint_address(hint));
-            assert_eq!(addr.to_str().unwrap(), "10.0.0.1:7000");
-            crate::synod_leader_hint_free(hint);
-        }
-        // A leader without a known address.
-        let e = ProposeError::NotLeader {
-            leader: Some(LeaderHint {
-                id: NodeId::from_certificate_subject("CN=l2").unwrap(),
-                address: None,
-            }),
-        };
-        record(e.into());
-        let mut hint = std::ptr::null_mut();
-        assert_eq!(unsafe { synod_last_leader_hint(&mut hint) }, SYNOD_OK);
-        unsafe {
-            assert!(crate::synod_leader_hint_address(hint).is_null());
-            crate::synod_leader_hint_free(hint);
-        }
-        // A later failure replaces the hint.
-        record(Error::null("x"));
-        let mut hint = std::ptr::null_mut();
-        assert_eq!(
-            unsafe { synod_last_leader_hint(&mut hint) },
-            SYNOD_ERR_NOT_FOUND
-        );
     }
 
     #[test]

@@ -12,8 +12,14 @@
 //! user data is as unrepresentable in C as it is in Rust.
 //!
 //! The rooms: [`error`] (status codes, the last error, the panic boundary's
-//! helpers), [`version`], [`identity`], [`node`] (the node handle and its
-//! reads).
+//! helpers), [`version`], [`identity`], [`node`] (the node handle, its
+//! proposals, its reads and the snapshots they hand out). Dependencies run one
+//! way: `error` imports nothing from this crate, `identity` only `error`, and
+//! `node`'s rooms `error`, `identity` and each other without a circle.
+//!
+//! cbindgen reads the rooms in the order their `mod` lines appear here (and in
+//! `node/mod.rs`), and lists functions and constants in `include/synod.h` in
+//! that order.
 
 // The C names are the API: `synod_status`, `synod_node`, ...
 #![allow(non_camel_case_types)]
@@ -68,7 +74,16 @@ mod boundary_tests {
         let files = [
             ("error.rs", include_str!("error.rs")),
             ("identity.rs", include_str!("identity.rs")),
-            ("node.rs", include_str!("node.rs")),
+            ("node/mod.rs", include_str!("node/mod.rs")),
+            ("node/handle.rs", include_str!("node/handle.rs")),
+            ("node/values.rs", include_str!("node/values.rs")),
+            ("node/open.rs", include_str!("node/open.rs")),
+            ("node/state.rs", include_str!("node/state.rs")),
+            ("node/propose.rs", include_str!("node/propose.rs")),
+            ("node/ownership.rs", include_str!("node/ownership.rs")),
+            ("node/members.rs", include_str!("node/members.rs")),
+            ("node/leader_hint.rs", include_str!("node/leader_hint.rs")),
+            ("node/shutdown.rs", include_str!("node/shutdown.rs")),
             ("version.rs", include_str!("version.rs")),
         ];
         let mut exports = 0;

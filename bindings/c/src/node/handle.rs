@@ -1,0 +1,49 @@
+//! The node handle's definition (`synod_node`: the engine behind the
+//! consensus boundary, how to stop it, its identity) and the argument and
+//! out-param helpers every room of the node shares. Exports nothing itself.
+
+use std::ffi::{c_char, CString};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use synod::ControlPlaneConsensus;
+
+use crate::error::{str_arg, Error, SYNOD_ERR_INVALID_ARGUMENT};
+
+/// A control-plane member.
+///
+/// Thread safety: every function taking a `const synod_node *` may be called
+/// from any number of threads at once; `synod_node_free` must not race with
+/// any other call on the same handle.
+pub struct synod_node {
+    pub(super) engine: Arc<dyn ControlPlaneConsensus>,
+    pub(super) stop: Box<dyn Fn() + Send + Sync>,
+    /// Set when `synod_node_shutdown` (or free) began: no new callback is
+    /// registered from then on.
+    pub(super) shut_down: AtomicBool,
+    pub(super) id: CString,
+}
+
+/// Parses a string argument with `T`'s `FromStr`, refusals becoming
+/// `SYNOD_ERR_INVALID_ARGUMENT`.
+pub(super) unsafe fn parsed_arg<T>(p: *const c_char, what: &str) -> Result<T, Error>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    // SAFETY: forwarded caller contract.
+    let s = unsafe { str_arg(p, what)? };
+    s.parse()
+        .map_err(|e| Error::new(SYNOD_ERR_INVALID_ARGUMENT, format!("{what}: {e}")))
+}
+
+pub(super) unsafe fn node_arg<'a>(node: *const synod_node) -> Result<&'a synod_node, Error> {
+    // SAFETY: NULL or a live handle (caller contract).
+    unsafe { node.as_ref() }.ok_or_else(|| Error::null("node"))
+}
+
+/// Writes `value` to `out` (checked non-NULL beforehand).
+pub(super) unsafe fn write_out<T>(out: *mut T, value: T) {
+    // SAFETY: `out` is valid and writable (caller contract, checked non-NULL).
+    unsafe { out.write(value) }
+}

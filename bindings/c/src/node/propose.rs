@@ -1,0 +1,307 @@
+//! Typed proposals, one function per entry a caller may propose and none that
+//! takes bytes: membership changes and ownership transitions that wait for
+//! their commit, and the ownership transition that answers through a callback
+//! (`synod_node_propose_transition_async`, with the registration that carries
+//! the callback and its user data across threads).
+
+use std::ffi::{c_char, c_void};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use synod::{
+    AuditReason, ControlPlaneEntry, Epoch, ForcedOwnershipTransition, MembershipChange,
+    OwnershipTransition,
+};
+
+use super::handle::{node_arg, parsed_arg, synod_node, write_out};
+use super::values::{kind_arg, synod_commit, synod_member_kind};
+use crate::error::{out_arg, synod_status, Error};
+use crate::identity::identity_arg;
+
+/// The shared body of the propose functions: checks `node` and `out`, builds
+/// the entry, proposes it and writes `*out` on success only.
+unsafe fn propose(
+    node: *const synod_node,
+    out: *mut synod_commit,
+    timeout_ms: u32,
+    entry: impl FnOnce() -> Result<ControlPlaneEntry, Error>,
+) -> Result<(), Error> {
+    // SAFETY: forwarded caller contract.
+    let node = unsafe { node_arg(node)? };
+    let out = out_arg(out, "out")?;
+    let entry = entry()?;
+    let committed = node
+        .engine
+        .propose(entry, Duration::from_millis(u64::from(timeout_ms)))?;
+    let commit = synod_commit {
+        index: committed.index.get(),
+        term: committed.term.get(),
+        version: committed.version.get(),
+        changed: committed.changed,
+    };
+    // SAFETY: checked non-NULL above.
+    unsafe { write_out(out, commit) };
+    Ok(())
+}
+
+/// Proposes admitting `member` as a `kind` member reachable at `address`, and
+/// waits up to `timeout_ms` for it to commit.
+///
+/// Admitting a member already admitted with the same kind and address commits
+/// with `changed == false`. On `SYNOD_OK` `*out` receives the commit; on any
+/// failure it is untouched (`SYNOD_ERR_REFUSED`: see
+/// `synod_last_refusal_code`; `SYNOD_ERR_NOT_LEADER`: see
+/// `synod_last_leader_hint`). The caller owns `*out`; strings are borrowed for
+/// the call only.
+#[no_mangle]
+pub unsafe extern "C" fn synod_node_propose_admit(
+    node: *const synod_node,
+    member: *const c_char,
+    kind: synod_member_kind,
+    address: *const c_char,
+    timeout_ms: u32,
+    out: *mut synod_commit,
+) -> synod_status {
+    ffi_boundary!(status "synod_node_propose_admit", {
+        unsafe {
+            propose(node, out, timeout_ms, || {
+                Ok(ControlPlaneEntry::Membership(MembershipChange::Admit {
+                    member: identity_arg(member, "member")?,
+                    kind: kind_arg(kind)?,
+                    address: parsed_arg(address, "address")?,
+                }))
+            })
+        }
+    })
+}
+
+/// Proposes putting `member` into drain (no longer eligible as a new owner),
+/// and waits up to `timeout_ms` for it to commit.
+///
+/// On `SYNOD_OK` `*out` receives the commit; on any failure it is untouched.
+/// The caller owns `*out`; strings are borrowed for the call only.
+#[no_mangle]
+pub unsafe extern "C" fn synod_node_propose_begin_drain(
+    node: *const synod_node,
+    member: *const c_char,
+    timeout_ms: u32,
+    out: *mut synod_commit,
+) -> synod_status {
+    ffi_boundary!(status "synod_node_propose_begin_drain", {
+        unsafe {
+            propose(node, out, timeout_ms, || {
+                Ok(ControlPlaneEntry::Membership(MembershipChange::BeginDrain {
+                    member: identity_arg(member, "member")?,
+                }))
+            })
+        }
+    })
+}
+
+/// Proposes removing `member` from the authorized set (refused while it owns
+/// ranges, and for the last member), and waits up to `timeout_ms` for it to
+/// commit.
+///
+/// On `SYNOD_OK` `*out` receives the commit; on any failure it is untouched.
+/// The caller owns `*out`; strings are borrowed for the call only.
+#[no_mangle]
+pub unsafe extern "C" fn synod_node_propose_remove(
+    node: *const synod_node,
+    member: *const c_char,
+    timeout_ms: u32,
+    out: *mut synod_commit,
+) -> synod_status {
+    ffi_boundary!(status "synod_node_propose_remove", {
+        unsafe {
+            propose(node, out, timeout_ms, || {
+                Ok(ControlPlaneEntry::Membership(MembershipChange::Remove {
+                    member: identity_arg(member, "member")?,
+                }))
+            })
+        }
+    })
+}
+
+/// Proposes the fenced transition of `range` to `new_owner` at `epoch`, which
+/// must be strictly above the range's current epoch, and waits up to
+/// `timeout_ms` for it to commit.
+///
+/// A stale epoch is refused before it enters the log (`SYNOD_ERR_REFUSED`,
+/// refusal code `SYNOD_REFUSAL_STALE_EPOCH`). On `SYNOD_OK` `*out` receives
+/// the commit; on any failure it is untouched. The caller owns `*out`;
+/// strings are borrowed for the call only.
+#[no_mangle]
+pub unsafe extern "C" fn synod_node_propose_transition(
+    node: *const synod_node,
+    range: *const c_char,
+    new_owner: *const c_char,
+    epoch: u64,
+    timeout_ms: u32,
+    out: *mut synod_commit,
+) -> synod_status {
+    ffi_boundary!(status "synod_node_propose_transition", {
+        unsafe {
+            propose(node, out, timeout_ms, || {
+                Ok(ControlPlaneEntry::OwnershipTransition(OwnershipTransition {
+                    range: parsed_arg(range, "range")?,
+                    new_owner: identity_arg(new_owner, "new_owner")?,
+                    epoch: Epoch(epoch),
+                }))
+            })
+        }
+    })
+}
+
+/// Called exactly once with the answer to a non-blocking proposal.
+/// `user_data` is the pointer given with the proposal; `status` is
+/// `SYNOD_OK` with `commit` pointing at the commit (valid during the call
+/// only), or an error status with `commit` NULL, in which case this thread's
+/// last error (`synod_last_error_message`, `synod_last_refusal_code`,
+/// `synod_last_leader_hint`) describes it during the call. The callback must
+/// not call `synod_node_shutdown` or `synod_node_free` on the same node.
+pub type synod_propose_callback = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, status: synod_status, commit: *const synod_commit),
+>;
+
+/// Releases the `user_data` of a registration. Called exactly once per
+/// registration: after the callback ran, or without it when the
+/// registration failed. May be NULL when there is nothing to release.
+pub type synod_free_callback = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
+
+/// A callback, its user data and the user data's release, handed across
+/// threads: the free function runs exactly once, when this is dropped.
+struct Registration {
+    callback: unsafe extern "C" fn(*mut c_void, synod_status, *const synod_commit),
+    user_data: *mut c_void,
+    free: synod_free_callback,
+}
+
+// SAFETY: the C caller hands user_data over to the library for the
+// registration's lifetime; the header states that the callback and the free
+// function may run on another thread.
+unsafe impl Send for Registration {}
+
+impl Registration {
+    fn answer(self, result: Result<synod::Committed, synod::ProposeError>) {
+        match result {
+            Ok(c) => {
+                let commit = synod_commit {
+                    index: c.index.get(),
+                    term: c.term.get(),
+                    version: c.version.get(),
+                    changed: c.changed,
+                };
+                // SAFETY: the caller's callback, with its own user data.
+                unsafe { (self.callback)(self.user_data, crate::error::SYNOD_OK, &commit) };
+            }
+            Err(e) => {
+                let status = crate::error::record(Error::from(e));
+                // SAFETY: as above.
+                unsafe { (self.callback)(self.user_data, status, std::ptr::null()) };
+            }
+        }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Some(free) = self.free {
+            // SAFETY: the caller's release function, called exactly once.
+            unsafe { free(self.user_data) };
+        }
+    }
+}
+
+/// Proposes the fenced transition of `range` to `new_owner` at `epoch`
+/// without waiting: `callback` receives the answer exactly once, then
+/// `free_user_data` (if not NULL) releases `user_data`.
+///
+/// Returns `SYNOD_OK` when the proposal was handed to the member; the
+/// callback may run before this function returns (on the calling thread,
+/// for the single-node engine) or later on the member's driver thread (a
+/// started member). It never runs after `synod_node_shutdown` returns: a
+/// shutdown answers every proposal still waiting (`SYNOD_ERR_SHUTDOWN`)
+/// before it returns. On failure (`SYNOD_ERR_NULL_ARGUMENT`,
+/// `SYNOD_ERR_INVALID_ARGUMENT`, `SYNOD_ERR_INVALID_IDENTITY`,
+/// `SYNOD_ERR_SHUTDOWN` once shutdown began) the callback is not called and
+/// `free_user_data` is called before this function returns. Strings are
+/// borrowed for the call only.
+#[no_mangle]
+pub unsafe extern "C" fn synod_node_propose_transition_async(
+    node: *const synod_node,
+    range: *const c_char,
+    new_owner: *const c_char,
+    epoch: u64,
+    timeout_ms: u32,
+    callback: synod_propose_callback,
+    user_data: *mut c_void,
+    free_user_data: synod_free_callback,
+) -> synod_status {
+    ffi_boundary!(status "synod_node_propose_transition_async", {
+        let Some(callback) = callback else {
+            if let Some(free) = free_user_data {
+                // SAFETY: the caller's release function, called exactly once.
+                unsafe { free(user_data) };
+            }
+            return Err(Error::null("callback"));
+        };
+        // From here on the registration owns user_data: dropping it on any
+        // early return releases it exactly once.
+        let registration = Registration {
+            callback,
+            user_data,
+            free: free_user_data,
+        };
+        let node = unsafe { node_arg(node)? };
+        let entry = ControlPlaneEntry::OwnershipTransition(OwnershipTransition {
+            range: unsafe { parsed_arg(range, "range")? },
+            new_owner: unsafe { identity_arg(new_owner, "new_owner")? },
+            epoch: Epoch(epoch),
+        });
+        if node.shut_down.load(Ordering::SeqCst) {
+            return Err(Error::new(
+                crate::error::SYNOD_ERR_SHUTDOWN,
+                "the node is shut down",
+            ));
+        }
+        node.engine.propose_with(
+            entry,
+            Duration::from_millis(u64::from(timeout_ms)),
+            Box::new(move |result| registration.answer(result)),
+        );
+        Ok(())
+    })
+}
+
+/// Proposes an operator's forced transition of `range` to `new_owner`,
+/// recorded in the audit list with `operator_id` and `reason` (never blank). The
+/// range moves to its current epoch plus one. Waits up to `timeout_ms` for it
+/// to commit.
+///
+/// On `SYNOD_OK` `*out` receives the commit; on any failure it is untouched.
+/// The caller owns `*out`; strings are borrowed for the call only.
+#[no_mangle]
+pub unsafe extern "C" fn synod_node_propose_forced_transition(
+    node: *const synod_node,
+    range: *const c_char,
+    new_owner: *const c_char,
+    operator_id: *const c_char,
+    reason: *const c_char,
+    timeout_ms: u32,
+    out: *mut synod_commit,
+) -> synod_status {
+    ffi_boundary!(status "synod_node_propose_forced_transition", {
+        unsafe {
+            propose(node, out, timeout_ms, || {
+                Ok(ControlPlaneEntry::ForcedOwnershipTransition(
+                    ForcedOwnershipTransition {
+                        range: parsed_arg(range, "range")?,
+                        new_owner: identity_arg(new_owner, "new_owner")?,
+                        operator: identity_arg(operator_id, "operator_id")?,
+                        reason: parsed_arg::<AuditReason>(reason, "reason")?,
+                    },
+                ))
+            })
+        }
+    })
+}
