@@ -204,6 +204,12 @@ typedef uint32_t synod_member_state;
 // The node is shut down.
 #define SYNOD_ERR_SHUTDOWN 104
 
+// Whether the proposal took effect is not known and could not be found
+// out: it may have committed. Read the state before acting on it. (Every
+// other error status of a proposal means it did not take effect, except
+// `SYNOD_ERR_TIMEOUT`, whose entry may still commit later.)
+#define SYNOD_ERR_INDETERMINATE 105
+
 // Durable storage failed; the node stops accepting writes.
 #define SYNOD_ERR_STORAGE 200
 
@@ -236,7 +242,8 @@ typedef uint32_t synod_member_state;
 // A witness was named as a range owner.
 #define SYNOD_REFUSAL_WITNESS_CANNOT_OWN 6
 
-// The proposed epoch is not above the range's current epoch.
+// The proposed epoch is not above the range's current epoch (a transition
+// moves a range to exactly its current epoch plus one).
 #define SYNOD_REFUSAL_STALE_EPOCH 7
 
 // The range's epoch cannot grow any more.
@@ -251,6 +258,10 @@ typedef uint32_t synod_member_state;
 // A caller proposed a leader configuration other than the current
 // leader's own for its current term (only the engine records elections).
 #define SYNOD_REFUSAL_LEADER_CONFIGURATION_NOT_CURRENT 11
+
+// The proposed epoch skips epochs: a transition moves a range to exactly
+// its current epoch plus one.
+#define SYNOD_REFUSAL_EPOCH_NOT_NEXT 12
 
 // A member that votes and may own ranges.
 #define SYNOD_MEMBER_KIND_DATA 1

@@ -4,7 +4,8 @@
 //!
 //! The entry-data convention (shared with the engine): a raft
 //! `EntryNormal` entry's data is either empty (a new leader's no-op) or the
-//! bytes of [`ControlPlaneEntry::encode`]; `EntryConfChange` and
+//! bytes of [`Proposal::encode`] (an entry, with the client session that
+//! makes its retries exactly-once); `EntryConfChange` and
 //! `EntryConfChangeV2` entries are the engine's configuration and are
 //! [`Catalog::skip`]ped, as are empty normal entries.
 
@@ -12,7 +13,7 @@ use raft::eraftpb::{Entry, EntryType, Snapshot};
 
 use super::error::{Result, StorageError};
 use crate::catalog::{ApplyOutcome, Catalog};
-use crate::entry::{ControlPlaneEntry, Index, Term};
+use crate::entry::{Index, Proposal, Term};
 
 /// Applies one committed raft entry to `catalog` following the entry-data
 /// convention. Returns the outcome for catalog entries, `None` for skipped
@@ -20,12 +21,11 @@ use crate::entry::{ControlPlaneEntry, Index, Term};
 pub fn apply_entry(catalog: &mut Catalog, e: &Entry) -> Result<Option<ApplyOutcome>> {
     let (index, term) = (Index(e.index), Term(e.term));
     if e.entry_type == EntryType::EntryNormal && !e.data.is_empty() {
-        let entry =
-            ControlPlaneEntry::decode(&e.data).map_err(|source| StorageError::EntryDecode {
-                index: e.index,
-                source,
-            })?;
-        Ok(Some(catalog.apply(index, term, &entry)?))
+        let proposal = Proposal::decode(&e.data).map_err(|source| StorageError::EntryDecode {
+            index: e.index,
+            source,
+        })?;
+        Ok(Some(catalog.apply_proposal(index, term, &proposal)?))
     } else {
         catalog.skip(index, term)?;
         Ok(None)

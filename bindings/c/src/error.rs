@@ -519,6 +519,11 @@ mod tests {
                 term: Term(3),
                 leader: id,
             },
+            Refusal::EpochNotNext {
+                range: "r".parse().expect("range"),
+                current: Epoch(1),
+                proposed: Epoch(3),
+            },
         ];
         let constants = [
             SYNOD_REFUSAL_UNKNOWN_MEMBER,
@@ -532,6 +537,7 @@ mod tests {
             SYNOD_REFUSAL_TERM_REGRESSED,
             SYNOD_REFUSAL_CONFLICTING_LEADER,
             SYNOD_REFUSAL_LEADER_CONFIGURATION_NOT_CURRENT,
+            SYNOD_REFUSAL_EPOCH_NOT_NEXT,
         ];
         assert_eq!(all.len() + 1, REFUSAL_NAMES.len());
         for (refusal, constant) in all.iter().zip(constants) {
