@@ -14,8 +14,10 @@ use crate::catalog::{
     ApplyOutcome, AuditRecord, Catalog, CatalogError, FenceStatus, InitialMember, Member,
     RangeOwnership,
 };
+use crate::consensus::{
+    Committed, ControlPlaneConsensus, DurableVoteState, LeaderHint, ProposeError,
+};
 use crate::entry::{ControlPlaneEntry, Epoch, Index, NodeId, RangeId, Term};
-use crate::consensus::{Committed, ControlPlaneConsensus, DurableVoteState, LeaderHint, ProposeError};
 
 /// One committed entry of the single-node log.
 #[derive(Debug, Clone, PartialEq, Eq)]
