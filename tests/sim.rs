@@ -2,7 +2,7 @@
 //! catches every deliberately broken engine: the proof its checker is not
 //! vacuous. (`.ci/run` also sweeps 2,000 seeds with the release build.)
 
-use synod::engine::Mutant;
+use synod::sim::Mutant;
 use synod::sim::{run_seed, run_seeds, SimOptions};
 
 fn threads() -> usize {

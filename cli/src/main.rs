@@ -228,7 +228,7 @@ struct SimArgs {
 }
 
 fn cmd_sim(args: SimArgs) -> ExitCode {
-    use synod::engine::Mutant;
+    use synod::sim::Mutant;
     let SimArgs {
         seeds,
         start,

@@ -5,8 +5,13 @@
 //!   sockets: the driver thread and the simulator both drive it.
 //! * [`single_node::SingleNodeControlPlane`]: the seed's degenerate engine,
 //!   one member that is its own quorum, kept in memory.
+//!
+//! The engine imports neither the node nor the simulator. The simulator's
+//! mutants reach the replica only through a crate-private test seam
+//! (`deviation`).
 
 pub mod config;
+pub(crate) mod deviation;
 pub mod durable;
 pub mod logger;
 pub mod replica;
@@ -101,29 +106,4 @@ pub trait ReplicaStore {
 
     /// The latest snapshot (index 0 when there is none).
     fn latest_snapshot(&self) -> Snapshot;
-}
-
-/// Deliberately broken behaviours for the simulator, to prove its checker
-/// is not vacuous.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Mutant {
-    /// A vote (a Ready with a hard state but no entries) is acknowledged
-    /// without being fsynced.
-    VoteNotPersisted,
-    /// The catalog does not check ownership epochs, before the log or at
-    /// apply.
-    EpochCheckSkippedAtApply,
-}
-
-impl Mutant {
-    /// Every mutant, by name.
-    pub const ALL: [(&'static str, Mutant); 2] = [
-        ("vote-not-persisted", Mutant::VoteNotPersisted),
-        ("epoch-check-skipped", Mutant::EpochCheckSkippedAtApply),
-    ];
-
-    /// The mutant called `name`.
-    pub fn by_name(name: &str) -> Option<Mutant> {
-        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, m)| *m)
-    }
 }

@@ -1,0 +1,64 @@
+//! The replica's test seam: the few points where the simulator's mutants
+//! (deliberately broken engines, listed in `src/sim/mutants.rs`) make a
+//! [`Replica`](super::Replica) deviate from the real engine, to prove the
+//! simulator's checker catches each of them.
+//!
+//! A replica runs the real engine unless a [`Deviation`] is installed
+//! (`Replica::set_test_seam`, crate-private, called only by the simulator);
+//! every point then answers "behave correctly". The replica consults the
+//! seam in one line per deviation point, each marked `test seam`.
+//!
+//! Adding a mutant: add a method to [`Deviation`] that defaults to the
+//! correct behaviour, a forwarding method to [`TestSeam`], consult it at
+//! exactly one point in the replica, and list the mutant in
+//! `src/sim/mutants.rs`.
+
+use crate::catalog::Catalog;
+
+/// The points where a deliberately broken replica may deviate. Every method
+/// defaults to the correct behaviour.
+pub(crate) trait Deviation: Send + Sync {
+    /// Skip the fsync of a Ready that must be synced (a new term or vote,
+    /// and new entries when `appends_entries`), yet still send the messages
+    /// that depend on it.
+    fn skip_fsync(&self, appends_entries: bool) -> bool {
+        let _ = appends_entries;
+        false
+    }
+
+    /// Do not check ownership epochs: neither the leader's check before a
+    /// transition enters the log, nor the catalog's at apply.
+    fn skip_epoch_check(&self) -> bool {
+        false
+    }
+}
+
+/// A replica's seam: no deviation (the real engine) unless the simulator
+/// installed one.
+#[derive(Default)]
+pub(crate) struct TestSeam(Option<Box<dyn Deviation>>);
+
+impl TestSeam {
+    /// The seam that deviates as `deviation` says (none: the real engine).
+    pub(crate) fn new(deviation: Option<Box<dyn Deviation>>) -> Self {
+        Self(deviation)
+    }
+
+    /// See [`Deviation::skip_fsync`].
+    pub(crate) fn skip_fsync(&self, appends_entries: bool) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|d| d.skip_fsync(appends_entries))
+    }
+
+    /// See [`Deviation::skip_epoch_check`].
+    pub(crate) fn skip_epoch_check(&self) -> bool {
+        self.0.as_ref().is_some_and(|d| d.skip_epoch_check())
+    }
+
+    /// Makes `catalog`'s own epoch check at apply follow the seam (for a
+    /// catalog the replica starts using).
+    pub(crate) fn configure(&self, catalog: &mut Catalog) {
+        catalog.set_skip_epoch_check(self.skip_epoch_check());
+    }
+}

@@ -1,0 +1,198 @@
+//! Proposal and read bookkeeping of a [`Replica`]: the tokens callers hold,
+//! the [`Completion`]s they get back, proposing a typed entry (with the
+//! leader's checks before it enters the log), matching a committed entry to
+//! the proposal waiting at its index, giving up on a proposal, and
+//! linearizable reads waiting for apply to reach their index.
+
+use raft::eraftpb::Entry;
+use raft::{ReadState, StateRole};
+
+use super::Replica;
+use crate::catalog::{ApplyOutcome, Refusal};
+use crate::consensus::{Committed, ProposeError};
+use crate::engine::ReplicaStore;
+use crate::entry::{ControlPlaneEntry, Index, Term};
+
+/// A caller's handle on one proposal, echoed in its [`Completion`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProposalToken(pub u64);
+
+/// A caller's handle on one linearizable read, echoed in its [`Completion`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ReadToken(pub u64);
+
+/// The end of a proposal or a read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    /// A proposal committed and applied, or failed.
+    Proposal(ProposalToken, Result<Committed, ProposeError>),
+    /// A linearizable read may be served: the catalog has applied at least
+    /// the read index.
+    Read(ReadToken, Index),
+}
+
+/// A proposal appended at some index, waiting for its entry to apply.
+#[derive(Debug)]
+pub(super) struct PendingProposal {
+    pub(super) token: ProposalToken,
+    /// The context written into the entry: this peer and a sequence number.
+    pub(super) context: [u8; 16],
+}
+
+impl<S: ReplicaStore> Replica<S> {
+    /// Proposes a typed entry. Refusals this replica can see now come back at
+    /// once (not leader, a stale epoch); otherwise the entry is appended and
+    /// its [`Completion`] arrives from a later [`Replica::process_ready`].
+    pub fn propose(
+        &mut self,
+        entry: &ControlPlaneEntry,
+        token: ProposalToken,
+    ) -> Result<(), ProposeError> {
+        if self.removed {
+            return Err(ProposeError::Shutdown);
+        }
+        if self.raw.raft.state != StateRole::Leader {
+            return Err(ProposeError::NotLeader {
+                leader: self.leader_hint(),
+            });
+        }
+        if let ControlPlaneEntry::LeaderConfiguration { term, leader } = entry {
+            if term.0 != self.raw.raft.term || *leader != self.id {
+                return Err(ProposeError::Refused {
+                    refusal: Refusal::LeaderConfigurationNotCurrent {
+                        term: *term,
+                        leader: leader.clone(),
+                    },
+                    at: None,
+                });
+            }
+        }
+        if let ControlPlaneEntry::OwnershipTransition(t) = entry {
+            // Test seam: a mutant may skip the leader's check.
+            if !self.test_seam.skip_epoch_check() {
+                self.catalog
+                    .check_transition(t)
+                    .map_err(|refusal| ProposeError::Refused { refusal, at: None })?;
+            }
+        }
+        self.proposal_seq += 1;
+        let mut context = [0u8; 16];
+        context[..8].copy_from_slice(&self.peer_id.to_le_bytes());
+        context[8..].copy_from_slice(&self.proposal_seq.to_le_bytes());
+        match self.raw.propose(context.to_vec(), entry.encode()) {
+            Ok(()) => {}
+            Err(raft::Error::ProposalDropped) => {
+                return Err(ProposeError::NotLeader {
+                    leader: self.leader_hint(),
+                })
+            }
+            Err(e) => return Err(ProposeError::Storage(e.to_string())),
+        }
+        let index = self.raw.raft.raft_log.last_index();
+        if let Some(old) = self
+            .pending
+            .insert(index, PendingProposal { token, context })
+        {
+            // A new entry at the same index means the old one was truncated.
+            tracing::debug!(index, "pending proposal {:?} overwritten", old.token);
+        }
+        Ok(())
+    }
+
+    /// Answers the proposal waiting at `e`'s index, if any, now that `e` was
+    /// applied with `result` (`None`: not a catalog entry).
+    pub(super) fn complete_proposal(
+        &mut self,
+        e: &Entry,
+        result: Option<ApplyOutcome>,
+        done: &mut Vec<Completion>,
+    ) {
+        let Some(p) = self.pending.remove(&e.index) else {
+            return;
+        };
+        let (index, term) = (Index(e.index), Term(e.term));
+        let answer = if e.context[..] != p.context[..] {
+            // Another leader's entry took this index: ours is gone.
+            Err(ProposeError::NotLeader {
+                leader: self.leader_hint(),
+            })
+        } else {
+            match result {
+                Some(outcome) => Committed::from_outcome(outcome, index, term),
+                None => Err(ProposeError::Storage(format!(
+                    "entry {index} carrying our proposal is not a catalog entry"
+                ))),
+            }
+        };
+        done.push(Completion::Proposal(p.token, answer));
+    }
+
+    /// Fails the proposals waiting at or below `index`, which an installed
+    /// snapshot covers: their fate is not knowable here.
+    pub(super) fn fail_proposals_covered(&mut self, index: u64, done: &mut Vec<Completion>) {
+        let covered: Vec<u64> = self.pending.range(..=index).map(|(i, _)| *i).collect();
+        for i in covered {
+            if let Some(p) = self.pending.remove(&i) {
+                done.push(Completion::Proposal(
+                    p.token,
+                    Err(ProposeError::NotLeader {
+                        leader: self.leader_hint(),
+                    }),
+                ));
+            }
+        }
+    }
+
+    /// Gives up on a proposal (its caller's deadline passed). The answer says
+    /// whether the leader still had a quorum: [`ProposeError::Timeout`] if
+    /// so, [`ProposeError::NoQuorum`] if not. The entry may still commit.
+    pub fn abandon(&mut self, token: ProposalToken, waited: std::time::Duration) -> ProposeError {
+        self.pending.retain(|_, p| p.token != token);
+        if self.raw.raft.state == StateRole::Leader
+            && self.raw.raft.mut_prs().quorum_recently_active(self.peer_id)
+        {
+            ProposeError::Timeout(waited)
+        } else if self.raw.raft.state == StateRole::Leader || self.raw.raft.leader_id == 0 {
+            ProposeError::NoQuorum
+        } else {
+            ProposeError::NotLeader {
+                leader: self.leader_hint(),
+            }
+        }
+    }
+
+    /// Whether a proposal is still waiting for its entry.
+    pub fn has_pending(&self, token: ProposalToken) -> bool {
+        self.pending.values().any(|p| p.token == token)
+    }
+
+    /// Starts a linearizable read: its [`Completion::Read`] arrives once the
+    /// leader confirmed its leadership and this replica applied the read
+    /// index.
+    pub fn read(&mut self, token: ReadToken) {
+        self.raw.read_index(token.0.to_le_bytes().to_vec());
+    }
+
+    /// Keeps the reads whose index raft confirmed until apply reaches it.
+    pub(super) fn await_reads(&mut self, read_states: Vec<ReadState>) {
+        for rs in read_states {
+            if let Ok(ctx) = <[u8; 8]>::try_from(rs.request_ctx.as_slice()) {
+                self.reads_waiting_apply
+                    .push((ReadToken(u64::from_le_bytes(ctx)), rs.index));
+            }
+        }
+    }
+
+    /// Completes the reads whose index the catalog has applied.
+    pub(super) fn complete_reads(&mut self, done: &mut Vec<Completion>) {
+        let applied = self.catalog.applied().0 .0;
+        self.reads_waiting_apply.retain(|(token, index)| {
+            if *index <= applied {
+                done.push(Completion::Read(*token, Index(*index)));
+                false
+            } else {
+                true
+            }
+        });
+    }
+}

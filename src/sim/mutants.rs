@@ -1,0 +1,50 @@
+//! The mutants: deliberately broken engines the simulator must catch, the
+//! proof that its checker is not vacuous. Each is a [`Deviation`] the
+//! simulator installs in every replica it runs, through the engine's
+//! crate-private test seam (`engine::deviation`).
+//!
+//! Adding a mutant: a variant and its name in [`Mutant::ALL`] here, and the
+//! deviation point it answers in `engine::deviation` (a new one, if no
+//! existing point fits, consulted at exactly one place in the replica).
+
+use crate::engine::deviation::Deviation;
+
+/// A deliberately broken behaviour of the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mutant {
+    /// A vote (a Ready with a hard state but no entries) is acknowledged
+    /// without being fsynced.
+    VoteNotPersisted,
+    /// The catalog does not check ownership epochs, before the log or at
+    /// apply.
+    EpochCheckSkippedAtApply,
+}
+
+impl Mutant {
+    /// Every mutant, by name.
+    pub const ALL: [(&'static str, Mutant); 2] = [
+        ("vote-not-persisted", Mutant::VoteNotPersisted),
+        ("epoch-check-skipped", Mutant::EpochCheckSkippedAtApply),
+    ];
+
+    /// The mutant called `name`.
+    pub fn by_name(name: &str) -> Option<Mutant> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, m)| *m)
+    }
+
+    /// The deviation a replica runs with for `mutant` (none: the real
+    /// engine).
+    pub(crate) fn deviation(mutant: Option<Mutant>) -> Option<Box<dyn Deviation>> {
+        mutant.map(|m| Box::new(m) as Box<dyn Deviation>)
+    }
+}
+
+impl Deviation for Mutant {
+    fn skip_fsync(&self, appends_entries: bool) -> bool {
+        *self == Mutant::VoteNotPersisted && !appends_entries
+    }
+
+    fn skip_epoch_check(&self) -> bool {
+        *self == Mutant::EpochCheckSkippedAtApply
+    }
+}

@@ -1,0 +1,127 @@
+//! The simulated network: every message crosses the wire codec, then may be
+//! lost, duplicated or delayed (and so reordered); partitioned links drop
+//! everything and tell the sender its peer is unreachable, as a refused
+//! connection would. Delivery steps each due message into its member and
+//! pumps it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use raft::eraftpb::{Message, MessageType};
+
+use super::world::World;
+use crate::transport::wire;
+
+#[derive(Default)]
+/// Messages in flight and the state of the links.
+pub(super) struct Network {
+    pub(super) queue: BTreeMap<(u64, u64), Message>,
+    pub(super) seq: u64,
+    /// Directed links that drop everything.
+    pub(super) blocked: BTreeSet<(u64, u64)>,
+    pub(super) loss: u64,
+    pub(super) dup: u64,
+    pub(super) max_delay: u64,
+}
+
+impl World {
+    pub(super) fn send(&mut self, msg: Message) {
+        self.stats.messages += 1;
+        // Every message crosses the wire codec, as between processes.
+        let msg = match wire::encode_message(&msg)
+            .map_err(wire::WireError::from)
+            .and_then(|b| wire::decode_message(&b))
+        {
+            Ok(m) => m,
+            Err(e) => {
+                self.checker.fail(
+                    self.now,
+                    format!("wire codec failed on {:?}: {e}", msg.get_msg_type()),
+                );
+                return;
+            }
+        };
+        let (from, to) = (msg.from, msg.to);
+        let blocked = self.net.blocked.contains(&(from, to));
+        let lost = blocked || (self.faults && self.rng.chance(self.net.loss, 100));
+        if blocked {
+            // A partitioned link refuses connections: the sender hears so.
+            if let Some(r) = self.replica(from) {
+                r.report_unreachable(to);
+            }
+        }
+        if lost {
+            if msg.get_msg_type() == MessageType::MsgSnapshot {
+                if let Some(r) = self.replica(from) {
+                    r.report_snapshot(to, false);
+                }
+            }
+            return;
+        }
+        let copies = if self.faults && self.rng.chance(self.net.dup, 100) {
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            let at = self.now + self.rng.below(self.net.max_delay + 1);
+            self.net.seq += 1;
+            self.net.queue.insert((at, self.net.seq), msg.clone());
+        }
+    }
+
+    pub(super) fn deliver(&mut self) {
+        let due: Vec<(u64, u64)> = self
+            .net
+            .queue
+            .range(..=(self.now, u64::MAX))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in due {
+            let Some(msg) = self.net.queue.remove(&k) else {
+                continue;
+            };
+            let (from, to) = (msg.from, msg.to);
+            let is_snap = msg.get_msg_type() == MessageType::MsgSnapshot;
+            let blocked = self.net.blocked.contains(&(from, to));
+            let trace = self.opts.trace.then(|| {
+                format!(
+                    "{:?} {from}->{to} term {} index {} commit {} entries {} reject {}",
+                    msg.get_msg_type(),
+                    msg.term,
+                    msg.index,
+                    msg.commit,
+                    msg.entries.len(),
+                    msg.reject
+                )
+            });
+            let delivered = !blocked
+                && match self.replica(to) {
+                    Some(r) => match r.step(msg) {
+                        Ok(()) => true,
+                        Err(e) => {
+                            if self.opts.trace {
+                                eprintln!("[{}] refused by {to}: {e}", self.now);
+                            }
+                            false
+                        }
+                    },
+                    None => false,
+                };
+            if let Some(t) = trace {
+                eprintln!(
+                    "[{}] {} {t}",
+                    self.now,
+                    if delivered { "deliver" } else { "DROP" }
+                );
+            }
+            if is_snap {
+                if let Some(r) = self.replica(from) {
+                    r.report_snapshot(to, delivered);
+                }
+            }
+            if delivered {
+                self.pump(to);
+            }
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! The seed runner: one seed's run (the fault phase tick by tick, then the
+//! liveness phase), and a sweep of seeds on several threads reported in seed
+//! order.
+
+use std::collections::BTreeMap;
+
+use super::world::World;
+use super::{SeedReport, SimOptions};
+
+/// Runs one seed.
+pub fn run_seed(opts: &SimOptions) -> SeedReport {
+    let mut w = World::new(opts.clone());
+    w.run();
+    w.checker.finish(w.now);
+    let mut violations = w.checker.violations().to_vec();
+    violations.extend(w.engine_failures.iter().cloned());
+    w.stats.committed = w.checker.committed_len() as u64;
+    w.stats.acked = w.checker.acked_len() as u64;
+    SeedReport {
+        seed: opts.seed,
+        violations,
+        stats: w.stats,
+    }
+}
+
+impl World {
+    fn run(&mut self) {
+        while self.now < self.opts.fault_ticks && self.engine_failures.is_empty() {
+            self.tick();
+        }
+        self.liveness();
+    }
+
+    /// One tick: faults, client work, clocks, deliveries, checks.
+    fn tick(&mut self) {
+        self.now += 1;
+        self.stats.ticks += 1;
+        if self.faults {
+            self.inject_faults();
+        }
+        if self.rng.chance(1, 2) {
+            self.client_op();
+        }
+        for p in self.live() {
+            if let Some(r) = self.replica(p) {
+                r.tick();
+            }
+            self.pump(p);
+        }
+        self.deliver();
+        self.expire();
+        self.spawn_admitted();
+        self.start_due(false);
+        if self.now.is_multiple_of(25) {
+            self.check_logs();
+        }
+    }
+
+    /// Faults stop; a leader and a new commit must follow within the bound,
+    /// then every member in the configuration must catch up.
+    fn liveness(&mut self) {
+        if !self.engine_failures.is_empty() {
+            return;
+        }
+        self.faults = false;
+        self.net.blocked.clear();
+        for p in self.down() {
+            self.start(p);
+        }
+        self.start_due(true);
+        let start = self.now;
+        let committed_before = self.checker.max_committed();
+        while self.checker.max_committed() == committed_before || self.leader().is_none() {
+            if self.now - start > self.opts.liveness_ticks {
+                let state = self.describe();
+                self.checker.fail(
+                    self.now,
+                    format!(
+                        "liveness: no new commit within {} ticks after faults stopped{state}",
+                        self.opts.liveness_ticks
+                    ),
+                );
+                return;
+            }
+            self.liveness_probe();
+            self.tick();
+            if !self.engine_failures.is_empty() {
+                return;
+            }
+        }
+        let target = self.checker.max_committed();
+        let settle = self.now;
+        loop {
+            // Members of the leader's configuration must catch up.
+            let conf = self
+                .leader()
+                .and_then(|l| self.nodes.get(&l))
+                .and_then(|n| n.replica.as_ref())
+                .map(|r| r.conf_state().clone())
+                .unwrap_or_default();
+            let behind: Vec<(u64, u64)> = self
+                .nodes
+                .iter()
+                .filter_map(|(p, n)| n.replica.as_ref().map(|r| (*p, r)))
+                .filter(|(p, _)| conf.voters.contains(p) || conf.learners.contains(p))
+                .map(|(p, r)| (p, r.catalog().applied().0 .0))
+                .filter(|(_, applied)| *applied < target)
+                .collect();
+            if behind.is_empty() {
+                break;
+            }
+            if self.now - settle > self.opts.liveness_ticks {
+                let state = self.describe();
+                self.checker.fail(
+                    self.now,
+                    format!("convergence: members {behind:?} did not apply up to {target}{state}"),
+                );
+                break;
+            }
+            self.tick();
+        }
+        self.check_logs();
+    }
+}
+
+/// Runs seeds `base.seed .. base.seed + count` (each with `base`'s other
+/// options) on `threads` threads, calling `report` with each result in seed
+/// order. Returns the number of violating seeds.
+pub fn run_seeds(
+    base: &SimOptions,
+    count: u64,
+    threads: usize,
+    mut report: impl FnMut(&SeedReport),
+) -> u64 {
+    let threads = threads.max(1) as u64;
+    let start = base.seed;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut failed = 0;
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let tx = tx.clone();
+            scope.spawn(move || {
+                let mut seed = start + t;
+                while seed < start + count {
+                    let o = SimOptions {
+                        seed,
+                        ..base.clone()
+                    };
+                    if tx.send(run_seed(&o)).is_err() {
+                        return;
+                    }
+                    seed += threads;
+                }
+            });
+        }
+        drop(tx);
+        // Report in seed order so the output is the same for any thread count.
+        let mut buffered: BTreeMap<u64, SeedReport> = BTreeMap::new();
+        let mut next = start;
+        for r in rx {
+            buffered.insert(r.seed, r);
+            while let Some(r) = buffered.remove(&next) {
+                if !r.violations.is_empty() {
+                    failed += 1;
+                }
+                report(&r);
+                next += 1;
+            }
+        }
+    });
+    failed
+}

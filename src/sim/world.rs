@@ -1,0 +1,408 @@
+//! The simulated world: the members (each a replica over its own simulated
+//! disk, started, stopped and admitted as the run goes), the network between
+//! them, the client proposals in flight and the checker watching it all; and
+//! the pump that runs a member's ready loop and routes what comes out.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use raft::eraftpb::{Message, MessageType};
+
+use super::checker::Checker;
+use super::mutants::Mutant;
+use super::network::Network;
+use super::workload::PendingOp;
+use super::{SimOptions, SimStats};
+use crate::catalog::InitialMember;
+use crate::engine::rng::SplitMix64;
+use crate::engine::{Completion, EngineConfig, ProposalToken, Replica};
+use crate::entry::{MemberKind, NodeId};
+use crate::storage::{DurableStore, SimDisk, StoreOptions};
+
+const DIR: &str = "/data";
+
+fn store_options() -> StoreOptions {
+    // Small segments so rotation and compaction happen in every run.
+    StoreOptions {
+        segment_bytes: 4096,
+        ..StoreOptions::default()
+    }
+}
+
+fn engine_config() -> EngineConfig {
+    EngineConfig {
+        heartbeat_ticks: 1,
+        election_ticks: 10,
+        snapshot_every: 24,
+        max_learner_lag: 4,
+        max_size_per_msg: 64 * 1024,
+        max_inflight_msgs: 16,
+        ..EngineConfig::default()
+    }
+}
+
+pub(super) struct SimNode {
+    pub(super) id: NodeId,
+    pub(super) disk: SimDisk,
+    pub(super) replica: Option<Replica<DurableStore>>,
+    /// Joined after bootstrap: needs its peer id to reopen an empty store.
+    pub(super) joiner: bool,
+    pub(super) removed: bool,
+    /// The tick at which an admitted member's process first starts (an
+    /// operator starts it some time after admitting it).
+    pub(super) start_at: u64,
+    pub(super) started: bool,
+}
+
+/// Everything one run simulates.
+pub(super) struct World {
+    pub(super) opts: SimOptions,
+    pub(super) rng: SplitMix64,
+    pub(super) now: u64,
+    pub(super) faults: bool,
+    pub(super) nodes: BTreeMap<u64, SimNode>,
+    pub(super) net: Network,
+    pub(super) checker: Checker,
+    pub(super) pending: BTreeMap<ProposalToken, PendingOp>,
+    pub(super) next_token: u64,
+    pub(super) next_member: u64,
+    pub(super) stats: SimStats,
+    /// Set when a member reported an error that stopped it.
+    pub(super) engine_failures: Vec<String>,
+}
+
+pub(super) fn name(i: u64) -> NodeId {
+    NodeId::from_certificate_subject(&format!("CN=n{i}")).unwrap_or_else(|e| unreachable!("{e}"))
+}
+
+impl World {
+    pub(super) fn new(opts: SimOptions) -> Self {
+        let mut rng = SplitMix64::new(opts.seed);
+        let initial: Vec<InitialMember> = (1..=opts.nodes as u64)
+            .map(|i| InitialMember {
+                id: name(i),
+                kind: MemberKind::Data,
+                address: format!("sim:{i}")
+                    .parse()
+                    .unwrap_or_else(|e| unreachable!("{e}")),
+            })
+            .collect();
+        let mut w = World {
+            rng: rng.fork(),
+            now: 0,
+            faults: true,
+            nodes: BTreeMap::new(),
+            net: Network {
+                loss: 3,
+                dup: 2,
+                max_delay: 3,
+                ..Network::default()
+            },
+            checker: Checker::new(),
+            pending: BTreeMap::new(),
+            next_token: 0,
+            next_member: opts.nodes as u64 + 1,
+            stats: SimStats::default(),
+            engine_failures: Vec::new(),
+            opts,
+        };
+        // Identity order equals numeric order for n1..n9, so peer i is n{i}.
+        for (i, m) in initial.iter().enumerate() {
+            let disk = SimDisk::new();
+            if let Err(e) = DurableStore::bootstrap(
+                Arc::new(disk.clone()),
+                Path::new(DIR),
+                store_options(),
+                &initial,
+            ) {
+                w.engine_failures
+                    .push(format!("bootstrap of {}: {e}", m.id));
+            }
+            w.nodes.insert(
+                i as u64 + 1,
+                SimNode {
+                    id: m.id.clone(),
+                    disk,
+                    replica: None,
+                    joiner: false,
+                    removed: false,
+                    start_at: 0,
+                    started: false,
+                },
+            );
+        }
+        let peers: Vec<u64> = w.nodes.keys().copied().collect();
+        for p in peers {
+            w.start(p);
+        }
+        w
+    }
+
+    pub(super) fn start(&mut self, peer: u64) {
+        let seed = self.rng.next_u64();
+        let Some(n) = self.nodes.get_mut(&peer) else {
+            return;
+        };
+        let opened = DurableStore::open(Arc::new(n.disk.clone()), Path::new(DIR), store_options())
+            .map_err(|e| e.to_string())
+            .and_then(|(store, _)| {
+                match Replica::open(
+                    engine_config(),
+                    n.id.clone(),
+                    n.joiner.then_some(peer),
+                    store,
+                    seed,
+                ) {
+                    Ok(r) => Ok(Some(r)),
+                    // Its own store says it was removed: it stays down.
+                    Err(crate::engine::EngineError::NotAMember { .. }) => Ok(None),
+                    Err(e) => Err(e.to_string()),
+                }
+            });
+        match opened {
+            Ok(None) => {
+                n.removed = true;
+                self.stats.removed += 1;
+            }
+            Ok(Some(mut r)) => {
+                n.started = true;
+                r.record_applied(true);
+                r.set_test_seam(Mutant::deviation(self.opts.mutant));
+                self.checker.restarted(self.now, peer, r.store());
+                n.replica = Some(r);
+            }
+            Err(e) => self.engine_failures.push(format!(
+                "tick {}: peer {peer} failed to open: {e}",
+                self.now
+            )),
+        }
+    }
+
+    pub(super) fn live(&self) -> Vec<u64> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.replica.is_some())
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
+    /// Starts admitted members whose start time came (all of them when
+    /// `all`).
+    pub(super) fn start_due(&mut self, all: bool) {
+        let due: Vec<u64> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| !n.started && !n.removed && (all || n.start_at <= self.now))
+            .map(|(p, _)| *p)
+            .collect();
+        for p in due {
+            self.start(p);
+        }
+    }
+
+    /// Members that crashed and were not removed.
+    pub(super) fn down(&self) -> Vec<u64> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.replica.is_none() && !n.removed && n.started)
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
+    pub(super) fn replica(&mut self, peer: u64) -> Option<&mut Replica<DurableStore>> {
+        self.nodes.get_mut(&peer).and_then(|n| n.replica.as_mut())
+    }
+
+    pub(super) fn leader(&self) -> Option<u64> {
+        self.nodes
+            .iter()
+            .filter_map(|(p, n)| {
+                n.replica
+                    .as_ref()
+                    .filter(|r| r.is_leader())
+                    .map(|r| (r.status().term, *p))
+            })
+            .max()
+            .map(|(_, p)| p)
+    }
+
+    /// Starts members the catalog admitted and the world does not run yet,
+    /// and stops members the leader's configuration and catalog both
+    /// dropped (a removed member does not always learn of its removal; its
+    /// operator shuts it down).
+    pub(super) fn spawn_admitted(&mut self) {
+        let Some(l) = self.leader() else { return };
+        let Some(r) = self.nodes.get(&l).and_then(|n| n.replica.as_ref()) else {
+            return;
+        };
+        let cs = r.conf_state().clone();
+        let gone: Vec<u64> = self
+            .nodes
+            .iter()
+            .filter(|(p, n)| {
+                !n.removed
+                    && !cs.voters.contains(p)
+                    && !cs.learners.contains(p)
+                    && !cs.voters_outgoing.contains(p)
+                    && r.catalog().member(&n.id).is_none()
+            })
+            .map(|(p, _)| *p)
+            .collect();
+        for p in gone {
+            if let Some(n) = self.nodes.get_mut(&p) {
+                n.replica = None;
+                n.removed = true;
+                self.stats.removed += 1;
+            }
+        }
+        let Some(r) = self.nodes.get(&l).and_then(|n| n.replica.as_ref()) else {
+            return;
+        };
+        let fresh: Vec<(u64, NodeId)> = r
+            .catalog()
+            .members()
+            .filter(|m| !self.nodes.contains_key(&m.peer_id))
+            .map(|m| (m.peer_id, m.id.clone()))
+            .collect();
+        for (peer, id) in fresh {
+            self.stats.admitted += 1;
+            self.nodes.insert(
+                peer,
+                SimNode {
+                    id,
+                    disk: SimDisk::new(),
+                    replica: None,
+                    joiner: true,
+                    removed: false,
+                    start_at: self.now + self.rng.below(80),
+                    started: false,
+                },
+            );
+        }
+    }
+
+    /// Runs a member's ready loop until it has nothing left to do, routing
+    /// its messages and collecting what it applied and completed.
+    pub(super) fn pump(&mut self, peer: u64) {
+        for _ in 0..4 {
+            let mut out: Vec<Message> = Vec::new();
+            let Some(r) = self.replica(peer) else { return };
+            let result = r.process_ready(&mut out);
+            let applied = r.take_applied();
+            let leader = r.is_leader().then(|| r.status().term.0);
+            let removed = r.is_removed();
+            for a in applied {
+                self.checker.applied(self.now, peer, a);
+            }
+            if let Some(term) = leader {
+                if let Some(r) = self.nodes.get(&peer).and_then(|n| n.replica.as_ref()) {
+                    let before = self.checker.violations().len();
+                    self.checker.leader(self.now, term, peer, r.store());
+                    if self.checker.violations().len() == before {
+                        self.stats.leaders = self.stats.leaders.max(term);
+                    }
+                }
+            }
+            let done = match result {
+                Ok(done) => done,
+                Err(e) => {
+                    self.engine_failures
+                        .push(format!("tick {}: peer {peer} stopped: {e}", self.now));
+                    if let Some(n) = self.nodes.get_mut(&peer) {
+                        n.replica = None;
+                    }
+                    return;
+                }
+            };
+            let mut granted_vote = false;
+            for m in out {
+                if m.get_msg_type() == MessageType::MsgRequestVoteResponse && !m.reject {
+                    self.checker.vote(self.now, m.from, m.term, m.to);
+                    granted_vote = true;
+                }
+                self.send(m);
+            }
+            for c in done {
+                if let Completion::Proposal(token, Ok(committed)) = c {
+                    if let Some(op) = self.pending.remove(&token) {
+                        self.checker
+                            .acked(self.now, committed.index.0, committed.term.0, op.entry);
+                    }
+                } else if let Completion::Proposal(token, Err(_)) = c {
+                    self.pending.remove(&token);
+                }
+            }
+            if removed {
+                if let Some(n) = self.nodes.get_mut(&peer) {
+                    n.replica = None;
+                    n.removed = true;
+                    self.stats.removed += 1;
+                }
+                return;
+            }
+            // A crash right after a vote is acknowledged is the moment
+            // that punishes a vote that was not made durable first.
+            if granted_vote && self.faults && self.rng.chance(1, 2) {
+                self.crash(peer);
+                return;
+            }
+            let busy = self
+                .nodes
+                .get(&peer)
+                .and_then(|n| n.replica.as_ref())
+                .is_some_and(|r| r.has_ready());
+            if !busy {
+                return;
+            }
+        }
+    }
+
+    pub(super) fn check_logs(&mut self) {
+        let peers = self.live();
+        for (i, a) in peers.iter().enumerate() {
+            for b in &peers[i + 1..] {
+                let (Some(ra), Some(rb)) = (
+                    self.nodes.get(a).and_then(|n| n.replica.as_ref()),
+                    self.nodes.get(b).and_then(|n| n.replica.as_ref()),
+                ) else {
+                    continue;
+                };
+                self.checker
+                    .log_matching(self.now, (*a, ra.store()), (*b, rb.store()));
+            }
+        }
+    }
+
+    /// One line per member, for failure reports.
+    pub(super) fn describe(&self) -> String {
+        let mut out = String::new();
+        for (p, n) in &self.nodes {
+            match &n.replica {
+                None => out.push_str(&format!(
+                    "\n    peer {p} ({}): down{}",
+                    n.id,
+                    if n.removed { ", removed" } else { "" }
+                )),
+                Some(r) => {
+                    let s = r.status();
+                    out.push_str(&format!(
+                        "\n    peer {p} ({}): {:?} term {} commit {} applied {} last {} first {} voters {:?} learners {:?} outgoing {:?} leader {:?}",
+                        n.id,
+                        s.role,
+                        s.term,
+                        s.commit,
+                        s.applied,
+                        s.last_index,
+                        r.store().first_index(),
+                        s.voters,
+                        s.learners,
+                        r.conf_state().voters_outgoing,
+                        s.leader.map(|l| l.id.to_string())
+                    ));
+                }
+            }
+        }
+        out
+    }
+}
