@@ -104,7 +104,13 @@
 //! * [`disk`]: the [`Disk`] seam and [`RealDisk`];
 //! * [`sim`]: [`SimDisk`], the deterministic crashable disk;
 //! * [`record`]: framing and our own encoding of raft's values;
-//! * [`store`]: [`DurableStore`] and [`StoreHandle`];
+//! * [`store`]: [`DurableStore`] and [`StoreHandle`]:
+//!   - `store/mod.rs`: options, staging and the group-commit sync;
+//!   - `store/handle.rs`: the in-memory log and [`StoreHandle`];
+//!   - `store/segment.rs`: segment files and the `CURRENT` manifest;
+//!   - `store/recovery.rs`: open, replay, torn tails ([`RecoveryReport`]);
+//!   - `store/snapshot.rs`: snapshot files, installing and creating them;
+//!   - `store/compaction.rs`: removing obsolete segments and snapshots;
 //! * [`replay`]: catalog recovery; [`inspect`]: `synod inspect`.
 
 // raft's protobuf messages are built field by field, the way their own
