@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 use raft::eraftpb::Message;
 
 use crate::catalog::Catalog;
+use crate::consensus::{ProposeCallback, ProposeError, ProposeResult};
 use crate::engine::replica::ReplicaStatus;
 use crate::engine::{Completion, MessageSink, ProposalToken, ReadToken, Replica, ReplicaStore};
 use crate::entry::{CatalogVersion, ControlPlaneEntry, Index, NodeId};
-use crate::consensus::{ProposeCallback, ProposeError, ProposeResult};
 use crate::transport::{Inbound, Peer, Transport};
 
 /// A read run on the driver thread against the applied catalog and the

@@ -1,8 +1,9 @@
 //! The public face of a control-plane member: [`Node`], the replicated
 //! engine behind the [`ControlPlaneConsensus`] boundary (defined in
 //! [`crate::consensus`] and re-exported here), with its client protocol,
-//! service, configuration, runner and metrics.
+//! service, configuration, runner, metrics and admin metrics listener.
 
+pub(crate) mod admin;
 pub mod client;
 pub mod config;
 pub(crate) mod driver;
@@ -23,9 +24,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::catalog::{AuditRecord, Catalog, FenceStatus, Member, RangeOwnership};
-use crate::entry::{ControlPlaneEntry, Epoch, Index, NodeId, RangeId, Term};
 use crate::engine::replica::ReplicaStatus;
 use crate::engine::{EngineConfig, EngineError, Replica, ReplicaStore};
+use crate::entry::{ControlPlaneEntry, Epoch, Index, NodeId, RangeId, Term};
 use crate::transport::{Inbox, Transport};
 use driver::{Command, Driver, Reply, Shared};
 
