@@ -1,19 +1,36 @@
-//! Metrics a production operator expects, in the Prometheus text format.
+//! A member's metrics: how they are recorded and how they are exposed.
 //!
 //! One [`Metrics`] per member, shared by its driver (raft state, latencies,
 //! snapshots), its replica (fsync and apply latency) and its transport
-//! (bytes per peer). Everything is lock-free counters and fixed-bucket
-//! histograms except the per-peer maps. [`Metrics::render`] writes the
-//! exposition text served by the client protocol (`synod metrics`) and by
-//! the optional admin HTTP listener.
+//! (bytes per peer, in [`Traffic`]). Recording is lock-free counters and
+//! fixed-bucket histograms, except the followers' progress and the per-peer
+//! map, which the driver and the transport replace or extend rarely.
+//!
+//! [`Metrics::render`] writes the exposition text served by the client
+//! protocol (`synod metrics`) and by the optional admin HTTP listener: at
+//! each scrape it reads the current values into a `prometheus-client`
+//! collector and lets that crate write the Prometheus text format
+//! (version 0.0.4), every series labelled with the member.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{
+    prometheus_text, DescriptorEncoder, EncodeMetric, MetricEncoder, NoLabelSet,
+};
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+
 use crate::transport::Traffic;
+
+/// The content type of [`Metrics::render`]'s text.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 /// Histogram bucket upper bounds, in seconds.
 pub const BUCKETS: [f64; 16] = [
@@ -66,20 +83,32 @@ impl Histogram {
         Some(f64::INFINITY)
     }
 
-    fn render(&self, out: &mut String, name: &str, help: &str, labels: &str) {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} histogram");
-        let mut cumulative = 0;
-        for (i, b) in BUCKETS.iter().enumerate() {
-            cumulative += self.counts[i].load(Relaxed);
-            let _ = writeln!(out, "{name}_bucket{{{labels}le=\"{b}\"}} {cumulative}");
+    /// The current values, for exposition.
+    fn values(&self) -> HistogramValues {
+        HistogramValues {
+            buckets: std::array::from_fn(|i| (BUCKETS[i], self.counts[i].load(Relaxed))),
+            sum: self.sum_nanos.load(Relaxed) as f64 / 1e9,
+            count: self.count(),
         }
-        let total = self.count();
-        let _ = writeln!(out, "{name}_bucket{{{labels}le=\"+Inf\"}} {total}");
-        let sum = self.sum_nanos.load(Relaxed) as f64 / 1e9;
-        let trimmed = labels.trim_end_matches(',');
-        let _ = writeln!(out, "{name}_sum{{{trimmed}}} {sum}");
-        let _ = writeln!(out, "{name}_count{{{trimmed}}} {total}");
+    }
+}
+
+/// A histogram's values read at one scrape: per-bucket (not cumulative)
+/// counts, the sum in seconds and the count (the `+Inf` bucket).
+#[derive(Debug, Clone, Copy)]
+struct HistogramValues {
+    buckets: [(f64, u64); 16],
+    sum: f64,
+    count: u64,
+}
+
+impl EncodeMetric for HistogramValues {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        encoder.encode_histogram::<NoLabelSet>(self.sum, self.count, &self.buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
     }
 }
 
@@ -151,173 +180,213 @@ impl Metrics {
         &self.traffic
     }
 
-    /// The exposition text, every series labelled with this member.
+    /// The exposition text ([`CONTENT_TYPE`]), every series labelled with
+    /// this member.
     pub fn render(&self, member: &str) -> String {
-        let mut out = String::with_capacity(4096);
-        let m = escape(member);
-        let labels = format!("member=\"{m}\",");
-        let gauge = |out: &mut String, name: &str, help: &str, kind: &str, v: u64| {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} {kind}");
-            let _ = writeln!(out, "{name}{{member=\"{m}\"}} {v}");
-        };
-        gauge(
-            &mut out,
-            "synod_term",
-            "Current raft term.",
-            "gauge",
-            self.term.load(Relaxed),
-        );
-        gauge(
-            &mut out,
-            "synod_role",
-            "Raft role: 0 follower, 1 candidate, 2 pre-candidate, 3 leader.",
-            "gauge",
-            self.role.load(Relaxed),
-        );
-        gauge(
-            &mut out,
-            "synod_is_leader",
-            "1 if this member leads.",
-            "gauge",
-            u64::from(self.role.load(Relaxed) == 3),
-        );
-        gauge(
-            &mut out,
-            "synod_leader_changes_total",
-            "Times the known leader changed.",
-            "counter",
-            self.leader_changes.load(Relaxed),
-        );
-        gauge(
-            &mut out,
-            "synod_commit_index",
-            "Commit index.",
-            "gauge",
-            self.commit_index.load(Relaxed),
-        );
-        gauge(
-            &mut out,
-            "synod_applied_index",
-            "Applied index.",
-            "gauge",
-            self.applied_index.load(Relaxed),
-        );
-        gauge(
-            &mut out,
-            "synod_proposals_pending",
-            "Proposals waiting to commit.",
-            "gauge",
-            self.proposals_pending.load(Relaxed),
-        );
-        gauge(
-            &mut out,
-            "synod_proposals_committed_total",
-            "Proposals committed.",
-            "counter",
-            self.proposals_committed.load(Relaxed),
-        );
-        gauge(
-            &mut out,
-            "synod_proposals_failed_total",
-            "Proposals that did not take effect.",
-            "counter",
-            self.proposals_failed.load(Relaxed),
-        );
-        self.fsync.render(
-            &mut out,
-            "synod_fsync_seconds",
-            "Group-commit fsync latency.",
-            &labels,
-        );
-        self.commit_latency.render(
-            &mut out,
-            "synod_commit_latency_seconds",
-            "Proposal arrival to commit.",
-            &labels,
-        );
-        self.apply_latency.render(
-            &mut out,
-            "synod_apply_seconds",
-            "Time to apply a batch of committed entries.",
-            &labels,
-        );
-        gauge(
-            &mut out,
-            "synod_snapshots_created_total",
-            "Snapshots taken.",
-            "counter",
-            self.snapshots_created.load(Relaxed),
-        );
-        gauge(
-            &mut out,
-            "synod_snapshots_installed_total",
-            "Snapshots installed from a leader.",
-            "counter",
-            self.snapshots_installed.load(Relaxed),
-        );
-        gauge(
-            &mut out,
-            "synod_snapshot_bytes",
-            "Size of the latest snapshot.",
-            "gauge",
-            self.snapshot_bytes.load(Relaxed),
-        );
-        let followers = self.followers();
-        let _ = writeln!(out, "# HELP synod_follower_match_index Highest index replicated to a follower (leader only).");
-        let _ = writeln!(out, "# TYPE synod_follower_match_index gauge");
-        for (p, f) in &followers {
-            let _ = writeln!(
-                out,
-                "synod_follower_match_index{{{labels}peer=\"{p}\"}} {}",
-                f.matched
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP synod_follower_lag_entries How far a follower is behind (leader only)."
-        );
-        let _ = writeln!(out, "# TYPE synod_follower_lag_entries gauge");
-        for (p, f) in &followers {
-            let _ = writeln!(
-                out,
-                "synod_follower_lag_entries{{{labels}peer=\"{p}\"}} {}",
-                f.lag
-            );
-        }
-        let peers = self.traffic.peers();
-        for (name, help, get) in [
-            (
-                "synod_peer_bytes_in_total",
-                "Bytes received from a peer.",
-                0,
-            ),
-            ("synod_peer_bytes_out_total", "Bytes sent to a peer.", 1),
-            (
-                "synod_peer_dropped_messages_total",
-                "Messages dropped on a full send queue.",
-                2,
-            ),
-        ] {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} counter");
-            for (p, t) in &peers {
-                let v = match get {
-                    0 => t.bytes_in.load(Relaxed),
-                    1 => t.bytes_out.load(Relaxed),
-                    _ => t.dropped.load(Relaxed),
-                };
-                let _ = writeln!(out, "{name}{{{labels}peer=\"{p}\"}} {v}");
-            }
+        let member = (Cow::Borrowed("member"), Cow::Owned(member.to_owned()));
+        let mut registry = Registry::with_labels(std::iter::once(member));
+        registry.register_collector(Box::new(self.exposition()));
+        let mut out = String::with_capacity(8192);
+        // Neither the String nor the collector can fail to write.
+        if let Err(e) = prometheus_text::encode(&mut out, &registry) {
+            tracing::warn!("encoding the metrics failed: {e}");
         }
         out
     }
+
+    /// Every family's current values, in exposition order.
+    fn exposition(&self) -> Exposition {
+        let gauge = |name, help, v: &AtomicU64| Family {
+            name,
+            help,
+            values: Values::Gauge(v.load(Relaxed)),
+        };
+        let counter = |name, help, v: &AtomicU64| Family {
+            name,
+            help,
+            values: Values::Counter(v.load(Relaxed)),
+        };
+        let histogram = |name, help, h: &Histogram| Family {
+            name,
+            help,
+            values: Values::Histogram(Box::new(h.values())),
+        };
+        let role = self.role.load(Relaxed);
+        let followers = self.followers();
+        let peers = self.traffic.peers();
+        let per_peer = |get: fn(&crate::transport::PeerTraffic) -> &AtomicU64| {
+            peers
+                .iter()
+                .map(|(p, t)| (*p, get(t).load(Relaxed)))
+                .collect()
+        };
+        Exposition(vec![
+            gauge("synod_term", "Current raft term.", &self.term),
+            Family {
+                name: "synod_role",
+                help: "Raft role: 0 follower, 1 candidate, 2 pre-candidate, 3 leader.",
+                values: Values::Gauge(role),
+            },
+            Family {
+                name: "synod_is_leader",
+                help: "1 if this member leads.",
+                values: Values::Gauge(u64::from(role == 3)),
+            },
+            counter(
+                "synod_leader_changes_total",
+                "Times the known leader changed.",
+                &self.leader_changes,
+            ),
+            gauge("synod_commit_index", "Commit index.", &self.commit_index),
+            gauge("synod_applied_index", "Applied index.", &self.applied_index),
+            gauge(
+                "synod_proposals_pending",
+                "Proposals waiting to commit.",
+                &self.proposals_pending,
+            ),
+            counter(
+                "synod_proposals_committed_total",
+                "Proposals committed.",
+                &self.proposals_committed,
+            ),
+            counter(
+                "synod_proposals_failed_total",
+                "Proposals that did not take effect.",
+                &self.proposals_failed,
+            ),
+            histogram(
+                "synod_fsync_seconds",
+                "Group-commit fsync latency.",
+                &self.fsync,
+            ),
+            histogram(
+                "synod_commit_latency_seconds",
+                "Proposal arrival to commit.",
+                &self.commit_latency,
+            ),
+            histogram(
+                "synod_apply_seconds",
+                "Time to apply a batch of committed entries.",
+                &self.apply_latency,
+            ),
+            counter(
+                "synod_snapshots_created_total",
+                "Snapshots taken.",
+                &self.snapshots_created,
+            ),
+            counter(
+                "synod_snapshots_installed_total",
+                "Snapshots installed from a leader.",
+                &self.snapshots_installed,
+            ),
+            gauge(
+                "synod_snapshot_bytes",
+                "Size of the latest snapshot.",
+                &self.snapshot_bytes,
+            ),
+            Family {
+                name: "synod_follower_match_index",
+                help: "Highest index replicated to a follower (leader only).",
+                values: Values::PeerGauges(
+                    followers.iter().map(|(p, f)| (*p, f.matched)).collect(),
+                ),
+            },
+            Family {
+                name: "synod_follower_lag_entries",
+                help: "How far a follower is behind (leader only).",
+                values: Values::PeerGauges(followers.iter().map(|(p, f)| (*p, f.lag)).collect()),
+            },
+            Family {
+                name: "synod_peer_bytes_in_total",
+                help: "Bytes received from a peer.",
+                values: Values::PeerCounters(per_peer(|t| &t.bytes_in)),
+            },
+            Family {
+                name: "synod_peer_bytes_out_total",
+                help: "Bytes sent to a peer.",
+                values: Values::PeerCounters(per_peer(|t| &t.bytes_out)),
+            },
+            Family {
+                name: "synod_peer_dropped_messages_total",
+                help: "Messages dropped on a full send queue.",
+                values: Values::PeerCounters(per_peer(|t| &t.dropped)),
+            },
+        ])
+    }
 }
 
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// One metric family's values read at one scrape.
+#[derive(Debug)]
+enum Values {
+    Gauge(u64),
+    Counter(u64),
+    Histogram(Box<HistogramValues>),
+    /// One gauge per peer id.
+    PeerGauges(Vec<(u64, u64)>),
+    /// One counter per peer id.
+    PeerCounters(Vec<(u64, u64)>),
+}
+
+/// A metric family: its exposed name (counters with their `_total`), help
+/// text and values.
+#[derive(Debug)]
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    values: Values,
+}
+
+/// The collector a scrape's registry encodes: the member's values as read
+/// when the scrape began.
+#[derive(Debug)]
+struct Exposition(Vec<Family>);
+
+impl Collector for Exposition {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for f in &self.0 {
+            // The encoder appends `_total` to a counter's name itself.
+            let counter_name = f.name.strip_suffix("_total").unwrap_or(f.name);
+            match &f.values {
+                Values::Gauge(v) => {
+                    let m = encoder.encode_descriptor(f.name, f.help, None, MetricType::Gauge)?;
+                    ConstGauge::new(*v).encode(m)?;
+                }
+                Values::Counter(v) => {
+                    let m = encoder.encode_descriptor(
+                        counter_name,
+                        f.help,
+                        None,
+                        MetricType::Counter,
+                    )?;
+                    ConstCounter::new(*v).encode(m)?;
+                }
+                Values::Histogram(h) => {
+                    let m =
+                        encoder.encode_descriptor(f.name, f.help, None, MetricType::Histogram)?;
+                    h.encode(m)?;
+                }
+                Values::PeerGauges(vs) => {
+                    let mut m =
+                        encoder.encode_descriptor(f.name, f.help, None, MetricType::Gauge)?;
+                    for (peer, v) in vs {
+                        ConstGauge::new(*v).encode(m.encode_family(&[("peer", *peer)])?)?;
+                    }
+                }
+                Values::PeerCounters(vs) => {
+                    let mut m = encoder.encode_descriptor(
+                        counter_name,
+                        f.help,
+                        None,
+                        MetricType::Counter,
+                    )?;
+                    for (peer, v) in vs {
+                        ConstCounter::new(*v).encode(m.encode_family(&[("peer", *peer)])?)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -333,8 +402,11 @@ mod tests {
         assert_eq!(h.count(), 5);
         assert_eq!(h.quantile_upper_bound(0.5), Some(0.0025));
         assert_eq!(h.quantile_upper_bound(1.0), Some(0.05));
+        let member = (Cow::Borrowed("member"), Cow::Borrowed("a"));
+        let mut registry = Registry::with_labels(std::iter::once(member));
+        registry.register("x", "help", h.values());
         let mut out = String::new();
-        h.render(&mut out, "x", "help", "member=\"a\",");
+        prometheus_text::encode(&mut out, &registry).unwrap();
         assert!(out.contains("x_bucket{member=\"a\",le=\"0.001\"} 2"));
         assert!(out.contains("x_bucket{member=\"a\",le=\"+Inf\"} 5"));
         assert!(out.contains("x_count{member=\"a\"} 5"));
@@ -375,5 +447,48 @@ mod tests {
         ] {
             assert!(text.contains(family), "missing {family} in\n{text}");
         }
+    }
+
+    #[test]
+    fn render_keeps_the_names_types_and_values() {
+        let m = Metrics::new();
+        m.leader_changes.store(2, Relaxed);
+        m.proposals_committed.store(100, Relaxed);
+        m.fsync.observe(Duration::from_micros(40));
+        m.fsync.observe(Duration::from_millis(20));
+        m.traffic().peer(3).dropped.store(4, Relaxed);
+        let text = m.render("CN=a");
+        for line in [
+            "# HELP synod_term Current raft term.",
+            "# TYPE synod_term gauge",
+            "synod_term{member=\"CN=a\"} 0",
+            "# HELP synod_leader_changes_total Times the known leader changed.",
+            "# TYPE synod_leader_changes_total counter",
+            "synod_leader_changes_total{member=\"CN=a\"} 2",
+            "synod_proposals_committed_total{member=\"CN=a\"} 100",
+            "# TYPE synod_fsync_seconds histogram",
+            "synod_fsync_seconds_bucket{member=\"CN=a\",le=\"5e-05\"} 1",
+            "synod_fsync_seconds_bucket{member=\"CN=a\",le=\"0.01\"} 1",
+            "synod_fsync_seconds_bucket{member=\"CN=a\",le=\"0.025\"} 2",
+            "synod_fsync_seconds_bucket{member=\"CN=a\",le=\"10\"} 2",
+            "synod_fsync_seconds_bucket{member=\"CN=a\",le=\"+Inf\"} 2",
+            "synod_fsync_seconds_sum{member=\"CN=a\"} 0.02004",
+            "synod_fsync_seconds_count{member=\"CN=a\"} 2",
+            "# HELP synod_follower_match_index Highest index replicated to a follower (leader only).",
+            "# TYPE synod_peer_dropped_messages_total counter",
+            "synod_peer_dropped_messages_total{member=\"CN=a\",peer=\"3\"} 4",
+            "synod_peer_bytes_in_total{member=\"CN=a\",peer=\"3\"} 0",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line} in\n{text}"
+            );
+        }
+        // Every sample carries the member label; no family is repeated.
+        for l in text.lines().filter(|l| !l.starts_with('#')) {
+            assert!(l.contains("{member=\"CN=a\""), "{l}");
+        }
+        let types: Vec<&str> = text.lines().filter(|l| l.starts_with("# TYPE")).collect();
+        assert_eq!(types.len(), 20);
     }
 }

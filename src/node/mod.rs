@@ -1,8 +1,9 @@
 //! The public face of a control-plane member: [`Node`], the replicated
 //! engine behind the [`ControlPlaneConsensus`] boundary (defined in
 //! [`crate::consensus`] and re-exported here), with its client protocol,
-//! service, configuration, runner and metrics.
+//! service, configuration, runner, metrics and admin metrics listener.
 
+pub(crate) mod admin;
 pub mod client;
 pub mod config;
 pub(crate) mod driver;

@@ -9,17 +9,16 @@
 //! admitted by an operator first) and start empty, to receive a snapshot;
 //! bind the listener; start the driver.
 
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::admin::{Limits, MetricsListener, Render};
 use super::client::{Client, ClientCallError};
 use super::config::{ClusterStart, NodeConfig, TlsSettings};
 use super::service::ClientService;
-use super::{Node, NodeError, NodeOptions};
+use super::{ControlPlaneConsensus, Node, NodeError, NodeOptions};
 use crate::entry::NodeId;
 use crate::storage::{DurableStore, RealDisk, StorageError, StoreOptions};
 use crate::transport::tcp::{ClientHandler, TcpConfig, TcpHandle, TcpTransport};
@@ -100,9 +99,7 @@ impl ClientHandler for ClientService {
 pub struct RunningMember {
     node: Arc<Node>,
     transport: TcpHandle,
-    metrics_stop: Arc<AtomicBool>,
-    metrics_thread: Option<JoinHandle<()>>,
-    metrics_addr: Option<SocketAddr>,
+    metrics: Option<MetricsListener>,
 }
 
 impl RunningMember {
@@ -118,7 +115,7 @@ impl RunningMember {
 
     /// Where the metrics listener listens, if configured.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.metrics_addr
+        self.metrics.as_ref().map(MetricsListener::local_addr)
     }
 
     /// Stops the member: the driver first (every waiter answered), then the
@@ -130,9 +127,8 @@ impl RunningMember {
     fn stop(&mut self) {
         self.node.shutdown();
         self.transport.shutdown();
-        self.metrics_stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.metrics_thread.take() {
-            let _ = t.join();
+        if let Some(mut m) = self.metrics.take() {
+            m.stop();
         }
     }
 }
@@ -270,72 +266,28 @@ pub fn start_member(config: &NodeConfig) -> Result<RunningMember, RunError> {
         node.clone(),
         config.authorization.clone(),
     ));
-    let metrics_stop = Arc::new(AtomicBool::new(false));
-    let (metrics_thread, metrics_addr) = match &config.metrics_listen {
-        None => (None, None),
-        Some(addr) => {
-            let (t, a) = serve_metrics(resolve(addr)?, node.clone(), metrics_stop.clone())?;
-            (Some(t), Some(a))
-        }
+    let metrics = match &config.metrics_listen {
+        None => None,
+        Some(addr) => Some(serve_metrics(resolve(addr)?, &node)?),
     };
     Ok(RunningMember {
         node,
         transport: handle,
-        metrics_stop,
-        metrics_thread,
-        metrics_addr,
+        metrics,
     })
 }
 
-/// A minimal HTTP listener answering `GET /metrics` with the Prometheus
-/// text, and 404 to anything else.
-fn serve_metrics(
-    addr: SocketAddr,
-    node: Arc<Node>,
-    stop: Arc<AtomicBool>,
-) -> Result<(JoinHandle<()>, SocketAddr), RunError> {
-    let io = |e: std::io::Error| {
+/// Starts the admin HTTP listener on `addr`, serving the member's metrics
+/// text. It holds the metrics, not the node.
+fn serve_metrics(addr: SocketAddr, node: &Node) -> Result<MetricsListener, RunError> {
+    let metrics = node.metrics();
+    let member = node.id().as_str().to_owned();
+    let render: Arc<Render> =
+        Arc::new(move || (metrics.render(&member), super::metrics::CONTENT_TYPE));
+    MetricsListener::bind(addr, Limits::default(), render).map_err(|source| {
         RunError::Transport(TransportError::Io {
             context: format!("metrics listener on {addr}"),
-            source: e,
+            source,
         })
-    };
-    let listener = TcpListener::bind(addr).map_err(io)?;
-    let local = listener.local_addr().map_err(io)?;
-    listener.set_nonblocking(true).map_err(io)?;
-    let t = std::thread::Builder::new()
-        .name("synod-metrics".into())
-        .spawn(move || {
-            use std::io::{Read, Write};
-            while !stop.load(Ordering::SeqCst) {
-                match listener.accept() {
-                    Ok((mut s, _)) => {
-                        let _ = s.set_nonblocking(false);
-                        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-                        let mut buf = [0u8; 1024];
-                        let n = s.read(&mut buf).unwrap_or(0);
-                        let head = String::from_utf8_lossy(&buf[..n]);
-                        let (status, body) = if head.starts_with("GET /metrics ") {
-                            ("200 OK", node.metrics_text())
-                        } else {
-                            ("404 Not Found", "try GET /metrics\n".to_string())
-                        };
-                        let _ = write!(
-                            s,
-                            "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                            body.len()
-                        );
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
-                    Err(e) => {
-                        tracing::warn!("metrics listener: {e}");
-                        std::thread::sleep(Duration::from_millis(200));
-                    }
-                }
-            }
-        })
-        .map_err(io)?;
-    Ok((t, local))
+    })
 }

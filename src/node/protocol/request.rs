@@ -1,0 +1,209 @@
+//! Client requests ([`Request`]) and their encoding.
+
+use super::{put_opt_str, PROTOCOL_VERSION};
+use crate::entry::codec::{Reader, Writer};
+use crate::entry::{ControlPlaneEntry, DecodeError, Epoch, NodeId, RangeId};
+
+/// What a client asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// The member's view of the cluster.
+    Status,
+    /// The owner of one range.
+    Owner {
+        /// The range.
+        range: RangeId,
+        /// Through the leader (ReadIndex) rather than this member's applied
+        /// state.
+        linearizable: bool,
+    },
+    /// Whether (owner, epoch) currently owns the range.
+    FenceCheck {
+        /// The range.
+        range: RangeId,
+        /// The claimed owner.
+        owner: NodeId,
+        /// The claimed epoch.
+        epoch: Epoch,
+        /// Through the leader.
+        linearizable: bool,
+    },
+    /// The members.
+    Members {
+        /// Through the leader.
+        linearizable: bool,
+    },
+    /// A page of owned ranges in range order, after `after`.
+    Ranges {
+        /// Start after this range (`None`: from the first).
+        after: Option<RangeId>,
+        /// At most this many (capped at [`MAX_PAGE`](super::MAX_PAGE)).
+        limit: u32,
+        /// Through the leader.
+        linearizable: bool,
+    },
+    /// The forced transitions.
+    Audit {
+        /// Through the leader.
+        linearizable: bool,
+    },
+    /// Propose a typed entry.
+    Propose {
+        /// The entry.
+        entry: ControlPlaneEntry,
+        /// How long the member may wait for the commit, in milliseconds.
+        timeout_ms: u32,
+    },
+    /// Ask the leader to hand leadership to `to`.
+    TransferLeader {
+        /// The member to lead.
+        to: NodeId,
+    },
+    /// The member's metrics in the Prometheus text format.
+    Metrics,
+}
+
+fn put_entry(w: &mut Writer, e: &ControlPlaneEntry) {
+    let bytes = e.encode();
+    w.u32(bytes.len() as u32);
+    w.bytes(&bytes);
+}
+
+fn get_entry(r: &mut Reader<'_>) -> Result<ControlPlaneEntry, DecodeError> {
+    let offset = r.offset();
+    let len = r.u32("entry length")? as usize;
+    if len > 4096 {
+        return Err(DecodeError::LengthOverLimit {
+            what: "entry",
+            len,
+            max: 4096,
+            offset,
+        });
+    }
+    ControlPlaneEntry::decode(r.take("entry", len)?)
+}
+
+impl Request {
+    /// Encodes the request.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(64);
+        w.u8(PROTOCOL_VERSION);
+        match self {
+            Request::Status => w.u8(1),
+            Request::Owner {
+                range,
+                linearizable,
+            } => {
+                w.u8(2);
+                w.u8(*linearizable as u8);
+                w.str(range.as_str());
+            }
+            Request::FenceCheck {
+                range,
+                owner,
+                epoch,
+                linearizable,
+            } => {
+                w.u8(3);
+                w.u8(*linearizable as u8);
+                w.str(range.as_str());
+                w.str(owner.as_str());
+                w.u64(epoch.0);
+            }
+            Request::Members { linearizable } => {
+                w.u8(4);
+                w.u8(*linearizable as u8);
+            }
+            Request::Ranges {
+                after,
+                limit,
+                linearizable,
+            } => {
+                w.u8(5);
+                w.u8(*linearizable as u8);
+                put_opt_str(&mut w, after.as_ref().map(|r| r.as_str()));
+                w.u32(*limit);
+            }
+            Request::Audit { linearizable } => {
+                w.u8(6);
+                w.u8(*linearizable as u8);
+            }
+            Request::Propose { entry, timeout_ms } => {
+                w.u8(7);
+                w.u32(*timeout_ms);
+                put_entry(&mut w, entry);
+            }
+            Request::TransferLeader { to } => {
+                w.u8(8);
+                w.str(to.as_str());
+            }
+            Request::Metrics => w.u8(9),
+        }
+        w.finish()
+    }
+
+    /// Decodes a request; arbitrary bytes give an error, never a panic.
+    pub fn decode(bytes: &[u8]) -> Result<Request, DecodeError> {
+        let mut r = Reader::new(bytes);
+        r.version("protocol version", "client request", PROTOCOL_VERSION)?;
+        let offset = r.offset();
+        let req = match r.u8("request tag")? {
+            1 => Request::Status,
+            2 => {
+                let linearizable = r.bool("linearizable")?;
+                Request::Owner {
+                    linearizable,
+                    range: r.range_id("range")?,
+                }
+            }
+            3 => {
+                let linearizable = r.bool("linearizable")?;
+                Request::FenceCheck {
+                    linearizable,
+                    range: r.range_id("range")?,
+                    owner: r.node_id("owner")?,
+                    epoch: Epoch(r.u64("epoch")?),
+                }
+            }
+            4 => Request::Members {
+                linearizable: r.bool("linearizable")?,
+            },
+            5 => {
+                let linearizable = r.bool("linearizable")?;
+                let after = if r.bool("after flag")? {
+                    Some(r.range_id("after")?)
+                } else {
+                    None
+                };
+                Request::Ranges {
+                    linearizable,
+                    after,
+                    limit: r.u32("limit")?,
+                }
+            }
+            6 => Request::Audit {
+                linearizable: r.bool("linearizable")?,
+            },
+            7 => {
+                let timeout_ms = r.u32("timeout")?;
+                Request::Propose {
+                    timeout_ms,
+                    entry: get_entry(&mut r)?,
+                }
+            }
+            8 => Request::TransferLeader {
+                to: r.node_id("to")?,
+            },
+            9 => Request::Metrics,
+            tag => {
+                return Err(DecodeError::UnknownTag {
+                    what: "client request",
+                    tag,
+                    offset,
+                })
+            }
+        };
+        r.finish("client request")?;
+        Ok(req)
+    }
+}

@@ -1,0 +1,323 @@
+//! Member responses ([`Response`], [`StatusInfo`]) and their encoding.
+
+use super::error::{get_error, put_error};
+#[cfg(doc)]
+use super::Request;
+use super::{get_hint, put_hint, put_opt_str, ClientError, RemoteError, PROTOCOL_VERSION};
+use crate::catalog::{AuditRecord, FenceStatus, Member, MemberState, RangeOwnership};
+use crate::entry::codec::{Reader, Writer};
+use crate::entry::{CatalogVersion, DecodeError, Epoch, Index, NodeId, RangeId, Term};
+use crate::node::{Committed, LeaderHint};
+
+/// A member's view of the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusInfo {
+    /// The member answering.
+    pub id: NodeId,
+    /// Its raft peer id.
+    pub peer_id: u64,
+    /// `leader`, `follower`, `candidate` or `pre-candidate`.
+    pub role: String,
+    /// Its current term.
+    pub term: Term,
+    /// The leader it knows of.
+    pub leader: Option<LeaderHint>,
+    /// Its commit index.
+    pub commit: Index,
+    /// Its applied index.
+    pub applied: Index,
+    /// Its catalog version.
+    pub version: CatalogVersion,
+    /// Voters of its applied configuration (peer ids).
+    pub voters: Vec<u64>,
+    /// Learners of its applied configuration.
+    pub learners: Vec<u64>,
+}
+
+/// What a member answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    /// For [`Request::Status`].
+    Status(StatusInfo),
+    /// For [`Request::Owner`]: the owner, and the applied index the answer
+    /// reflects.
+    Owner(Option<RangeOwnership>, Index),
+    /// For [`Request::FenceCheck`].
+    Fence(FenceStatus, Index),
+    /// For [`Request::Members`].
+    Members(Vec<Member>, Index),
+    /// For [`Request::Ranges`]: the page, and whether more follow.
+    Ranges(Vec<(RangeId, RangeOwnership)>, bool, Index),
+    /// For [`Request::Audit`].
+    Audit(Vec<AuditRecord>, Index),
+    /// For [`Request::Propose`].
+    Committed(Committed),
+    /// For [`Request::TransferLeader`]: the request was passed to raft.
+    Done,
+    /// For [`Request::Metrics`]: the exposition text.
+    Metrics(String),
+    /// The request failed.
+    Error(ClientError),
+}
+
+fn put_ownership(w: &mut Writer, o: &RangeOwnership) {
+    w.str(o.owner.as_str());
+    w.u64(o.epoch.0);
+    w.u64(o.version.0);
+    w.u64(o.term.0);
+    w.u64(o.index.0);
+}
+
+fn get_ownership(r: &mut Reader<'_>) -> Result<RangeOwnership, DecodeError> {
+    Ok(RangeOwnership {
+        owner: r.node_id("owner")?,
+        epoch: Epoch(r.u64("epoch")?),
+        version: CatalogVersion(r.u64("version")?),
+        term: Term(r.u64("term")?),
+        index: Index(r.u64("index")?),
+    })
+}
+
+impl Response {
+    /// Encodes the response.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer::with_capacity(128);
+        w.u8(PROTOCOL_VERSION);
+        match self {
+            Response::Status(s) => {
+                w.u8(1);
+                w.str(s.id.as_str());
+                w.u64(s.peer_id);
+                w.str(&s.role);
+                w.u64(s.term.0);
+                put_hint(&mut w, s.leader.as_ref());
+                w.u64(s.commit.0);
+                w.u64(s.applied.0);
+                w.u64(s.version.0);
+                w.ids(&s.voters);
+                w.ids(&s.learners);
+            }
+            Response::Owner(o, at) => {
+                w.u8(2);
+                w.u64(at.0);
+                match o {
+                    None => w.u8(0),
+                    Some(o) => {
+                        w.u8(1);
+                        put_ownership(&mut w, o);
+                    }
+                }
+            }
+            Response::Fence(f, at) => {
+                w.u8(3);
+                w.u64(at.0);
+                match f {
+                    FenceStatus::Current => w.u8(0),
+                    FenceStatus::Unknown => w.u8(2),
+                    FenceStatus::Stale { owner, epoch } => {
+                        w.u8(1);
+                        w.str(owner.as_str());
+                        w.u64(epoch.0);
+                    }
+                }
+            }
+            Response::Members(ms, at) => {
+                w.u8(4);
+                w.u64(at.0);
+                w.u64(ms.len() as u64);
+                for m in ms {
+                    w.str(m.id.as_str());
+                    w.kind(m.kind);
+                    w.str(m.address.as_str());
+                    w.u8(matches!(m.state, MemberState::Draining) as u8);
+                    w.u64(m.peer_id);
+                }
+            }
+            Response::Ranges(rs, more, at) => {
+                w.u8(5);
+                w.u64(at.0);
+                w.u8(*more as u8);
+                w.u64(rs.len() as u64);
+                for (range, o) in rs {
+                    w.str(range.as_str());
+                    put_ownership(&mut w, o);
+                }
+            }
+            Response::Audit(records, at) => {
+                w.u8(6);
+                w.u64(at.0);
+                w.u64(records.len() as u64);
+                for a in records {
+                    w.u64(a.index.0);
+                    w.u64(a.term.0);
+                    w.str(a.range.as_str());
+                    put_opt_str(&mut w, a.previous_owner.as_ref().map(|o| o.as_str()));
+                    w.u64(a.previous_epoch.0);
+                    w.str(a.new_owner.as_str());
+                    w.u64(a.epoch.0);
+                    w.str(a.operator.as_str());
+                    w.str(a.reason.as_str());
+                }
+            }
+            Response::Committed(c) => {
+                w.u8(7);
+                w.u64(c.index.0);
+                w.u64(c.term.0);
+                w.u64(c.version.0);
+                w.u8(c.changed as u8);
+            }
+            Response::Done => w.u8(8),
+            Response::Metrics(text) => {
+                w.u8(10);
+                w.u32(text.len() as u32);
+                w.bytes(text.as_bytes());
+            }
+            Response::Error(e) => {
+                w.u8(9);
+                put_error(&mut w, e);
+            }
+        }
+        w.finish()
+    }
+
+    /// Decodes a response; arbitrary bytes give an error, never a panic.
+    pub fn decode(bytes: &[u8]) -> Result<Result<Response, RemoteError>, DecodeError> {
+        let mut r = Reader::new(bytes);
+        r.version("protocol version", "client response", PROTOCOL_VERSION)?;
+        let offset = r.offset();
+        let resp = match r.u8("response tag")? {
+            1 => Response::Status(StatusInfo {
+                id: r.node_id("id")?,
+                peer_id: r.u64("peer id")?,
+                role: r.name("role", 32, |b| {
+                    std::str::from_utf8(b)
+                        .map(str::to_owned)
+                        .map_err(|_| crate::identity::IdentityError::NotUtf8 { what: "role" })
+                })?,
+                term: Term(r.u64("term")?),
+                leader: get_hint(&mut r)?,
+                commit: Index(r.u64("commit")?),
+                applied: Index(r.u64("applied")?),
+                version: CatalogVersion(r.u64("version")?),
+                voters: r.ids("voters")?,
+                learners: r.ids("learners")?,
+            }),
+            2 => {
+                let at = Index(r.u64("applied")?);
+                let o = if r.bool("owner flag")? {
+                    Some(get_ownership(&mut r)?)
+                } else {
+                    None
+                };
+                Response::Owner(o, at)
+            }
+            3 => {
+                let at = Index(r.u64("applied")?);
+                let t_off = r.offset();
+                let f = match r.u8("fence")? {
+                    0 => FenceStatus::Current,
+                    2 => FenceStatus::Unknown,
+                    1 => FenceStatus::Stale {
+                        owner: r.node_id("owner")?,
+                        epoch: Epoch(r.u64("epoch")?),
+                    },
+                    tag => {
+                        return Err(DecodeError::UnknownTag {
+                            what: "fence",
+                            tag,
+                            offset: t_off,
+                        })
+                    }
+                };
+                Response::Fence(f, at)
+            }
+            4 => {
+                let at = Index(r.u64("applied")?);
+                let n = r.count("member count", 14)?;
+                let mut ms = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let id = r.node_id("member")?;
+                    let kind = r.kind("kind")?;
+                    let address = r.address("address")?;
+                    let state = if r.bool("draining")? {
+                        MemberState::Draining
+                    } else {
+                        MemberState::Active
+                    };
+                    ms.push(Member {
+                        id,
+                        kind,
+                        address,
+                        state,
+                        peer_id: r.u64("peer id")?,
+                    });
+                }
+                Response::Members(ms, at)
+            }
+            5 => {
+                let at = Index(r.u64("applied")?);
+                let more = r.bool("more")?;
+                let n = r.count("range count", 38)?;
+                let mut rs = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let range = r.range_id("range")?;
+                    rs.push((range, get_ownership(&mut r)?));
+                }
+                Response::Ranges(rs, more, at)
+            }
+            6 => {
+                let at = Index(r.u64("applied")?);
+                let n = r.count("audit count", 43)?;
+                let mut v = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let index = Index(r.u64("index")?);
+                    let term = Term(r.u64("term")?);
+                    let range = r.range_id("range")?;
+                    let previous_owner = if r.bool("previous flag")? {
+                        Some(r.node_id("previous owner")?)
+                    } else {
+                        None
+                    };
+                    v.push(AuditRecord {
+                        index,
+                        term,
+                        range,
+                        previous_owner,
+                        previous_epoch: Epoch(r.u64("previous epoch")?),
+                        new_owner: r.node_id("new owner")?,
+                        epoch: Epoch(r.u64("epoch")?),
+                        operator: r.node_id("operator")?,
+                        reason: r.reason("reason")?,
+                    });
+                }
+                Response::Audit(v, at)
+            }
+            7 => Response::Committed(Committed {
+                index: Index(r.u64("index")?),
+                term: Term(r.u64("term")?),
+                version: CatalogVersion(r.u64("version")?),
+                changed: r.bool("changed")?,
+            }),
+            8 => Response::Done,
+            10 => {
+                let len = r.u32("metrics length")? as usize;
+                let bytes = r.take("metrics", len)?;
+                Response::Metrics(String::from_utf8_lossy(bytes).into_owned())
+            }
+            9 => {
+                let e = get_error(&mut r)?;
+                r.finish("client response")?;
+                return Ok(Err(e));
+            }
+            tag => {
+                return Err(DecodeError::UnknownTag {
+                    what: "client response",
+                    tag,
+                    offset,
+                })
+            }
+        };
+        r.finish("client response")?;
+        Ok(Ok(resp))
+    }
+}
