@@ -1,0 +1,126 @@
+//! The client channel. On the listener's side, an accepted client
+//! connection hands every `ClientRequest` payload, with the client's
+//! authenticated identity, to the [`ClientHandler`] and writes its answer
+//! back as a `ClientResponse` (a panicking handler closes the connection,
+//! never the listener). On the client's side, [`connect_client`] dials as a
+//! client and [`ClientConnection`] sends one request at a time.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::dialer::FrameConnection;
+use super::framing::{write_frame, FrameReader};
+use super::shared::Shared;
+use crate::entry::NodeId;
+use crate::transport::tls::{Security, Stream};
+use crate::transport::wire::{self, FrameKind, HelloRole, MAX_FRAME_PAYLOAD};
+use crate::transport::TransportError;
+
+/// Serves client connections: gets each request payload with the client's
+/// authenticated identity and returns the response payload. Called on the
+/// connection's own thread; one call at a time per connection, calls for
+/// different connections run concurrently. Payloads are opaque here.
+pub trait ClientHandler: Send + Sync {
+    /// Answers one request.
+    fn handle(&self, client: &NodeId, request: &[u8]) -> Vec<u8>;
+}
+
+/// A client's connection to a member's listener.
+#[derive(Debug)]
+pub struct ClientConnection {
+    conn: FrameConnection,
+    broken: bool,
+}
+
+/// Connects to the listener at `addr` as a client, within `timeout`. With
+/// TLS the client's identity is its certificate's; when insecure it is the
+/// identity in `security`.
+pub fn connect_client(
+    addr: &str,
+    security: &Security,
+    timeout: Duration,
+) -> Result<ClientConnection, TransportError> {
+    Ok(ClientConnection {
+        conn: FrameConnection::dial(addr, security, HelloRole::Client, timeout)?,
+        broken: false,
+    })
+}
+
+impl ClientConnection {
+    /// The identity in the listener's certificate (`None` when insecure).
+    pub fn server_identity(&self) -> Option<&NodeId> {
+        self.conn.server_identity()
+    }
+
+    /// Sends one request and waits up to `timeout` for its response. After
+    /// an error the connection is unusable (a late response would be
+    /// mistaken for the next one's): connect again.
+    pub fn request(
+        &mut self,
+        payload: &[u8],
+        timeout: Duration,
+    ) -> Result<Vec<u8>, TransportError> {
+        if self.broken {
+            return Err(TransportError::Closed(self.conn.addr().to_string()));
+        }
+        if payload.len() > MAX_FRAME_PAYLOAD {
+            return Err(wire::WireError::TooLarge {
+                len: payload.len(),
+                max: MAX_FRAME_PAYLOAD,
+            }
+            .into());
+        }
+        self.broken = true;
+        self.conn.send_frame(FrameKind::ClientRequest, payload)?;
+        match self.conn.read_frame(timeout)? {
+            Some((FrameKind::ClientResponse, response)) => {
+                self.broken = false;
+                Ok(response)
+            }
+            Some((kind, _)) => Err(TransportError::Protocol {
+                peer: self.conn.addr().to_string(),
+                detail: format!("expected a ClientResponse, got a {kind:?} frame"),
+            }),
+            None => Err(TransportError::Closed(self.conn.addr().to_string())),
+        }
+    }
+}
+
+/// Serves an accepted client connection until it closes: each request to
+/// `handler`, each answer back.
+pub(super) fn serve_client(
+    shared: &Shared,
+    stream: &mut Stream,
+    mut reader: FrameReader,
+    identity: &NodeId,
+    handler: &dyn ClientHandler,
+    peer: &str,
+) -> Result<(), TransportError> {
+    loop {
+        let Some((kind, payload)) = reader.read(stream, Some(&shared.stopping), None, peer)? else {
+            return Ok(());
+        };
+        if kind != FrameKind::ClientRequest {
+            return Err(TransportError::Protocol {
+                peer: peer.to_string(),
+                detail: format!("a {kind:?} frame on a client connection"),
+            });
+        }
+        let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            handler.handle(identity, &payload)
+        }))
+        .map_err(|_| TransportError::Protocol {
+            peer: peer.to_string(),
+            detail: "the client handler panicked".into(),
+        })?;
+        if response.len() > MAX_FRAME_PAYLOAD {
+            return Err(wire::WireError::TooLarge {
+                len: response.len(),
+                max: MAX_FRAME_PAYLOAD,
+            }
+            .into());
+        }
+        write_frame(stream, FrameKind::ClientResponse, &response, peer)?;
+        shared.client_requests.fetch_add(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,268 @@
+//! The listener: the accept loop (at most `max_inbound` connections, one
+//! thread each), the TLS handshake and Hello of every inbound connection,
+//! the identity and membership checks, refusals (no answer, a warning with
+//! the remote address and reason), and reading an accepted peer's raft and
+//! snapshot-chunk frames into the member's inbox. Every raft message must
+//! come from the authenticated peer id, and membership is checked again for
+//! every message.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use raft::eraftpb::MessageType;
+
+use super::client::serve_client;
+use super::framing::{write_frame, FrameReader};
+use super::shared::Shared;
+use super::{sock_err, ACCEPT_POLL, POLL};
+use crate::entry::NodeId;
+use crate::transport::tls::{accept_tls, Security, Stream};
+use crate::transport::wire::{
+    self, decode_hello, decode_message, encode_hello_ack, FrameKind, HelloRole, SnapshotAssembler,
+    MAX_FRAME_PAYLOAD, MAX_HELLO_PAYLOAD,
+};
+use crate::transport::TransportError;
+
+/// Accepts connections until shutdown, each served on its own thread.
+pub(super) fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
+    while !shared.stopping() {
+        match listener.accept() {
+            Ok((sock, remote)) => {
+                if shared.inbound.load(Ordering::SeqCst) >= shared.cfg.max_inbound {
+                    shared.refused.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%remote, "refused a connection: too many inbound connections");
+                    continue;
+                }
+                shared.inbound.fetch_add(1, Ordering::SeqCst);
+                let key = shared.register(&sock);
+                let s = shared.clone();
+                let started = shared.spawn("synod-tcp-in".into(), move || {
+                    serve(&s, sock, remote);
+                    s.unregister(key);
+                    s.inbound.fetch_sub(1, Ordering::SeqCst);
+                });
+                if let Err(e) = started {
+                    tracing::warn!(%remote, "dropped a connection: {e}");
+                    shared.unregister(key);
+                    shared.inbound.fetch_sub(1, Ordering::SeqCst);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(ACCEPT_POLL),
+            Err(e) => {
+                tracing::warn!(addr = %shared.local_addr, "accept failed: {e}");
+                std::thread::sleep(ACCEPT_POLL);
+            }
+        }
+    }
+}
+
+/// How an inbound connection ended badly.
+enum Ending {
+    /// Refused before it was accepted (bad TLS, bad Hello, not a member).
+    Refused(TransportError),
+    /// Closed after it was accepted (bad frame or message).
+    Bad(TransportError),
+}
+
+fn serve(shared: &Shared, sock: TcpStream, remote: SocketAddr) {
+    let mut identity = None;
+    match serve_inner(shared, sock, remote, &mut identity) {
+        Ok(())
+        | Err(Ending::Bad(TransportError::Shutdown))
+        | Err(Ending::Refused(TransportError::Shutdown)) => {}
+        Err(Ending::Refused(e)) => {
+            shared.refused.fetch_add(1, Ordering::Relaxed);
+            match &identity {
+                Some(id) => {
+                    tracing::warn!(%remote, identity = %id, reason = %e, "refused a connection")
+                }
+                None => tracing::warn!(%remote, reason = %e, "refused a connection"),
+            }
+        }
+        Err(Ending::Bad(e @ (TransportError::Io { .. } | TransportError::Closed(_)))) => {
+            // The other side went away (reset, restart): not misbehaviour.
+            let id = identity.as_ref().map_or("?", |i| i.as_str());
+            tracing::debug!(%remote, identity = %id, reason = %e, "connection ended");
+        }
+        Err(Ending::Bad(e)) => {
+            shared.bad.fetch_add(1, Ordering::Relaxed);
+            let id = identity.as_ref().map_or("?", |i| i.as_str());
+            tracing::warn!(%remote, identity = %id, reason = %e, "closed a connection");
+        }
+    }
+}
+
+fn serve_inner(
+    shared: &Shared,
+    sock: TcpStream,
+    remote: SocketAddr,
+    identity_out: &mut Option<NodeId>,
+) -> Result<(), Ending> {
+    let peer = remote.to_string();
+    let cfg = &shared.cfg;
+    let refuse = Ending::Refused;
+    let setup = sock_err(&peer, "configuring the connection from");
+    sock.set_nonblocking(false)
+        .map_err(&setup)
+        .map_err(refuse)?;
+    sock.set_nodelay(true).map_err(&setup).map_err(refuse)?;
+    sock.set_read_timeout(Some(POLL))
+        .map_err(&setup)
+        .map_err(refuse)?;
+    sock.set_write_timeout(Some(cfg.io_timeout))
+        .map_err(&setup)
+        .map_err(refuse)?;
+    let deadline = Instant::now() + cfg.io_timeout;
+    let mut stream = match &cfg.security {
+        Security::Tls(tls) => {
+            accept_tls(tls, sock, &peer, deadline, Some(&shared.stopping)).map_err(refuse)?
+        }
+        Security::Insecure { .. } => Stream::Plain(sock),
+    };
+    let result = serve_stream(shared, &mut stream, &peer, deadline, identity_out);
+    stream.close();
+    result
+}
+
+fn serve_stream(
+    shared: &Shared,
+    stream: &mut Stream,
+    peer: &str,
+    deadline: Instant,
+    identity_out: &mut Option<NodeId>,
+) -> Result<(), Ending> {
+    let refuse = Ending::Refused;
+    let cert = stream.peer_identity().map_err(refuse)?;
+    *identity_out = cert.clone();
+    let mut reader = FrameReader::new(MAX_HELLO_PAYLOAD);
+    let stop = Some(&shared.stopping);
+    let hello = match reader
+        .read(stream, stop, Some(deadline), peer)
+        .map_err(refuse)?
+    {
+        None => return Ok(()),
+        Some((FrameKind::Hello, p)) => decode_hello(&p)
+            .map_err(TransportError::from)
+            .map_err(refuse)?,
+        Some((kind, _)) => {
+            return Err(refuse(TransportError::Protocol {
+                peer: peer.to_string(),
+                detail: format!("expected a Hello, got a {kind:?} frame"),
+            }))
+        }
+    };
+    let identity = match (cert, hello.identity) {
+        (Some(cert), Some(claimed)) if cert != claimed => {
+            return Err(refuse(TransportError::NotAuthorized(format!(
+                "the Hello claims {claimed} but the certificate says {cert}"
+            ))))
+        }
+        (Some(cert), _) => cert,
+        (None, Some(claimed)) => claimed,
+        (None, None) => {
+            return Err(refuse(TransportError::NotAuthorized(
+                "no identity: an insecure Hello must name one".into(),
+            )))
+        }
+    };
+    *identity_out = Some(identity.clone());
+    match hello.role {
+        HelloRole::Peer { peer_id } => {
+            shared
+                .check_member(&identity, peer_id)
+                .map_err(|reason| refuse(TransportError::NotAuthorized(reason)))?;
+            write_frame(stream, FrameKind::HelloAck, &encode_hello_ack(), peer).map_err(refuse)?;
+            tracing::debug!(peer, %identity, peer_id, "peer connected");
+            reader.set_limit(MAX_FRAME_PAYLOAD);
+            let served = serve_peer(shared, stream, reader, &identity, peer_id, peer);
+            // The peer's connection to us ended (a crashed member's sockets
+            // close at once): tell the engine, so a follower that loses its
+            // leader this way stops trusting the leader's lease right away.
+            if !shared.stopping() {
+                shared.report_unreachable(peer_id);
+            }
+            served.map_err(Ending::Bad)
+        }
+        HelloRole::Client => {
+            let Some(handler) = shared.cfg.client_handler.clone() else {
+                return Err(refuse(TransportError::NotAuthorized(
+                    "this listener serves no clients".into(),
+                )));
+            };
+            write_frame(stream, FrameKind::HelloAck, &encode_hello_ack(), peer).map_err(refuse)?;
+            reader.set_limit(MAX_FRAME_PAYLOAD);
+            serve_client(shared, stream, reader, &identity, handler.as_ref(), peer)
+                .map_err(Ending::Bad)
+        }
+    }
+}
+
+fn serve_peer(
+    shared: &Shared,
+    stream: &mut Stream,
+    mut reader: FrameReader,
+    identity: &NodeId,
+    peer_id: u64,
+    peer: &str,
+) -> Result<(), TransportError> {
+    let mut assembler = SnapshotAssembler::new(shared.cfg.max_snapshot_bytes);
+    loop {
+        let Some((kind, payload)) = reader.read(stream, Some(&shared.stopping), None, peer)? else {
+            return Ok(());
+        };
+        if let Some(inbox) = shared.inbox.get() {
+            inbox.traffic().peer(peer_id).bytes_in.fetch_add(
+                (payload.len() + wire::FRAME_HEADER_LEN) as u64,
+                Ordering::Relaxed,
+            );
+        }
+        let msg = match kind {
+            FrameKind::Raft => decode_message(&payload)?,
+            FrameKind::SnapshotChunk => match assembler.push(&payload)? {
+                None => continue,
+                Some(bytes) => {
+                    let msg = decode_message(&bytes)?;
+                    if msg.get_msg_type() != MessageType::MsgSnapshot {
+                        return Err(TransportError::Protocol {
+                            peer: peer.to_string(),
+                            detail: format!(
+                                "a chunked message must be a snapshot, got {:?}",
+                                msg.get_msg_type()
+                            ),
+                        });
+                    }
+                    shared.snapshots_received.fetch_add(1, Ordering::Relaxed);
+                    msg
+                }
+            },
+            other => {
+                return Err(TransportError::Protocol {
+                    peer: peer.to_string(),
+                    detail: format!("a {other:?} frame on a peer connection"),
+                })
+            }
+        };
+        if msg.from != peer_id {
+            return Err(TransportError::NotAuthorized(format!(
+                "a message from peer {} on the connection of peer {peer_id}",
+                msg.from
+            )));
+        }
+        shared
+            .check_member(identity, peer_id)
+            .map_err(TransportError::NotAuthorized)?;
+        match shared.inbox.get() {
+            Some(inbox) => {
+                if !inbox.deliver(msg) {
+                    return Err(TransportError::Shutdown);
+                }
+                shared.delivered.fetch_add(1, Ordering::Relaxed);
+            }
+            None => {
+                shared.dropped_other.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}

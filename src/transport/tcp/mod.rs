@@ -1,0 +1,468 @@
+//! The networked transport: TCP, mutual TLS ([`super::tls`]), threads.
+//!
+//! # Protocol
+//! Every connection is dialled by the side that sends: member A's raft
+//! messages to B travel on A's outbound connection to B's listener; B's
+//! answers travel on B's own outbound connection to A. After TCP (with
+//! `TCP_NODELAY`) and the TLS handshake (both sides present certificates of
+//! the configured CA), the dialer sends a [`Hello`] frame with its role:
+//!
+//! * **peer** with the raft peer id it claims. The listener takes the
+//!   dialer's identity from its certificate (with [`Security::Insecure`],
+//!   from the Hello itself) and accepts only when that identity is a current
+//!   member (the last [`Transport::set_peers`], which includes admitted
+//!   members that have not joined yet; before the catalog names anyone,
+//!   [`TcpConfig::seed_peers`]) whose peer id is the claimed one. It then
+//!   answers a `HelloAck` and reads raft and snapshot-chunk frames. Each raft
+//!   message is decoded with [`wire::decode_message`] (which refuses
+//!   `MsgPropose` and local types) and must say `from == ` the authenticated
+//!   peer id; the member check is repeated for every message, so a removed
+//!   member's connection is cut at its next frame.
+//! * **client**: the listener answers a `HelloAck` and hands every
+//!   `ClientRequest` payload, with the client's identity, to the
+//!   [`ClientHandler`], writing back its answer as a `ClientResponse`. Any
+//!   identity of the CA may connect as a client; authorising what it asks is
+//!   the handler's job.
+//!
+//! Anything else (a refused Hello, garbage, a truncated or oversize frame, a
+//! frame kind that does not belong to the role, a spoofed sender, a broken
+//! snapshot stream) closes that connection with a `tracing::warn!` naming the
+//! remote address, identity (when known) and reason. A refused Hello gets no
+//! answer. Before the Hello is accepted, frames larger than a Hello are
+//! refused, and the handshake plus Hello must complete within
+//! [`TcpConfig::io_timeout`].
+//!
+//! # Sending
+//! One writer thread per peer drains that peer's byte-bounded queue
+//! ([`TcpConfig::queue_bytes`]; overflow is dropped and counted in
+//! [`TcpStats`]; raft retries), writing whole batches through one buffered
+//! flush. It dials when it has something to send; when the peer cannot be
+//! reached it discards the queue, calls [`Inbox::report_unreachable`] and
+//! waits with jittered exponential backoff ([`TcpConfig::backoff_min`] to
+//! [`TcpConfig::backoff_max`]). The dialer checks that the certificate of
+//! the listener it reached is the identity of the member it meant to reach.
+//!
+//! A `MsgSnapshot` is sent as a header chunk and data chunks of
+//! [`TcpConfig::snapshot_chunk_len`] bytes ([`wire::SnapshotChunk`]); the
+//! receiver reassembles it under [`TcpConfig::max_snapshot_bytes`] and
+//! delivers the whole message. **Delivered** ([`Inbox::report_snapshot`]
+//! with `true`) means every chunk was written and flushed to the socket; a
+//! snapshot dropped from the queue, or whose batch hit a write error, is
+//! reported `false`. (A snapshot lost after the kernel took it is found by
+//! raft itself: the follower's next response shows it did not install it.)
+//!
+//! # Threads and shutdown
+//! One accept thread; one thread per inbound connection (at most
+//! [`TcpConfig::max_inbound`]; more are refused); one writer thread per
+//! peer. A 3-member cluster thus runs 1 + 2 + 2 threads per member.
+//! [`TcpTransport::shutdown`] (also run on drop, so stopping a [`crate::Node`]
+//! stops its transport) stops accepting, closes every queue, shuts every
+//! socket down and joins every thread; it returns within about
+//! [`TcpConfig::connect_timeout`] (a writer may be in `connect`), plus the
+//! time a [`ClientHandler`] call in progress takes.
+//!
+//! # Parts
+//! * this module: the [`TcpTransport`], its [`TcpConfig`] and [`TcpStats`],
+//!   and how messages from the member are queued for their peer;
+//! * `shared`: the state the transport's threads share (membership, peer
+//!   links, sockets to cut at shutdown, counters) and shutdown itself;
+//! * `peer_link`: one outbound connection per peer, its writer thread and
+//!   reconnect backoff;
+//! * `listener`: the accept loop, the handshake and Hello checks of inbound
+//!   connections, refusals, and reading an accepted peer's frames;
+//! * `client`: the client channel, both the listener's side (handing
+//!   requests to the [`ClientHandler`]) and the client's
+//!   ([`connect_client`]);
+//! * `dialer`: connecting to a listener up to its HelloAck, and
+//!   [`FrameConnection`];
+//! * `framing`: reading and writing frames on a stream.
+//!
+//! [`Hello`]: wire::Hello
+
+mod client;
+mod dialer;
+mod framing;
+mod listener;
+mod peer_link;
+mod shared;
+#[cfg(test)]
+mod tests;
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use raft::eraftpb::{Message, MessageType};
+
+use super::queue::{Outgoing, SendQueue};
+use super::tls::Security;
+use super::wire::{self, encode_message, frame, FrameKind, MAX_FRAME_PAYLOAD};
+use super::{Inbox, Peer, Transport, TransportError};
+pub use client::{connect_client, ClientConnection, ClientHandler};
+pub use dialer::FrameConnection;
+use listener::accept_loop;
+use peer_link::{writer_loop, PeerLink};
+use shared::Shared;
+
+/// How often blocked threads look at the shutdown flag.
+const POLL: Duration = Duration::from_millis(100);
+/// How often the accept loop polls its non-blocking listener.
+const ACCEPT_POLL: Duration = Duration::from_millis(20);
+/// Buffer for socket reads and batched writes.
+const IO_BUF: usize = 64 << 10;
+
+/// How to run a [`TcpTransport`].
+#[derive(Clone)]
+pub struct TcpConfig {
+    /// Where to listen (port 0 picks a free one; see
+    /// [`TcpTransport::local_addr`]).
+    pub listen: SocketAddr,
+    /// TLS material, or the insecure test/dev mode.
+    pub security: Security,
+    /// The members to talk to, and to accept, before the catalog names any
+    /// (a joining member with an empty store: the member list the admitting
+    /// leader reported). Ignored once `set_peers` gives a non-empty list.
+    pub seed_peers: Vec<Peer>,
+    /// Per-peer send queue bound, in bytes.
+    pub queue_bytes: usize,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// Deadline for the TLS handshake plus Hello exchange, and the socket
+    /// write timeout.
+    pub io_timeout: Duration,
+    /// First reconnect delay (before jitter).
+    pub backoff_min: Duration,
+    /// Largest reconnect delay (before jitter).
+    pub backoff_max: Duration,
+    /// Most inbound connections served at once.
+    pub max_inbound: usize,
+    /// Largest snapshot message reassembled from chunks.
+    pub max_snapshot_bytes: usize,
+    /// Data bytes per snapshot chunk sent.
+    pub snapshot_chunk_len: usize,
+    /// Serves client connections; without one, clients are refused.
+    pub client_handler: Option<Arc<dyn ClientHandler>>,
+}
+
+impl std::fmt::Debug for TcpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpConfig")
+            .field("listen", &self.listen)
+            .field("security", &self.security)
+            .field("seed_peers", &self.seed_peers)
+            .field("queue_bytes", &self.queue_bytes)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("io_timeout", &self.io_timeout)
+            .field("backoff_min", &self.backoff_min)
+            .field("backoff_max", &self.backoff_max)
+            .field("max_inbound", &self.max_inbound)
+            .field("max_snapshot_bytes", &self.max_snapshot_bytes)
+            .field("snapshot_chunk_len", &self.snapshot_chunk_len)
+            .field("client_handler", &self.client_handler.is_some())
+            .finish()
+    }
+}
+
+impl TcpConfig {
+    /// Defaults: 16 MiB per peer queue, 2 s connect timeout, 5 s I/O
+    /// timeout, backoff 50 ms to 2 s, 64 inbound connections, snapshots up
+    /// to [`wire::MAX_SNAPSHOT_MESSAGE`] in [`wire::SNAPSHOT_CHUNK_LEN`]
+    /// chunks, no client handler, no seed peers.
+    pub fn new(listen: SocketAddr, security: Security) -> Self {
+        Self {
+            listen,
+            security,
+            seed_peers: Vec::new(),
+            queue_bytes: 16 << 20,
+            connect_timeout: Duration::from_secs(2),
+            io_timeout: Duration::from_secs(5),
+            backoff_min: Duration::from_millis(50),
+            backoff_max: Duration::from_secs(2),
+            max_inbound: 64,
+            max_snapshot_bytes: wire::MAX_SNAPSHOT_MESSAGE,
+            snapshot_chunk_len: wire::SNAPSHOT_CHUNK_LEN,
+            client_handler: None,
+        }
+    }
+}
+
+/// Counters of a [`TcpTransport`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TcpStats {
+    /// Messages dropped: queue full, peer unreachable, unknown peer.
+    pub dropped_messages: u64,
+    /// Their encoded bytes.
+    pub dropped_bytes: u64,
+    /// Inbound connections refused (TLS failure, not a member, bad Hello,
+    /// too many connections).
+    pub refused_connections: u64,
+    /// Authenticated connections closed for a bad frame or message (a
+    /// connection reset is not counted).
+    pub bad_connections: u64,
+    /// Raft messages handed to the inbox.
+    pub delivered_messages: u64,
+    /// Snapshots fully written to a socket.
+    pub snapshots_sent: u64,
+    /// Snapshots reassembled and handed to the inbox.
+    pub snapshots_received: u64,
+    /// Client requests answered.
+    pub client_requests: u64,
+    /// Inbound connections being served now.
+    pub inbound_connections: usize,
+    /// Bytes queued for peers now.
+    pub queued_bytes: usize,
+}
+
+/// The TCP transport of one member. See the module docs for the protocol,
+/// the threads and shutdown.
+pub struct TcpTransport {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for TcpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpTransport")
+            .field("local_addr", &self.shared.local_addr)
+            .field("identity", self.shared.cfg.security.identity())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A cheap handle on a running [`TcpTransport`] (for its address, counters
+/// and shutdown) that stays usable after the transport moved into a
+/// [`crate::Node`].
+#[derive(Clone)]
+pub struct TcpHandle {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for TcpHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TcpHandle")
+            .field("local_addr", &self.shared.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TcpHandle {
+    /// Where the listener listens.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> TcpStats {
+        self.shared.stats()
+    }
+
+    /// Stops the transport (see [`TcpTransport::shutdown`]).
+    pub fn shutdown(&self) {
+        self.shared.shutdown();
+    }
+}
+
+impl TcpTransport {
+    /// Binds the listener and starts the accept thread. Connections are
+    /// served at once, but raft messages are delivered only after
+    /// [`TcpTransport::attach`] (until then they are dropped; raft retries).
+    pub fn bind(config: TcpConfig) -> Result<TcpTransport, TransportError> {
+        let listener = TcpListener::bind(config.listen).map_err(|source| TransportError::Io {
+            context: format!("binding {}", config.listen),
+            source,
+        })?;
+        let local_addr = listener.local_addr().map_err(|source| TransportError::Io {
+            context: "reading the listener's address".into(),
+            source,
+        })?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|source| TransportError::Io {
+                context: format!("configuring the listener on {local_addr}"),
+                source,
+            })?;
+        let members = config
+            .seed_peers
+            .iter()
+            .map(|p| (p.peer_id, p.clone()))
+            .collect();
+        let shared = Arc::new(Shared::new(config, local_addr, members));
+        let s = shared.clone();
+        shared.spawn("synod-tcp-accept".into(), move || accept_loop(s, listener))?;
+        let mut t = TcpTransport { shared };
+        let seeds = t.shared.cfg.seed_peers.clone();
+        t.reconcile(&seeds);
+        Ok(t)
+    }
+
+    /// Connects the transport to its member's inbox (in the closure given
+    /// to [`crate::Node::start`]).
+    pub fn attach(self, inbox: Inbox) -> Self {
+        if self.shared.inbox.set(inbox).is_err() {
+            tracing::warn!("transport attached twice; keeping the first inbox");
+        }
+        self
+    }
+
+    /// Where the listener listens.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    /// A handle for the address, counters and shutdown.
+    pub fn handle(&self) -> TcpHandle {
+        TcpHandle {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> TcpStats {
+        self.shared.stats()
+    }
+
+    /// Stops accepting, closes every queue and socket and joins every
+    /// thread. Idempotent; also run on drop.
+    pub fn shutdown(&mut self) {
+        self.shared.shutdown();
+    }
+
+    /// Makes the writer threads match `peers` (minus this member).
+    fn reconcile(&mut self, peers: &[Peer]) {
+        let me = self.shared.cfg.security.identity().clone();
+        if let Some(p) = peers.iter().find(|p| p.id == me) {
+            self.shared.my_peer_id.store(p.peer_id, Ordering::Relaxed);
+        }
+        let mut links = lock(&self.shared.links);
+        links.retain(|id, link| {
+            let keep = peers.iter().any(|p| p.peer_id == *id && p.id != me);
+            if !keep {
+                link.queue.close();
+                let (n, b) = link.queue.dropped();
+                self.shared.dropped_other.fetch_add(n, Ordering::Relaxed);
+                self.shared
+                    .dropped_other_bytes
+                    .fetch_add(b, Ordering::Relaxed);
+            }
+            keep
+        });
+        if self.shared.stopping() {
+            return;
+        }
+        for p in peers.iter().filter(|p| p.id != me) {
+            if let Some(link) = links.get(&p.peer_id) {
+                let mut target = lock(&link.target);
+                if *target != *p {
+                    *target = p.clone();
+                    link.generation.fetch_add(1, Ordering::SeqCst);
+                }
+                continue;
+            }
+            let link = Arc::new(PeerLink {
+                queue: SendQueue::new(self.shared.cfg.queue_bytes),
+                target: Mutex::new(p.clone()),
+                generation: AtomicU64::new(0),
+            });
+            let (s, l, peer_id) = (self.shared.clone(), link.clone(), p.peer_id);
+            match self
+                .shared
+                .spawn(format!("synod-tcp-out-{peer_id}"), move || {
+                    writer_loop(s, l, peer_id)
+                }) {
+                Ok(()) => {
+                    links.insert(p.peer_id, link);
+                }
+                Err(e) => tracing::error!(peer_id, "no writer for peer: {e}"),
+            }
+        }
+    }
+}
+
+impl Drop for TcpTransport {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+impl Transport for TcpTransport {
+    fn send(&mut self, msg: Message) {
+        if msg.from != 0 {
+            self.shared.my_peer_id.store(msg.from, Ordering::Relaxed);
+        }
+        let to = msg.to;
+        let is_snapshot = msg.get_msg_type() == MessageType::MsgSnapshot;
+        let bytes = match encode_message(&msg) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::error!(to, "cannot encode a raft message: {e}");
+                if is_snapshot {
+                    self.shared.report_snapshot(to, false);
+                }
+                return;
+            }
+        };
+        let item = if is_snapshot {
+            Outgoing::Snapshot(bytes)
+        } else if bytes.len() > MAX_FRAME_PAYLOAD {
+            tracing::error!(to, len = bytes.len(), "raft message too large for a frame");
+            self.shared.dropped_other.fetch_add(1, Ordering::Relaxed);
+            return;
+        } else {
+            Outgoing::Frame(frame(FrameKind::Raft, &bytes))
+        };
+        let link = lock(&self.shared.links).get(&to).cloned();
+        let rejected = match link {
+            Some(link) => link.queue.push(item).err(),
+            None => {
+                self.shared.dropped_other.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .dropped_other_bytes
+                    .fetch_add(item.cost() as u64, Ordering::Relaxed);
+                self.shared.report_unreachable(to);
+                Some(item)
+            }
+        };
+        if rejected.is_some() {
+            if let Some(inbox) = self.shared.inbox.get() {
+                inbox
+                    .traffic()
+                    .peer(to)
+                    .dropped
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            if is_snapshot {
+                self.shared.report_snapshot(to, false);
+            }
+        }
+    }
+
+    fn set_peers(&mut self, peers: &[Peer]) {
+        let effective: Vec<Peer> = if peers.is_empty() {
+            self.shared.cfg.seed_peers.clone()
+        } else {
+            peers.to_vec()
+        };
+        *self
+            .shared
+            .members
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) =
+            effective.iter().map(|p| (p.peer_id, p.clone())).collect();
+        self.reconcile(&effective);
+    }
+}
+
+/// Locks `m`, going on after a thread panicked while holding it.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Turns a socket error into a [`TransportError::Io`] that says what was
+/// being done (`what`) with whom (`peer`).
+fn sock_err(peer: &str, what: &str) -> impl Fn(std::io::Error) -> TransportError {
+    let context = format!("{what} {peer}");
+    move |source| TransportError::Io {
+        context: context.clone(),
+        source,
+    }
+}

@@ -1,0 +1,186 @@
+//! What the transport's threads share: the configuration, the current
+//! members, the peer links, the sockets shutdown must cut, the counters and
+//! the member's inbox. Owns the membership check every inbound connection
+//! and frame goes through, the reports to the inbox, and shutdown, which
+//! closes every queue and socket and joins every thread.
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::thread::JoinHandle;
+
+use super::peer_link::PeerLink;
+use super::{lock, Outgoing, TcpConfig, TcpStats};
+use crate::entry::NodeId;
+use crate::transport::{Inbox, Peer, TransportError};
+
+/// The state of one running transport, shared by its handle and threads.
+pub(super) struct Shared {
+    pub(super) cfg: TcpConfig,
+    pub(super) local_addr: SocketAddr,
+    pub(super) inbox: OnceLock<Inbox>,
+    pub(super) members: RwLock<HashMap<u64, Peer>>,
+    pub(super) links: Mutex<HashMap<u64, Arc<PeerLink>>>,
+    pub(super) my_peer_id: AtomicU64,
+    pub(super) stopping: AtomicBool,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    sockets: Mutex<HashMap<u64, TcpStream>>,
+    next_socket: AtomicU64,
+    pub(super) next_stream: AtomicU64,
+    pub(super) inbound: AtomicUsize,
+    // Counters.
+    pub(super) dropped_other: AtomicU64,
+    pub(super) dropped_other_bytes: AtomicU64,
+    pub(super) refused: AtomicU64,
+    pub(super) bad: AtomicU64,
+    pub(super) delivered: AtomicU64,
+    pub(super) snapshots_sent: AtomicU64,
+    pub(super) snapshots_received: AtomicU64,
+    pub(super) client_requests: AtomicU64,
+}
+
+impl Shared {
+    /// The state of a transport listening on `local_addr` that accepts
+    /// `members` until its first `set_peers`.
+    pub(super) fn new(cfg: TcpConfig, local_addr: SocketAddr, members: HashMap<u64, Peer>) -> Self {
+        Self {
+            cfg,
+            local_addr,
+            inbox: OnceLock::new(),
+            members: RwLock::new(members),
+            links: Mutex::new(HashMap::new()),
+            my_peer_id: AtomicU64::new(0),
+            stopping: AtomicBool::new(false),
+            threads: Mutex::new(Vec::new()),
+            sockets: Mutex::new(HashMap::new()),
+            next_socket: AtomicU64::new(0),
+            next_stream: AtomicU64::new(1),
+            inbound: AtomicUsize::new(0),
+            dropped_other: AtomicU64::new(0),
+            dropped_other_bytes: AtomicU64::new(0),
+            refused: AtomicU64::new(0),
+            bad: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            snapshots_sent: AtomicU64::new(0),
+            snapshots_received: AtomicU64::new(0),
+            client_requests: AtomicU64::new(0),
+        }
+    }
+
+    pub(super) fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    pub(super) fn spawn(
+        self: &Arc<Self>,
+        name: String,
+        f: impl FnOnce() + Send + 'static,
+    ) -> Result<(), TransportError> {
+        let handle = std::thread::Builder::new()
+            .name(name)
+            .spawn(f)
+            .map_err(|source| TransportError::Io {
+                context: "starting a transport thread".into(),
+                source,
+            })?;
+        let mut threads = lock(&self.threads);
+        threads.retain(|t| !t.is_finished());
+        threads.push(handle);
+        Ok(())
+    }
+
+    /// Remembers a socket so shutdown can cut it; returns its key.
+    pub(super) fn register(&self, sock: &TcpStream) -> Option<u64> {
+        let clone = sock.try_clone().ok()?;
+        let key = self.next_socket.fetch_add(1, Ordering::Relaxed);
+        lock(&self.sockets).insert(key, clone);
+        Some(key)
+    }
+
+    pub(super) fn unregister(&self, key: Option<u64>) {
+        if let Some(k) = key {
+            lock(&self.sockets).remove(&k);
+        }
+    }
+
+    /// Why `identity` claiming `peer_id` is not a current member, if it is
+    /// not.
+    pub(super) fn check_member(&self, identity: &NodeId, peer_id: u64) -> Result<(), String> {
+        let members = self.members.read().unwrap_or_else(|p| p.into_inner());
+        match members.values().find(|p| &p.id == identity) {
+            None => Err("not a member".into()),
+            Some(p) if p.peer_id != peer_id => Err(format!(
+                "claims peer id {peer_id} but the member's peer id is {}",
+                p.peer_id
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    pub(super) fn report_unreachable(&self, peer_id: u64) {
+        if let Some(inbox) = self.inbox.get() {
+            inbox.report_unreachable(peer_id);
+        }
+    }
+
+    pub(super) fn report_snapshot(&self, peer_id: u64, delivered: bool) {
+        if let Some(inbox) = self.inbox.get() {
+            inbox.report_snapshot(peer_id, delivered);
+        }
+    }
+
+    /// Reports lost items: snapshots as not delivered.
+    pub(super) fn lost(&self, peer_id: u64, items: &[Outgoing]) {
+        for item in items {
+            if matches!(item, Outgoing::Snapshot(_)) {
+                self.report_snapshot(peer_id, false);
+            }
+        }
+    }
+
+    pub(super) fn stats(&self) -> TcpStats {
+        let links = lock(&self.links);
+        let (mut dropped, mut dropped_bytes, mut queued) = (0, 0, 0);
+        for l in links.values() {
+            let (n, b) = l.queue.dropped();
+            dropped += n;
+            dropped_bytes += b;
+            queued += l.queue.bytes();
+        }
+        TcpStats {
+            dropped_messages: dropped + self.dropped_other.load(Ordering::Relaxed),
+            dropped_bytes: dropped_bytes + self.dropped_other_bytes.load(Ordering::Relaxed),
+            refused_connections: self.refused.load(Ordering::Relaxed),
+            bad_connections: self.bad.load(Ordering::Relaxed),
+            delivered_messages: self.delivered.load(Ordering::Relaxed),
+            snapshots_sent: self.snapshots_sent.load(Ordering::Relaxed),
+            snapshots_received: self.snapshots_received.load(Ordering::Relaxed),
+            client_requests: self.client_requests.load(Ordering::Relaxed),
+            inbound_connections: self.inbound.load(Ordering::Relaxed),
+            queued_bytes: queued,
+        }
+    }
+
+    pub(super) fn shutdown(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        for link in lock(&self.links).values() {
+            link.queue.close();
+        }
+        for sock in lock(&self.sockets).values() {
+            let _ = sock.shutdown(std::net::Shutdown::Both);
+        }
+        loop {
+            let threads: Vec<JoinHandle<()>> = lock(&self.threads).drain(..).collect();
+            if threads.is_empty() {
+                break;
+            }
+            for t in threads {
+                let name = t.thread().name().unwrap_or("?").to_string();
+                if t.join().is_err() {
+                    tracing::error!("transport thread {name} panicked");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Tests of the TCP transport's own pieces: the dialer's identity check,
+//! the inbound connection limit and prompt shutdown.
+
+use std::time::Instant;
+
+use super::dialer::dial;
+use super::*;
+use crate::entry::NodeId;
+use crate::transport::certs::DevCa;
+use crate::transport::tls::TlsConfig;
+use crate::transport::wire::HelloRole;
+
+fn tls(ca: &DevCa, name: &str) -> Security {
+    let c = ca.issue(name).unwrap();
+    Security::Tls(
+        TlsConfig::from_pem(
+            c.cert_pem.as_bytes(),
+            c.key_pem.as_bytes(),
+            ca.cert_pem().as_bytes(),
+        )
+        .unwrap(),
+    )
+}
+
+fn local() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+fn peer(peer_id: u64, name: &str) -> Peer {
+    Peer {
+        peer_id,
+        id: NodeId::from_certificate_subject(name).unwrap(),
+        address: "127.0.0.1:1".parse().unwrap(),
+    }
+}
+
+#[test]
+fn the_dialer_checks_whom_it_reached() {
+    let ca = DevCa::new("ca").unwrap();
+    let mut cfg = TcpConfig::new(local(), tls(&ca, "node-1"));
+    cfg.seed_peers = vec![peer(1, "CN=node-1"), peer(2, "CN=node-2")];
+    let t = TcpTransport::bind(cfg).unwrap();
+    let addr = t.local_addr().to_string();
+    let node2 = tls(&ca, "node-2");
+    let t5 = Duration::from_secs(5);
+    let role = HelloRole::Peer { peer_id: 2 };
+    let expect = NodeId::from_certificate_subject("CN=node-3").unwrap();
+    match dial(&node2, &addr, role, Some(&expect), t5, t5, None) {
+        Err(TransportError::NotAuthorized(_)) => {}
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("reached the wrong member"),
+    }
+    let expect = NodeId::from_certificate_subject("CN=node-1").unwrap();
+    let (_, server) = dial(&node2, &addr, role, Some(&expect), t5, t5, None).unwrap();
+    assert_eq!(server, Some(expect));
+}
+
+struct Nop;
+impl ClientHandler for Nop {
+    fn handle(&self, _: &NodeId, _: &[u8]) -> Vec<u8> {
+        Vec::new()
+    }
+}
+
+#[test]
+fn connections_over_the_limit_are_refused() {
+    let id = NodeId::from_certificate_subject("CN=x").unwrap();
+    let sec = Security::Insecure { identity: id };
+    let mut cfg = TcpConfig::new(local(), sec.clone());
+    cfg.max_inbound = 1;
+    cfg.client_handler = Some(Arc::new(Nop));
+    let t = TcpTransport::bind(cfg).unwrap();
+    let addr = t.local_addr().to_string();
+    let t5 = Duration::from_secs(5);
+    let mut first = connect_client(&addr, &sec, t5).unwrap();
+    assert!(connect_client(&addr, &sec, t5).is_err());
+    assert_eq!(t.stats().refused_connections, 1);
+    assert_eq!(first.request(b"", t5).unwrap(), Vec::<u8>::new());
+    drop(first);
+    let deadline = Instant::now() + t5;
+    while t.stats().inbound_connections > 0 {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(connect_client(&addr, &sec, t5).is_ok());
+}
+
+#[test]
+fn shutdown_is_prompt_while_a_peer_is_unreachable() {
+    let id = NodeId::from_certificate_subject("CN=x").unwrap();
+    let mut cfg = TcpConfig::new(
+        local(),
+        Security::Insecure {
+            identity: id.clone(),
+        },
+    );
+    // A peer that does not answer: a listener that never accepts.
+    let silent = std::net::TcpListener::bind(local()).unwrap();
+    cfg.seed_peers = vec![
+        Peer {
+            peer_id: 1,
+            id,
+            address: "127.0.0.1:1".parse().unwrap(),
+        },
+        Peer {
+            peer_id: 2,
+            id: NodeId::from_certificate_subject("CN=y").unwrap(),
+            address: silent.local_addr().unwrap().to_string().parse().unwrap(),
+        },
+    ];
+    cfg.io_timeout = Duration::from_secs(30);
+    let mut t = TcpTransport::bind(cfg).unwrap();
+    let mut m = Message::default();
+    m.set_msg_type(MessageType::MsgHeartbeat);
+    m.from = 1;
+    m.to = 2;
+    t.send(m);
+    std::thread::sleep(Duration::from_millis(200));
+    let t0 = Instant::now();
+    t.shutdown();
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+}
