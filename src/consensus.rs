@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use crate::catalog::{ApplyOutcome, AuditRecord, FenceStatus, Member, RangeOwnership, Refusal};
 use crate::entry::{
-    CatalogVersion, ControlPlaneEntry, Epoch, Index, MemberAddress, NodeId, RangeId, Term,
+    CatalogVersion, ControlPlaneEntry, Epoch, Index, MemberAddress, NodeId, Proposal, RangeId, Term,
 };
 
 /// The durable per-member vote state, persisted before any vote is
@@ -184,19 +184,35 @@ pub trait ControlPlaneConsensus: Send + Sync {
     /// committed yet.
     fn commit_index(&self) -> Option<Index>;
 
-    /// Proposes `entry` and waits up to `timeout` for it to commit and apply.
+    /// Proposes `entry` and waits up to `timeout` for it to commit and apply
+    /// (a proposal without a client session: every logged copy applies).
     fn propose(
         &self,
         entry: ControlPlaneEntry,
         timeout: Duration,
-    ) -> Result<Committed, ProposeError>;
+    ) -> Result<Committed, ProposeError> {
+        self.submit(Proposal::bare(entry), timeout)
+    }
 
     /// Proposes `entry` without waiting: `callback` gets the answer exactly
-    /// once. The default runs the blocking form and calls back before it
-    /// returns; the replicated member (`node::Node`) calls back from its
-    /// driver thread (before its `shutdown` returns at the latest).
+    /// once (see [`ControlPlaneConsensus::submit_with`]).
     fn propose_with(&self, entry: ControlPlaneEntry, timeout: Duration, callback: ProposeCallback) {
-        callback(self.propose(entry, timeout));
+        self.submit_with(Proposal::bare(entry), timeout, callback);
+    }
+
+    /// Proposes `proposal` (an entry and, for exactly-once retries, the
+    /// client session of its first attempt) and waits up to `timeout` for it
+    /// to commit and apply. A retry whose first attempt already took effect
+    /// answers the first outcome and changes nothing.
+    fn submit(&self, proposal: Proposal, timeout: Duration) -> Result<Committed, ProposeError>;
+
+    /// [`ControlPlaneConsensus::submit`] without waiting: `callback` gets
+    /// the answer exactly once. The default runs the blocking form and calls
+    /// back before it returns; the replicated member (`node::Node`) calls
+    /// back from its driver thread (before its `shutdown` returns at the
+    /// latest).
+    fn submit_with(&self, proposal: Proposal, timeout: Duration, callback: ProposeCallback) {
+        callback(self.submit(proposal, timeout));
     }
 
     /// The owner of `range` as this member has applied it.

@@ -11,12 +11,13 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::catalog::{
-    AuditRecord, Catalog, CatalogError, FenceStatus, InitialMember, Member, RangeOwnership,
+    ApplyOutcome, AuditRecord, Catalog, CatalogError, FenceStatus, InitialMember, Member,
+    RangeOwnership, SessionCheck,
 };
 use crate::consensus::{
     Committed, ControlPlaneConsensus, DurableVoteState, LeaderHint, ProposeError,
 };
-use crate::entry::{ControlPlaneEntry, Epoch, Index, NodeId, RangeId, Term};
+use crate::entry::{ControlPlaneEntry, Epoch, Index, NodeId, Proposal, RangeId, Term};
 
 /// One committed entry of the single-node log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +74,7 @@ impl SingleNodeControlPlane {
             leader: node.me.id.clone(),
         };
         let mut state = node.lock();
-        Self::append(&mut state, config).map_err(|e| {
+        Self::append(&mut state, Proposal::bare(config)).map_err(|e| {
             CatalogError::InvalidBootstrap(format!("the first leader configuration failed: {e}"))
         })?;
         drop(state);
@@ -103,8 +104,19 @@ impl SingleNodeControlPlane {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn append(state: &mut State, entry: ControlPlaneEntry) -> Result<Committed, ProposeError> {
-        if let ControlPlaneEntry::OwnershipTransition(t) = &entry {
+    fn append(state: &mut State, proposal: Proposal) -> Result<Committed, ProposeError> {
+        if let Some(session) = &proposal.session {
+            // A retry whose first attempt is known answers its first outcome.
+            let known = match state.catalog.session(session) {
+                SessionCheck::New => None,
+                SessionCheck::Repeat(first) => Some(ApplyOutcome::Repeat(Box::new(first))),
+                SessionCheck::TooOld => Some(ApplyOutcome::RetryTooOld),
+            };
+            if let Some(outcome) = known {
+                return Committed::from_outcome(outcome, Index(0), Term(0));
+            }
+        }
+        if let ControlPlaneEntry::OwnershipTransition(t) = &proposal.entry {
             // Fence before the log: a transition that cannot win is not logged.
             state
                 .catalog
@@ -115,9 +127,13 @@ impl SingleNodeControlPlane {
         let term = state.term;
         let outcome = state
             .catalog
-            .apply(index, term, &entry)
+            .apply_proposal(index, term, &proposal)
             .map_err(|e| ProposeError::Storage(e.to_string()))?;
-        state.log.push(LogRecord { index, term, entry });
+        state.log.push(LogRecord {
+            index,
+            term,
+            entry: proposal.entry,
+        });
         Committed::from_outcome(outcome, index, term)
     }
 }
@@ -149,11 +165,7 @@ impl ControlPlaneConsensus for SingleNodeControlPlane {
 
     /// Commits at once: the single member is a quorum. `timeout` is accepted
     /// for the contract's sake; nothing here waits on other members.
-    fn propose(
-        &self,
-        entry: ControlPlaneEntry,
-        _timeout: Duration,
-    ) -> Result<Committed, ProposeError> {
+    fn submit(&self, proposal: Proposal, _timeout: Duration) -> Result<Committed, ProposeError> {
         let mut state = self.lock();
         if state.shut_down {
             return Err(ProposeError::Shutdown);
@@ -163,7 +175,7 @@ impl ControlPlaneConsensus for SingleNodeControlPlane {
                 leader: None::<LeaderHint>,
             });
         }
-        if let ControlPlaneEntry::LeaderConfiguration { term, leader } = &entry {
+        if let ControlPlaneEntry::LeaderConfiguration { term, leader } = &proposal.entry {
             // Elections are the engine's to record; a caller may only
             // repeat the current one.
             if *term != state.term || *leader != self.me.id {
@@ -176,7 +188,7 @@ impl ControlPlaneConsensus for SingleNodeControlPlane {
                 });
             }
         }
-        Self::append(&mut state, entry)
+        Self::append(&mut state, proposal)
     }
 
     fn owner(&self, range: &RangeId) -> Option<RangeOwnership> {

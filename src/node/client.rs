@@ -7,12 +7,27 @@
 //! leadership transfers go to the leader: a follower's "not leader, the
 //! leader is X at A" makes the client reconnect to A and retry, and with no
 //! leader known it retries the other endpoints until its timeout.
+//!
+//! Every attempt has its own bound ([`Client::attempt_timeout`]), so a
+//! paused or dead leader costs one attempt, not the whole call.
+//!
+//! Proposals are exactly-once (`docs/adr/0006-exactly-once-proposals.md`):
+//! each carries this client's random [`ClientId`] and a sequence number of
+//! its own, and every retry repeats both, so a proposal that reaches the log
+//! twice takes effect once and the retry answers the first outcome. An
+//! attempt whose outcome stays open (the member's answer was "no quorum",
+//! "timed out", "shut down", "storage failure", or the connection failed
+//! after the request was sent) is retried; when the deadline passes after
+//! such an attempt the call fails with [`ClientCallError::Indeterminate`].
+//! Every other failure means the proposal did not take effect.
 
 use std::time::{Duration, Instant};
 
 use super::protocol::{RemoteError, Request, Response, StatusInfo};
 use crate::catalog::{AuditRecord, FenceStatus, Member, RangeOwnership};
-use crate::entry::{ControlPlaneEntry, DecodeError, Epoch, Index, NodeId, RangeId};
+use crate::entry::{
+    ClientId, ControlPlaneEntry, DecodeError, Epoch, Index, NodeId, ProposalSession, RangeId,
+};
 use crate::node::Committed;
 use crate::transport::tcp::{connect_client, ClientConnection};
 use crate::transport::{Security, TransportError};
@@ -35,7 +50,30 @@ pub enum ClientCallError {
     /// The client has no endpoints.
     #[error("no endpoints given")]
     NoEndpoints,
+    /// A proposal's outcome is unknown: an attempt may have reached the log
+    /// and the deadline passed before a retry could learn its fate.
+    #[error("outcome unknown: {0}")]
+    Indeterminate(String),
 }
+
+/// How an attempt that got no answer ended.
+enum Failed {
+    /// The request never left (the connection could not be made).
+    NotSent(String),
+    /// The request may have reached the member.
+    MaybeSent(String),
+}
+
+impl Failed {
+    fn into_text(self) -> String {
+        match self {
+            Failed::NotSent(s) | Failed::MaybeSent(s) => s,
+        }
+    }
+}
+
+/// The shortest bound of one attempt.
+const MIN_ATTEMPT: Duration = Duration::from_secs(1);
 
 /// A connection to a cluster.
 pub struct Client {
@@ -45,6 +83,10 @@ pub struct Client {
     conn: Option<(String, ClientConnection)>,
     /// Where the leader was last seen.
     leader: Option<String>,
+    /// This client's session, for exactly-once proposals.
+    session: ClientId,
+    /// The sequence number of the last proposal.
+    seq: u64,
 }
 
 impl std::fmt::Debug for Client {
@@ -67,7 +109,20 @@ impl Client {
             timeout,
             conn: None,
             leader: None,
+            session: ClientId::random(),
+            seq: 0,
         }
+    }
+
+    /// The session this client's proposals carry.
+    pub fn session(&self) -> ClientId {
+        self.session
+    }
+
+    /// The bound of one attempt: a quarter of the call's timeout, at least
+    /// one second (and never more than the call's timeout).
+    pub fn attempt_timeout(&self) -> Duration {
+        (self.timeout / 4).max(MIN_ATTEMPT).min(self.timeout)
     }
 
     /// Changes the bound on each later call, retries included (bindings
@@ -93,28 +148,45 @@ impl Client {
         Ok(())
     }
 
-    /// Sends `req` to `addr` and decodes the answer.
+    /// Sends `req` to `addr` and decodes the answer, waiting until
+    /// `deadline` at the latest.
     fn ask(
         &mut self,
         addr: &str,
         req: &Request,
         deadline: Instant,
     ) -> Result<Result<Response, RemoteError>, String> {
+        self.attempt(addr, req, deadline).map_err(Failed::into_text)
+    }
+
+    /// [`Client::ask`], saying whether a failed request may have been sent.
+    fn attempt(
+        &mut self,
+        addr: &str,
+        req: &Request,
+        deadline: Instant,
+    ) -> Result<Result<Response, RemoteError>, Failed> {
         self.connect(addr, deadline)
-            .map_err(|e| format!("{addr}: {e}"))?;
+            .map_err(|e| Failed::NotSent(format!("{addr}: {e}")))?;
         let left = deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(10));
         let Some((_, conn)) = self.conn.as_mut() else {
-            return Err(format!("{addr}: not connected"));
+            return Err(Failed::NotSent(format!("{addr}: not connected")));
         };
         match conn.request(&req.encode(), left) {
-            Ok(bytes) => Response::decode(&bytes).map_err(|e| format!("{addr}: bad response: {e}")),
+            Ok(bytes) => Response::decode(&bytes)
+                .map_err(|e| Failed::MaybeSent(format!("{addr}: bad response: {e}"))),
             Err(e) => {
                 self.conn = None;
-                Err(format!("{addr}: {e}"))
+                Err(Failed::MaybeSent(format!("{addr}: {e}")))
             }
         }
+    }
+
+    /// The end of one attempt that starts now, within the call's `deadline`.
+    fn attempt_deadline(&self, deadline: Instant) -> Instant {
+        (Instant::now() + self.attempt_timeout()).min(deadline)
     }
 
     /// Calls `req`, following the leader when `to_leader` and retrying other
@@ -142,7 +214,7 @@ impl Client {
                 if Instant::now() >= deadline {
                     return Err(ClientCallError::Unreachable(last_error));
                 }
-                match self.ask(&addr, req, deadline) {
+                match self.ask(&addr, req, self.attempt_deadline(deadline)) {
                     Ok(Ok(resp)) => {
                         if to_leader {
                             self.leader = Some(addr);
@@ -154,7 +226,8 @@ impl Client {
                             Some(a) if a.as_str() != addr => {
                                 self.leader = Some(a.as_str().to_string());
                                 // Go straight to the leader it named.
-                                match self.ask(a.as_str(), req, deadline) {
+                                let until = self.attempt_deadline(deadline);
+                                match self.ask(a.as_str(), req, until) {
                                     Ok(Ok(resp)) => return Ok(resp),
                                     Ok(Err(RemoteError::NotLeader { .. })) => {
                                         last_error = format!("{a} is not the leader yet");
@@ -208,14 +281,119 @@ impl Client {
         }
     }
 
-    /// Proposes `entry` at the leader and waits for it to commit (the member
-    /// waits up to this client's timeout).
+    /// Proposes `entry` at the leader, exactly once, and waits for it to
+    /// commit. See the module comment for the retries and for what each
+    /// error promises.
     pub fn propose(&mut self, entry: ControlPlaneEntry) -> Result<Committed, ClientCallError> {
-        let timeout_ms = self.timeout.as_millis().clamp(1, 60_000) as u32;
-        match self.call(&Request::Propose { entry, timeout_ms }, true)? {
-            Response::Committed(c) => Ok(c),
-            _ => Err(ClientCallError::Unexpected("propose")),
+        self.seq += 1;
+        let session = ProposalSession {
+            client: self.session,
+            seq: self.seq,
+        };
+        self.propose_in_session(entry, session)
+    }
+
+    /// Proposes `entry` with a session the caller chose: a caller that
+    /// retries on its own (after restarting, say) passes the session of the
+    /// first attempt again and gets the first outcome back.
+    pub fn propose_in_session(
+        &mut self,
+        entry: ControlPlaneEntry,
+        session: ProposalSession,
+    ) -> Result<Committed, ClientCallError> {
+        if self.endpoints.is_empty() {
+            return Err(ClientCallError::NoEndpoints);
         }
+        let deadline = Instant::now() + self.timeout;
+        let mut open: Option<String> = None;
+        let mut last_error = String::from("timed out");
+        let mut round = 0usize;
+        // The leader named by the last "not leader" answer, tried next.
+        let mut named: Option<String> = None;
+        loop {
+            let mut targets: Vec<String> = named.take().into_iter().collect();
+            targets.extend(self.leader.clone());
+            if let Some((a, _)) = &self.conn {
+                targets.push(a.clone());
+            }
+            targets.extend(self.endpoints.iter().cloned());
+            targets.dedup();
+            let mut progressed = false;
+            for addr in targets {
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                let until = self.attempt_deadline(deadline);
+                let timeout_ms = until
+                    .saturating_duration_since(now)
+                    .as_millis()
+                    .clamp(1, u32::MAX as u128) as u32;
+                let req = Request::Propose {
+                    entry: entry.clone(),
+                    session: Some(session),
+                    timeout_ms,
+                };
+                match self.attempt(&addr, &req, until) {
+                    Ok(Ok(Response::Committed(c))) => {
+                        self.leader = Some(addr);
+                        return Ok(c);
+                    }
+                    Ok(Ok(_)) => return Err(ClientCallError::Unexpected("propose")),
+                    Ok(Err(RemoteError::NotLeader { leader })) => {
+                        // Did not take effect here; go where it points.
+                        match leader.and_then(|l| l.address) {
+                            Some(a) if a.as_str() != addr => {
+                                self.leader = Some(a.as_str().to_string());
+                                named = Some(a.as_str().to_string());
+                                progressed = true;
+                                last_error = format!("{addr} is not the leader; {a} is");
+                                break;
+                            }
+                            _ => last_error = format!("{addr} knows no leader"),
+                        }
+                    }
+                    Ok(Err(
+                        e @ (RemoteError::NoQuorum
+                        | RemoteError::Timeout(_)
+                        | RemoteError::Shutdown
+                        | RemoteError::Storage(_)
+                        | RemoteError::Indeterminate(_)),
+                    )) => {
+                        // The entry may be in a log: retry in the session.
+                        last_error = format!("{addr}: {e}");
+                        open = Some(last_error.clone());
+                    }
+                    Ok(Err(e)) => return Err(e.into()),
+                    Err(Failed::NotSent(e)) => last_error = e,
+                    Err(Failed::MaybeSent(e)) => {
+                        last_error = e;
+                        open = Some(last_error.clone());
+                    }
+                }
+            }
+            if Instant::now() >= deadline {
+                break;
+            }
+            if progressed {
+                continue;
+            }
+            round += 1;
+            // No member could serve the proposal: wait a little (an election
+            // may be under way) and try again.
+            let pause = Duration::from_millis(20 * (1 << round.min(4)));
+            if Instant::now() + pause >= deadline {
+                break;
+            }
+            std::thread::sleep(pause);
+        }
+        Err(match open {
+            Some(e) => ClientCallError::Indeterminate(format!(
+                "{e}; the last attempt may have taken effect (session {} #{})",
+                session.client, session.seq
+            )),
+            None => ClientCallError::Unreachable(last_error),
+        })
     }
 
     /// The owner of `range`, with the applied index the answer reflects.

@@ -21,7 +21,7 @@ use crate::catalog::Catalog;
 use crate::consensus::{ProposeCallback, ProposeError, ProposeResult};
 use crate::engine::replica::ReplicaStatus;
 use crate::engine::{Completion, MessageSink, ProposalToken, ReadToken, Replica, ReplicaStore};
-use crate::entry::{CatalogVersion, ControlPlaneEntry, Index, NodeId};
+use crate::entry::{CatalogVersion, Index, NodeId, Proposal};
 use crate::transport::{Inbound, Peer, Transport};
 
 /// A read run on the driver thread against the applied catalog and the
@@ -54,7 +54,7 @@ impl Reply {
 pub(crate) enum Command {
     Inbound(Inbound),
     Propose {
-        entry: ControlPlaneEntry,
+        proposal: Proposal,
         timeout: Duration,
         reply: Reply,
     },
@@ -204,13 +204,14 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
                 self.replica.report_unreachable(peer_id)
             }
             Command::Propose {
-                entry,
+                proposal,
                 timeout,
                 reply,
             } => {
                 let token = ProposalToken(self.token());
-                match self.replica.propose(&entry, token) {
-                    Ok(()) => {
+                match self.replica.propose(&proposal, token) {
+                    Ok(Some(first)) => reply.answer(Ok(first)),
+                    Ok(None) => {
                         let started = Instant::now();
                         self.proposals.insert(
                             token,

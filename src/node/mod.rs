@@ -26,7 +26,7 @@ use std::thread::JoinHandle;
 use crate::catalog::{AuditRecord, Catalog, FenceStatus, Member, RangeOwnership};
 use crate::engine::replica::ReplicaStatus;
 use crate::engine::{EngineConfig, EngineError, Replica, ReplicaStore};
-use crate::entry::{ControlPlaneEntry, Epoch, Index, NodeId, RangeId, Term};
+use crate::entry::{ControlPlaneEntry, Epoch, Index, NodeId, Proposal, RangeId, Term};
 use crate::transport::{Inbox, Transport};
 use driver::{Command, Driver, Reply, Shared};
 
@@ -145,8 +145,13 @@ impl Node {
         timeout: Duration,
         callback: ProposeCallback,
     ) {
+        self.submit_with(Proposal::bare(entry), timeout, callback);
+    }
+
+    /// [`Node::propose_with`] for a proposal with its client session.
+    pub fn submit_with(&self, proposal: Proposal, timeout: Duration, callback: ProposeCallback) {
         let cmd = Command::Propose {
-            entry,
+            proposal,
             timeout,
             reply: Reply::Callback(callback),
         };
@@ -280,14 +285,10 @@ impl ControlPlaneConsensus for Node {
         (c.0 > 0).then_some(c)
     }
 
-    fn propose(
-        &self,
-        entry: ControlPlaneEntry,
-        timeout: Duration,
-    ) -> Result<Committed, ProposeError> {
+    fn submit(&self, proposal: Proposal, timeout: Duration) -> Result<Committed, ProposeError> {
         let (tx, rx) = mpsc::channel();
         let cmd = Command::Propose {
-            entry,
+            proposal,
             timeout,
             reply: Reply::Wait(tx),
         };
@@ -297,8 +298,8 @@ impl ControlPlaneConsensus for Node {
         rx.recv().unwrap_or_else(|_| Err(self.stopped_error()))
     }
 
-    fn propose_with(&self, entry: ControlPlaneEntry, timeout: Duration, callback: ProposeCallback) {
-        Node::propose_with(self, entry, timeout, callback);
+    fn submit_with(&self, proposal: Proposal, timeout: Duration, callback: ProposeCallback) {
+        Node::submit_with(self, proposal, timeout, callback);
     }
 
     fn owner(&self, range: &RangeId) -> Option<RangeOwnership> {

@@ -214,10 +214,15 @@ impl ClientService {
                 let (a, at) = self.read(linearizable, |c, at| (c.audit_log().to_vec(), at))?;
                 Response::Audit(a, at)
             }
-            Request::Propose { entry, timeout_ms } => {
-                use crate::node::ControlPlaneConsensus;
+            Request::Propose {
+                entry,
+                session,
+                timeout_ms,
+            } => {
                 let timeout = Duration::from_millis(u64::from(timeout_ms.clamp(1, 60_000)));
-                Response::Committed(self.node.propose(entry, timeout)?)
+                use crate::node::ControlPlaneConsensus;
+                let proposal = crate::entry::Proposal { session, entry };
+                Response::Committed(self.node.submit(proposal, timeout)?)
             }
             Request::TransferLeader { to } => {
                 self.node.transfer_leadership(&to)?;

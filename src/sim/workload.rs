@@ -9,7 +9,7 @@ use crate::consensus::ProposeError;
 use crate::engine::ProposalToken;
 use crate::entry::{
     ControlPlaneEntry, Epoch, ForcedOwnershipTransition, MemberKind, MembershipChange, NodeId,
-    OwnershipTransition,
+    OwnershipTransition, Proposal,
 };
 
 /// A client proposal in flight.
@@ -36,8 +36,11 @@ impl World {
         for _ in 0..2 {
             let token = self.token();
             let Some(r) = self.replica(peer) else { return };
-            match r.propose(&entry, token) {
-                Ok(()) => {
+            match r.propose(&Proposal::bare(entry.clone()), token) {
+                // A proposal without a session is never answered before
+                // the log.
+                Ok(Some(_)) => return,
+                Ok(None) => {
                     self.pending.insert(
                         token,
                         PendingOp {

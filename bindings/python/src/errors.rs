@@ -174,6 +174,7 @@ pub(crate) fn client_error(py: Python<'_>, err: ClientCallError, identity: &str)
                 RemoteError::Indeterminate(_) => Kind::Indeterminate,
             },
             ClientCallError::Unreachable(_) => Kind::Unavailable,
+            ClientCallError::Indeterminate(_) => Kind::Indeterminate,
             ClientCallError::NoEndpoints => {
                 kwargs.set_item("field", "endpoints")?;
                 Kind::InvalidArgument

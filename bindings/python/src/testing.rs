@@ -12,10 +12,10 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 use synod::catalog::{AuditRecord, FenceStatus, Member, RangeOwnership};
+use synod::entry::Proposal;
 use synod::{
-    Committed, ControlPlaneConsensus, ControlPlaneEntry, DurableVoteState, Epoch, Index,
-    InitialMember, LeaderHint, MemberKind, NodeId, ProposeError, RangeId, SingleNodeControlPlane,
-    Term,
+    Committed, ControlPlaneConsensus, DurableVoteState, Epoch, Index, InitialMember, LeaderHint,
+    MemberKind, NodeId, ProposeError, RangeId, SingleNodeControlPlane, Term,
 };
 
 use crate::entries::{address, identity};
@@ -47,11 +47,7 @@ impl ControlPlaneConsensus for Scripted {
     fn commit_index(&self) -> Option<Index> {
         self.inner.commit_index()
     }
-    fn propose(
-        &self,
-        entry: ControlPlaneEntry,
-        timeout: Duration,
-    ) -> Result<Committed, ProposeError> {
+    fn submit(&self, proposal: Proposal, timeout: Duration) -> Result<Committed, ProposeError> {
         if self.delay > timeout {
             std::thread::sleep(timeout);
             return Err(ProposeError::Timeout(timeout));
@@ -59,7 +55,7 @@ impl ControlPlaneConsensus for Scripted {
         std::thread::sleep(self.delay);
         match &self.fail {
             Some(e) => Err(e.clone()),
-            None => self.inner.propose(entry, timeout),
+            None => self.inner.submit(proposal, timeout),
         }
     }
     fn owner(&self, range: &RangeId) -> Option<RangeOwnership> {

@@ -8,10 +8,10 @@ use raft::eraftpb::Entry;
 use raft::{ReadState, StateRole};
 
 use super::Replica;
-use crate::catalog::{ApplyOutcome, Refusal};
+use crate::catalog::{ApplyOutcome, Refusal, SessionCheck};
 use crate::consensus::{Committed, ProposeError};
 use crate::engine::ReplicaStore;
-use crate::entry::{ControlPlaneEntry, Index, Term};
+use crate::entry::{ControlPlaneEntry, Index, Proposal, Term};
 
 /// A caller's handle on one proposal, echoed in its [`Completion`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -35,19 +35,26 @@ pub enum Completion {
 #[derive(Debug)]
 pub(super) struct PendingProposal {
     pub(super) token: ProposalToken,
-    /// The context written into the entry: this peer and a sequence number.
-    pub(super) context: [u8; 16],
+    /// The context written into the entry: this peer, the term it led when
+    /// it appended the entry, and a sequence number within this replica's
+    /// life. A peer leads a term in one incarnation only (a restarted member
+    /// must win a later term), so no other entry, of this incarnation or an
+    /// earlier one, carries the same context.
+    pub(super) context: [u8; 24],
 }
 
 impl<S: ReplicaStore> Replica<S> {
-    /// Proposes a typed entry. Refusals this replica can see now come back at
-    /// once (not leader, a stale epoch); otherwise the entry is appended and
-    /// its [`Completion`] arrives from a later [`Replica::process_ready`].
+    /// Proposes a typed entry with its client session, if any. Answers this
+    /// replica can give now come back at once: `Err` for a refusal (not
+    /// leader, a stale epoch) and `Ok(Some(..))` for a retry whose first
+    /// attempt is already applied (its first outcome). Otherwise the entry
+    /// is appended (`Ok(None)`) and its [`Completion`] arrives from a later
+    /// [`Replica::process_ready`].
     pub fn propose(
         &mut self,
-        entry: &ControlPlaneEntry,
+        proposal: &Proposal,
         token: ProposalToken,
-    ) -> Result<(), ProposeError> {
+    ) -> Result<Option<Committed>, ProposeError> {
         if self.removed {
             return Err(ProposeError::Shutdown);
         }
@@ -56,6 +63,7 @@ impl<S: ReplicaStore> Replica<S> {
                 leader: self.leader_hint(),
             });
         }
+        let entry = &proposal.entry;
         if let ControlPlaneEntry::LeaderConfiguration { term, leader } = entry {
             if term.0 != self.raw.raft.term || *leader != self.id {
                 return Err(ProposeError::Refused {
@@ -67,7 +75,29 @@ impl<S: ReplicaStore> Replica<S> {
                 });
             }
         }
-        if let ControlPlaneEntry::OwnershipTransition(t) = entry {
+        if let Some(session) = &proposal.session {
+            match self.catalog.session(session) {
+                SessionCheck::Repeat(first) => {
+                    return Committed::from_outcome(
+                        ApplyOutcome::Repeat(Box::new(first)),
+                        Index(0),
+                        Term(0),
+                    )
+                    .map(Some);
+                }
+                SessionCheck::TooOld => {
+                    return Committed::from_outcome(ApplyOutcome::RetryTooOld, Index(0), Term(0))
+                        .map(Some)
+                }
+                SessionCheck::New => {}
+            }
+        }
+        // Refusing before the log is exact only when this replica's catalog
+        // is the whole log: otherwise an earlier attempt of the same session
+        // may sit unapplied in the log, and only apply can tell.
+        let caught_up = proposal.session.is_none()
+            || self.catalog.applied().0 .0 >= self.raw.raft.raft_log.last_index();
+        if let (ControlPlaneEntry::OwnershipTransition(t), true) = (entry, caught_up) {
             // Test seam: a mutant may skip the leader's check.
             if !self.test_seam.skip_epoch_check() {
                 self.catalog
@@ -76,10 +106,11 @@ impl<S: ReplicaStore> Replica<S> {
             }
         }
         self.proposal_seq += 1;
-        let mut context = [0u8; 16];
+        let mut context = [0u8; 24];
         context[..8].copy_from_slice(&self.peer_id.to_le_bytes());
-        context[8..].copy_from_slice(&self.proposal_seq.to_le_bytes());
-        match self.raw.propose(context.to_vec(), entry.encode()) {
+        context[8..16].copy_from_slice(&self.raw.raft.term.to_le_bytes());
+        context[16..].copy_from_slice(&self.proposal_seq.to_le_bytes());
+        match self.raw.propose(context.to_vec(), proposal.encode()) {
             Ok(()) => {}
             Err(raft::Error::ProposalDropped) => {
                 return Err(ProposeError::NotLeader {
@@ -96,7 +127,7 @@ impl<S: ReplicaStore> Replica<S> {
             // A new entry at the same index means the old one was truncated.
             tracing::debug!(index, "pending proposal {:?} overwritten", old.token);
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Answers the proposal waiting at `e`'s index, if any, now that `e` was
@@ -128,16 +159,17 @@ impl<S: ReplicaStore> Replica<S> {
     }
 
     /// Fails the proposals waiting at or below `index`, which an installed
-    /// snapshot covers: their fate is not knowable here.
+    /// snapshot covers: their fate is not knowable here (they may be in the
+    /// snapshot), so the answer says so.
     pub(super) fn fail_proposals_covered(&mut self, index: u64, done: &mut Vec<Completion>) {
         let covered: Vec<u64> = self.pending.range(..=index).map(|(i, _)| *i).collect();
         for i in covered {
             if let Some(p) = self.pending.remove(&i) {
                 done.push(Completion::Proposal(
                     p.token,
-                    Err(ProposeError::NotLeader {
-                        leader: self.leader_hint(),
-                    }),
+                    Err(ProposeError::Indeterminate(format!(
+                        "the entry at index {i} was covered by a snapshot from the leader before this member applied it"
+                    ))),
                 ));
             }
         }
@@ -148,9 +180,7 @@ impl<S: ReplicaStore> Replica<S> {
     /// so, [`ProposeError::NoQuorum`] if not. The entry may still commit.
     pub fn abandon(&mut self, token: ProposalToken, waited: std::time::Duration) -> ProposeError {
         self.pending.retain(|_, p| p.token != token);
-        if self.raw.raft.state == StateRole::Leader
-            && self.raw.raft.mut_prs().quorum_recently_active(self.peer_id)
-        {
+        if self.raw.raft.state == StateRole::Leader && self.quorum_recently_active() {
             ProposeError::Timeout(waited)
         } else if self.raw.raft.state == StateRole::Leader || self.raw.raft.leader_id == 0 {
             ProposeError::NoQuorum
@@ -159,6 +189,22 @@ impl<S: ReplicaStore> Replica<S> {
                 leader: self.leader_hint(),
             }
         }
+    }
+
+    /// Whether the voters this leader heard from since its last quorum check
+    /// (and itself) form a quorum. Reads raft's activity flags without
+    /// clearing them: raft's own check-quorum clears them once per election
+    /// timeout, and a second clearing would make it step down for nothing.
+    fn quorum_recently_active(&self) -> bool {
+        let prs = self.raw.raft.prs();
+        let mut active = Default::default();
+        Extend::extend(
+            &mut active,
+            prs.iter()
+                .filter(|(id, pr)| **id == self.peer_id || pr.recent_active)
+                .map(|(id, _)| *id),
+        );
+        prs.has_quorum(&active)
     }
 
     /// Whether a proposal is still waiting for its entry.

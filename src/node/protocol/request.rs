@@ -2,7 +2,9 @@
 
 use super::{put_opt_str, PROTOCOL_VERSION};
 use crate::entry::codec::{Reader, Writer};
-use crate::entry::{ControlPlaneEntry, DecodeError, Epoch, NodeId, RangeId};
+use crate::entry::{
+    ClientId, ControlPlaneEntry, DecodeError, Epoch, NodeId, ProposalSession, RangeId,
+};
 
 /// What a client asks.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +53,9 @@ pub enum Request {
     Propose {
         /// The entry.
         entry: ControlPlaneEntry,
+        /// The client session that makes retries exactly-once (request tag
+        /// 10 on the wire; without one, tag 7 as before sessions).
+        session: Option<ProposalSession>,
         /// How long the member may wait for the commit, in milliseconds.
         timeout_ms: u32,
     },
@@ -128,9 +133,25 @@ impl Request {
                 w.u8(6);
                 w.u8(*linearizable as u8);
             }
-            Request::Propose { entry, timeout_ms } => {
+            Request::Propose {
+                entry,
+                session: None,
+                timeout_ms,
+            } => {
                 w.u8(7);
                 w.u32(*timeout_ms);
+                put_entry(&mut w, entry);
+            }
+            Request::Propose {
+                entry,
+                session: Some(s),
+                timeout_ms,
+            } => {
+                w.u8(10);
+                w.u32(*timeout_ms);
+                w.u64(s.client.0 as u64);
+                w.u64((s.client.0 >> 64) as u64);
+                w.u64(s.seq);
                 put_entry(&mut w, entry);
             }
             Request::TransferLeader { to } => {
@@ -188,6 +209,18 @@ impl Request {
                 let timeout_ms = r.u32("timeout")?;
                 Request::Propose {
                     timeout_ms,
+                    session: None,
+                    entry: get_entry(&mut r)?,
+                }
+            }
+            10 => {
+                let timeout_ms = r.u32("timeout")?;
+                let low = r.u64("client id")? as u128;
+                let client = ClientId(((r.u64("client id")? as u128) << 64) | low);
+                let seq = r.u64("sequence")?;
+                Request::Propose {
+                    timeout_ms,
+                    session: Some(ProposalSession { client, seq }),
                     entry: get_entry(&mut r)?,
                 }
             }

@@ -13,9 +13,19 @@ fn id(s: &str) -> NodeId {
 
 proptest! {
     #[test]
-    fn proposals_round_trip(e in any_entry(), t in any::<u32>()) {
-        let req = Request::Propose { entry: e, timeout_ms: t };
-        prop_assert_eq!(Request::decode(&req.encode()).unwrap(), req);
+    fn proposals_round_trip(
+        e in any_entry(),
+        t in any::<u32>(),
+        session in proptest::option::of((any::<u128>(), any::<u64>())),
+    ) {
+        let session = session.map(|(c, seq)| crate::entry::ProposalSession {
+            client: crate::entry::ClientId(c),
+            seq,
+        });
+        let req = Request::Propose { entry: e, session, timeout_ms: t };
+        let bytes = req.encode();
+        prop_assert_eq!(bytes[1], if session.is_some() { 10 } else { 7 });
+        prop_assert_eq!(Request::decode(&bytes).unwrap(), req);
     }
 
     #[test]
