@@ -276,7 +276,7 @@ mod tests {
                 ControlPlaneEntry::OwnershipTransition(OwnershipTransition {
                     range: "users:[0,1000)".parse().unwrap(),
                     new_owner: voter("CN=node-b"),
-                    epoch: Epoch(7),
+                    epoch: Epoch(1),
                 }),
                 T,
             )
@@ -289,7 +289,7 @@ mod tests {
         let owner = cp.owner(&"users:[0,1000)".parse().unwrap()).unwrap();
         assert_eq!(
             (owner.owner, owner.epoch, owner.index),
-            (voter("CN=node-b"), Epoch(7), Index(3))
+            (voter("CN=node-b"), Epoch(1), Index(3))
         );
     }
 
@@ -344,9 +344,9 @@ mod tests {
                 epoch: Epoch(e),
             })
         };
-        cp.propose(t(2), T).unwrap();
+        cp.propose(t(1), T).unwrap();
         let before = cp.commit_index();
-        let err = cp.propose(t(2), T).unwrap_err();
+        let err = cp.propose(t(1), T).unwrap_err();
         assert!(matches!(
             err,
             ProposeError::Refused {
