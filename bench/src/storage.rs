@@ -3,6 +3,10 @@
 //! the same file system in the same run. Figures go in
 //! `docs/performance.md`.
 
+// raft's protobuf messages are built field by field, as the storage and
+// engine rooms do.
+#![allow(clippy::field_reassign_with_default)]
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -10,8 +14,8 @@ use bytes::Bytes;
 use raft::eraftpb::{Entry, HardState};
 
 use synod::storage::disk::{Disk, RealDisk};
-use synod::storage::{Result, StorageError};
 use synod::storage::store::{DurableStore, StoreOptions};
+use synod::storage::{Result, StorageError};
 
 /// The size of each benchmark entry's data.
 pub const ENTRY_BYTES: usize = 64;
