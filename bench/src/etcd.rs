@@ -12,8 +12,8 @@
 //! CLI uses its main thread).
 //!
 //! [`EtcdClient`] speaks etcd 3.4's v3 JSON gateway (`/v3/kv/put`,
-//! `/v3/maintenance/status`) over one keep-alive connection; writers follow
-//! the leader as Synod's client does.
+//! `/v3/maintenance/status`) over one keep-alive connection ([`HttpConn`]);
+//! writers follow the leader as Synod's client does.
 
 use std::io::{self, Read, Seek, SeekFrom};
 use std::net::{SocketAddr, TcpListener};
@@ -224,14 +224,12 @@ pub struct EtcdClient {
 }
 
 impl EtcdClient {
-    /// Connects to a member's client address; `timeout` bounds every
-    /// request.
-    pub fn connect(addr: SocketAddr, timeout: Duration) -> Result<Self, EtcdError> {
-        let conn = HttpConn::connect(addr, timeout).map_err(|e| EtcdError::Http {
-            addr,
-            source: HttpError::Io(e),
-        })?;
-        Ok(Self { conn })
+    /// A client of a member's client address (it connects on its first
+    /// request); `timeout` bounds every request.
+    pub fn new(addr: SocketAddr, timeout: Duration) -> Self {
+        Self {
+            conn: HttpConn::new(addr, timeout),
+        }
     }
 
     fn post(&mut self, path: &str, body: &[u8]) -> Result<Response, EtcdError> {
@@ -481,7 +479,7 @@ impl EtcdCluster {
         let running = self.running();
         let mut statuses = Vec::with_capacity(running.len());
         for &i in &running {
-            let mut c = EtcdClient::connect(self.members[i].client, Duration::from_millis(500))?;
+            let mut c = EtcdClient::new(self.members[i].client, Duration::from_millis(500));
             statuses.push((i, c.status()?));
         }
         let Some(&(_, first)) = statuses.first() else {
@@ -569,8 +567,9 @@ pub fn measure_writes(
     let r = run_closed_loop(
         spec,
         |worker| {
-            let mut c =
-                EtcdClient::connect(addr, Duration::from_secs(10)).map_err(|e| e.to_string())?;
+            let mut c = EtcdClient::new(addr, Duration::from_secs(10));
+            // Connect before the clock starts.
+            c.status().map_err(|e| e.to_string())?;
             let mut seq = 0u64;
             Ok(move || {
                 seq += 1;
@@ -610,14 +609,14 @@ pub fn failover_trial(
     let first = *survivors
         .first()
         .ok_or_else(|| EtcdError::Protocol("a cluster of one has no failover".into()))?;
-    EtcdClient::connect(first, request_timeout)?.put(&bench_key(9_999, 0), value)?;
+    EtcdClient::new(first, request_timeout).put(&bench_key(9_999, 0), value)?;
     let value = value.to_vec();
     let killed_at = cluster.kill(leader)?;
     let took = time_until_first_success(
         killed_at,
         move |n| {
             let addr = survivors[n as usize % survivors.len()];
-            EtcdClient::connect(addr, request_timeout)?
+            EtcdClient::new(addr, request_timeout)
                 .put(&bench_key(9_999, n + 1), &value)
                 .map(|_| ())
         },
@@ -638,7 +637,6 @@ mod tests {
         Response {
             status,
             body: body.as_bytes().to_vec(),
-            close: false,
         }
     }
 

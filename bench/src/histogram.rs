@@ -1,49 +1,32 @@
-//! A log-bucketed latency histogram in the manner of HDR histograms.
-//!
-//! Values (nanoseconds) below 512 are kept exactly; above, every power of two
-//! is split into 256 equal buckets, so a reported percentile is within 1/256
-//! (0.4 %) of a recorded value, over the whole `u64` range, in a fixed
-//! 117 KiB. Exact minimum, maximum and sum are kept beside the buckets.
+//! The latency histogram every load worker records into: an
+//! [`hdrhistogram::Histogram`] (3 significant digits, so a reported
+//! percentile is within 1/1024 of a recorded value; it grows to the largest
+//! value recorded) with the exact minimum, maximum and sum kept beside it.
 //! Histograms merge by adding counts, so each load worker keeps its own and
 //! the driver adds them up at the end.
 
 use std::time::Duration;
 
-/// Values below `1 << LINEAR_BITS` get a bucket each.
-const LINEAR_BITS: u32 = 9;
-const LINEAR: usize = 1 << LINEAR_BITS;
-/// Buckets per power of two above the linear range.
-const SUB: usize = 1 << (LINEAR_BITS - 1);
-const BUCKETS: usize = LINEAR + (64 - LINEAR_BITS as usize) * SUB;
+type Hdr = hdrhistogram::Histogram<u64>;
 
-/// Bucket of a value.
-fn index(v: u64) -> usize {
-    if v < LINEAR as u64 {
-        return v as usize;
-    }
-    let msb = 63 - v.leading_zeros(); // >= LINEAR_BITS
-    let shift = msb - (LINEAR_BITS - 1);
-    let sub = (v >> shift) as usize - SUB;
-    LINEAR + (msb - LINEAR_BITS) as usize * SUB + sub
-}
+/// Significant decimal digits the buckets keep.
+const SIGFIG: u8 = 3;
 
-/// The smallest and largest value of a bucket.
-fn bounds(i: usize) -> (u64, u64) {
-    if i < LINEAR {
-        return (i as u64, i as u64);
+/// The largest value the buckets track (larger ones are counted here; the
+/// exact maximum is still kept): 2^62 ns, about 146 years.
+const HIGHEST: u64 = 1 << 62;
+
+fn empty_hdr() -> Hdr {
+    match Hdr::new(SIGFIG) {
+        Ok(h) => h,
+        Err(e) => unreachable!("{SIGFIG} significant digits refused: {e:?}"),
     }
-    let j = i - LINEAR;
-    let msb = (j / SUB) as u32 + LINEAR_BITS;
-    let shift = msb - (LINEAR_BITS - 1);
-    let lo = ((SUB + j % SUB) as u64) << shift;
-    (lo, lo + ((1u64 << shift) - 1))
 }
 
 /// Counts of recorded values, in nanoseconds.
 #[derive(Clone)]
 pub struct Histogram {
-    counts: Vec<u64>,
-    total: u64,
+    hdr: Hdr,
     min: u64,
     max: u64,
     sum: u128,
@@ -52,7 +35,7 @@ pub struct Histogram {
 impl std::fmt::Debug for Histogram {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Histogram")
-            .field("count", &self.total)
+            .field("count", &self.count())
             .field("min", &self.min())
             .field("max", &self.max())
             .finish()
@@ -69,8 +52,7 @@ impl Histogram {
     /// An empty histogram.
     pub fn new() -> Self {
         Self {
-            counts: vec![0; BUCKETS],
-            total: 0,
+            hdr: empty_hdr(),
             min: u64::MAX,
             max: 0,
             sum: 0,
@@ -79,8 +61,10 @@ impl Histogram {
 
     /// Records one value in nanoseconds.
     pub fn record(&mut self, nanos: u64) {
-        self.counts[index(nanos)] += 1;
-        self.total += 1;
+        if self.hdr.record(nanos.min(HIGHEST)).is_err() {
+            // Only if growing the buckets failed: count it at the top.
+            self.hdr.saturating_record(nanos);
+        }
         self.min = self.min.min(nanos);
         self.max = self.max.max(nanos);
         self.sum += u128::from(nanos);
@@ -93,66 +77,60 @@ impl Histogram {
 
     /// Adds every value of `other`.
     pub fn merge(&mut self, other: &Histogram) {
-        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
-            *a += b;
+        if self.hdr.add(&other.hdr).is_err() {
+            // Only if growing the buckets failed: add bucket by bucket,
+            // each counted at its top at most.
+            for v in other.hdr.iter_recorded() {
+                self.hdr
+                    .saturating_record_n(v.value_iterated_to(), v.count_at_value());
+            }
         }
-        self.total += other.total;
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
         self.sum += other.sum;
     }
 
     /// How many values were recorded.
-    #[allow(dead_code)] // for the full `synod bench` (Synod's cluster)
     pub fn count(&self) -> u64 {
-        self.total
+        self.hdr.len()
     }
 
-    /// The smallest recorded value (0 when empty).
+    /// The smallest recorded value, exact (0 when empty).
     pub fn min(&self) -> u64 {
-        if self.total == 0 {
+        if self.count() == 0 {
             0
         } else {
             self.min
         }
     }
 
-    /// The largest recorded value (0 when empty).
+    /// The largest recorded value, exact (0 when empty).
     pub fn max(&self) -> u64 {
         self.max
     }
 
-    /// The mean of the recorded values (0 when empty).
+    /// The mean of the recorded values, exact (0 when empty).
     pub fn mean(&self) -> f64 {
-        if self.total == 0 {
-            0.0
-        } else {
-            self.sum as f64 / self.total as f64
+        match self.count() {
+            0 => 0.0,
+            n => self.sum as f64 / n as f64,
         }
     }
 
-    /// The value at quantile `q` (0.0..=1.0): the smallest recorded value
-    /// such that at least `q` of all values are at most it, to within the
-    /// bucket width (the bucket's top is reported, clamped to the exact
-    /// minimum and maximum). 0 when empty.
+    /// The value at quantile `q` (0.0..=1.0, NaN taken as 1.0): the
+    /// smallest recorded value such that at least `q` of all values are at
+    /// most it, to within the bucket width (hdrhistogram reports the
+    /// bucket's top; it is clamped to the exact minimum and maximum). 0 when
+    /// empty.
     pub fn value_at_quantile(&self, q: f64) -> u64 {
-        if self.total == 0 {
+        if self.count() == 0 {
             return 0;
         }
         let q = if q.is_nan() { 1.0 } else { q.clamp(0.0, 1.0) };
-        let rank = ((q * self.total as f64).ceil() as u64).clamp(1, self.total);
-        let mut seen = 0u64;
-        for (i, &c) in self.counts.iter().enumerate() {
-            seen += c;
-            if seen >= rank {
-                return bounds(i).1.clamp(self.min, self.max);
-            }
-        }
-        self.max
+        self.hdr.value_at_quantile(q).clamp(self.min, self.max)
     }
 
     /// [`Self::value_at_quantile`] as a duration.
-    #[allow(dead_code)] // for the full `synod bench` (Synod's cluster)
     pub fn quantile_duration(&self, q: f64) -> Duration {
         Duration::from_nanos(self.value_at_quantile(q))
     }
@@ -163,18 +141,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn buckets_tile_the_whole_range() {
-        assert_eq!(bounds(0), (0, 0));
-        assert_eq!(index(u64::MAX), BUCKETS - 1);
-        assert_eq!(bounds(BUCKETS - 1).1, u64::MAX);
-        for i in 1..BUCKETS {
-            assert_eq!(bounds(i).0, bounds(i - 1).1 + 1, "gap before bucket {i}");
-            let (lo, hi) = bounds(i);
-            assert_eq!(index(lo), i);
-            assert_eq!(index(hi), i);
-            // Relative width stays within 1/256.
-            assert!((hi - lo) as f64 <= lo as f64 / 256.0 + 1.0, "bucket {i}");
+    fn quantiles_stay_within_the_precision_over_the_whole_range() {
+        // Two values a decade apart, from nanoseconds to days: the median
+        // is the lower one, to within 1/1024 (and never below it).
+        let mut v = 1u64;
+        while v < 1 << 50 {
+            let mut h = Histogram::new();
+            h.record(v);
+            h.record(v * 10);
+            let p50 = h.value_at_quantile(0.5);
+            assert!(
+                p50 >= v && (p50 - v) as f64 <= v as f64 / 1024.0,
+                "{v}: {p50}"
+            );
+            assert_eq!(h.value_at_quantile(1.0), v * 10);
+            v = v * 3 + 1;
         }
+        // Beyond the tracked range a value counts at its top; the exact
+        // extremes still hold.
+        let mut h = Histogram::new();
+        h.record_duration(Duration::MAX);
+        h.record(7);
+        assert_eq!(h.max(), u64::MAX);
+        assert!(h.value_at_quantile(1.0) >= HIGHEST);
+        assert_eq!(h.value_at_quantile(0.0), 7);
+        assert_eq!(h.count(), 2);
     }
 
     #[test]
@@ -187,7 +178,8 @@ mod tests {
         assert_eq!(h.min(), 1);
         assert_eq!(h.max(), 1000);
         assert!((h.mean() - 500.5).abs() < 1e-9);
-        // Exact below 512, within a bucket (width 2 or 4 here) above.
+        // Exact at this size (3 significant digits keep every value below
+        // 2048 in a bucket of its own).
         assert_eq!(h.value_at_quantile(0.0), 1);
         assert_eq!(h.value_at_quantile(0.25), 250);
         assert_eq!(h.value_at_quantile(0.5), 500);
@@ -196,6 +188,7 @@ mod tests {
         let p999 = h.value_at_quantile(0.999);
         assert!((999..=1000).contains(&p999), "p999 {p999}");
         assert_eq!(h.value_at_quantile(1.0), 1000);
+        assert_eq!(h.value_at_quantile(f64::NAN), 1000);
     }
 
     #[test]
@@ -209,12 +202,15 @@ mod tests {
         h.record_duration(Duration::from_millis(250));
         let close = |got: u64, want: u64| {
             assert!(
-                got >= want && (got - want) as f64 <= want as f64 / 256.0,
+                got >= want && (got - want) as f64 <= want as f64 / 1024.0,
                 "{got} vs {want}"
             )
         };
         close(h.value_at_quantile(0.5), 1_000_000);
         close(h.value_at_quantile(0.99), 1_000_000);
+        // The fast value is not reported exactly: it is the top of its
+        // bucket.
+        assert_ne!(h.value_at_quantile(0.5), 1_000_000);
         assert_eq!(h.value_at_quantile(0.999), 250_000_000);
         assert_eq!(h.max(), 250_000_000);
         assert_eq!(h.quantile_duration(1.0), Duration::from_millis(250));
@@ -238,6 +234,7 @@ mod tests {
         assert_eq!(a.count(), all.count());
         assert_eq!(a.min(), all.min());
         assert_eq!(a.max(), all.max());
+        assert_eq!(a.mean(), all.mean());
         for q in [0.0, 0.1, 0.5, 0.9, 0.99, 0.999, 1.0] {
             assert_eq!(a.value_at_quantile(q), all.value_at_quantile(q));
         }
@@ -254,5 +251,6 @@ mod tests {
         let mut m = Histogram::new();
         m.merge(&h);
         assert_eq!(m.min(), 0);
+        assert_eq!(m.count(), 0);
     }
 }

@@ -1,16 +1,24 @@
 //! `synod bench`: measurements of whole clusters of real processes on
 //! loopback, with fsync on, next to the raw fsync floor of the same run.
+//! This file owns the runs themselves: the fsync floor, the Synod and etcd
+//! parts ([`run_synod`], [`run_etcd`]) and the commands that put them into
+//! one report ([`cmd_bench`], [`cmd_bench_etcd`]).
 //!
-//! The pieces are system-agnostic where they can be:
-//! * [`histogram`]: a log-bucketed latency histogram;
+//! The modules, system-agnostic where they can be:
+//! * [`cli`]: the arguments of `synod bench` and their dispatch;
+//! * [`histogram`]: the latency histogram (hdrhistogram buckets, exact
+//!   extremes and mean);
 //! * [`load`]: the closed-loop load driver and the failover probe;
 //! * [`report`]: [`report::BenchReport`], one shape for every system, with
-//!   the table and JSON writers; [`svg`] draws its latency plot;
-//! * [`http`] and [`etcd`]: the etcd baseline (harness, client,
-//!   measurements).
-//!
-//! * [`synod_cluster`]: Synod's own clusters of `synod node` processes and their
-//!   measurements.
+//!   its table, JSON and performance targets;
+//! * [`plot`]: the latency plot (SVG, drawn with plotters) from plain data
+//!   the report hands it;
+//! * [`http`] and [`etcd`]: the etcd baseline (the gateway's HTTP over
+//!   ureq; the harness, client and measurements);
+//! * [`synod_cluster`]: Synod's own clusters of `synod node` processes and
+//!   the measurements run on them;
+//! * [`storage`]: `synod bench storage`, the durable store alone;
+//! * [`process`]: stopping the member processes the bench starts.
 //!
 //! `synod bench etcd` runs the etcd part alone ([`cmd_bench_etcd`]); the
 //! full `synod bench` ([`cmd_bench`]) runs Synod's part and, with `--etcd`,
@@ -21,10 +29,10 @@ pub mod etcd;
 pub mod histogram;
 pub mod http;
 pub mod load;
+pub mod plot;
 pub mod process;
 pub mod report;
 pub mod storage;
-pub mod svg;
 pub mod synod_cluster;
 
 use std::path::{Path, PathBuf};

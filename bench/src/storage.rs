@@ -3,6 +3,10 @@
 //! the same file system in the same run. Figures go in
 //! `docs/performance.md`.
 
+// raft's protobuf messages are built field by field, as the storage and
+// engine rooms do.
+#![allow(clippy::field_reassign_with_default)]
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
