@@ -4,24 +4,10 @@
 //! connection would. Delivery steps each due message into its member and
 //! pumps it.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use raft::eraftpb::{Message, MessageType};
 
 use super::world::World;
 use crate::transport::wire;
-
-#[derive(Default)]
-/// Messages in flight and the state of the links.
-pub(super) struct Network {
-    pub(super) queue: BTreeMap<(u64, u64), Message>,
-    pub(super) seq: u64,
-    /// Directed links that drop everything.
-    pub(super) blocked: BTreeSet<(u64, u64)>,
-    pub(super) loss: u64,
-    pub(super) dup: u64,
-    pub(super) max_delay: u64,
-}
 
 impl World {
     pub(super) fn send(&mut self, msg: Message) {

@@ -3,7 +3,7 @@
 //! changes (admit, drain, remove after moving ranges away), the liveness
 //! probe, and the proposals in flight until they complete or expire.
 
-use super::world::{name, World};
+use super::world::{name, PendingOp, World};
 use crate::catalog::MemberState;
 use crate::consensus::ProposeError;
 use crate::engine::ProposalToken;
@@ -11,13 +11,6 @@ use crate::entry::{
     ControlPlaneEntry, Epoch, ForcedOwnershipTransition, MemberKind, MembershipChange, NodeId,
     OwnershipTransition, Proposal,
 };
-
-/// A client proposal in flight.
-pub(super) struct PendingOp {
-    pub(super) entry: ControlPlaneEntry,
-    pub(super) peer: u64,
-    pub(super) issued: u64,
-}
 
 impl World {
     fn token(&mut self) -> ProposalToken {

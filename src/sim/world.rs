@@ -3,7 +3,7 @@
 //! them, the client proposals in flight and the checker watching it all; and
 //! the pump that runs a member's ready loop and routes what comes out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -11,13 +11,11 @@ use raft::eraftpb::{Message, MessageType};
 
 use super::checker::Checker;
 use super::mutants::Mutant;
-use super::network::Network;
-use super::workload::PendingOp;
 use super::{SimOptions, SimStats};
 use crate::catalog::InitialMember;
 use crate::engine::rng::SplitMix64;
 use crate::engine::{Completion, EngineConfig, ProposalToken, Replica};
-use crate::entry::{MemberKind, NodeId};
+use crate::entry::{ControlPlaneEntry, MemberKind, NodeId};
 use crate::storage::{DurableStore, SimDisk, StoreOptions};
 
 const DIR: &str = "/data";
@@ -40,6 +38,25 @@ fn engine_config() -> EngineConfig {
         max_inflight_msgs: 16,
         ..EngineConfig::default()
     }
+}
+
+#[derive(Default)]
+/// Messages in flight and the state of the links.
+pub(super) struct Network {
+    pub(super) queue: BTreeMap<(u64, u64), Message>,
+    pub(super) seq: u64,
+    /// Directed links that drop everything.
+    pub(super) blocked: BTreeSet<(u64, u64)>,
+    pub(super) loss: u64,
+    pub(super) dup: u64,
+    pub(super) max_delay: u64,
+}
+
+/// A client proposal in flight.
+pub(super) struct PendingOp {
+    pub(super) entry: ControlPlaneEntry,
+    pub(super) peer: u64,
+    pub(super) issued: u64,
 }
 
 pub(super) struct SimNode {

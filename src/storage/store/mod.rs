@@ -15,6 +15,7 @@
 mod compaction;
 mod handle;
 mod recovery;
+mod report;
 mod segment;
 mod snapshot;
 
@@ -34,7 +35,7 @@ use handle::{read, write, Core};
 use segment::Segment;
 
 pub use handle::StoreHandle;
-pub use recovery::{RecoveryReport, TornTail};
+pub use report::{RecoveryReport, TornTail};
 pub use segment::{segment_name, CURRENT_FILE};
 pub use snapshot::snapshot_name;
 

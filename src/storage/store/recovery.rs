@@ -9,48 +9,20 @@
 //! to open with an error naming the file and the offset. A read-only open
 //! repairs and removes nothing.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use raft::eraftpb::{ConfState, Entry, HardState};
 
 use super::handle::Core;
+use super::report::{RecoveryReport, TornTail};
 use super::segment::{check_segment_run, parse_numbered, segment_name, Segment};
 use super::snapshot::{read_snapshot_file, sweep_snapshots};
 use super::{DurableStore, StoreOptions};
 use crate::storage::disk::{Disk, RealDisk};
 use crate::storage::error::{Result, StorageError};
 use crate::storage::record::{self, Frame, Record, SegmentHead};
-
-/// A torn final record found (and, unless read-only, cut off) at open.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TornTail {
-    /// The final segment.
-    pub path: PathBuf,
-    /// Where the torn record starts (the file's new length).
-    pub offset: u64,
-    /// How many bytes were dropped.
-    pub dropped_bytes: u64,
-}
-
-/// What recovery found and did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RecoveryReport {
-    /// The segment files replayed, oldest first.
-    pub segments: Vec<PathBuf>,
-    /// Records replayed.
-    pub records: u64,
-    /// The torn final record, if any.
-    pub torn_tail: Option<TornTail>,
-    /// Leftovers removed: temporary files, superseded snapshots, a final
-    /// segment torn inside its head.
-    pub removed: Vec<PathBuf>,
-    /// Snapshot files newer than the one the log refers to: written by a
-    /// snapshot operation that crashed before the log recorded it. They are
-    /// ignored, and deleted by the next snapshot operation.
-    pub ignored_snapshots: Vec<PathBuf>,
-}
 
 /// Replay state while reading the segments.
 struct Replay {

@@ -15,7 +15,7 @@ use bytes::Bytes;
 use raft::eraftpb::{ConfState, Snapshot};
 
 use super::handle::{read, write};
-use super::recovery::RecoveryReport;
+use super::report::RecoveryReport;
 use super::DurableStore;
 use crate::storage::disk::Disk;
 use crate::storage::error::{Result, StorageError};

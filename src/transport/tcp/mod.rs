@@ -102,7 +102,8 @@ use super::{Inbox, Peer, Transport, TransportError};
 pub use client::{connect_client, ClientConnection, ClientHandler};
 pub use dialer::FrameConnection;
 use listener::accept_loop;
-use peer_link::{writer_loop, PeerLink};
+use peer_link::writer_loop;
+use shared::PeerLink;
 use shared::Shared;
 
 /// How often blocked threads look at the shutdown flag.

@@ -7,34 +7,16 @@
 //! exponential backoff.
 
 use std::io::{BufWriter, Write};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::dialer::dial;
-use super::shared::Shared;
-use super::{Outgoing, SendQueue, IO_BUF, POLL};
+use super::shared::{PeerLink, Shared};
+use super::{Outgoing, IO_BUF, POLL};
 use crate::transport::tls::Stream;
 use crate::transport::wire::{self, HelloRole};
-use crate::transport::{Peer, TransportError};
-
-/// The way to one peer: its send queue, where it is, and a generation
-/// that changes when its identity or address does (the writer then dials
-/// anew).
-pub(super) struct PeerLink {
-    pub(super) queue: SendQueue,
-    pub(super) target: Mutex<Peer>,
-    pub(super) generation: AtomicU64,
-}
-
-impl PeerLink {
-    fn target(&self) -> Peer {
-        self.target
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-}
+use crate::transport::TransportError;
 
 /// Jittered exponential backoff: each delay is drawn from [d/2, d], with d
 /// doubling from `min` up to `max`.

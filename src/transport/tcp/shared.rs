@@ -10,10 +10,27 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::thread::JoinHandle;
 
-use super::peer_link::PeerLink;
-use super::{lock, Outgoing, TcpConfig, TcpStats};
+use super::{lock, Outgoing, SendQueue, TcpConfig, TcpStats};
 use crate::entry::NodeId;
 use crate::transport::{Inbox, Peer, TransportError};
+
+/// The way to one peer: its send queue, where it is, and a generation
+/// that changes when its identity or address does (the writer then dials
+/// anew).
+pub(super) struct PeerLink {
+    pub(super) queue: SendQueue,
+    pub(super) target: Mutex<Peer>,
+    pub(super) generation: AtomicU64,
+}
+
+impl PeerLink {
+    pub(super) fn target(&self) -> Peer {
+        self.target
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
 
 /// The state of one running transport, shared by its handle and threads.
 pub(super) struct Shared {

@@ -1,0 +1,33 @@
+//! What opening a store found and did: [`RecoveryReport`] (and the torn
+//! final record, [`TornTail`]), for the caller, `synod inspect` and the logs.
+
+use std::path::PathBuf;
+
+/// A torn final record found (and, unless read-only, cut off) at open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TornTail {
+    /// The final segment.
+    pub path: PathBuf,
+    /// Where the torn record starts (the file's new length).
+    pub offset: u64,
+    /// How many bytes were dropped.
+    pub dropped_bytes: u64,
+}
+
+/// What recovery found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// The segment files replayed, oldest first.
+    pub segments: Vec<PathBuf>,
+    /// Records replayed.
+    pub records: u64,
+    /// The torn final record, if any.
+    pub torn_tail: Option<TornTail>,
+    /// Leftovers removed: temporary files, superseded snapshots, a final
+    /// segment torn inside its head.
+    pub removed: Vec<PathBuf>,
+    /// Snapshot files newer than the one the log refers to: written by a
+    /// snapshot operation that crashed before the log recorded it. They are
+    /// ignored, and deleted by the next snapshot operation.
+    pub ignored_snapshots: Vec<PathBuf>,
+}
