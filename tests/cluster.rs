@@ -475,3 +475,57 @@ fn callbacks_answer_exactly_once_and_never_after_shutdown() {
     );
     assert_eq!(*got.lock().unwrap(), Some(Err(ProposeError::Shutdown)));
 }
+
+fn in_session(entry: ControlPlaneEntry, client: u128, seq: u64) -> synod::entry::Proposal {
+    synod::entry::Proposal {
+        session: Some(synod::entry::ProposalSession {
+            client: synod::entry::ClientId(client),
+            seq,
+        }),
+        entry,
+    }
+}
+
+#[test]
+fn a_retried_proposal_takes_effect_once_whether_or_not_its_retry_reaches_the_log() {
+    let c = Cluster::new(3);
+    let l = c.leader(Duration::from_secs(5));
+    let leader = c.nodes[l].as_ref().unwrap();
+    let forced = ControlPlaneEntry::ForcedOwnershipTransition(synod::ForcedOwnershipTransition {
+        range: "r1".parse().unwrap(),
+        new_owner: c.names[0].clone(),
+        operator: id("CN=ops"),
+        reason: "bring-up".parse().unwrap(),
+    });
+    // Two attempts of one proposal sent together: both reach the log before
+    // either applies, and apply answers the second with the first outcome.
+    let p = in_session(forced.clone(), 42, 1);
+    let (tx, rx) = std::sync::mpsc::channel();
+    for _ in 0..2 {
+        let tx = tx.clone();
+        leader.submit_with(p.clone(), T, Box::new(move |r| tx.send(r).unwrap()));
+    }
+    let a = rx.recv_timeout(T).unwrap().unwrap();
+    let b = rx.recv_timeout(T).unwrap().unwrap();
+    assert_eq!(
+        a, b,
+        "the retry answers where and how the first took effect"
+    );
+    // A retry after the outcome is applied is answered before the log.
+    let before = leader.commit_index();
+    assert_eq!(leader.submit(p, T).unwrap(), a);
+    assert_eq!(leader.commit_index(), before, "nothing new was logged");
+    // The range moved once: one audit record, epoch 1, on every member.
+    for n in c.nodes.iter().flatten() {
+        wait_until("the forced transition applied", T, || {
+            n.applied_index() >= a.index
+        });
+        assert_eq!(n.owner(&"r1".parse().unwrap()).unwrap().epoch, Epoch(1));
+        assert_eq!(n.audit_log().len(), 1);
+    }
+    // A compare-and-set transition retried after it committed answers its
+    // commit, not a refusal of its own (now stale) epoch.
+    let t = in_session(transition("r1", &c.names[1], 2), 42, 2);
+    let first = leader.submit(t.clone(), T).unwrap();
+    assert_eq!(leader.submit(t, T).unwrap(), first);
+}

@@ -56,7 +56,7 @@ use super::deviation::{Deviation, TestSeam};
 use super::rng::SplitMix64;
 use super::{EngineError, ReplicaStore};
 use crate::catalog::Catalog;
-use crate::entry::{ControlPlaneEntry, Index, NodeId, Term};
+use crate::entry::{Index, NodeId, Proposal, Term};
 use proposals::PendingProposal;
 use snapshot::is_empty_snapshot;
 
@@ -438,23 +438,20 @@ impl<S: ReplicaStore> Replica<S> {
                     None
                 }
                 EntryType::EntryNormal => {
-                    let entry = ControlPlaneEntry::decode(&e.data).map_err(|err| {
-                        EngineError::CorruptEntry {
-                            index: e.index,
-                            detail: err.to_string(),
-                        }
-                    })?;
-                    let outcome = self.catalog.apply(index, term, &entry).map_err(|err| {
-                        EngineError::CorruptEntry {
-                            index: e.index,
-                            detail: err.to_string(),
-                        }
-                    })?;
+                    let corrupt = |err: &dyn std::fmt::Display| EngineError::CorruptEntry {
+                        index: e.index,
+                        detail: err.to_string(),
+                    };
+                    let proposal = Proposal::decode(&e.data).map_err(|err| corrupt(&err))?;
+                    let outcome = self
+                        .catalog
+                        .apply_proposal(index, term, &proposal)
+                        .map_err(|err| corrupt(&err))?;
                     if let Some(r) = &mut self.record {
                         r.push(Applied::Entry {
                             index,
                             term,
-                            entry,
+                            entry: proposal.entry,
                             outcome: outcome.clone(),
                         });
                     }
