@@ -54,7 +54,7 @@ pub enum ProposeCommand {
         /// The new owner's identity.
         #[arg(long)]
         owner: String,
-        /// The epoch to move to (above the current one).
+        /// The epoch to move to: exactly the current one plus one.
         #[arg(long)]
         epoch: u64,
     },

@@ -137,8 +137,8 @@ pub struct OwnershipTransition {
     pub range: RangeId,
     /// The owner after the transition.
     pub new_owner: NodeId,
-    /// The epoch the range moves to; it must be strictly greater than the
-    /// range's current epoch.
+    /// The epoch the range moves to; it must be exactly the range's current
+    /// epoch plus one (a compare-and-set).
     pub epoch: Epoch,
 }
 

@@ -32,15 +32,18 @@ static void test_status_strings(void)
     CHECK_STR(synod_status_str(SYNOD_ERR_TIMEOUT), "SYNOD_ERR_TIMEOUT");
     CHECK_STR(synod_status_str(SYNOD_ERR_REFUSED), "SYNOD_ERR_REFUSED");
     CHECK_STR(synod_status_str(SYNOD_ERR_SHUTDOWN), "SYNOD_ERR_SHUTDOWN");
+    CHECK_STR(synod_status_str(SYNOD_ERR_INDETERMINATE), "SYNOD_ERR_INDETERMINATE");
     CHECK_STR(synod_status_str(SYNOD_ERR_STORAGE), "SYNOD_ERR_STORAGE");
     CHECK_STR(synod_status_str(SYNOD_ERR_PANIC), "SYNOD_ERR_PANIC");
     CHECK_STR(synod_status_str(6), "SYNOD_ERR_UNKNOWN");
+    CHECK_STR(synod_status_str(106), "SYNOD_ERR_UNKNOWN");
     CHECK_STR(synod_status_str(UINT32_MAX), "SYNOD_ERR_UNKNOWN");
 
     /* The numbers are part of the ABI. */
     CHECK(SYNOD_OK == 0);
     CHECK(SYNOD_ERR_NULL_ARGUMENT == 1);
     CHECK(SYNOD_ERR_REFUSED == 103);
+    CHECK(SYNOD_ERR_INDETERMINATE == 105);
     CHECK(SYNOD_ERR_PANIC == 900);
     CHECK(sizeof(synod_status) == 4);
 
@@ -49,7 +52,10 @@ static void test_status_strings(void)
     CHECK_STR(synod_refusal_str(SYNOD_REFUSAL_CONFLICTING_LEADER), "conflicting-leader");
     CHECK_STR(synod_refusal_str(SYNOD_REFUSAL_LEADER_CONFIGURATION_NOT_CURRENT),
               "leader-configuration-not-current");
-    CHECK_STR(synod_refusal_str(12), "unknown");
+    CHECK_STR(synod_refusal_str(SYNOD_REFUSAL_EPOCH_NOT_NEXT), "epoch-not-next");
+    CHECK(SYNOD_REFUSAL_STALE_EPOCH == 7);
+    CHECK(SYNOD_REFUSAL_EPOCH_NOT_NEXT == 12);
+    CHECK_STR(synod_refusal_str(13), "unknown"); /* the first unknown code */
     CHECK_STR(synod_refusal_str(UINT32_MAX), "unknown");
 }
 

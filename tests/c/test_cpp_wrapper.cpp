@@ -51,29 +51,44 @@ int main() {
     auto c = node.propose_admit("CN=node-b", synod::member_kind::data, "127.0.0.1:7001");
     CHECK(c.index == 2 && c.changed);
 
-    // Propose a transition and read the owner back.
+    // Propose a transition and read the owner back. A fresh range is at
+    // epoch 0, so its first transition is epoch 1.
     CHECK(!node.owner("r1").has_value());
-    c = node.propose_transition("r1", "CN=node-b", 3);
+    c = node.propose_transition("r1", "CN=node-b", 1);
     auto owner = node.owner("r1");
     CHECK(owner.has_value());
     CHECK(owner->owner == "CN=node-b");
-    CHECK(owner->epoch == 3 && owner->index == c.index && owner->version == c.version);
+    CHECK(owner->epoch == 1 && owner->index == c.index && owner->version == c.version);
 
-    auto stale = expect_error([&] { node.propose_transition("r1", "CN=node-a", 2); },
+    // Skipping an epoch is refused with its own code.
+    auto skip = expect_error([&] { node.propose_transition("r1", "CN=node-b", 3); },
+                             SYNOD_ERR_REFUSED);
+    CHECK(skip.refusal_code() == SYNOD_REFUSAL_EPOCH_NOT_NEXT);
+    CHECK(std::string(skip.refusal_name()) == "epoch-not-next");
+    CHECK(!skip.leader().has_value());
+    CHECK(std::string(skip.what()) == "refused: epoch 3 for r1 is not the next epoch 2");
+
+    // The next epoch moves the range on.
+    c = node.propose_transition("r1", "CN=node-b", 2);
+    owner = node.owner("r1");
+    CHECK(owner.has_value());
+    CHECK(owner->epoch == 2 && owner->index == c.index && owner->version == c.version);
+
+    auto stale = expect_error([&] { node.propose_transition("r1", "CN=node-a", 1); },
                               SYNOD_ERR_REFUSED);
     CHECK(stale.refusal_code() == SYNOD_REFUSAL_STALE_EPOCH);
     CHECK(std::string(stale.refusal_name()) == "stale-epoch");
     CHECK(!stale.leader().has_value());
     CHECK(std::string(stale.what()) ==
-          "refused: epoch 2 for r1 is not above the current epoch 3");
+          "refused: epoch 1 for r1 is not above the current epoch 2");
 
-    CHECK(node.fence_check("r1", "CN=node-b", 3) == synod::fence::current);
-    CHECK(node.fence_check("r1", "CN=node-b", 2) == synod::fence::stale);
-    CHECK(node.fence_check("r1", "CN=node-b", 4) == synod::fence::unknown);
-    expect_error([&] { node.fence_check("r1", "", 3); }, SYNOD_ERR_INVALID_IDENTITY);
+    CHECK(node.fence_check("r1", "CN=node-b", 2) == synod::fence::current);
+    CHECK(node.fence_check("r1", "CN=node-b", 1) == synod::fence::stale);
+    CHECK(node.fence_check("r1", "CN=node-b", 3) == synod::fence::unknown);
+    expect_error([&] { node.fence_check("r1", "", 2); }, SYNOD_ERR_INVALID_IDENTITY);
 
     c = node.propose_forced_transition("r1", "CN=node-a", "CN=ops", "drill");
-    CHECK(node.owner("r1")->epoch == 4);
+    CHECK(node.owner("r1")->epoch == 3);
     node.propose_begin_drain("CN=node-b");
     auto members = node.members();
     CHECK(members.size() == 2);

@@ -69,6 +69,10 @@ static void test_member_from_config(void) {
     CHECK(synod_node_propose_transition(node, "orders:[0,100)", "CN=c-member", 1, 5000, &commit) ==
           SYNOD_ERR_REFUSED);
     CHECK(synod_last_refusal_code() == SYNOD_REFUSAL_STALE_EPOCH);
+    /* And an epoch that skips the next one, with its own code. */
+    CHECK(synod_node_propose_transition(node, "orders:[0,100)", "CN=c-member", 3, 5000, &commit) ==
+          SYNOD_ERR_REFUSED);
+    CHECK(synod_last_refusal_code() == SYNOD_REFUSAL_EPOCH_NOT_NEXT);
 
     CHECK(synod_node_shutdown(node) == SYNOD_OK);
     CHECK(synod_node_propose_transition(node, "orders:[0,100)", "CN=c-member", 2, 5000, &commit) ==

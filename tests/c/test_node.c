@@ -136,32 +136,60 @@ static void test_transition_and_owner(const synod_node *node)
     CHECK(own == sentinel);
     CHECK_STR(last_message(), "range users:[0,1000) has no owner");
 
-    CHECK_OK(synod_node_propose_transition(node, RANGE, "CN=node-b", 7, T, &c));
+    /* A fresh range is at epoch 0: its first transition is epoch 1. */
+    CHECK_OK(synod_node_propose_transition(node, RANGE, "CN=node-b", 1, T, &c));
     CHECK(c.changed && c.term == 1);
 
     own = NULL;
     CHECK_OK(synod_node_owner(node, RANGE, &own));
     CHECK_STR(synod_ownership_owner(own), "CN=node-b");
-    CHECK(synod_ownership_epoch(own) == 7);
+    CHECK(synod_ownership_epoch(own) == 1);
     CHECK(synod_ownership_index(own) == c.index);
     CHECK(synod_ownership_term(own) == c.term);
     CHECK(synod_ownership_version(own) == c.version);
     synod_ownership_free(own);
 
+    /* An epoch that skips one is refused before the log, with its own code. */
+    before = commit_index(node);
+    CHECK_STATUS(synod_node_propose_transition(node, RANGE, "CN=node-b", 3, T, &stale),
+                 SYNOD_ERR_REFUSED);
+    CHECK(commit_untouched(&stale));
+    CHECK(synod_last_refusal_code() == SYNOD_REFUSAL_EPOCH_NOT_NEXT);
+    CHECK_STR(synod_refusal_str(synod_last_refusal_code()), "epoch-not-next");
+    CHECK_STR(last_message(), "refused: epoch 3 for users:[0,1000) is not the next epoch 2");
+    CHECK_STATUS(synod_last_refusal_position(&index, &term), SYNOD_ERR_NOT_FOUND);
+    CHECK(index == 5 && term == 6);
+    CHECK(commit_index(node) == before);
+    CHECK_STATUS(synod_node_propose_transition(node, RANGE, "CN=node-b", UINT64_MAX, T, &stale),
+                 SYNOD_ERR_REFUSED);
+    CHECK(synod_last_refusal_code() == SYNOD_REFUSAL_EPOCH_NOT_NEXT);
+    CHECK(commit_index(node) == before);
+
+    /* The next epoch moves the range on. */
+    CHECK_OK(synod_node_propose_transition(node, RANGE, "CN=node-b", 2, T, &c));
+    CHECK(c.changed);
+    own = NULL;
+    CHECK_OK(synod_node_owner(node, RANGE, &own));
+    CHECK_STR(synod_ownership_owner(own), "CN=node-b");
+    CHECK(synod_ownership_epoch(own) == 2);
+    CHECK(synod_ownership_index(own) == c.index);
+    synod_ownership_free(own);
+
     /* A stale epoch is refused before the log, with its refusal code. */
     before = commit_index(node);
-    CHECK_STATUS(synod_node_propose_transition(node, RANGE, "CN=node-a", 7, T, &stale),
+    CHECK_STATUS(synod_node_propose_transition(node, RANGE, "CN=node-a", 2, T, &stale),
                  SYNOD_ERR_REFUSED);
     CHECK(commit_untouched(&stale));
     CHECK(synod_last_refusal_code() == SYNOD_REFUSAL_STALE_EPOCH);
     CHECK_STR(synod_refusal_str(synod_last_refusal_code()), "stale-epoch");
-    CHECK_STR(last_message(), "refused: epoch 7 for users:[0,1000) is not above the current epoch 7");
+    CHECK_STR(last_message(), "refused: epoch 2 for users:[0,1000) is not above the current epoch 2");
     CHECK_STATUS(synod_last_refusal_position(&index, &term), SYNOD_ERR_NOT_FOUND);
     CHECK(index == 5 && term == 6);
     CHECK(commit_index(node) == before);
-    CHECK_STATUS(synod_node_propose_transition(node, RANGE, "CN=node-a", 3, T, &stale),
+    CHECK_STATUS(synod_node_propose_transition(node, RANGE, "CN=node-a", 1, T, &stale),
                  SYNOD_ERR_REFUSED);
     CHECK(synod_last_refusal_code() == SYNOD_REFUSAL_STALE_EPOCH);
+    CHECK(commit_index(node) == before);
 
     /* A witness never owns a range. */
     CHECK_STATUS(synod_node_propose_transition(node, "r2", "CN=witness", 1, T, &stale),
@@ -187,13 +215,13 @@ static void test_transition_and_owner(const synod_node *node)
 static void test_fence(const synod_node *node)
 {
     synod_fence_status f = 0;
-    CHECK_OK(synod_node_fence_check(node, RANGE, "CN=node-b", 7, &f));
+    CHECK_OK(synod_node_fence_check(node, RANGE, "CN=node-b", 2, &f));
     CHECK(f == SYNOD_FENCE_CURRENT);
-    CHECK_OK(synod_node_fence_check(node, RANGE, "CN=node-b", 6, &f));
+    CHECK_OK(synod_node_fence_check(node, RANGE, "CN=node-b", 1, &f));
     CHECK(f == SYNOD_FENCE_STALE);
-    CHECK_OK(synod_node_fence_check(node, RANGE, "CN=node-a", 7, &f));
+    CHECK_OK(synod_node_fence_check(node, RANGE, "CN=node-a", 2, &f));
     CHECK(f == SYNOD_FENCE_STALE);
-    CHECK_OK(synod_node_fence_check(node, RANGE, "CN=node-b", 8, &f));
+    CHECK_OK(synod_node_fence_check(node, RANGE, "CN=node-b", 3, &f));
     CHECK(f == SYNOD_FENCE_UNKNOWN);
     CHECK_OK(synod_node_fence_check(node, "never-assigned", "CN=node-b", 1, &f));
     CHECK(f == SYNOD_FENCE_UNKNOWN);
@@ -230,7 +258,7 @@ static void test_forced_drain_remove(const synod_node *node)
     CHECK(c.changed);
     CHECK_OK(synod_node_owner(node, RANGE, &own));
     CHECK_STR(synod_ownership_owner(own), "CN=node-a");
-    CHECK(synod_ownership_epoch(own) == 8);
+    CHECK(synod_ownership_epoch(own) == 3);
     synod_ownership_free(own);
 
     CHECK_OK(synod_node_propose_begin_drain(node, "CN=node-b", T, &c));
@@ -241,7 +269,7 @@ static void test_forced_drain_remove(const synod_node *node)
     synod_member_list_free(list);
 
     c = UNTOUCHED;
-    CHECK_STATUS(synod_node_propose_transition(node, RANGE, "CN=node-b", 100, T, &c),
+    CHECK_STATUS(synod_node_propose_transition(node, RANGE, "CN=node-b", 4, T, &c),
                  SYNOD_ERR_REFUSED);
     CHECK(synod_last_refusal_code() == SYNOD_REFUSAL_MEMBER_DRAINING);
     CHECK_STATUS(synod_node_propose_remove(node, "CN=node-a", T, &c), SYNOD_ERR_REFUSED);
@@ -401,7 +429,7 @@ static void test_shutdown(synod_node *node)
     synod_leader_hint *hint = NULL;
 
     CHECK_OK(synod_node_shutdown(node));
-    CHECK_STATUS(synod_node_propose_transition(node, RANGE, "CN=node-a", 50, T, &c),
+    CHECK_STATUS(synod_node_propose_transition(node, RANGE, "CN=node-a", 4, T, &c),
                  SYNOD_ERR_SHUTDOWN);
     CHECK_STR(last_message(), "the member is shut down");
     CHECK(synod_last_refusal_code() == SYNOD_REFUSAL_NONE);
@@ -415,7 +443,7 @@ static void test_shutdown(synod_node *node)
     CHECK_STR(synod_ownership_owner(own), "CN=node-a");
     synod_node_free(node);
     /* The snapshot outlives the node it came from. */
-    CHECK(synod_ownership_epoch(own) == 8);
+    CHECK(synod_ownership_epoch(own) == 3);
     synod_ownership_free(own);
 }
 

@@ -173,7 +173,7 @@ def test_propose_and_read_owners_back(cluster: Cluster) -> None:
     with cluster.client("app") as c:
         commit = c.propose(synod.OwnershipTransition(RANGE, "CN=node-b", 1))
         assert isinstance(commit, synod.Commit) and commit.changed
-        c.propose(synod.OwnershipTransition("orders:[0,10)", "CN=node-c", 4))
+        c.propose(synod.OwnershipTransition("orders:[0,10)", "CN=node-c", 1))
         c.propose(synod.OwnershipTransition(RANGE, "CN=node-c", 2))
 
     # Linearizable through a follower: reflects every commit above.
@@ -185,7 +185,7 @@ def test_propose_and_read_owners_back(cluster: Cluster) -> None:
         assert c.owner("nobody:[0,1)", linearizable=True) is None
         ranges = c.ranges(linearizable=True)
         assert [(o.range, o.owner, o.epoch) for o in ranges] == [
-            ("orders:[0,10)", "CN=node-c", 4),
+            ("orders:[0,10)", "CN=node-c", 1),
             (RANGE, "CN=node-c", 2),
         ]
         fence = c.fence_check(RANGE, "CN=node-c", 2, linearizable=True)
@@ -212,16 +212,24 @@ def test_propose_and_read_owners_back(cluster: Cluster) -> None:
 
 def test_a_stale_epoch_is_refused(cluster: Cluster) -> None:
     with cluster.client("app") as c:
-        c.propose(synod.OwnershipTransition(RANGE, "CN=node-a", 5))
+        c.propose(synod.OwnershipTransition(RANGE, "CN=node-a", 1))
         with pytest.raises(synod.RefusedError) as info:
-            c.propose(synod.OwnershipTransition(RANGE, "CN=node-b", 5))
+            c.propose(synod.OwnershipTransition(RANGE, "CN=node-b", 1))
         e = info.value
         assert (e.code, e.name) == (7, "stale-epoch")
-        assert e.reason == f"epoch 5 for {RANGE} is not above the current epoch 5"
+        assert e.reason == f"epoch 1 for {RANGE} is not above the current epoch 1"
+        assert (e.index, e.term) == (None, None), "refused before it entered the log"
+        assert e.details == {}, "the wire carries no refusal fields"
+        # An epoch that skips the next one is refused with its own code.
+        with pytest.raises(synod.RefusedError) as skip:
+            c.propose(synod.OwnershipTransition(RANGE, "CN=node-b", 3))
+        e = skip.value
+        assert (e.code, e.name) == (12, "epoch-not-next")
+        assert e.reason == f"epoch 3 for {RANGE} is not the next epoch 2"
         assert (e.index, e.term) == (None, None), "refused before it entered the log"
         assert e.details == {}, "the wire carries no refusal fields"
         owner = c.owner(RANGE, linearizable=True)
-        assert owner is not None and (owner.owner, owner.epoch) == ("CN=node-a", 5)
+        assert owner is not None and (owner.owner, owner.epoch) == ("CN=node-a", 1)
 
 
 def test_a_refusal_at_apply_carries_its_position(cluster: Cluster) -> None:

@@ -10,13 +10,14 @@ from conftest import LEADER, PEER, RANGE
 
 def test_propose_a_transition_and_read_the_owner_back(node: synod.Node) -> None:
     assert node.owner(RANGE) is None
-    commit = node.propose(synod.OwnershipTransition(RANGE, PEER, 7), timeout=2.0)
+    # A fresh range is at epoch 0: its first transition is epoch 1.
+    commit = node.propose(synod.OwnershipTransition(RANGE, PEER, 1), timeout=2.0)
     assert isinstance(commit, synod.Commit)
     # Index 1 is the term-1 leader configuration, 2 the admit of CN=node-b.
     assert (commit.index, commit.term, commit.changed) == (3, 1, True)
     owner = node.owner(RANGE)
     assert owner is not None
-    assert (owner.range, owner.owner, owner.epoch) == (RANGE, PEER, 7)
+    assert (owner.range, owner.owner, owner.epoch) == (RANGE, PEER, 1)
     assert (owner.index, owner.term, owner.version) == (3, 1, commit.version)
     assert node.commit_index == 3
     assert node.applied_index == 3
@@ -37,7 +38,8 @@ def test_an_idempotent_repeat_reports_no_change(node: synod.Node) -> None:
 
 def test_fence_check_answers(node: synod.Node) -> None:
     assert node.fence_check(RANGE, PEER, 1).status == "unknown", "no owner yet"
-    node.propose(synod.OwnershipTransition(RANGE, PEER, 5))
+    for epoch in range(1, 6):  # each transition moves the range to the next epoch
+        node.propose(synod.OwnershipTransition(RANGE, PEER, epoch))
 
     current = node.fence_check(RANGE, PEER, 5)
     assert current.status == "current" and current.is_current
@@ -98,7 +100,8 @@ def test_members(node: synod.Node) -> None:
 
 def test_audit_log_records_forced_transitions(node: synod.Node) -> None:
     assert node.audit_log() == []
-    node.propose(synod.OwnershipTransition(RANGE, PEER, 4))
+    for epoch in range(1, 5):  # each transition moves the range to the next epoch
+        node.propose(synod.OwnershipTransition(RANGE, PEER, epoch))
     commit = node.propose(
         synod.ForcedOwnershipTransition(RANGE, LEADER, "CN=operator", "node-b lost its disk")
     )

@@ -301,7 +301,8 @@ impl Remove {
 }
 
 /// A fenced change of a range's owner to `new_owner` at `epoch`, which must
-/// be strictly above the range's current epoch.
+/// be exactly the range's current epoch plus one (a compare-and-set: a lower
+/// epoch is refused as stale, a higher one as skipping epochs).
 #[pyclass(frozen, eq, hash, module = "synod._synod")]
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct OwnershipTransition(CoreTransition);

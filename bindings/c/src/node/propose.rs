@@ -123,11 +123,12 @@ pub unsafe extern "C" fn synod_node_propose_remove(
 }
 
 /// Proposes the fenced transition of `range` to `new_owner` at `epoch`, which
-/// must be strictly above the range's current epoch, and waits up to
-/// `timeout_ms` for it to commit.
+/// must be exactly the range's current epoch plus one (a compare-and-set),
+/// and waits up to `timeout_ms` for it to commit.
 ///
 /// A stale epoch is refused before it enters the log (`SYNOD_ERR_REFUSED`,
-/// refusal code `SYNOD_REFUSAL_STALE_EPOCH`). On `SYNOD_OK` `*out` receives
+/// refusal code `SYNOD_REFUSAL_STALE_EPOCH`), and so is one that skips
+/// epochs (`SYNOD_REFUSAL_EPOCH_NOT_NEXT`). On `SYNOD_OK` `*out` receives
 /// the commit; on any failure it is untouched. The caller owns `*out`;
 /// strings are borrowed for the call only.
 #[no_mangle]
