@@ -72,7 +72,10 @@ impl MetricsListener {
             let (stop, active) = (stop.clone(), active.clone());
             std::thread::Builder::new()
                 .name("synod-metrics".into())
-                .spawn(move || accept_loop(&listener, &stop, &active, limits, &render))?
+                .spawn(move || {
+                    crate::transport::block_sigpipe();
+                    accept_loop(&listener, &stop, &active, limits, &render)
+                })?
         };
         Ok(Self {
             addr,
@@ -145,6 +148,7 @@ fn accept_loop(
                 let spawned = std::thread::Builder::new()
                     .name("synod-metrics-conn".into())
                     .spawn(move || {
+                        crate::transport::block_sigpipe();
                         let _slot = slot;
                         serve(s, limits.timeout, &*render);
                     });

@@ -120,7 +120,10 @@ impl Node {
         let driver = Driver::new(replica, transport, rx, shared.clone(), tick);
         let thread = std::thread::Builder::new()
             .name(format!("synod-{}", options.id))
-            .spawn(move || driver.run())?;
+            .spawn(move || {
+                crate::transport::block_sigpipe();
+                driver.run()
+            })?;
         Ok(Node {
             id: options.id,
             tx,

@@ -216,3 +216,19 @@ impl Inbox {
         (self.deliver)(Inbound::Unreachable { peer_id })
     }
 }
+
+/// Blocks SIGPIPE in the calling thread. Every thread the library starts
+/// calls it first: a library must never raise SIGPIPE in its host (a C/C++
+/// host keeps the default disposition, which kills the process), and writes
+/// on sockets already use `MSG_NOSIGNAL` (see `tls::Socket`); this covers
+/// any write a thread makes that does not.
+pub(crate) fn block_sigpipe() {
+    // SAFETY: manipulates only the calling thread's signal mask, with a set
+    // built by sigemptyset/sigaddset.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}

@@ -286,20 +286,55 @@ pub fn server_name_for(address: &str) -> Result<ServerName<'static>, TransportEr
     ServerName::try_from(host.to_string()).map_err(|e| bad(&e.to_string()))
 }
 
+/// A TCP socket that never raises SIGPIPE in the host process.
+///
+/// A write to a connection whose peer died fails with `EPIPE`; unless the
+/// write says `MSG_NOSIGNAL`, the kernel also sends SIGPIPE, which kills a
+/// C/C++ host that keeps the default disposition (the `synod` binary is
+/// immune only because Rust's `main` ignores the signal). The standard
+/// library's `TcpStream::write` passes `MSG_NOSIGNAL`, but its
+/// `write_vectored` (`writev`) cannot, and rustls writes TLS records with
+/// `write_vectored`. This wrapper keeps every write on `send` with
+/// `MSG_NOSIGNAL`: it does not forward `write_vectored`, so the trait's
+/// default writes the first non-empty buffer with `write`.
+#[derive(Debug)]
+pub(crate) struct Socket(pub(crate) TcpStream);
+
+impl Read for Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl Write for Socket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// A connection's byte stream: plain TCP or TLS on either side.
 pub(crate) enum Stream {
-    Plain(TcpStream),
-    Server(Box<rustls::StreamOwned<ServerConnection, TcpStream>>),
-    Client(Box<rustls::StreamOwned<ClientConnection, TcpStream>>),
+    Plain(Socket),
+    Server(Box<rustls::StreamOwned<ServerConnection, Socket>>),
+    Client(Box<rustls::StreamOwned<ClientConnection, Socket>>),
 }
 
 impl Stream {
     pub fn socket(&self) -> &TcpStream {
         match self {
-            Stream::Plain(s) => s,
-            Stream::Server(s) => &s.sock,
-            Stream::Client(s) => &s.sock,
+            Stream::Plain(s) => &s.0,
+            Stream::Server(s) => &s.sock.0,
+            Stream::Client(s) => &s.sock.0,
         }
+    }
+
+    /// A plain TCP stream (no TLS).
+    pub fn plain(sock: TcpStream) -> Stream {
+        Stream::Plain(Socket(sock))
     }
 
     /// The identity in the peer's certificate (`None` on plain TCP).
@@ -388,7 +423,7 @@ pub(crate) fn io_error(peer: &str, context: &str, e: io::Error) -> TransportErro
 
 fn handshake<C, S>(
     conn: &mut C,
-    sock: &mut TcpStream,
+    sock: &mut Socket,
     peer: &str,
     deadline: Instant,
     stop: Option<&AtomicBool>,
@@ -424,7 +459,7 @@ where
 /// read timeout is the poll interval for `stop`).
 pub(crate) fn accept_tls(
     config: &TlsConfig,
-    mut sock: TcpStream,
+    sock: TcpStream,
     peer: &str,
     deadline: Instant,
     stop: Option<&AtomicBool>,
@@ -434,6 +469,7 @@ pub(crate) fn accept_tls(
             peer: peer.to_string(),
             source,
         })?;
+    let mut sock = Socket(sock);
     handshake(&mut conn, &mut sock, peer, deadline, stop)?;
     Ok(Stream::Server(Box::new(rustls::StreamOwned::new(
         conn, sock,
@@ -444,7 +480,7 @@ pub(crate) fn accept_tls(
 /// server named by `address`'s host part.
 pub(crate) fn connect_tls(
     config: &TlsConfig,
-    mut sock: TcpStream,
+    sock: TcpStream,
     address: &str,
     deadline: Instant,
     stop: Option<&AtomicBool>,
@@ -456,6 +492,7 @@ pub(crate) fn connect_tls(
             source,
         }
     })?;
+    let mut sock = Socket(sock);
     handshake(&mut conn, &mut sock, address, deadline, stop)?;
     Ok(Stream::Client(Box::new(rustls::StreamOwned::new(
         conn, sock,

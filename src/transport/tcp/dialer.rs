@@ -63,7 +63,7 @@ pub(super) fn dial(
     let deadline = Instant::now() + io_timeout;
     let (mut stream, claim) = match security {
         Security::Tls(cfg) => (connect_tls(cfg, sock, address, deadline, stop)?, None),
-        Security::Insecure { identity } => (Stream::Plain(sock), Some(identity.clone())),
+        Security::Insecure { identity } => (Stream::plain(sock), Some(identity.clone())),
     };
     let server = stream.peer_identity()?;
     if let (Some(expect), Some(got)) = (expect, &server) {

@@ -119,7 +119,7 @@ fn serve_inner(
         Security::Tls(tls) => {
             accept_tls(tls, sock, &peer, deadline, Some(&shared.stopping)).map_err(refuse)?
         }
-        Security::Insecure { .. } => Stream::Plain(sock),
+        Security::Insecure { .. } => Stream::plain(sock),
     };
     let result = serve_stream(shared, &mut stream, &peer, deadline, identity_out);
     stream.close();

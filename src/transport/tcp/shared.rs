@@ -96,7 +96,10 @@ impl Shared {
     ) -> Result<(), TransportError> {
         let handle = std::thread::Builder::new()
             .name(name)
-            .spawn(f)
+            .spawn(move || {
+                crate::transport::block_sigpipe();
+                f()
+            })
             .map_err(|source| TransportError::Io {
                 context: "starting a transport thread".into(),
                 source,
