@@ -215,6 +215,22 @@ pub trait ControlPlaneConsensus: Send + Sync {
         callback(self.submit(proposal, timeout));
     }
 
+    /// Registers `proposal` unless the engine is shut down or shutting down.
+    /// `Ok`: `callback` is called exactly once (never after `shutdown`
+    /// returns). `Err`: nothing was registered and the callback comes back
+    /// uncalled, so a caller registering concurrently with a shutdown is told
+    /// on its own thread and no callback runs late. The default registers
+    /// through [`ControlPlaneConsensus::submit_with`].
+    fn try_submit_with(
+        &self,
+        proposal: Proposal,
+        timeout: Duration,
+        callback: ProposeCallback,
+    ) -> Result<(), ProposeCallback> {
+        self.submit_with(proposal, timeout, callback);
+        Ok(())
+    }
+
     /// The owner of `range` as this member has applied it.
     fn owner(&self, range: &RangeId) -> Option<RangeOwnership>;
 

@@ -512,9 +512,14 @@ fn a_retried_proposal_takes_effect_once_whether_or_not_its_retry_reaches_the_log
         "the retry answers where and how the first took effect"
     );
     // A retry after the outcome is applied is answered before the log.
-    let before = leader.commit_index();
+    wait_until("the leader's log is applied", T, || {
+        let s = leader.status();
+        s.applied == s.last_index
+    });
+    let before = leader.status().last_index;
     assert_eq!(leader.submit(p, T).unwrap(), a);
-    assert_eq!(leader.commit_index(), before, "nothing new was logged");
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(leader.status().last_index, before, "nothing new was logged");
     // The range moved once: one audit record, epoch 1, on every member.
     for n in c.nodes.iter().flatten() {
         wait_until("the forced transition applied", T, || {
@@ -528,4 +533,103 @@ fn a_retried_proposal_takes_effect_once_whether_or_not_its_retry_reaches_the_log
     let t = in_session(transition("r1", &c.names[1], 2), 42, 2);
     let first = leader.submit(t.clone(), T).unwrap();
     assert_eq!(leader.submit(t, T).unwrap(), first);
+}
+
+/// Registrations racing a shutdown: each is either refused on the caller's
+/// thread (its callback handed back uncalled) or answered exactly once, and
+/// no callback runs after `shutdown` returns or is dropped uncalled.
+#[test]
+fn registrations_racing_a_shutdown_are_answered_once_or_refused_never_late() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    /// Counts a callback dropped without being called.
+    struct Guard(Arc<AtomicUsize>, bool);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            if !self.1 {
+                self.0.fetch_add(1, SeqCst);
+            }
+        }
+    }
+    for round in 0..8 {
+        let mut c = Cluster::new(1);
+        let node = Arc::new(c.nodes[0].take().unwrap());
+        let refused = Arc::new(AtomicUsize::new(0));
+        let returned = Arc::new(AtomicBool::new(false));
+        let late = Arc::new(AtomicUsize::new(0));
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let answered = Arc::new(AtomicUsize::new(0));
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        for t in 0..3 {
+            let refused = refused.clone();
+            let (node, returned, late, dropped, answered, accepted, stop) = (
+                node.clone(),
+                returned.clone(),
+                late.clone(),
+                dropped.clone(),
+                answered.clone(),
+                accepted.clone(),
+                stop.clone(),
+            );
+            let owner = c.names[0].clone();
+            threads.push(std::thread::spawn(move || {
+                let mut i = 0u64;
+                while !stop.load(SeqCst) {
+                    i += 1;
+                    let guard = Guard(dropped.clone(), false);
+                    let (returned, late, answered) =
+                        (returned.clone(), late.clone(), answered.clone());
+                    let cb: synod::consensus::ProposeCallback = Box::new(move |_| {
+                        // Take the whole guard (not only its flag) into the call.
+                        let mut guard = guard;
+                        guard.1 = true;
+                        if returned.load(SeqCst) {
+                            late.fetch_add(1, SeqCst);
+                        }
+                        answered.fetch_add(1, SeqCst);
+                    });
+                    let p = synod::entry::Proposal::bare(transition(
+                        &format!("race{round}-{t}-{i}"),
+                        &owner,
+                        1,
+                    ));
+                    match node.try_submit_with(p, T, cb) {
+                        Ok(()) => {
+                            accepted.fetch_add(1, SeqCst);
+                        }
+                        Err(uncalled) => {
+                            // Handed back uncalled: dropping it is the refusal.
+                            refused.fetch_add(1, SeqCst);
+                            drop(uncalled);
+                            break;
+                        }
+                    }
+                }
+            }));
+        }
+        std::thread::sleep(Duration::from_millis(30));
+        node.shutdown();
+        returned.store(true, SeqCst);
+        stop.store(true, SeqCst);
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(
+            late.load(SeqCst),
+            0,
+            "a callback ran after shutdown returned"
+        );
+        assert_eq!(
+            answered.load(SeqCst),
+            accepted.load(SeqCst),
+            "every accepted registration is answered exactly once"
+        );
+        assert_eq!(
+            dropped.load(SeqCst),
+            refused.load(SeqCst),
+            "only refused registrations are dropped uncalled"
+        );
+        assert!(accepted.load(SeqCst) > 0);
+    }
 }

@@ -7,7 +7,7 @@
 //! is logged, and every entry is applied through [`Catalog::apply`]), and the
 //! first entry of a term being its leader configuration.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock};
 use std::time::Duration;
 
 use crate::catalog::{
@@ -46,6 +46,10 @@ struct State {
 pub struct SingleNodeControlPlane {
     me: InitialMember,
     state: Mutex<State>,
+    /// Held (shared) by a registration while it runs its callback, and
+    /// (exclusively) by shutdown: shutdown waits for callbacks in flight, so
+    /// none runs after it returns.
+    callbacks: RwLock<()>,
 }
 
 impl SingleNodeControlPlane {
@@ -67,6 +71,7 @@ impl SingleNodeControlPlane {
                 log: Vec::new(),
                 catalog,
             }),
+            callbacks: RwLock::new(()),
             me,
         };
         let config = ControlPlaneEntry::LeaderConfiguration {
@@ -89,6 +94,7 @@ impl SingleNodeControlPlane {
     /// Stops accepting proposals; later proposals answer
     /// [`ProposeError::Shutdown`]. Reads keep working.
     pub fn shutdown(&self) {
+        let _no_callback_in_flight = self.callbacks.write().unwrap_or_else(|p| p.into_inner());
         self.lock().shut_down = true;
     }
 
@@ -189,6 +195,20 @@ impl ControlPlaneConsensus for SingleNodeControlPlane {
             }
         }
         Self::append(&mut state, proposal)
+    }
+
+    fn try_submit_with(
+        &self,
+        proposal: Proposal,
+        timeout: Duration,
+        callback: crate::consensus::ProposeCallback,
+    ) -> Result<(), crate::consensus::ProposeCallback> {
+        let _running = self.callbacks.read().unwrap_or_else(|p| p.into_inner());
+        if self.lock().shut_down {
+            return Err(callback);
+        }
+        callback(self.submit(proposal, timeout));
+        Ok(())
     }
 
     fn owner(&self, range: &RangeId) -> Option<RangeOwnership> {

@@ -88,6 +88,11 @@ pub(crate) struct Shared {
     pub metrics: Arc<super::metrics::Metrics>,
     /// Why the driver stopped on its own (a storage failure), if it did.
     pub fatal: Mutex<Option<String>>,
+    /// Whether the driver takes commands: closed (false) by shutdown before
+    /// it asks the driver to stop, and by the driver before its last drain.
+    /// Senders send only while holding it open, so every command sent is
+    /// answered and none arrives after the last drain.
+    pub gate: Mutex<bool>,
 }
 
 struct Sink<'a, T: Transport>(&'a mut T);
@@ -171,6 +176,7 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
                     let text = e.to_string();
                     *self.shared.fatal.lock().unwrap_or_else(|p| p.into_inner()) =
                         Some(text.clone());
+                    self.close();
                     self.fail_all(ProposeError::Storage(text));
                     self.publish();
                     return;
@@ -179,8 +185,14 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
             self.expire(now);
             self.publish();
         }
+        self.close();
         self.fail_all(ProposeError::Shutdown);
         self.publish();
+    }
+
+    /// Takes no more commands (see [`Shared::gate`]).
+    fn close(&self) {
+        *self.shared.gate.lock().unwrap_or_else(|p| p.into_inner()) = false;
     }
 
     fn token(&mut self) -> u64 {

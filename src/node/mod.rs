@@ -116,6 +116,7 @@ impl Node {
             status: Mutex::new(replica.status()),
             metrics,
             fatal: Mutex::new(None),
+            gate: Mutex::new(true),
         });
         let driver = Driver::new(replica, transport, rx, shared.clone(), tick);
         let thread = std::thread::Builder::new()
@@ -130,6 +131,19 @@ impl Node {
             shared,
             thread: Mutex::new(Some(thread)),
         })
+    }
+
+    /// Hands `cmd` to the driver unless the member is closed (shutting down,
+    /// shut down, or stopped on a fatal error): then it comes back. Every
+    /// command sent while open is answered: the driver closes the gate before
+    /// its last drain of the channel, and shutdown closes it before it asks
+    /// the driver to stop, so nothing can slip in after the last drain.
+    fn send(&self, cmd: Command) -> Result<(), Command> {
+        let open = self.shared.gate.lock().unwrap_or_else(|p| p.into_inner());
+        if !*open {
+            return Err(cmd);
+        }
+        self.tx.send(cmd).map_err(|mpsc::SendError(cmd)| cmd)
     }
 
     fn stopped_error(&self) -> ProposeError {
@@ -153,18 +167,34 @@ impl Node {
 
     /// [`Node::propose_with`] for a proposal with its client session.
     pub fn submit_with(&self, proposal: Proposal, timeout: Duration, callback: ProposeCallback) {
+        if let Err(cb) = self.try_submit_with(proposal, timeout, callback) {
+            cb(Err(self.stopped_error()));
+        }
+    }
+
+    /// Registers `proposal` unless the member is closed. `Ok`: `callback`
+    /// is called exactly once on the driver thread, before
+    /// [`Node::shutdown`] returns at the latest. `Err`: the member is shutting
+    /// down or stopped, and the callback comes back uncalled.
+    pub fn try_submit_with(
+        &self,
+        proposal: Proposal,
+        timeout: Duration,
+        callback: ProposeCallback,
+    ) -> Result<(), ProposeCallback> {
         let cmd = Command::Propose {
             proposal,
             timeout,
             reply: Reply::Callback(callback),
         };
-        if let Err(mpsc::SendError(Command::Propose {
+        if let Err(Command::Propose {
             reply: Reply::Callback(cb),
             ..
-        })) = self.tx.send(cmd)
+        }) = self.send(cmd)
         {
-            cb(Err(self.stopped_error()));
+            return Err(cb);
         }
+        Ok(())
     }
 
     /// Runs `f` on the driver thread against the applied catalog (a local
@@ -200,7 +230,7 @@ impl Node {
                 let _ = tx.send(arg.map(|(c, i)| f(c, i)));
             }),
         };
-        if self.tx.send(cmd).is_err() {
+        if self.send(cmd).is_err() {
             return Err(self.stopped_error());
         }
         rx.recv().unwrap_or_else(|_| Err(self.stopped_error()))
@@ -246,6 +276,7 @@ impl Node {
     /// [`ProposeError::Shutdown`]; after this returns no callback fires.
     /// Idempotent.
     pub fn shutdown(&self) {
+        *self.shared.gate.lock().unwrap_or_else(|p| p.into_inner()) = false;
         let _ = self.tx.send(Command::Shutdown);
         let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(h) = handle {
@@ -295,7 +326,7 @@ impl ControlPlaneConsensus for Node {
             timeout,
             reply: Reply::Wait(tx),
         };
-        if self.tx.send(cmd).is_err() {
+        if self.send(cmd).is_err() {
             return Err(self.stopped_error());
         }
         rx.recv().unwrap_or_else(|_| Err(self.stopped_error()))
@@ -303,6 +334,15 @@ impl ControlPlaneConsensus for Node {
 
     fn submit_with(&self, proposal: Proposal, timeout: Duration, callback: ProposeCallback) {
         Node::submit_with(self, proposal, timeout, callback);
+    }
+
+    fn try_submit_with(
+        &self,
+        proposal: Proposal,
+        timeout: Duration,
+        callback: ProposeCallback,
+    ) -> Result<(), ProposeCallback> {
+        Node::try_submit_with(self, proposal, timeout, callback)
     }
 
     fn owner(&self, range: &RangeId) -> Option<RangeOwnership> {

@@ -8,6 +8,7 @@ use std::ffi::{c_char, c_void};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use synod::entry::Proposal;
 use synod::{
     AuditReason, ControlPlaneEntry, Epoch, ForcedOwnershipTransition, MembershipChange,
     OwnershipTransition,
@@ -259,18 +260,25 @@ pub unsafe extern "C" fn synod_node_propose_transition_async(
             new_owner: unsafe { identity_arg(new_owner, "new_owner")? },
             epoch: Epoch(epoch),
         });
-        if node.shut_down.load(Ordering::SeqCst) {
-            return Err(Error::new(
+        let refused = || {
+            Error::new(
                 crate::error::SYNOD_ERR_SHUTDOWN,
                 "the node is shut down",
-            ));
+            )
+        };
+        if node.shut_down.load(Ordering::SeqCst) {
+            return Err(refused());
         }
-        node.engine.propose_with(
-            entry,
-            Duration::from_millis(u64::from(timeout_ms)),
-            Box::new(move |result| registration.answer(result)),
-        );
-        Ok(())
+        // Registered, or handed back uncalled when a shutdown began in the
+        // meantime: then dropping it releases user_data here, before this
+        // function returns, and the callback never runs.
+        node.engine
+            .try_submit_with(
+                Proposal::bare(entry),
+                Duration::from_millis(u64::from(timeout_ms)),
+                Box::new(move |result| registration.answer(result)),
+            )
+            .map_err(|_uncalled| refused())
     })
 }
 
