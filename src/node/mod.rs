@@ -138,12 +138,14 @@ impl Node {
     /// command sent while open is answered: the driver closes the gate before
     /// its last drain of the channel, and shutdown closes it before it asks
     /// the driver to stop, so nothing can slip in after the last drain.
-    fn send(&self, cmd: Command) -> Result<(), Command> {
+    fn send(&self, cmd: Command) -> Result<(), Box<Command>> {
         let open = self.shared.gate.lock().unwrap_or_else(|p| p.into_inner());
         if !*open {
-            return Err(cmd);
+            return Err(Box::new(cmd));
         }
-        self.tx.send(cmd).map_err(|mpsc::SendError(cmd)| cmd)
+        self.tx
+            .send(cmd)
+            .map_err(|mpsc::SendError(cmd)| Box::new(cmd))
     }
 
     fn stopped_error(&self) -> ProposeError {
@@ -187,14 +189,13 @@ impl Node {
             timeout,
             reply: Reply::Callback(callback),
         };
-        if let Err(Command::Propose {
-            reply: Reply::Callback(cb),
-            ..
-        }) = self.send(cmd)
-        {
-            return Err(cb);
+        match self.send(cmd).map_err(|cmd| *cmd) {
+            Err(Command::Propose {
+                reply: Reply::Callback(cb),
+                ..
+            }) => Err(cb),
+            _ => Ok(()),
         }
-        Ok(())
     }
 
     /// Runs `f` on the driver thread against the applied catalog (a local
