@@ -45,6 +45,17 @@ impl DurableVoteState {
     }
 }
 
+/// The instant `timeout` after `start`, saturating: a timeout too large to
+/// add (`Duration::MAX`, or a caller's `1e19` seconds) means "wait as long as
+/// it takes" (about a century), never an overflow.
+pub fn deadline_after(start: std::time::Instant, timeout: Duration) -> std::time::Instant {
+    const CENTURY: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    start
+        .checked_add(timeout.min(CENTURY))
+        .or_else(|| start.checked_add(Duration::from_secs(24 * 3600)))
+        .unwrap_or(start)
+}
+
 /// The answer to a proposal.
 pub type ProposeResult = Result<Committed, ProposeError>;
 

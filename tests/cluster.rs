@@ -633,3 +633,31 @@ fn registrations_racing_a_shutdown_are_answered_once_or_refused_never_late() {
         assert!(accepted.load(SeqCst) > 0);
     }
 }
+
+/// A huge timeout means "wait as long as it takes": it must not overflow the
+/// deadline arithmetic and kill the driver.
+#[test]
+fn a_huge_timeout_waits_and_does_not_kill_the_member() {
+    let c = Cluster::new(1);
+    let node = c.nodes[0].as_ref().unwrap();
+    c.leader(Duration::from_secs(5));
+    let huge = [Duration::MAX, Duration::from_secs_f64(1e19)];
+    for (i, t) in huge.into_iter().enumerate() {
+        let committed = node
+            .propose(transition(&format!("huge{i}"), &c.names[0], 1), t)
+            .unwrap();
+        assert!(committed.changed);
+        let (tx, rx) = std::sync::mpsc::channel();
+        node.propose_with(
+            transition(&format!("huge-async{i}"), &c.names[0], 1),
+            t,
+            Box::new(move |r| tx.send(r).unwrap()),
+        );
+        assert!(rx.recv_timeout(T).unwrap().is_ok());
+        assert!(node.read_linearizable(t, |_, i| i).is_ok());
+    }
+    // The member is alive and still leads.
+    assert!(node.is_leader());
+    node.propose(transition("after", &c.names[0], 1), T)
+        .unwrap();
+}

@@ -25,10 +25,10 @@ use std::time::{Duration, Instant};
 
 use super::protocol::{RemoteError, Request, Response, StatusInfo};
 use crate::catalog::{AuditRecord, FenceStatus, Member, RangeOwnership};
+use crate::consensus::{deadline_after, Committed};
 use crate::entry::{
     ClientId, ControlPlaneEntry, DecodeError, Epoch, Index, NodeId, ProposalSession, RangeId,
 };
-use crate::node::Committed;
 use crate::transport::tcp::{connect_client, ClientConnection};
 use crate::transport::{Security, TransportError};
 
@@ -186,7 +186,7 @@ impl Client {
 
     /// The end of one attempt that starts now, within the call's `deadline`.
     fn attempt_deadline(&self, deadline: Instant) -> Instant {
-        (Instant::now() + self.attempt_timeout()).min(deadline)
+        deadline_after(Instant::now(), self.attempt_timeout()).min(deadline)
     }
 
     /// Calls `req`, following the leader when `to_leader` and retrying other
@@ -195,7 +195,7 @@ impl Client {
         if self.endpoints.is_empty() {
             return Err(ClientCallError::NoEndpoints);
         }
-        let deadline = Instant::now() + self.timeout;
+        let deadline = deadline_after(Instant::now(), self.timeout);
         let mut last_error = String::from("timed out");
         let mut round = 0usize;
         loop {
@@ -272,7 +272,7 @@ impl Client {
 
     /// The status of the member at `addr`.
     pub fn status_of(&mut self, addr: &str) -> Result<StatusInfo, ClientCallError> {
-        let deadline = Instant::now() + self.timeout;
+        let deadline = deadline_after(Instant::now(), self.timeout);
         match self.ask(addr, &Request::Status, deadline) {
             Ok(Ok(Response::Status(s))) => Ok(s),
             Ok(Ok(_)) => Err(ClientCallError::Unexpected("status")),
@@ -304,7 +304,7 @@ impl Client {
         if self.endpoints.is_empty() {
             return Err(ClientCallError::NoEndpoints);
         }
-        let deadline = Instant::now() + self.timeout;
+        let deadline = deadline_after(Instant::now(), self.timeout);
         let mut open: Option<String> = None;
         let mut last_error = String::from("timed out");
         let mut round = 0usize;

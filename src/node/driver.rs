@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use raft::eraftpb::Message;
 
 use crate::catalog::Catalog;
-use crate::consensus::{ProposeCallback, ProposeError, ProposeResult};
+use crate::consensus::{deadline_after, ProposeCallback, ProposeError, ProposeResult};
 use crate::engine::replica::ReplicaStatus;
 use crate::engine::{Completion, MessageSink, ProposalToken, ReadToken, Replica, ReplicaStore};
 use crate::entry::{CatalogVersion, Index, NodeId, Proposal};
@@ -228,7 +228,7 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
                         self.proposals.insert(
                             token,
                             ProposalWaiter {
-                                deadline: started + timeout,
+                                deadline: deadline_after(started, timeout),
                                 started,
                                 reply,
                             },
@@ -252,7 +252,7 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
                     self.reads.insert(
                         token,
                         ReadWaiter {
-                            deadline: Instant::now() + timeout,
+                            deadline: deadline_after(Instant::now(), timeout),
                             f,
                         },
                     );
