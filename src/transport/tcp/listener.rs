@@ -176,11 +176,20 @@ fn serve_stream(
             write_frame(stream, FrameKind::HelloAck, &encode_hello_ack(), peer).map_err(refuse)?;
             tracing::debug!(peer, %identity, peer_id, "peer connected");
             reader.set_limit(MAX_FRAME_PAYLOAD);
+            let generation = shared.inbound_opened(peer_id);
             let served = serve_peer(shared, stream, reader, &identity, peer_id, peer);
-            // The peer's connection to us ended (a crashed member's sockets
-            // close at once): tell the engine, so a follower that loses its
-            // leader this way stops trusting the leader's lease right away.
-            if !shared.stopping() {
+            // The peer closed its newest connection to us (a crashed
+            // member's sockets close at once): tell the engine, so a follower
+            // that loses its leader this way stops trusting the leader's
+            // lease right away. Not when this side cut the connection (a bad
+            // frame says nothing about the peer being down), nor when an
+            // older connection of the peer ends while a newer one serves.
+            let closed_by_peer = matches!(
+                served,
+                Ok(()) | Err(TransportError::Io { .. } | TransportError::Closed(_))
+            );
+            let newest = shared.inbound_closed(peer_id, generation);
+            if !shared.stopping() && closed_by_peer && newest {
                 shared.report_unreachable(peer_id);
             }
             served.map_err(Ending::Bad)

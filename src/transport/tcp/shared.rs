@@ -45,6 +45,8 @@ pub(super) struct Shared {
     sockets: Mutex<HashMap<u64, TcpStream>>,
     next_socket: AtomicU64,
     pub(super) next_stream: AtomicU64,
+    /// Per peer, the generation of its newest inbound connection.
+    inbound_newest: Mutex<HashMap<u64, u64>>,
     pub(super) inbound: AtomicUsize,
     // Counters.
     pub(super) dropped_other: AtomicU64,
@@ -73,6 +75,7 @@ impl Shared {
             sockets: Mutex::new(HashMap::new()),
             next_socket: AtomicU64::new(0),
             next_stream: AtomicU64::new(1),
+            inbound_newest: Mutex::new(HashMap::new()),
             inbound: AtomicUsize::new(0),
             dropped_other: AtomicU64::new(0),
             dropped_other_bytes: AtomicU64::new(0),
@@ -135,6 +138,25 @@ impl Shared {
                 p.peer_id
             )),
             Some(_) => Ok(()),
+        }
+    }
+
+    /// Notes a new inbound connection of `peer_id`; returns its generation.
+    pub(super) fn inbound_opened(&self, peer_id: u64) -> u64 {
+        let generation = self.next_stream.fetch_add(1, Ordering::Relaxed);
+        lock(&self.inbound_newest).insert(peer_id, generation);
+        generation
+    }
+
+    /// Notes the end of the inbound connection `generation` of `peer_id`;
+    /// true if it was the peer's newest.
+    pub(super) fn inbound_closed(&self, peer_id: u64, generation: u64) -> bool {
+        let mut newest = lock(&self.inbound_newest);
+        if newest.get(&peer_id) == Some(&generation) {
+            newest.remove(&peer_id);
+            true
+        } else {
+            false
         }
     }
 

@@ -120,3 +120,63 @@ fn shutdown_is_prompt_while_a_peer_is_unreachable() {
     t.shutdown();
     assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
 }
+
+/// Only the peer closing its newest connection tells the engine the peer is
+/// unreachable (a follower then drops its leader's lease): not an older
+/// connection ending while a newer one serves, and not a connection this
+/// side cut for a bad frame.
+#[test]
+fn only_the_peer_closing_its_newest_connection_reports_it_unreachable() {
+    use crate::transport::{Deliver, Inbound, Inbox, Traffic};
+    use std::io::Write;
+    let ca = DevCa::new("ca").unwrap();
+    let mut cfg = TcpConfig::new(local(), tls(&ca, "node-1"));
+    cfg.seed_peers = vec![peer(1, "CN=node-1"), peer(2, "CN=node-2")];
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let r = reports.clone();
+    let deliver: Deliver = Arc::new(move |inbound| {
+        if let Inbound::Unreachable { peer_id } = inbound {
+            r.lock().unwrap().push(peer_id);
+        }
+        true
+    });
+    let t = TcpTransport::bind(cfg)
+        .unwrap()
+        .attach(Inbox::new(deliver, Arc::new(Traffic::default())));
+    let addr = t.local_addr().to_string();
+    let node2 = tls(&ca, "node-2");
+    let t5 = Duration::from_secs(5);
+    let role = HelloRole::Peer { peer_id: 2 };
+    let settle = || std::thread::sleep(Duration::from_millis(300));
+    let (older, _) = dial(&node2, &addr, role, None, t5, t5, None).unwrap();
+    let (mut newer, _) = dial(&node2, &addr, role, None, t5, t5, None).unwrap();
+    settle();
+    drop(older);
+    settle();
+    assert!(
+        reports.lock().unwrap().is_empty(),
+        "an older connection ended"
+    );
+    // A bad frame: this side cuts the connection; the peer is not down.
+    newer.write_all(b"this is not a frame at all").unwrap();
+    newer.flush().unwrap();
+    settle();
+    assert!(
+        reports.lock().unwrap().is_empty(),
+        "we cut it for a bad frame"
+    );
+    drop(newer);
+    // The peer closes its newest connection: now it is reported.
+    let (newest, _) = dial(&node2, &addr, role, None, t5, t5, None).unwrap();
+    settle();
+    drop(newest);
+    let deadline = Instant::now() + t5;
+    while reports.lock().unwrap().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the peer's close was not reported"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(*reports.lock().unwrap(), vec![2]);
+}
