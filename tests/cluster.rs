@@ -661,3 +661,32 @@ fn a_huge_timeout_waits_and_does_not_kill_the_member() {
     node.propose(transition("after", &c.names[0], 1), T)
         .unwrap();
 }
+
+/// A linearizable read a follower forwarded to a leader that then died is
+/// sent again to the next leader, and answered well before its deadline.
+#[test]
+fn a_read_forwarded_to_a_dead_leader_is_sent_to_the_next_one() {
+    let c = Cluster::new(3);
+    let l = c.leader(Duration::from_secs(5));
+    let leader = c.nodes[l].as_ref().unwrap();
+    leader
+        .propose(transition("before", &c.names[l], 1), T)
+        .unwrap();
+    let f = (l + 1) % 3;
+    let follower = c.nodes[f].as_ref().unwrap();
+    wait_until("the follower applied the write", T, || {
+        follower.owner(&"before".parse().unwrap()).is_some()
+    });
+    // The leader goes silent; the follower still believes in it and
+    // forwards the read there, where it is lost.
+    c.net.isolate(l as u64 + 1);
+    let t0 = Instant::now();
+    let got = follower.read_linearizable(Duration::from_secs(20), |cat, i| {
+        (cat.owner(&"before".parse().unwrap()).is_some(), i)
+    });
+    let took = t0.elapsed();
+    let (saw, _) = got.unwrap_or_else(|e| panic!("read failed after {took:?}: {e}"));
+    assert!(saw, "the read reflects the acknowledged write");
+    // Answered once the survivors elected a leader, not at the deadline.
+    assert!(took < Duration::from_secs(5), "the read took {took:?}");
+}

@@ -78,6 +78,8 @@ struct ProposalWaiter {
 
 struct ReadWaiter {
     deadline: Instant,
+    /// When its read index request was last sent.
+    sent: Instant,
     f: ReadFn,
 }
 
@@ -115,6 +117,11 @@ pub(crate) struct Driver<S: ReplicaStore, T: Transport> {
     peers_at: Option<CatalogVersion>,
     last_leader: Option<NodeId>,
     had_followers: bool,
+    /// The leader the pending linearizable reads were last sent through.
+    reads_via: Option<(NodeId, crate::entry::Term)>,
+    /// A pending linearizable read is sent again after this long (a new
+    /// leader drops read requests until it commits in its term).
+    resend_reads_after: Duration,
 }
 
 impl<S: ReplicaStore, T: Transport> Driver<S, T> {
@@ -124,6 +131,7 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
         rx: Receiver<Command>,
         shared: Arc<Shared>,
         tick_interval: Duration,
+        resend_reads_after: Duration,
     ) -> Self {
         Self {
             replica,
@@ -137,6 +145,8 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
             peers_at: None,
             last_leader: None,
             had_followers: false,
+            reads_via: None,
+            resend_reads_after,
         }
     }
 
@@ -182,12 +192,39 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
                     return;
                 }
             }
+            self.resend_reads(now);
             self.expire(now);
             self.publish();
         }
         self.close();
         self.fail_all(ProposeError::Shutdown);
         self.publish();
+    }
+
+    /// Sends pending linearizable reads again when the leader changed (a
+    /// read index request forwarded to a leader that died is lost with it)
+    /// and when one waited an election timeout (a new leader drops read
+    /// requests until it has committed in its term). Otherwise such a read
+    /// waits for its deadline. A read answered twice is answered once: the
+    /// second answer finds no waiter.
+    fn resend_reads(&mut self, now: Instant) {
+        if self.reads.is_empty() {
+            self.reads_via = None;
+            return;
+        }
+        let term = crate::entry::Term(self.replica.hard_state().term);
+        let via = self.replica.leader_hint().map(|l| (l.id, term));
+        if via.is_none() {
+            return;
+        }
+        let changed = self.reads_via.is_some() && via != self.reads_via;
+        self.reads_via = via;
+        for (token, w) in self.reads.iter_mut() {
+            if changed || now.duration_since(w.sent) >= self.resend_reads_after {
+                w.sent = now;
+                self.replica.read(*token);
+            }
+        }
     }
 
     /// Takes no more commands (see [`Shared::gate`]).
@@ -253,6 +290,7 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
                         token,
                         ReadWaiter {
                             deadline: deadline_after(Instant::now(), timeout),
+                            sent: Instant::now(),
                             f,
                         },
                     );

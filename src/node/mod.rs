@@ -98,6 +98,7 @@ impl Node {
                 .unwrap_or(0)
         });
         let tick = options.engine.tick_interval;
+        let resend_reads_after = options.engine.election_timeout();
         let mut replica = Replica::open(
             options.engine,
             options.id.clone(),
@@ -118,7 +119,14 @@ impl Node {
             fatal: Mutex::new(None),
             gate: Mutex::new(true),
         });
-        let driver = Driver::new(replica, transport, rx, shared.clone(), tick);
+        let driver = Driver::new(
+            replica,
+            transport,
+            rx,
+            shared.clone(),
+            tick,
+            resend_reads_after,
+        );
         let thread = std::thread::Builder::new()
             .name(format!("synod-{}", options.id))
             .spawn(move || {
