@@ -690,3 +690,62 @@ fn a_read_forwarded_to_a_dead_leader_is_sent_to_the_next_one() {
     // Answered once the survivors elected a leader, not at the deadline.
     assert!(took < Duration::from_secs(5), "the read took {took:?}");
 }
+
+fn admit(leader: &Node, who: &NodeId, address: &str) -> u64 {
+    leader
+        .propose(
+            membership(MembershipChange::Admit {
+                member: who.clone(),
+                kind: MemberKind::Data,
+                address: address.parse().unwrap(),
+            }),
+            T,
+        )
+        .unwrap();
+    leader
+        .members()
+        .into_iter()
+        .find(|m| &m.id == who)
+        .unwrap()
+        .peer_id
+}
+
+/// A leader removed while every other member is still a learner cannot hand
+/// over yet: it must keep promoting the learners, then hand over and leave.
+#[test]
+fn a_removed_leader_whose_others_are_learners_promotes_them_then_leaves() {
+    let mut c = Cluster::new(1);
+    c.leader(Duration::from_secs(5));
+    let old = c.names[0].clone();
+    let mut peers = Vec::new();
+    for i in 1..=2usize {
+        let who = id(&format!("CN=node-{i}"));
+        c.names.push(who.clone());
+        let leader = c.nodes[0].as_ref().unwrap();
+        peers.push(admit(leader, &who, &format!("mem:{i}")));
+    }
+    c.nodes[0]
+        .as_ref()
+        .unwrap()
+        .propose(membership(MembershipChange::Remove { member: old }), T)
+        .unwrap();
+    for (k, peer) in peers.iter().enumerate() {
+        let i = k + 1;
+        std::fs::create_dir_all(c.dir.path().join(c.names[i].as_str())).unwrap();
+        let node = c.start(i, Some(*peer));
+        c.nodes.push(Some(node));
+    }
+    wait_until(
+        "a newcomer leads, both are voters and the old leader is gone",
+        Duration::from_secs(15),
+        || {
+            c.nodes.iter().skip(1).flatten().any(|n| {
+                let st = n.status();
+                n.is_leader()
+                    && peers.iter().all(|p| st.voters.contains(p))
+                    && !st.voters.contains(&1)
+                    && !st.learners.contains(&1)
+            })
+        },
+    );
+}

@@ -130,25 +130,29 @@ impl<S: ReplicaStore> Replica<S> {
             .iter()
             .chain(cs.learners.iter())
             .copied()
-            .filter(|p| !admitted.contains_key(p))
+            .filter(|p| !admitted.contains_key(p) && *p != self.peer_id)
             .collect();
         gone.sort_unstable();
         if let Some(p) = gone.first().copied() {
-            if p == self.peer_id {
-                self.hand_over_leadership(&admitted, true);
-                return None;
-            }
             return Some(single(
                 p,
                 ConfChangeType::RemoveNode,
                 ConfChangeTransition::Explicit,
             ));
         }
-        if admitted
-            .get(&self.peer_id)
-            .is_some_and(|(_, draining)| *draining)
-        {
-            self.hand_over_leadership(&admitted, false);
+        match admitted.get(&self.peer_id) {
+            // Removed: hand over. With no other voter to take over (the
+            // others are still learners), go on promoting them below: a
+            // removed leader that stopped here would stall membership.
+            None => {
+                if self.hand_over_leadership(&admitted, true) {
+                    return None;
+                }
+            }
+            Some((_, true)) => {
+                self.hand_over_leadership(&admitted, false);
+            }
+            Some((_, false)) => {}
         }
         // Admitted members not yet in the configuration join as learners.
         if let Some(p) = admitted.keys().copied().find(|p| !in_conf(*p)) {
@@ -183,9 +187,15 @@ impl<S: ReplicaStore> Replica<S> {
     /// go, so it settles for a draining voter when it has to; a draining
     /// leader only hands over to a voter that is not draining, or leadership
     /// would bounce between draining members forever.
-    fn hand_over_leadership(&mut self, admitted: &BTreeMap<u64, (NodeId, bool)>, must_go: bool) {
+    ///
+    /// Returns whether a transfer is under way.
+    fn hand_over_leadership(
+        &mut self,
+        admitted: &BTreeMap<u64, (NodeId, bool)>,
+        must_go: bool,
+    ) -> bool {
         if self.raw.raft.lead_transferee.is_some() {
-            return;
+            return true;
         }
         let prs = self.raw.raft.prs();
         let target = self
@@ -202,9 +212,13 @@ impl<S: ReplicaStore> Replica<S> {
             .min()
             .filter(|(draining, _, _, _)| must_go || !*draining)
             .map(|(_, _, _, p)| p);
-        if let Some(p) = target {
-            tracing::info!(to = p, "handing leadership over");
-            self.raw.transfer_leader(p);
+        match target {
+            Some(p) => {
+                tracing::info!(to = p, "handing leadership over");
+                self.raw.transfer_leader(p);
+                true
+            }
+            None => false,
         }
     }
 }
