@@ -749,3 +749,20 @@ fn a_removed_leader_whose_others_are_learners_promotes_them_then_leaves() {
         },
     );
 }
+
+/// A member that stopped says so: it is no longer the leader, knows no
+/// leader, and every proposal answers Shutdown.
+#[test]
+fn a_stopped_leader_no_longer_says_it_leads() {
+    let c = Cluster::new(1);
+    c.leader(Duration::from_secs(5));
+    let node = c.nodes[0].as_ref().unwrap();
+    assert!(node.is_leader());
+    node.shutdown();
+    assert!(!node.is_leader(), "a stopped member still claims to lead");
+    assert_eq!(node.leader(), None);
+    assert_eq!(
+        node.propose(transition("late", &c.names[0], 1), T),
+        Err(ProposeError::Shutdown)
+    );
+}

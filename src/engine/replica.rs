@@ -95,7 +95,7 @@ pub struct Replica<S: ReplicaStore> {
     leader_config_term: u64,
     /// A catalog decoded from an incoming snapshot message, kept so the
     /// install does not decode it a second time.
-    incoming_snapshot: Option<(u64, Catalog)>,
+    incoming_snapshot: Option<((u64, u64), Catalog)>,
     record: Option<Vec<Applied>>,
     /// Where a simulator mutant deviates; none in a real member.
     test_seam: TestSeam,
@@ -268,6 +268,8 @@ impl<S: ReplicaStore> Replica<S> {
                 msg.to, self.peer_id
             )));
         }
+        self.refuse_what_raft_would_panic_on(&msg)?;
+        let mut incoming = None;
         if ty == MessageType::MsgSnapshot {
             // Validate the catalog before raft accepts the snapshot: an
             // undecodable one must be refused here, not fail at install.
@@ -278,14 +280,67 @@ impl<S: ReplicaStore> Replica<S> {
                     msg.from
                 ))
             })?;
-            self.incoming_snapshot = Some((snap.get_metadata().index, catalog));
+            let meta = snap.get_metadata();
+            incoming = Some(((meta.term, meta.index), catalog));
         }
         match self.raw.step(msg) {
             Ok(()) | Err(raft::Error::StepPeerNotFound) => {}
             Err(e) => return Err(EngineError::Raft(e)),
         }
+        // Keep the decoded catalog only for the snapshot raft accepted (it
+        // is now raft's pending snapshot): a snapshot raft refused, from a
+        // stale leader say, must never be installed in its place.
+        if let Some((at, catalog)) = incoming {
+            let pending = self.raw.raft.raft_log.unstable.snapshot.as_ref();
+            if pending.is_some_and(|s| (s.get_metadata().term, s.get_metadata().index) == at) {
+                self.incoming_snapshot = Some((at, catalog));
+            }
+        }
         self.reseed_timeout();
         Ok(())
+    }
+
+    /// Refuses a message that would reach one of raft-rs's fatal checks (a
+    /// panic that would kill this member): a heartbeat whose commit index is
+    /// beyond this log, or an append that contradicts a committed entry. A
+    /// correct leader never sends either; one frame from a faulty or hostile
+    /// member must not take this one down.
+    fn refuse_what_raft_would_panic_on(&self, msg: &Message) -> Result<(), EngineError> {
+        let log = &self.raw.raft.raft_log;
+        match msg.get_msg_type() {
+            MessageType::MsgHeartbeat if msg.commit > log.last_index() => {
+                Err(EngineError::Refused(format!(
+                    "heartbeat from peer {} commits index {} beyond this log's last index {}",
+                    msg.from,
+                    msg.commit,
+                    log.last_index()
+                )))
+            }
+            MessageType::MsgAppend => {
+                for (k, e) in msg.get_entries().iter().enumerate() {
+                    if e.index != msg.index + 1 + k as u64 {
+                        return Err(EngineError::Refused(format!(
+                            "append from peer {} after index {} carries entry {} at position {k}",
+                            msg.from, msg.index, e.index
+                        )));
+                    }
+                    if e.index > log.committed {
+                        break;
+                    }
+                    if log.term(e.index).is_ok_and(|t| t != e.term) {
+                        return Err(EngineError::Refused(format!(
+                            "append from peer {} contradicts committed entry {} (term {} here, {} sent)",
+                            msg.from,
+                            e.index,
+                            log.term(e.index).unwrap_or(0),
+                            e.term
+                        )));
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Asks raft to hand leadership to `peer_id`.

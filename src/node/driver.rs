@@ -150,8 +150,35 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
         }
     }
 
-    /// Runs until shutdown or a fatal error.
+    /// Runs until shutdown or a fatal error. A panic inside the engine (a
+    /// bug, or raft-rs's own fatal checks) does not end the thread silently:
+    /// it becomes the member's fatal state, logged, in its status, and the
+    /// answer of every waiting and later call.
     pub fn run(mut self) {
+        let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_loop()));
+        if let Err(panic) = ran {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic".into());
+            let text = format!("the consensus engine failed: {what}");
+            tracing::error!("member stops: {text}");
+            *self.shared.fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(text.clone());
+            self.close();
+            // What is owed an answer still gets one; a second panic here
+            // (the engine state is suspect) must not escape either.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.fail_all(ProposeError::Storage(text));
+            }));
+        }
+        // A stopped member leads nobody and follows nobody.
+        let mut st = self.shared.status.lock().unwrap_or_else(|p| p.into_inner());
+        st.role = raft::StateRole::Follower;
+        st.leader = None;
+    }
+
+    fn run_loop(&mut self) {
         let mut next_tick = Instant::now() + self.tick_interval;
         self.publish();
         'outer: loop {

@@ -30,7 +30,7 @@ impl<S: ReplicaStore> Replica<S> {
         let meta = snap.get_metadata();
         let (index, term) = (meta.index, meta.term);
         let catalog = match self.incoming_snapshot.take() {
-            Some((i, c)) if i == index => c,
+            Some((at, c)) if at == (term, index) => c,
             _ => Catalog::decode_snapshot(&snap.data).map_err(|e| {
                 EngineError::Storage(format!("snapshot at {index} does not decode: {e}"))
             })?,
