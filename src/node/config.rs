@@ -237,6 +237,7 @@ impl NodeConfig {
             message,
         };
         let node_id = |field: &str, s: &str| {
+            rfc4514_form(s).map_err(|m| invalid(field, m))?;
             NodeId::from_certificate_subject(s).map_err(|e| invalid(field, e.to_string()))
         };
         let id = node_id("id", &raw.id)?;
@@ -359,6 +360,31 @@ impl NodeConfig {
     }
 }
 
+/// Refuses a subject written in OpenSSL's styles (`CN=ops, O=Acme` or
+/// `/CN=ops/O=Acme`): a certificate's identity is its subject in RFC 4514
+/// form (`CN=ops,O=Acme`, no space after the comma), so such an entry could
+/// never match anyone and would lock that identity out silently.
+fn rfc4514_form(s: &str) -> Result<(), String> {
+    let s = s.trim();
+    let mut escaped = false;
+    let mut prev_comma = false;
+    for c in s.chars() {
+        if prev_comma && c == ' ' {
+            return Err(format!(
+                "{s:?} looks like OpenSSL's subject style (a space after a comma); identities are certificate subjects in RFC 4514 form, for example \"CN=ops,O=Acme\""
+            ));
+        }
+        prev_comma = c == ',' && !escaped;
+        escaped = c == '\\' && !escaped;
+    }
+    if s.starts_with('/') {
+        return Err(format!(
+            "{s:?} looks like OpenSSL's /-separated subject style; identities are certificate subjects in RFC 4514 form, for example \"CN=ops,O=Acme\""
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,6 +475,28 @@ election_ticks = 15
         )
         .unwrap();
         assert_eq!(c.max_inbound, 300);
+    }
+
+    #[test]
+    fn openssl_style_subjects_are_refused_at_load_with_the_rfc4514_form() {
+        for bad in ["CN=ops, O=Acme", "/CN=ops/O=Acme"] {
+            let e = refused(&GOOD.replace(
+                "operators = [\"CN=ops\"]",
+                &format!("operators = [\"{bad}\"]"),
+            ));
+            assert!(e.contains("authorization.operators[0]"), "{e}");
+            assert!(e.contains("RFC 4514"), "{e}");
+        }
+        // RFC 4514 itself, with an escaped comma followed by a space, is fine.
+        let ok = GOOD.replace(
+            "operators = [\"CN=ops\"]",
+            "operators = [\"CN=ops,O=Acme\\\\, Inc\"]",
+        );
+        let c = NodeConfig::parse(&ok, Path::new("n.toml")).unwrap();
+        assert!(c
+            .authorization
+            .operators
+            .contains(&NodeId::from_certificate_subject("CN=ops,O=Acme\\, Inc").unwrap()));
     }
 
     #[test]

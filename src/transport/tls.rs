@@ -213,7 +213,10 @@ pub fn identity_from_certificate(der: &[u8]) -> Result<NodeId, TransportError> {
     let (_, cert) = X509Certificate::from_der(der)
         .map_err(|e| TransportError::Certificate(format!("does not parse: {e}")))?;
     let subject = subject_rfc4514(cert.subject())?;
-    Ok(NodeId::from_certificate_subject(&subject)?)
+    // Exactly the subject: a subject that trimming would change (one that
+    // ends in Unicode white space, say) is refused, never read as another
+    // identity.
+    Ok(NodeId::from_exact_bytes(subject.as_bytes())?)
 }
 
 fn short_name(oid: &str) -> Option<&'static str> {
@@ -533,6 +536,22 @@ mod tests {
             identity_from_certificate(cert.der()).unwrap().as_str(),
             "CN=\\ node\\+b,O=Synod\\, Inc"
         );
+    }
+
+    #[test]
+    fn a_subject_that_trimming_would_change_is_refused_not_read_as_another() {
+        for cn in ["ops\u{00A0}", "ops\u{2003}", "ops\u{3000}"] {
+            let mut params = rcgen::CertificateParams::new(vec!["localhost".into()]).unwrap();
+            let mut dn = rcgen::DistinguishedName::new();
+            dn.push(rcgen::DnType::CommonName, cn);
+            params.distinguished_name = dn;
+            let key = rcgen::KeyPair::generate().unwrap();
+            let cert = params.self_signed(&key).unwrap();
+            match identity_from_certificate(cert.der()) {
+                Err(TransportError::Identity(_)) => {}
+                other => panic!("{cn:?} read as {other:?}"),
+            }
+        }
     }
 
     #[test]
