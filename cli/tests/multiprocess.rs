@@ -83,7 +83,7 @@ fn cluster(dir: &Path) -> Vec<Proc> {
     write_dev_certs(
         &dir.join("certs"),
         &names,
-        &["ops".into(), "stranger".into()],
+        &["ops".into(), "stranger".into(), "boss".into()],
     )
     .unwrap();
     let addrs: Vec<String> = names
@@ -103,7 +103,7 @@ fn cluster(dir: &Path) -> Vec<Proc> {
             std::fs::write(
                 &config,
                 format!(
-                    "id = \"CN={n}\"\nlisten = \"{a}\"\ndata_dir = \"data/{n}\"\n[tls]\ncert = \"certs/{n}.pem\"\nkey = \"certs/{n}-key.pem\"\nca = \"certs/ca.pem\"\n[cluster]\nbootstrap = [{}]\n[authorization]\nproposers = [\"CN=ops\"]\n[engine]\ntick_ms = 20\n",
+                    "id = \"CN={n}\"\nlisten = \"{a}\"\ndata_dir = \"data/{n}\"\n[tls]\ncert = \"certs/{n}.pem\"\nkey = \"certs/{n}-key.pem\"\nca = \"certs/ca.pem\"\n[cluster]\nbootstrap = [{}]\n[authorization]\nproposers = [\"CN=ops\"]\noperators = [\"CN=boss\"]\n[engine]\ntick_ms = 20\n",
                     bootstrap.join(", ")
                 ),
             )
@@ -295,6 +295,28 @@ fn strangers_and_garbage_are_refused_and_the_cluster_carries_on() {
     for p in &procs {
         assert!(ops.status_of(&p.addr).is_ok(), "{} stopped serving", p.addr);
     }
+    // An operator cannot write someone else's name into the audit: the
+    // record carries the identity that authenticated the proposal.
+    let forged = ControlPlaneEntry::ForcedOwnershipTransition(synod::ForcedOwnershipTransition {
+        range: "x".parse().unwrap(),
+        new_owner: NodeId::from_certificate_subject("CN=node-b").unwrap(),
+        operator: NodeId::from_certificate_subject("CN=someone-else").unwrap(),
+        reason: "forged".parse().unwrap(),
+    });
+    let mut boss = Client::new(
+        endpoints,
+        security(dir.path(), "boss"),
+        Duration::from_secs(10),
+    );
+    boss.propose(forged).unwrap();
+    let audit = boss.audit(true).unwrap();
+    let last = audit.last().unwrap();
+    assert_eq!(last.reason.as_str(), "forged");
+    assert_eq!(
+        last.operator.as_str(),
+        "CN=boss",
+        "the audit names who proposed"
+    );
 }
 
 #[test]

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::protocol::{ClientError, Request, Response, StatusInfo, MAX_PAGE};
 use super::{Node, ProposeError};
-use crate::entry::{ControlPlaneEntry, NodeId};
+use crate::entry::{ControlPlaneEntry, ForcedOwnershipTransition, NodeId};
 
 /// What a request needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -219,6 +219,7 @@ impl ClientService {
                 session,
                 timeout_ms,
             } => {
+                let entry = attributed(entry, client);
                 let timeout = Duration::from_millis(u64::from(timeout_ms.clamp(1, 60_000)));
                 use crate::node::ControlPlaneConsensus;
                 let proposal = crate::entry::Proposal { session, entry };
@@ -230,6 +231,21 @@ impl ClientService {
             }
             Request::Metrics => Response::Metrics(self.node.metrics_text()),
         })
+    }
+}
+
+/// A forced transition's audit record names the identity that
+/// authenticated the proposal, whatever operator the request wrote: the
+/// free-text reason is the client's, the name is not.
+fn attributed(entry: ControlPlaneEntry, client: &NodeId) -> ControlPlaneEntry {
+    match entry {
+        ControlPlaneEntry::ForcedOwnershipTransition(t) => {
+            ControlPlaneEntry::ForcedOwnershipTransition(ForcedOwnershipTransition {
+                operator: client.clone(),
+                ..t
+            })
+        }
+        other => other,
     }
 }
 
