@@ -123,6 +123,11 @@ pub enum ProposeError {
     /// before acting on it.
     #[error("outcome unknown: {0}")]
     Indeterminate(String),
+    /// A leadership transfer did not happen in time (the target did not
+    /// win the election the leader asked it to start); leadership stays
+    /// where it was. Says why, as far as the leader knows.
+    #[error("leadership did not move: {0}")]
+    NotTransferred(String),
 }
 
 impl Committed {

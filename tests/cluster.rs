@@ -766,3 +766,66 @@ fn a_stopped_leader_no_longer_says_it_leads() {
         Err(ProposeError::Shutdown)
     );
 }
+
+/// Members that joined (admitted, caught up, promoted) take leadership on
+/// request like bootstrap members do, between every pair.
+#[test]
+fn leadership_moves_on_request_between_members_that_joined() {
+    let mut c = Cluster::new(1);
+    c.leader(Duration::from_secs(5));
+    let mut peers = vec![1u64];
+    for i in 1..=2usize {
+        let who = id(&format!("CN=node-{i}"));
+        c.names.push(who.clone());
+        let peer = admit(c.nodes[0].as_ref().unwrap(), &who, &format!("mem:{i}"));
+        std::fs::create_dir_all(c.dir.path().join(who.as_str())).unwrap();
+        let node = c.start(i, Some(peer));
+        c.nodes.push(Some(node));
+        peers.push(peer);
+    }
+    wait_until("both newcomers are voters", Duration::from_secs(10), || {
+        let st = c.nodes[0].as_ref().unwrap().status();
+        peers.iter().all(|p| st.voters.contains(p))
+    });
+    for (from, to) in [(0usize, 1usize), (1, 2), (2, 1), (1, 0), (0, 2), (2, 0)] {
+        wait_until("the expected leader leads", Duration::from_secs(10), || {
+            c.nodes[from].as_ref().unwrap().is_leader()
+        });
+        c.nodes[from]
+            .as_ref()
+            .unwrap()
+            .transfer_leadership(&c.names[to])
+            .unwrap();
+        wait_until(
+            &format!("leadership moves from {from} to {to}"),
+            Duration::from_secs(10),
+            || c.nodes[to].as_ref().unwrap().is_leader(),
+        );
+    }
+}
+
+/// A transfer either happens or says why not: a follower answers "not the
+/// leader" (naming it) instead of accepting a request it cannot carry out,
+/// and the leader answers once leadership has moved.
+#[test]
+fn a_transfer_happens_or_says_why_not() {
+    let c = Cluster::new(3);
+    let l = c.leader(Duration::from_secs(5));
+    let f = (l + 1) % 3;
+    let to = (l + 2) % 3;
+    let follower = c.nodes[f].as_ref().unwrap();
+    match follower.transfer_leadership(&c.names[to]) {
+        Err(ProposeError::NotLeader { leader: Some(hint) }) => assert_eq!(hint.id, c.names[l]),
+        other => panic!("a follower accepted a transfer it cannot carry out: {other:?}"),
+    }
+    let leader = c.nodes[l].as_ref().unwrap();
+    leader.transfer_leadership(&c.names[to]).unwrap();
+    // When the call returns, leadership has moved.
+    assert!(
+        !leader.is_leader(),
+        "the transfer returned before it happened"
+    );
+    wait_until("the target leads", T, || {
+        c.nodes[to].as_ref().unwrap().is_leader()
+    });
+}

@@ -76,6 +76,14 @@ struct ProposalWaiter {
     reply: Reply,
 }
 
+/// A leadership transfer the leader started, answered once leadership
+/// moved to its target or at its deadline.
+struct TransferWaiter {
+    to: NodeId,
+    deadline: Instant,
+    reply: Sender<Result<(), ProposeError>>,
+}
+
 struct ReadWaiter {
     deadline: Instant,
     /// When its read index request was last sent.
@@ -113,6 +121,7 @@ pub(crate) struct Driver<S: ReplicaStore, T: Transport> {
     pub tick_interval: Duration,
     proposals: HashMap<ProposalToken, ProposalWaiter>,
     reads: HashMap<ReadToken, ReadWaiter>,
+    transfers: Vec<TransferWaiter>,
     next_token: u64,
     peers_at: Option<CatalogVersion>,
     last_leader: Option<NodeId>,
@@ -141,6 +150,7 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
             tick_interval,
             proposals: HashMap::new(),
             reads: HashMap::new(),
+            transfers: Vec::new(),
             next_token: 0,
             peers_at: None,
             last_leader: None,
@@ -220,6 +230,7 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
                 }
             }
             self.resend_reads(now);
+            self.settle_transfers(now);
             self.expire(now);
             self.publish();
         }
@@ -252,6 +263,31 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
                 self.replica.read(*token);
             }
         }
+    }
+
+    /// Answers the transfers whose target now leads (as this former leader
+    /// has learned from it), and those whose deadline passed.
+    fn settle_transfers(&mut self, now: Instant) {
+        if self.transfers.is_empty() {
+            return;
+        }
+        let leader = self.replica.leader_hint().map(|l| l.id);
+        let still_leading = self.replica.is_leader();
+        self.transfers.retain_mut(|w| {
+            let answer = if leader.as_ref() == Some(&w.to) && !still_leading {
+                Ok(())
+            } else if now >= w.deadline {
+                Err(ProposeError::NotTransferred(format!(
+                    "{} did not take over within two election timeouts (it may be unreachable or behind); the leader is {}",
+                    w.to,
+                    leader.as_ref().map_or("unknown".to_string(), |l| l.to_string())
+                )))
+            } else {
+                return true;
+            };
+            let _ = w.reply.send(answer);
+            false
+        });
     }
 
     /// Takes no more commands (see [`Shared::gate`]).
@@ -327,17 +363,33 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
                 }
             }
             Command::TransferLeader { to, reply } => {
-                let answer = match self.replica.catalog().member(&to) {
-                    Some(m) => {
-                        self.replica.transfer_leader(m.peer_id);
-                        Ok(())
+                let target = self.replica.catalog().member(&to).map(|m| m.peer_id);
+                match target {
+                    None => {
+                        let _ = reply.send(Err(ProposeError::Refused {
+                            refusal: crate::catalog::Refusal::UnknownMember { member: to },
+                            at: None,
+                        }));
                     }
-                    None => Err(ProposeError::Refused {
-                        refusal: crate::catalog::Refusal::UnknownMember { member: to },
-                        at: None,
-                    }),
-                };
-                let _ = reply.send(answer);
+                    // Only the leader can hand leadership over; a follower
+                    // says where the leader is instead of accepting.
+                    Some(_) if !self.replica.is_leader() => {
+                        let _ = reply.send(Err(ProposeError::NotLeader {
+                            leader: self.replica.leader_hint(),
+                        }));
+                    }
+                    Some(p) if p == self.replica.peer_id() => {
+                        let _ = reply.send(Ok(()));
+                    }
+                    Some(p) => {
+                        self.replica.transfer_leader(p);
+                        self.transfers.push(TransferWaiter {
+                            to,
+                            deadline: deadline_after(Instant::now(), self.resend_reads_after * 2),
+                            reply,
+                        });
+                    }
+                }
             }
             Command::Shutdown => return false,
         }
@@ -402,6 +454,9 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
     }
 
     fn fail_all(&mut self, err: ProposeError) {
+        for w in self.transfers.drain(..) {
+            let _ = w.reply.send(Err(err.clone()));
+        }
         for (_, w) in self.proposals.drain() {
             w.reply.answer(Err(err.clone()));
         }

@@ -245,8 +245,12 @@ impl Node {
         rx.recv().unwrap_or_else(|_| Err(self.stopped_error()))
     }
 
-    /// Asks the leader to hand leadership to `to`. Returns once the request
-    /// is queued; watch [`Node::status`] for the outcome.
+    /// Hands leadership to `to` and returns once it has moved (`Ok`, also
+    /// when this member already leads and `to` is itself). Otherwise says
+    /// why not: [`ProposeError::NotLeader`] on a follower (with the leader
+    /// to ask), `Refused` for a member the catalog does not know, and
+    /// [`ProposeError::NotTransferred`] when the target did not take over
+    /// within two election timeouts.
     pub fn transfer_leadership(&self, to: &NodeId) -> Result<(), ProposeError> {
         let (tx, rx) = mpsc::channel();
         if self

@@ -166,6 +166,8 @@ impl From<ProposeError> for Error {
             ProposeError::Shutdown => Self::new(SYNOD_ERR_SHUTDOWN, message),
             ProposeError::Storage(_) => Self::new(SYNOD_ERR_STORAGE, message),
             ProposeError::Indeterminate(_) => Self::new(SYNOD_ERR_INDETERMINATE, message),
+            // The deadline of the transfer passed; nothing changed.
+            ProposeError::NotTransferred(_) => Self::new(SYNOD_ERR_TIMEOUT, message),
         }
     }
 }

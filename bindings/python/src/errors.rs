@@ -172,6 +172,7 @@ pub(crate) fn client_error(py: Python<'_>, err: ClientCallError, identity: &str)
                 // the caller's argument, a protocol mismatch.
                 RemoteError::BadRequest(_) => Kind::Synod,
                 RemoteError::Indeterminate(_) => Kind::Indeterminate,
+                RemoteError::NotTransferred(_) => Kind::Timeout,
             },
             ClientCallError::Unreachable(_) => Kind::Unavailable,
             ClientCallError::Indeterminate(_) => Kind::Indeterminate,
@@ -215,6 +216,7 @@ pub(crate) fn propose_error(py: Python<'_>, err: ProposeError) -> PyErr {
             ProposeError::Shutdown => Kind::Shutdown,
             ProposeError::Storage(_) => Kind::Storage,
             ProposeError::Indeterminate(_) => Kind::Indeterminate,
+            ProposeError::NotTransferred(_) => Kind::Timeout,
         })
     })();
     match filled {

@@ -78,6 +78,10 @@ pub enum RemoteError {
     /// [`ProposeError::Indeterminate`]).
     #[error("outcome unknown: {0}")]
     Indeterminate(String),
+    /// A leadership transfer did not happen (see
+    /// [`ProposeError::NotTransferred`]).
+    #[error("leadership did not move: {0}")]
+    NotTransferred(String),
 }
 
 fn put_refusal(w: &mut Writer, refusal: &Refusal) {
@@ -139,6 +143,10 @@ pub(super) fn put_error(w: &mut Writer, e: &ClientError) {
             w.u8(9);
             w.str(clip(s));
         }
+        ClientError::Propose(ProposeError::NotTransferred(s)) => {
+            w.u8(10);
+            w.str(clip(s));
+        }
     }
 }
 
@@ -189,6 +197,7 @@ pub(super) fn get_error(r: &mut Reader<'_>) -> Result<RemoteError, DecodeError> 
         7 => RemoteError::Unauthorized(text(r, "unauthorized")?),
         8 => RemoteError::BadRequest(text(r, "bad request")?),
         9 => RemoteError::Indeterminate(text(r, "outcome unknown")?),
+        10 => RemoteError::NotTransferred(text(r, "transfer")?),
         tag => {
             return Err(DecodeError::UnknownTag {
                 what: "client error",
