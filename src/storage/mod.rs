@@ -75,7 +75,8 @@
 //!    ignored at open, so a crash in the middle leaves the old state.
 //! 4. Obsolete segments and snapshot files are removed only after the
 //!    record that makes them obsolete is durable; segments oldest first, so
-//!    a crash leaves a contiguous run.
+//!    a crash leaves a contiguous run. A failed remove or directory fsync
+//!    there poisons the store like any other failed write (rule 5).
 //! 5. Every I/O error, fsync errors included, is returned. After a failed
 //!    write or fsync the store is *poisoned* (what reached the disk is
 //!    unknown; retrying an fsync may lie): every later write answers
