@@ -181,6 +181,9 @@ pub struct InspectReport {
     pub torn_tail: Option<TornView>,
     /// Snapshot files the log never recorded.
     pub ignored_snapshots: Vec<String>,
+    /// Leftovers the next writable open will remove (temporary files,
+    /// superseded snapshots, a final segment torn inside its head).
+    pub would_remove: Vec<String>,
     /// The catalog at the commit index (absent if never bootstrapped).
     pub catalog: Option<CatalogSummary>,
 }
@@ -233,6 +236,7 @@ pub fn inspect_on(disk: Arc<dyn Disk>, dir: &Path) -> Result<InspectReport> {
             dropped_bytes: t.dropped_bytes,
         }),
         ignored_snapshots: report.ignored_snapshots.iter().map(|p| name(p)).collect(),
+        would_remove: report.would_remove.iter().map(|p| name(p)).collect(),
         catalog,
     })
 }

@@ -7,7 +7,7 @@
 //! record with bytes after it, a missing segment, a disagreeing head, an
 //! index gap, a commit beyond the last entry or a missing snapshot refuse
 //! to open with an error naming the file and the offset. A read-only open
-//! repairs and removes nothing.
+//! repairs and removes nothing, and reports what it would remove.
 
 use std::path::Path;
 use std::sync::{Arc, RwLock};
@@ -283,12 +283,14 @@ impl DurableStore {
                 snaps.push(idx);
             } else if name.ends_with(".tmp") {
                 let p = dir.join(name);
-                if !ro {
+                if ro {
+                    report.would_remove.push(p);
+                } else {
                     disk.remove_file(&p)
                         .map_err(StorageError::io("remove", &p))?;
                     tracing::info!(path = %p.display(), "removed an unfinished temporary file");
+                    report.removed.push(p);
                 }
-                report.removed.push(p);
             }
         }
         seqs.sort_unstable();
@@ -325,13 +327,15 @@ impl DurableStore {
                 None => {
                     // Only the final segment can get here (torn inside its
                     // head): it never held an acknowledged byte.
-                    if !ro {
+                    if ro {
+                        report.would_remove.push(path);
+                    } else {
                         disk.remove_file(&path)
                             .map_err(StorageError::io("remove", &path))?;
                         disk.sync_dir(dir)
                             .map_err(StorageError::io("fsync directory", dir))?;
+                        report.removed.push(path);
                     }
-                    report.removed.push(path);
                 }
             }
         }

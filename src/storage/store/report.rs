@@ -24,8 +24,11 @@ pub struct RecoveryReport {
     /// The torn final record, if any.
     pub torn_tail: Option<TornTail>,
     /// Leftovers removed: temporary files, superseded snapshots, a final
-    /// segment torn inside its head.
+    /// segment torn inside its head. Always empty for a read-only open.
     pub removed: Vec<PathBuf>,
+    /// The leftovers a read-only open found and left alone: a writable open
+    /// would remove them. Always empty for a writable open.
+    pub would_remove: Vec<PathBuf>,
     /// Snapshot files newer than the one the log refers to: written by a
     /// snapshot operation that crashed before the log recorded it. They are
     /// ignored, and deleted by the next snapshot operation.

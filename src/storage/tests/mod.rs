@@ -596,6 +596,33 @@ fn a_failed_compaction_poisons_the_store() {
     }
 }
 
+/// A read-only open removes nothing, and says so: what a writable open
+/// would remove is listed apart from what was removed.
+#[test]
+fn a_read_only_open_reports_what_it_would_remove() {
+    let disk = SimDisk::new();
+    let (mut store, _) = open_sim(&disk, 1 << 20).unwrap();
+    store.append(&[ent(1, 1, 0)]).unwrap();
+    store.sync().unwrap();
+    drop(store);
+    let tmp = dir().join("CURRENT.tmp");
+    disk.create_file(&tmp).unwrap().sync_all().unwrap();
+    disk.sync_dir(dir()).unwrap();
+    let ro = StoreOptions {
+        read_only: true,
+        ..StoreOptions::default()
+    };
+    let (_, report) = DurableStore::open(Arc::new(disk.clone()), dir(), ro).unwrap();
+    assert!(report.removed.is_empty(), "{report:?}");
+    assert_eq!(report.would_remove, vec![tmp.clone()]);
+    assert!(disk.file_bytes(&tmp).is_some());
+    // A writable open removes it, and says so.
+    let (_, report) = open_sim(&disk, 1 << 20).unwrap();
+    assert_eq!(report.removed, vec![tmp.clone()]);
+    assert!(report.would_remove.is_empty());
+    assert!(disk.file_bytes(&tmp).is_none());
+}
+
 /// The reference model of a log: what a store must show.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(super) struct ModelLog {
