@@ -129,7 +129,7 @@ pub mod store;
 pub use disk::{DirLock, Disk, DiskFile, RealDisk};
 pub use error::{Result, StorageError};
 pub use replay::{apply_entry, replay_catalog};
-pub use sim::{Fault, SimDisk, SimStats};
+pub use sim::{Fault, SimDisk, SimStats, TearFill};
 pub use store::{DurableStore, RecoveryReport, StoreHandle, StoreOptions, TornTail};
 
 /// The index of the genesis snapshot a bootstrapped store starts from.
