@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-/// A torn final record found (and, unless read-only, cut off) at open.
+/// A torn final write found (and, unless read-only, cut off) at open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TornTail {
     /// The final segment.
@@ -12,6 +12,8 @@ pub struct TornTail {
     pub offset: u64,
     /// How many bytes were dropped.
     pub dropped_bytes: u64,
+    /// What was found there, and why it counts as a torn write.
+    pub detail: String,
 }
 
 /// What recovery found and did.

@@ -3,6 +3,7 @@
 
 mod corruption;
 mod crash;
+mod damage;
 mod model;
 
 use std::path::Path;
