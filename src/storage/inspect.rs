@@ -158,6 +158,8 @@ pub struct TornView {
     pub offset: u64,
     /// Bytes the next open will drop.
     pub dropped_bytes: u64,
+    /// What was found there, and why it counts as a torn write.
+    pub detail: String,
 }
 
 /// What a data directory holds.
@@ -181,6 +183,9 @@ pub struct InspectReport {
     pub torn_tail: Option<TornView>,
     /// Snapshot files the log never recorded.
     pub ignored_snapshots: Vec<String>,
+    /// Leftovers the next writable open will remove (temporary files,
+    /// superseded snapshots, a final segment torn inside its head).
+    pub would_remove: Vec<String>,
     /// The catalog at the commit index (absent if never bootstrapped).
     pub catalog: Option<CatalogSummary>,
 }
@@ -191,7 +196,9 @@ pub fn inspect(dir: &Path) -> Result<InspectReport> {
 }
 
 /// Inspects `dir` on `disk`, read-only: nothing is locked, repaired or
-/// removed.
+/// removed. Damage that is not a torn final write is an error naming the
+/// file and the offset (the same [`crate::storage::StorageError`] a
+/// writable open gives; the CLI prints it and exits 2).
 pub fn inspect_on(disk: Arc<dyn Disk>, dir: &Path) -> Result<InspectReport> {
     let options = StoreOptions {
         read_only: true,
@@ -231,8 +238,10 @@ pub fn inspect_on(disk: Arc<dyn Disk>, dir: &Path) -> Result<InspectReport> {
             file: name(&t.path),
             offset: t.offset,
             dropped_bytes: t.dropped_bytes,
+            detail: t.detail.clone(),
         }),
         ignored_snapshots: report.ignored_snapshots.iter().map(|p| name(p)).collect(),
+        would_remove: report.would_remove.iter().map(|p| name(p)).collect(),
         catalog,
     })
 }

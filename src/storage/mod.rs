@@ -5,14 +5,14 @@
 //! **Promise.** A member that crashes and restarts recovers its term, its
 //! vote and every entry it acknowledged; it never double-votes and never
 //! loses a committed entry. Damage is never repaired by guessing: only a
-//! torn *final* record is cut off (and logged); anything else refuses to
+//! torn *final write* is cut off (and logged); anything else refuses to
 //! open with an error naming the file and the offset.
 //!
 //! **Not here.** Timing, transport and applying entries belong to the
 //! engine; this room only offers [`replay::replay_catalog`] so the engine
 //! and `synod inspect` rebuild the catalog the same way.
 //!
-//! # On-disk layout (format version 1)
+//! # On-disk layout (segment format version 2)
 //!
 //! ```text
 //! DATA_DIR/
@@ -24,8 +24,13 @@
 //!   *.tmp                         unfinished writes, removed at open
 //! ```
 //!
-//! A segment is a sequence of records `len u32 | crc32c u32 | payload`
-//! ([`record`]). Its first record is its *head*: magic, version, sequence
+//! A segment is a sequence of records `len u32 | crc u32 | hcrc u32 |
+//! payload` ([`record`]): `crc` is the CRC32C of the length and the
+//! payload, `hcrc` the CRC32C of the eight header bytes before it, so a
+//! damaged length is seen as damage and never believed. (Version 1 had no
+//! `hcrc`; a directory written by it is refused by name: segment and
+//! `CURRENT` errors say "format version 1".) Its first record is its
+//! *head*: magic, version, sequence
 //! number, the log's last index when it was started, the snapshot (index,
 //! term) then in force, a `reset` flag, and the hard state and conf state
 //! then in force. Then, in the order they were staged: entries, hard
@@ -75,7 +80,8 @@
 //!    ignored at open, so a crash in the middle leaves the old state.
 //! 4. Obsolete segments and snapshot files are removed only after the
 //!    record that makes them obsolete is durable; segments oldest first, so
-//!    a crash leaves a contiguous run.
+//!    a crash leaves a contiguous run. A failed remove or directory fsync
+//!    there poisons the store like any other failed write (rule 5).
 //! 5. Every I/O error, fsync errors included, is returned. After a failed
 //!    write or fsync the store is *poisoned* (what reached the disk is
 //!    unknown; retrying an fsync may lie): every later write answers
@@ -87,15 +93,46 @@
 //! # Recovery
 //!
 //! Segments are read whole, one sequential read each, and parsed in memory
-//! (entry data are slices of the read buffer, not copies). A record that
-//! fails its checksum or is cut short is a *torn tail* only if it is the
-//! last record of the last segment (it reaches the end of the file, or
-//! everything after it is zeros): it is truncated and reported in the
-//! [`RecoveryReport`] and the log. Anything else refuses to open: a bad
-//! record with bytes after it, a missing segment number, a segment whose
-//! head disagrees with the one before it, an index gap, a commit index
-//! beyond the last entry, a newest segment older than the one `CURRENT`
-//! names, a missing or unreadable snapshot.
+//! (entry data are slices of the read buffer, not copies).
+//!
+//! **Torn tails.** Only bytes written after the last completed fsync can be
+//! torn, and they are all in the last write to the last segment (rule 2).
+//! A crash there leaves a prefix of that write, possibly followed by zeros
+//! or garbage in place of the rest of it, and nothing written after it. So
+//! the first bytes of the final segment that are not a valid record are a
+//! *torn tail*, cut off (truncated, reported in the [`RecoveryReport`] and
+//! logged), exactly when no valid record header starts after them:
+//! * fewer than a header's bytes remain: torn;
+//! * a valid header (its checksum vouches for the length) whose payload
+//!   runs past the end of the file: torn, everything to the end of the
+//!   file belongs to that one record;
+//! * a valid header whose payload fails its checksum: torn only if no
+//!   valid header starts after the record's end;
+//! * a damaged header (checksum or length bounds): its length is not
+//!   believed; torn only if no valid header starts at any later offset;
+//! * and never in the head of the segment `CURRENT` names: that segment's
+//!   first write was fsynced before `CURRENT` named it. (A final segment
+//!   newer than `CURRENT`, torn inside its head, held nothing acknowledged
+//!   and is removed.)
+//!
+//! Otherwise the bytes are damage and open refuses, naming the file and
+//! the offset where the bad record starts: a flipped bit anywhere before
+//! the final segment's last record always has a valid record after it, so
+//! fsynced records are never cut. Two consequences, chosen on purpose:
+//! damage to the *last* record of the final segment (nothing valid after
+//! it) cannot be told from a torn write of that record and is cut (no log
+//! can tell, without another copy, which of its last bytes were fsynced);
+//! and a final write that a real disk persisted out of order (a later part
+//! intact after a lost earlier part) refuses to open rather than be cut,
+//! since it looks exactly like damage followed by valid records.
+//!
+//! Anything else refuses to open too: a bad or short record in a segment
+//! that is not the last, a missing segment number, a segment whose head
+//! disagrees with the one before it, an index gap, a commit index beyond
+//! the last entry, a newest segment older than the one `CURRENT` names, a
+//! missing or unreadable snapshot. A read-only open (`synod inspect`)
+//! applies the same rules, repairs nothing, and lists what a writable open
+//! would remove apart from what was removed.
 //!
 //! An exclusive lock on `DATA_DIR/LOCK` (`File::try_lock`) stops a second
 //! store, in this or another process, from opening the directory.
@@ -108,7 +145,8 @@
 //!   - `store/mod.rs`: options, staging and the group-commit sync;
 //!   - `store/handle.rs`: the in-memory log and [`StoreHandle`];
 //!   - `store/segment.rs`: segment files and the `CURRENT` manifest;
-//!   - `store/recovery.rs`: open, replay, torn tails ([`RecoveryReport`]);
+//!   - `store/recovery.rs`: open, replay, the torn-tail rule
+//!     ([`RecoveryReport`]);
 //!   - `store/snapshot.rs`: snapshot files, installing and creating them;
 //!   - `store/compaction.rs`: removing obsolete segments and snapshots;
 //! * [`replay`]: catalog recovery; [`inspect`]: `synod inspect`.
@@ -128,7 +166,7 @@ pub mod store;
 pub use disk::{DirLock, Disk, DiskFile, RealDisk};
 pub use error::{Result, StorageError};
 pub use replay::{apply_entry, replay_catalog};
-pub use sim::{Fault, SimDisk, SimStats};
+pub use sim::{Fault, SimDisk, SimStats, TearFill};
 pub use store::{DurableStore, RecoveryReport, StoreHandle, StoreOptions, TornTail};
 
 /// The index of the genesis snapshot a bootstrapped store starts from.

@@ -1,9 +1,18 @@
 //! Framing and our own encoding of the raft values we persist.
 //!
-//! A record is `len: u32 LE | crc: u32 LE | payload[len]`, where `crc` is
-//! the CRC32C of the four length bytes followed by the payload (so a run of
-//! zero bytes is never a valid record) and `len` is at least 1 and at most
-//! [`MAX_RECORD`]. The payload's first byte is its kind.
+//! A record (segment format version 2) is
+//!
+//! ```text
+//! len: u32 LE | crc: u32 LE | hcrc: u32 LE | payload[len]
+//! ```
+//!
+//! where `crc` is the CRC32C of the four length bytes followed by the
+//! payload (so a run of zero bytes is never a valid record), `hcrc` is the
+//! CRC32C of the eight bytes before it (the header's own checksum: a
+//! damaged length is recognised as damage instead of being believed), and
+//! `len` is at least 1 and at most [`MAX_RECORD`]. The payload's first byte
+//! is its kind. Version 1 framing had no `hcrc`; this build recognises it
+//! only to refuse it by name ([`legacy_segment_version`]).
 //!
 //! raft's protobuf messages are never decoded from disk: entries, hard
 //! state, conf state and snapshot metadata are written field by field with
@@ -16,15 +25,16 @@ use raft::eraftpb::{ConfState, Entry, EntryType, HardState};
 
 use crate::entry::codec::{DecodeError, Reader, Writer};
 
-/// Bytes of a record header (length and checksum).
-pub const HEADER_LEN: usize = 8;
+/// Bytes of a record header (length, checksum, header checksum).
+pub const HEADER_LEN: usize = 12;
 /// The largest payload a record may have (64 MiB).
 pub const MAX_RECORD: usize = 64 << 20;
 
 /// Magic bytes in a segment head.
 pub const SEGMENT_MAGIC: &[u8; 8] = b"SYNODWAL";
-/// The segment format this build writes.
-pub const SEGMENT_FORMAT_VERSION: u8 = 1;
+/// The segment format this build writes and reads: 2, records with a
+/// header checksum. (Version 1, without it, is refused by name.)
+pub const SEGMENT_FORMAT_VERSION: u8 = 2;
 
 const KIND_HEAD: u8 = 1;
 const KIND_ENTRY: u8 = 2;
@@ -80,13 +90,17 @@ pub fn frame(out: &mut Vec<u8>, payload: &[u8]) {
     let len_bytes = len.to_le_bytes();
     let mut crc = crc32c::crc32c(&len_bytes);
     crc = crc32c::crc32c_append(crc, payload);
-    out.extend_from_slice(&len_bytes);
-    out.extend_from_slice(&crc.to_le_bytes());
+    let mut header = [0u8; HEADER_LEN];
+    header[..4].copy_from_slice(&len_bytes);
+    header[4..8].copy_from_slice(&crc.to_le_bytes());
+    let hcrc = crc32c::crc32c(&header[..8]);
+    header[8..].copy_from_slice(&hcrc.to_le_bytes());
+    out.extend_from_slice(&header);
     out.extend_from_slice(payload);
 }
 
 /// What the bytes at an offset hold.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub enum Frame {
     /// A valid record: its payload range within the buffer, and the offset
     /// after it.
@@ -96,36 +110,79 @@ pub enum Frame {
         /// Payload end (exclusive) = next record's offset.
         end: usize,
     },
-    /// The record does not fit in the remaining bytes.
-    Incomplete,
-    /// The length is zero or over [`MAX_RECORD`], or the checksum is wrong.
-    Bad(&'static str),
+    /// Fewer than [`HEADER_LEN`] bytes remain.
+    ShortHeader,
+    /// The header is damaged: its checksum is wrong, or its length is zero
+    /// or over [`MAX_RECORD`]. Its length cannot be believed.
+    BadHeader(&'static str),
+    /// The header is valid (its length can be believed) but the payload
+    /// runs past the end of the buffer, which it would end at `end`.
+    ShortPayload {
+        /// Where the record would end.
+        end: usize,
+    },
+    /// The header is valid but the payload fails its checksum; the record
+    /// ends at `end`.
+    BadPayload {
+        /// Where the record ends.
+        end: usize,
+    },
+}
+
+/// The length of the record whose valid header starts at `off`, if one
+/// does (header checksum right, length in bounds).
+fn header_len_at(buf: &[u8], off: usize) -> Result<usize, Frame> {
+    let Some(h) = buf.get(off..).and_then(|r| r.first_chunk::<HEADER_LEN>()) else {
+        return Err(Frame::ShortHeader);
+    };
+    let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
+    let hcrc = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
+    if crc32c::crc32c(&h[..8]) != hcrc {
+        return Err(Frame::BadHeader("record header checksum mismatch"));
+    }
+    if len == 0 || len > MAX_RECORD {
+        return Err(Frame::BadHeader("record length out of bounds"));
+    }
+    Ok(len)
 }
 
 /// Checks the record starting at `off` in `buf`.
 pub fn check_frame(buf: &[u8], off: usize) -> Frame {
-    let rest = &buf[off.min(buf.len())..];
-    if rest.len() < HEADER_LEN {
-        return Frame::Incomplete;
+    let len = match header_len_at(buf, off) {
+        Ok(len) => len,
+        Err(f) => return f,
+    };
+    let start = off + HEADER_LEN;
+    let end = start + len;
+    if end > buf.len() {
+        return Frame::ShortPayload { end };
     }
-    let len_bytes = [rest[0], rest[1], rest[2], rest[3]];
-    let len = u32::from_le_bytes(len_bytes) as usize;
-    let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
-    if len == 0 || len > MAX_RECORD {
-        return Frame::Bad("record length out of bounds");
-    }
-    if rest.len() - HEADER_LEN < len {
-        return Frame::Incomplete;
-    }
-    let payload = &rest[HEADER_LEN..HEADER_LEN + len];
-    let actual = crc32c::crc32c_append(crc32c::crc32c(&len_bytes), payload);
+    let h = &buf[off..start];
+    let crc = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+    let actual = crc32c::crc32c_append(crc32c::crc32c(&h[..4]), &buf[start..end]);
     if actual != crc {
-        return Frame::Bad("checksum mismatch");
+        return Frame::BadPayload { end };
     }
-    Frame::Ok {
-        start: off + HEADER_LEN,
-        end: off + HEADER_LEN + len,
-    }
+    Frame::Ok { start, end }
+}
+
+/// The first offset at or after `from` where a valid record header starts
+/// (its checksum right and its length in bounds; the payload may be cut
+/// short or damaged), if any. Recovery uses it to tell a torn final write,
+/// after which nothing was written, from damage with records after it.
+pub fn find_header(buf: &[u8], from: usize) -> Option<usize> {
+    let last = buf.len().checked_sub(HEADER_LEN)?;
+    (from..=last).find(|&off| header_len_at(buf, off).is_ok())
+}
+
+/// If `buf` starts with a segment head in the version-1 framing (no header
+/// checksum: `len | crc | payload`), the format version its head names.
+/// Such segments are refused by name, not read.
+pub fn legacy_segment_version(buf: &[u8]) -> Option<u8> {
+    const V1_HEADER: usize = 8;
+    let head = buf.get(V1_HEADER..V1_HEADER + 1 + SEGMENT_MAGIC.len() + 1)?;
+    (head[0] == KIND_HEAD && &head[1..1 + SEGMENT_MAGIC.len()] == SEGMENT_MAGIC)
+        .then(|| head[1 + SEGMENT_MAGIC.len()])
 }
 
 fn entry_type_code(t: EntryType) -> u8 {
@@ -306,6 +363,14 @@ pub fn frame_current(out: &mut Vec<u8>, seq: u64) {
 /// Decodes the `CURRENT` manifest: the newest segment's sequence number.
 pub fn decode_current(bytes: &[u8]) -> Result<u64, String> {
     let Frame::Ok { start, end } = check_frame(bytes, 0) else {
+        // Version 1 framing: `len = 9 | crc | KIND_CURRENT | seq`.
+        if bytes.len() == 17 && bytes[..4] == [9, 0, 0, 0] && bytes[8] == KIND_CURRENT {
+            return Err(format!(
+                "written in the record framing of segment format version 1 by an older build; \
+                 this build reads version {SEGMENT_FORMAT_VERSION} only (move the directory aside \
+                 and let the member rejoin from a snapshot)"
+            ));
+        }
         return Err("not a valid manifest record".into());
     };
     if end != bytes.len() {
@@ -421,12 +486,86 @@ mod tests {
     use super::*;
 
     #[test]
-    fn zeros_are_never_a_record() {
+    fn zeros_are_never_a_record_nor_a_header() {
         let buf = vec![0u8; 64];
         assert_eq!(
             check_frame(&buf, 0),
-            Frame::Bad("record length out of bounds")
+            Frame::BadHeader("record header checksum mismatch")
         );
+        assert_eq!(find_header(&buf, 0), None);
+    }
+
+    #[test]
+    fn frames_tell_header_damage_from_payload_damage() {
+        let mut out = Vec::new();
+        frame_snapshot_mark(&mut out, 1, 2);
+        let n = out.len();
+        assert_eq!(
+            check_frame(&out, 0),
+            Frame::Ok {
+                start: HEADER_LEN,
+                end: n
+            }
+        );
+        assert_eq!(check_frame(&out[..HEADER_LEN - 1], 0), Frame::ShortHeader);
+        assert_eq!(
+            check_frame(&out[..n - 1], 0),
+            Frame::ShortPayload { end: n }
+        );
+        for i in 0..n {
+            for bit in 0..8 {
+                let mut bad = out.clone();
+                bad[i] ^= 1 << bit;
+                let f = check_frame(&bad, 0);
+                if i < HEADER_LEN {
+                    // Every damaged header byte, length included, is seen
+                    // as a damaged header: its length is never believed.
+                    assert!(
+                        matches!(f, Frame::BadHeader(_)),
+                        "byte {i} bit {bit}: {f:?}"
+                    );
+                } else {
+                    assert_eq!(f, Frame::BadPayload { end: n }, "byte {i} bit {bit}");
+                }
+            }
+        }
+        // The valid header after damage is found.
+        let mut two = vec![0xa5u8; 7];
+        two.extend_from_slice(&out);
+        assert_eq!(find_header(&two, 0), Some(7));
+        assert_eq!(find_header(&two, 8), None);
+    }
+
+    #[test]
+    fn an_old_format_segment_is_recognised() {
+        let mut w = Writer::new();
+        w.u8(KIND_HEAD);
+        w.bytes(SEGMENT_MAGIC);
+        w.u8(1);
+        w.u64(1);
+        let payload = w.finish();
+        let mut v1 = (payload.len() as u32).to_le_bytes().to_vec();
+        v1.extend_from_slice(&[0; 4]);
+        v1.extend_from_slice(&payload);
+        assert_eq!(legacy_segment_version(&v1), Some(1));
+        let mut v2 = Vec::new();
+        frame_head(
+            &mut v2,
+            &SegmentHead {
+                seq: 1,
+                last_index: 0,
+                snapshot: None,
+                reset: false,
+                hard_state: HardState::default(),
+                conf_state: ConfState::default(),
+            },
+        );
+        assert_eq!(legacy_segment_version(&v2), None);
+        let mut cur = 9u32.to_le_bytes().to_vec();
+        cur.extend_from_slice(&[0; 4]);
+        cur.push(KIND_CURRENT);
+        cur.extend_from_slice(&3u64.to_le_bytes());
+        assert!(decode_current(&cur).unwrap_err().contains("version 1"));
     }
 
     #[test]

@@ -13,7 +13,9 @@
 //! * [`SimDisk::crash`] keeps only the durable view and durable bytes (or,
 //!   with a tear, a prefix of the last unsynced write as well), releases
 //!   locks and invalidates every handle opened before it: writes through an
-//!   old handle fail, as the process that held them is gone.
+//!   old handle fail, as the process that held them is gone;
+//!   [`SimDisk::crash_tearing_filled`] also keeps the rest of the torn write
+//!   as zeros or garbage ([`TearFill`]).
 //!
 //! Fault injection counts *mutating* operations (create, write, sync_data,
 //! sync_all, sync_dir, rename, remove, truncate) from 0; [`Fault`] makes the
@@ -38,6 +40,27 @@ pub struct Fault {
     /// If true, every later mutating operation fails too, until
     /// [`SimDisk::crash`].
     pub then_dead: bool,
+}
+
+/// What survives of a torn write past the prefix that
+/// [`SimDisk::crash_tearing_filled`] keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TearFill {
+    /// Nothing: the file ends after the prefix.
+    Nothing,
+    /// The rest of the write reads as zeros.
+    Zeros,
+    /// The rest of the write reads as garbage (a fixed pseudo-random
+    /// pattern of the byte's offset, so runs repeat exactly).
+    Garbage,
+}
+
+/// The garbage byte at file offset `i` (a multiplicative hash).
+fn garbage(i: usize) -> u8 {
+    ((i as u64)
+        .wrapping_add(1)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        >> 56) as u8
 }
 
 /// Counters of what a `SimDisk` was asked to do.
@@ -157,9 +180,16 @@ impl SimDisk {
     /// everything written before it to the same file) survive. `None` tears
     /// nothing.
     pub fn crash_tearing(&self, keep: Option<usize>) {
+        self.crash_tearing_filled(keep, TearFill::Nothing);
+    }
+
+    /// Like [`SimDisk::crash_tearing`], but the rest of the torn write
+    /// survives as `fill` (zeros or garbage) instead of vanishing, as on a
+    /// file system that made the file's new length durable before its data.
+    pub fn crash_tearing_filled(&self, keep: Option<usize>, fill: TearFill) {
         let mut s = self.lock();
         let torn = match (keep, s.last_write) {
-            (Some(keep), Some((ino, off, len))) => Some((ino, off + keep.min(len))),
+            (Some(keep), Some((ino, off, len))) => Some((ino, off + keep.min(len), off + len)),
             _ => None,
         };
         let names = s.durable_names.clone();
@@ -167,12 +197,21 @@ impl SimDisk {
         s.inodes.retain(|ino, _| live.contains(ino));
         for (ino, inode) in s.inodes.iter_mut() {
             let mut keep_len = inode.synced;
-            if let Some((t, upto)) = torn {
+            let mut filled_to = 0;
+            if let Some((t, upto, end)) = torn {
                 if t == *ino && upto > keep_len {
                     keep_len = upto.min(inode.data.len());
+                    filled_to = end.min(inode.data.len());
                 }
             }
             inode.data.truncate(keep_len);
+            for i in keep_len..filled_to {
+                inode.data.push(match fill {
+                    TearFill::Nothing => break,
+                    TearFill::Zeros => 0,
+                    TearFill::Garbage => garbage(i),
+                });
+            }
             inode.synced = inode.data.len();
         }
         s.names = names;

@@ -4,7 +4,9 @@
 //! Promise (ordering rule 4 of [`crate::storage`]): nothing is removed
 //! before the record that makes it obsolete is durable, and segments go
 //! oldest first, so a crash part-way leaves a contiguous run. Entries are
-//! only ever dropped once a durable snapshot covers them.
+//! only ever dropped once a durable snapshot covers them. A failed remove,
+//! listing or directory fsync poisons the store like any failed write
+//! (rule 5).
 
 use super::handle::read;
 use super::segment::parse_numbered;
@@ -27,8 +29,17 @@ impl DurableStore {
     }
 
     /// Removes the segments before the newest one that started at or below
-    /// the snapshot index `s`, and every snapshot file but `s`'s.
+    /// the snapshot index `s`, and every snapshot file but `s`'s. A failure
+    /// poisons the store (rule 5): whether a remove reached the disk is
+    /// unknown, and a failed directory fsync may have lost earlier ones.
     pub(super) fn remove_obsolete(&mut self, s: u64) -> Result<()> {
+        match self.try_remove_obsolete(s) {
+            Ok(()) => Ok(()),
+            Err(e) => self.poison(e),
+        }
+    }
+
+    fn try_remove_obsolete(&mut self, s: u64) -> Result<()> {
         let keep_seq = self
             .segments
             .iter()

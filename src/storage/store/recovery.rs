@@ -3,11 +3,13 @@
 //! other damage; [`RecoveryReport`] says what was found and done.
 //!
 //! Promise (the "Recovery" section of [`crate::storage`]): only a torn
-//! *final* record of the *final* segment is cut off (and reported); a bad
-//! record with bytes after it, a missing segment, a disagreeing head, an
+//! *final* write of the *final* segment is cut off (and reported): bytes
+//! that are not a valid record, after which no valid record header
+//! starts, outside the head of a segment `CURRENT` names. A bad record
+//! with a valid record after it, a missing segment, a disagreeing head, an
 //! index gap, a commit beyond the last entry or a missing snapshot refuse
 //! to open with an error naming the file and the offset. A read-only open
-//! repairs and removes nothing.
+//! repairs and removes nothing, and reports what it would remove.
 
 use std::path::Path;
 use std::sync::{Arc, RwLock};
@@ -17,7 +19,7 @@ use raft::eraftpb::{ConfState, Entry, HardState};
 
 use super::handle::Core;
 use super::report::{RecoveryReport, TornTail};
-use super::segment::{check_segment_run, parse_numbered, segment_name, Segment};
+use super::segment::{check_segment_run, parse_numbered, segment_name, Segment, CURRENT_FILE};
 use super::snapshot::{read_snapshot_file, sweep_snapshots};
 use super::{DurableStore, StoreOptions};
 use crate::storage::disk::{Disk, RealDisk};
@@ -118,25 +120,66 @@ impl Replay {
     }
 }
 
-fn declared_end(rest: &[u8]) -> Option<usize> {
-    if rest.len() < record::HEADER_LEN {
-        return None;
+/// The torn-tail rule, for the first bytes at `off` of the final segment
+/// that are not a valid record (`bad`). A torn final write leaves a prefix
+/// of the last write, possibly followed by zeros or garbage of the same
+/// write, and nothing written after it. So the bytes are a torn tail
+/// (`Ok`, with what was seen) only if no valid record header starts after
+/// them; otherwise they are damage (`Err`, with what was seen):
+/// * fewer bytes than a header: torn (nothing can follow);
+/// * a valid header whose payload runs past the end of the file: torn (the
+///   header's own checksum vouches for the length, so everything up to the
+///   end of the file belongs to this one record);
+/// * a valid header and a payload failing its checksum: torn only if no
+///   valid header starts after the record's end;
+/// * a damaged header (checksum or bounds): its length is not believed;
+///   torn only if no valid header starts anywhere after its first byte.
+fn torn_or_damaged(buf: &[u8], off: usize, bad: Frame) -> std::result::Result<String, String> {
+    let (what, after) = match bad {
+        Frame::Ok { .. } => return Err("a valid record".into()),
+        Frame::ShortHeader => {
+            return Ok(format!(
+                "the file ends {} bytes into a record header",
+                buf.len() - off
+            ))
+        }
+        Frame::ShortPayload { end } => {
+            return Ok(format!(
+                "the record's header is intact but the file ends {} bytes before its payload does",
+                end - buf.len()
+            ))
+        }
+        Frame::BadPayload { end } => ("record payload checksum mismatch".to_string(), end),
+        Frame::BadHeader(why) => (why.to_string(), off + 1),
+    };
+    match record::find_header(buf, after) {
+        Some(at) => Err(format!(
+            "{what}, and a valid record header follows at offset {at}: \
+             damage, not a torn final write (refusing to cut records written after it)"
+        )),
+        None => Ok(format!("{what}, and no record header follows it")),
     }
-    let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
-    Some(record::HEADER_LEN + len)
+}
+
+/// What recovery knows about the final segment.
+#[derive(Clone, Copy)]
+struct Final {
+    /// `CURRENT` names this segment, so its first write (its head at least)
+    /// was fsynced before that: it cannot be torn.
+    named_by_current: bool,
 }
 
 /// Replays segment `seq` (at `path`) into `replay`, oldest record first.
-/// A bad or cut-short record is a torn tail only in the last segment
-/// (`is_last`) and only if nothing but zeros, or nothing at all, follows
-/// its declared end: it is reported and (unless read-only) truncated.
-/// Returns the segment's head (none if it was torn inside its head) and
-/// the offset where its valid records end.
+/// Bytes that are not a valid record are a torn tail only in the final
+/// segment (`last`), only by [`torn_or_damaged`]'s rule and never in the
+/// head of a segment `CURRENT` names; a torn tail is reported and (unless
+/// read-only) truncated. Returns the segment's head (none if it was torn
+/// inside its head) and the offset where its valid records end.
 fn replay_segment(
     disk: &dyn Disk,
     path: &Path,
     seq: u64,
-    is_last: bool,
+    last: Option<Final>,
     ro: bool,
     replay: &mut Replay,
     report: &mut RecoveryReport,
@@ -145,43 +188,39 @@ fn replay_segment(
         disk.read_file(path)
             .map_err(StorageError::io("read", path))?,
     );
+    let corrupt = |offset: usize, detail: String| StorageError::Corrupt {
+        path: path.to_path_buf(),
+        offset: offset as u64,
+        detail,
+    };
     let mut off = 0usize;
     let mut head: Option<SegmentHead> = None;
     while off < buf.len() {
         match record::check_frame(&buf, off) {
             Frame::Ok { start, end } => {
-                let rec = record::decode(&buf, start, end).map_err(|e| StorageError::Corrupt {
-                    path: path.to_path_buf(),
-                    offset: off as u64,
-                    detail: format!("undecodable record: {e}"),
-                })?;
+                let rec = record::decode(&buf, start, end)
+                    .map_err(|e| corrupt(off, format!("undecodable record: {e}")))?;
                 match (&head, &rec) {
                     (None, Record::Head(h)) => {
                         if h.seq != seq {
-                            return Err(StorageError::Corrupt {
-                                path: path.to_path_buf(),
-                                offset: 0,
-                                detail: format!(
+                            return Err(corrupt(
+                                0,
+                                format!(
                                     "the head names segment {} but the file name says {seq}",
                                     h.seq
                                 ),
-                            });
+                            ));
                         }
                         head = Some(h.clone());
                     }
                     (None, _) => {
-                        return Err(StorageError::Corrupt {
-                            path: path.to_path_buf(),
-                            offset: 0,
-                            detail: "the segment does not start with its head".into(),
-                        })
+                        return Err(corrupt(
+                            0,
+                            "the segment does not start with its head".into(),
+                        ))
                     }
                     (Some(_), Record::Head(_)) => {
-                        return Err(StorageError::Corrupt {
-                            path: path.to_path_buf(),
-                            offset: off as u64,
-                            detail: "a second segment head".into(),
-                        })
+                        return Err(corrupt(off, "a second segment head".into()))
                     }
                     _ => {}
                 }
@@ -190,34 +229,62 @@ fn replay_segment(
                 off = end;
             }
             bad => {
-                let rest = &buf[off..];
-                let torn = is_last
-                    && match bad {
-                        Frame::Incomplete => true,
-                        _ => rest.iter().all(|b| *b == 0) || declared_end(rest) == Some(rest.len()),
-                    };
-                if !torn {
-                    let detail = match bad {
-                        Frame::Bad(why) => why.to_string(),
-                        _ => "incomplete record in a segment that is not the last".into(),
-                    };
-                    return Err(StorageError::Corrupt {
-                        path: path.to_path_buf(),
-                        offset: off as u64,
-                        detail,
-                    });
+                if off == 0 {
+                    if let Some(v) = record::legacy_segment_version(&buf) {
+                        return Err(corrupt(
+                            0,
+                            format!(
+                                "segment format version {v}, written by an older build (records \
+                                 without a header checksum); this build reads version {} only \
+                                 (move the directory aside and let the member rejoin from a snapshot)",
+                                record::SEGMENT_FORMAT_VERSION
+                            ),
+                        ));
+                    }
                 }
+                let verdict = torn_or_damaged(&buf, off, bad);
+                let why = match (last, verdict) {
+                    (None, Ok(what) | Err(what)) => {
+                        return Err(corrupt(
+                            off,
+                            format!("{what}, in a segment that is not the last"),
+                        ))
+                    }
+                    (Some(_), Err(what)) => return Err(corrupt(off, what)),
+                    (Some(f), Ok(what)) if off == 0 && f.named_by_current => {
+                        return Err(corrupt(
+                            0,
+                            format!(
+                                "{what}, in the head of the segment {CURRENT_FILE} names, \
+                                 which was fsynced before {CURRENT_FILE} named it"
+                            ),
+                        ))
+                    }
+                    (Some(_), Ok(what)) => what,
+                };
                 let dropped = (buf.len() - off) as u64;
-                tracing::warn!(
-                    path = %path.display(),
-                    offset = off,
-                    dropped_bytes = dropped,
-                    "truncating a torn final record"
-                );
+                if ro {
+                    tracing::warn!(
+                        path = %path.display(),
+                        offset = off,
+                        dropped_bytes = dropped,
+                        why = %why,
+                        "found a torn final write (read-only: left in place)"
+                    );
+                } else {
+                    tracing::warn!(
+                        path = %path.display(),
+                        offset = off,
+                        dropped_bytes = dropped,
+                        why = %why,
+                        "truncating a torn final write"
+                    );
+                }
                 report.torn_tail = Some(TornTail {
                     path: path.to_path_buf(),
                     offset: off as u64,
                     dropped_bytes: dropped,
+                    detail: why,
                 });
                 if !ro && off > 0 {
                     disk.truncate_file(path, off as u64)
@@ -226,6 +293,12 @@ fn replay_segment(
                 break;
             }
         }
+    }
+    if buf.is_empty() && last.is_some_and(|f| f.named_by_current) {
+        return Err(corrupt(
+            0,
+            format!("the segment {CURRENT_FILE} names is empty, but it was fsynced before {CURRENT_FILE} named it"),
+        ));
     }
     Ok((head, off))
 }
@@ -283,17 +356,19 @@ impl DurableStore {
                 snaps.push(idx);
             } else if name.ends_with(".tmp") {
                 let p = dir.join(name);
-                if !ro {
+                if ro {
+                    report.would_remove.push(p);
+                } else {
                     disk.remove_file(&p)
                         .map_err(StorageError::io("remove", &p))?;
                     tracing::info!(path = %p.display(), "removed an unfinished temporary file");
+                    report.removed.push(p);
                 }
-                report.removed.push(p);
             }
         }
         seqs.sort_unstable();
         snaps.sort_unstable();
-        check_segment_run(&*disk, dir, &names, &seqs)?;
+        let current = check_segment_run(&*disk, dir, &names, &seqs)?;
 
         let mut replay = Replay {
             floor: 0,
@@ -309,9 +384,11 @@ impl DurableStore {
         let n_segs = seqs.len();
         for (i, &seq) in seqs.iter().enumerate() {
             let path = dir.join(segment_name(seq));
-            let is_last = i + 1 == n_segs;
+            let last = (i + 1 == n_segs).then_some(Final {
+                named_by_current: current.is_some_and(|c| seq <= c),
+            });
             let (head, off) =
-                replay_segment(&*disk, &path, seq, is_last, ro, &mut replay, &mut report)?;
+                replay_segment(&*disk, &path, seq, last, ro, &mut replay, &mut report)?;
             match head {
                 Some(h) => {
                     segments.push(Segment {
@@ -323,15 +400,18 @@ impl DurableStore {
                     active_len = off as u64;
                 }
                 None => {
-                    // Only the final segment can get here (torn inside its
-                    // head): it never held an acknowledged byte.
-                    if !ro {
+                    // Only a final segment that `CURRENT` does not name can
+                    // get here (torn inside its head): it never held an
+                    // acknowledged byte.
+                    if ro {
+                        report.would_remove.push(path);
+                    } else {
                         disk.remove_file(&path)
                             .map_err(StorageError::io("remove", &path))?;
                         disk.sync_dir(dir)
                             .map_err(StorageError::io("fsync directory", dir))?;
+                        report.removed.push(path);
                     }
-                    report.removed.push(path);
                 }
             }
         }

@@ -42,13 +42,15 @@ pub(super) fn parse_numbered(name: &str, prefix: &str, suffix: &str) -> Option<u
 
 /// Checks, at open, the segment numbers present (`seqs`, sorted) against
 /// `CURRENT` (if `names` holds it: the newest present must not be older
-/// than the one it names) and against each other (consecutive).
+/// than the one it names) and against each other (consecutive). Returns
+/// the segment `CURRENT` names, if there is one.
 pub(super) fn check_segment_run(
     disk: &dyn Disk,
     dir: &Path,
     names: &[String],
     seqs: &[u64],
-) -> Result<()> {
+) -> Result<Option<u64>> {
+    let mut current = None;
     if names.iter().any(|n| n == CURRENT_FILE) {
         let path = dir.join(CURRENT_FILE);
         let bytes = disk
@@ -68,6 +70,7 @@ pub(super) fn check_segment_run(
                 ),
             });
         }
+        current = Some(newest);
     }
     for w in seqs.windows(2) {
         if w[1] != w[0] + 1 {
@@ -82,7 +85,7 @@ pub(super) fn check_segment_run(
             });
         }
     }
-    Ok(())
+    Ok(current)
 }
 
 impl DurableStore {

@@ -56,9 +56,9 @@ pub(super) fn read_snapshot_file(disk: &dyn Disk, dir: &Path, s: u64, t: u64) ->
 }
 
 /// Sorts out, at open, the snapshot files present (`snaps`) against the
-/// one the log refers to (`current`): older ones are removed (unless
-/// read-only), newer ones (or all, when the log refers to none) are
-/// ignored. Both are reported.
+/// one the log refers to (`current`): older ones are removed (read-only:
+/// listed as `would_remove`), newer ones (or all, when the log refers to
+/// none) are ignored. Both are reported.
 pub(super) fn sweep_snapshots(
     disk: &dyn Disk,
     dir: &Path,
@@ -72,11 +72,13 @@ pub(super) fn sweep_snapshots(
         match current {
             Some(c) if idx == c => {}
             Some(c) if idx < c => {
-                if !ro {
+                if ro {
+                    report.would_remove.push(p);
+                } else {
                     disk.remove_file(&p)
                         .map_err(StorageError::io("remove", &p))?;
+                    report.removed.push(p);
                 }
-                report.removed.push(p);
             }
             _ => {
                 tracing::warn!(path = %p.display(), "ignoring a snapshot the log never recorded (an interrupted snapshot operation)");

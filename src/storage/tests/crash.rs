@@ -1,7 +1,8 @@
 //! Crash-point injection: a fixed workload runs on a [`SimDisk`] that fails
 //! every mutating operation from number `k` on ("the machine is going
 //! down"), then crashes, dropping every unsynced byte, name and removal, or
-//! tearing the last unsynced write to a prefix. For every `k` and tear,
+//! tearing the last unsynced write to a prefix (the rest of the write gone,
+//! or left as zeros or garbage). For every `k` and tear,
 //! reopening must succeed and show exactly the state after the last
 //! acknowledged step, or a state the interrupted step could have reached
 //! (a prefix of its records, in order). So every acknowledged entry is
@@ -156,6 +157,20 @@ fn every_crash_point_recovers_an_acknowledged_or_in_flight_state() {
     }
 }
 
+/// Tear sizes (bytes of the last write kept; `None`: none of it), each with
+/// the rest of the write gone, zero-filled or garbage. Sizes cut inside a
+/// header (1, 9), inside a payload (40) and after the last record.
+fn tears() -> Vec<(Option<usize>, TearFill)> {
+    let mut out = vec![(None, TearFill::Nothing)];
+    for keep in [0, 1, 9, 40, 100] {
+        for fill in [TearFill::Nothing, TearFill::Zeros, TearFill::Garbage] {
+            out.push((Some(keep), fill));
+        }
+    }
+    out.push((Some(usize::MAX), TearFill::Nothing));
+    out
+}
+
 fn crash_points(segment: u64) {
     // A clean run counts the operations.
     FAULTED.with(|f| f.set(false));
@@ -171,25 +186,25 @@ fn crash_points(segment: u64) {
     FAULTED.with(|f| f.set(true));
     let mut runs = 0;
     for k in 0..=total {
-        for tear in [None, Some(1), Some(9), Some(40), Some(usize::MAX)] {
+        for (tear, fill) in tears() {
             let disk = SimDisk::new();
             disk.set_fault(Some(Fault {
                 at_op: k,
                 then_dead: true,
             }));
             let allowed = run(&disk, segment);
-            disk.crash_tearing(tear);
+            disk.crash_tearing_filled(tear, fill);
             let (mut store, report) = match open_sim(&disk, segment) {
                 Ok(s) => s,
                 Err(e) => {
-                    panic!("segment {segment}, crash at op {k}, tear {tear:?}: reopen failed: {e}")
+                    panic!("segment {segment}, crash at op {k}, tear {tear:?} {fill:?}: reopen failed: {e}")
                 }
             };
             let got = view(&store);
             let ok = allowed.iter().any(|m| m.view() == got);
             assert!(
                 ok,
-                "segment {segment}, crash at op {k}, tear {tear:?}: recovered {got:#?}\nallowed {:#?}\nreport {report:?}",
+                "segment {segment}, crash at op {k}, tear {tear:?} {fill:?}: recovered {got:#?}\nallowed {:#?}\nreport {report:?}",
                 allowed.iter().map(ModelLog::view).collect::<Vec<_>>()
             );
             // The recovered store keeps working and stays recovered.
@@ -204,7 +219,7 @@ fn crash_points(segment: u64) {
                 assert_eq!(
                     view(&store),
                     after,
-                    "segment {segment}, crash at op {k}, tear {tear:?}"
+                    "segment {segment}, crash at op {k}, tear {tear:?} {fill:?}"
                 );
                 assert!(report.torn_tail.is_none());
             }

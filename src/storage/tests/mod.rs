@@ -3,6 +3,7 @@
 
 mod corruption;
 mod crash;
+mod damage;
 mod model;
 
 use std::path::Path;
@@ -506,6 +507,121 @@ fn read_only_open_changes_nothing() {
         store.append(&[ent(2, 1, 0)]),
         Err(StorageError::ReadOnly)
     ));
+}
+
+/// A store with entries 1..=20 committed in small segments, so that a
+/// snapshot makes whole segments obsolete.
+fn store_with_segments(disk: &SimDisk) -> DurableStore {
+    let (mut store, _) = open_sim(disk, 256).unwrap();
+    for i in 1..=20 {
+        store.append(&[ent(i, 1, 0)]).unwrap();
+        store.set_hard_state(&hs(1, 1, i)).unwrap();
+        store.sync().unwrap();
+    }
+    assert!(store.segment_paths().len() > 3);
+    store
+}
+
+/// Ordering rule 5 covers compaction too: a failed remove or directory
+/// fsync while dropping obsolete segments and snapshot files (after a
+/// snapshot is created or installed, or in `compact`) poisons the store.
+/// Every mutating operation of each call fails in turn.
+#[test]
+fn a_failed_compaction_poisons_the_store() {
+    type Call = fn(&mut DurableStore) -> Result<()>;
+    let calls: [(&str, Call); 2] = [
+        ("create_snapshot", |s| {
+            s.create_snapshot(15, 1, voters(&[1]), b"local".to_vec())
+        }),
+        ("apply_snapshot", |s| {
+            s.apply_snapshot(snapshot(40, 2, voters(&[1]), b"leader"))
+        }),
+    ];
+    for (name, call) in calls {
+        let mut failed_removes = 0;
+        for k in 0.. {
+            let disk = SimDisk::new();
+            let mut store = store_with_segments(&disk);
+            let ops = disk.stats().ops;
+            disk.set_fault(Some(Fault {
+                at_op: ops + k,
+                then_dead: false,
+            }));
+            let res = call(&mut store);
+            if disk.stats().ops <= ops + k {
+                // The fault was never reached: the call did everything.
+                res.unwrap();
+                break;
+            }
+            let err = res.expect_err("a fault was injected");
+            if let StorageError::Io { op, .. } = &err {
+                if *op == "remove" || *op == "fsync directory" {
+                    failed_removes += 1;
+                }
+            }
+            assert!(
+                matches!(
+                    store.append(&[ent(21, 1, 0)]),
+                    Err(StorageError::Poisoned(_))
+                ),
+                "{name}, fault at op {k} ({err}): the store is not poisoned"
+            );
+            assert!(matches!(store.sync(), Err(StorageError::Poisoned(_))));
+            drop(store);
+            disk.crash();
+            let (store, _) = open_sim(&disk, 256).unwrap();
+            assert!(store.last_index() >= 20, "{name}, fault at op {k}");
+        }
+        assert!(failed_removes >= 2, "{name}: {failed_removes}");
+    }
+
+    // `compact` removing a snapshot file left by an interrupted snapshot
+    // operation.
+    for k in 0..2 {
+        let disk = SimDisk::new();
+        let mut store = store_with_segments(&disk);
+        store
+            .create_snapshot(15, 1, voters(&[1]), b"local".to_vec())
+            .unwrap();
+        let stray = dir().join(store::snapshot_name(18));
+        disk.create_file(&stray).unwrap().sync_all().unwrap();
+        disk.set_fault(Some(Fault {
+            at_op: disk.stats().ops + k,
+            then_dead: false,
+        }));
+        assert!(matches!(store.compact(16), Err(StorageError::Io { .. })));
+        assert!(matches!(
+            store.append(&[ent(21, 1, 0)]),
+            Err(StorageError::Poisoned(_))
+        ));
+    }
+}
+
+/// A read-only open removes nothing, and says so: what a writable open
+/// would remove is listed apart from what was removed.
+#[test]
+fn a_read_only_open_reports_what_it_would_remove() {
+    let disk = SimDisk::new();
+    let (mut store, _) = open_sim(&disk, 1 << 20).unwrap();
+    store.append(&[ent(1, 1, 0)]).unwrap();
+    store.sync().unwrap();
+    drop(store);
+    let tmp = dir().join("CURRENT.tmp");
+    disk.create_file(&tmp).unwrap().sync_all().unwrap();
+    disk.sync_dir(dir()).unwrap();
+    let ro = StoreOptions {
+        read_only: true,
+        ..StoreOptions::default()
+    };
+    let (_, report) = DurableStore::open(Arc::new(disk.clone()), dir(), ro).unwrap();
+    assert!(report.removed.is_empty(), "{report:?}");
+    assert_eq!(report.would_remove, vec![tmp.clone()]);
+    assert!(disk.file_bytes(&tmp).is_some());
+    // A writable open removes it, and says so.
+    let (_, report) = open_sim(&disk, 1 << 20).unwrap();
+    assert_eq!(report.removed, vec![tmp.clone()]);
+    assert!(report.would_remove.is_empty());
+    assert!(disk.file_bytes(&tmp).is_none());
 }
 
 /// The reference model of a log: what a store must show.
