@@ -380,9 +380,12 @@ fn format_inspect(r: &InspectReport) -> String {
     if let Some(t) = &r.torn_tail {
         let _ = writeln!(
             o,
-            "torn tail       {} at offset {} ({} bytes; the next open truncates it)",
-            t.file, t.offset, t.dropped_bytes
+            "torn tail       {} at offset {} ({} bytes; the next open truncates it): {}",
+            t.file, t.offset, t.dropped_bytes, t.detail
         );
+    }
+    for p in &r.would_remove {
+        let _ = writeln!(o, "leftover        {p} (the next open removes it)");
     }
     for p in &r.ignored_snapshots {
         let _ = writeln!(o, "ignored         {p} (a snapshot the log never recorded)");
