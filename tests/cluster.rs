@@ -829,3 +829,34 @@ fn a_transfer_happens_or_says_why_not() {
         c.nodes[to].as_ref().unwrap().is_leader()
     });
 }
+
+/// Proposals that expire in the same turn of a healthy leader all answer
+/// Timeout: giving up on one must not clear raft's activity flags and make
+/// the next look like a lost quorum (or make the leader step down).
+#[test]
+fn proposals_expiring_together_on_a_healthy_leader_all_time_out() {
+    let c = Cluster::new(3);
+    let l = c.leader(Duration::from_secs(5));
+    let leader = c.nodes[l].as_ref().unwrap();
+    leader
+        .propose(transition("warm", &c.names[l], 1), T)
+        .unwrap();
+    for round in 0..5 {
+        let (tx, rx) = std::sync::mpsc::channel();
+        for i in 0..4 {
+            let tx = tx.clone();
+            leader.propose_with(
+                transition(&format!("fast{round}-{i}"), &c.names[l], 1),
+                Duration::from_nanos(1),
+                Box::new(move |r| tx.send(r).unwrap()),
+            );
+        }
+        for _ in 0..4 {
+            match rx.recv_timeout(T).unwrap() {
+                Ok(_) | Err(ProposeError::Timeout(_)) => {}
+                Err(e) => panic!("a healthy leader answered {e:?}"),
+            }
+        }
+    }
+    assert!(leader.is_leader(), "the healthy leader stepped down");
+}
