@@ -59,6 +59,9 @@ pub struct Cluster {
     security: Security,
     binary: PathBuf,
     status: Vec<Client>,
+    /// Each member's highest peak resident set (kB) over its incarnations,
+    /// read before it is killed or stopped.
+    peak_kb: Vec<u64>,
 }
 
 fn ctx<E: std::fmt::Display>(what: impl std::fmt::Display) -> impl FnOnce(E) -> String {
@@ -149,6 +152,7 @@ impl Cluster {
             })
             .collect();
         Ok(Cluster {
+            peak_kb: vec![0; members.len()],
             members,
             net,
             security,
@@ -222,8 +226,27 @@ impl Cluster {
         Ok(())
     }
 
+    /// Notes member `i`'s peak resident set so far.
+    fn note_peak(&mut self, i: usize) {
+        if let Some(pid) = self.members[i].child.as_ref().map(Child::id) {
+            if let Some(kb) = peak_rss_kb(pid) {
+                self.peak_kb[i] = self.peak_kb[i].max(kb);
+            }
+        }
+    }
+
+    /// The highest peak resident set (kB) of any member incarnation that
+    /// was killed or stopped so far, and whose.
+    pub fn peak_rss(&self) -> Option<(u64, &str)> {
+        (0..self.members.len())
+            .max_by_key(|&i| self.peak_kb[i])
+            .filter(|&i| self.peak_kb[i] > 0)
+            .map(|i| (self.peak_kb[i], self.members[i].name.as_str()))
+    }
+
     /// Kills member `i` with SIGKILL (paused or not) and reaps it.
     pub fn kill(&mut self, i: usize) -> Result<(), String> {
+        self.note_peak(i);
         let m = &mut self.members[i];
         let Some(mut child) = m.child.take() else {
             return Ok(());
@@ -377,6 +400,7 @@ impl Cluster {
     pub fn stop_all(&mut self, grace: Duration) -> Vec<String> {
         let mut problems = Vec::new();
         for i in 0..self.members.len() {
+            self.note_peak(i);
             let _ = self.resume(i);
             let _ = self.signal(i, libc::SIGTERM);
         }
@@ -418,7 +442,7 @@ impl Cluster {
         match std::fs::read(&m.log) {
             Err(e) => format!("(cannot read {}: {e})", m.log.display()),
             Ok(bytes) => {
-                let text = String::from_utf8_lossy(&bytes);
+                let text = strip_ansi(&String::from_utf8_lossy(&bytes));
                 let all: Vec<&str> = text.lines().collect();
                 all[all.len().saturating_sub(lines)..].join("\n")
             }
@@ -480,6 +504,35 @@ impl Drop for Cluster {
             let _ = self.kill(i);
         }
     }
+}
+
+/// `text` without its terminal colour sequences (`ESC [ ... letter`).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The peak resident set (`VmHWM`, kB) of process `pid`.
+pub fn peak_rss_kb(pid: u32) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// How a process ended, in words.

@@ -336,6 +336,13 @@ fn run_in(dir: &Path, opts: &ChaosOptions) -> Outcome {
         run.own_exits
     );
     println!("  member logs: {}", run.cluster.log_notes());
+    if let Some((kb, name)) = run.cluster.peak_rss() {
+        println!(
+            "  peak memory: {} MiB in a member ({name}), {} MiB in the harness",
+            kb / 1024,
+            cluster::peak_rss_kb(std::process::id()).unwrap_or(0) / 1024
+        );
+    }
     outcome.acked = c.acked;
     outcome.reads = c.reads;
     outcome.violations = std::mem::take(&mut run.violations);
@@ -381,7 +388,7 @@ fn chaos_phase(
     let workload = {
         let c = &run.cluster;
         Workload::start(&run.history, &run.owners, &mut run.rng, |k| {
-            c.client(k % members, workload::CALL_TIMEOUT)
+            c.client(k % members, workload::call_timeout(k))
         })
     };
     let workload = match workload {
