@@ -453,14 +453,21 @@ impl Cluster {
     /// notable kinds among them (not violations by themselves: a member
     /// that fails badly exits, and that is one).
     pub fn log_notes(&self) -> String {
-        const NOTABLE: [(&str, &str); 4] = [
+        const NOTABLE: [(&str, &str); 5] = [
             (
                 "on the connection of peer",
                 "peer connections closed for a relayed message",
             ),
             ("panicked", "panics"),
-            ("torn write", "torn writes recovered"),
-            ("storage", "storage messages"),
+            ("torn final record", "torn log tails truncated at a restart"),
+            (
+                "never recorded",
+                "interrupted snapshots ignored at a restart",
+            ),
+            (
+                "configuration change refused",
+                "configuration changes refused",
+            ),
         ];
         let (mut warn, mut error) = (0, 0);
         let mut notable = [0usize; NOTABLE.len()];
