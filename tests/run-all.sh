@@ -34,6 +34,9 @@ for m in $(./target/release/synod sim --list-mutants); do
   echo "mutant $m caught: $(echo "$out" | tail -n 1)"
 done
 
+echo "== chaos: 60 s of kills, pauses and partitions on 5 member processes"
+./target/release/synod chaos --seconds 60 --members 5
+
 if [ -f tests/python/run.sh ]; then
   echo "== python"
   bash tests/python/run.sh
