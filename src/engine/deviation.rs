@@ -31,6 +31,12 @@ pub(crate) trait Deviation: Send + Sync {
     fn skip_epoch_check(&self) -> bool {
         false
     }
+
+    /// Use the caller's bare read token as the read-index context (as before
+    /// contexts carried the peer and a per-incarnation nonce).
+    fn reuse_read_context(&self) -> bool {
+        false
+    }
 }
 
 /// A replica's seam: no deviation (the real engine) unless the simulator
@@ -54,6 +60,11 @@ impl TestSeam {
     /// See [`Deviation::skip_epoch_check`].
     pub(crate) fn skip_epoch_check(&self) -> bool {
         self.0.as_ref().is_some_and(|d| d.skip_epoch_check())
+    }
+
+    /// See [`Deviation::reuse_read_context`].
+    pub(crate) fn reuse_read_context(&self) -> bool {
+        self.0.as_ref().is_some_and(|d| d.reuse_read_context())
     }
 
     /// Makes `catalog`'s own epoch check at apply follow the seam (for a

@@ -90,6 +90,10 @@ pub struct Replica<S: ReplicaStore> {
     proposal_seq: u64,
     /// Reads whose index raft has confirmed, waiting for apply to reach it.
     reads_waiting_apply: Vec<(ReadToken, u64)>,
+    /// Drawn when the replica opens: with the peer id, the prefix of every
+    /// read context, so a read-index answer meant for another member or an
+    /// earlier incarnation of this one is never taken for one of ours.
+    read_nonce: u64,
     last_snapshot_index: u64,
     /// The term whose leader configuration this replica has proposed.
     leader_config_term: u64,
@@ -194,6 +198,7 @@ impl<S: ReplicaStore> Replica<S> {
             pending: BTreeMap::new(),
             proposal_seq: 0,
             reads_waiting_apply: Vec::new(),
+            read_nonce: 0,
             last_snapshot_index: applied,
             leader_config_term: 0,
             incoming_snapshot: None,
@@ -206,6 +211,7 @@ impl<S: ReplicaStore> Replica<S> {
             snapshots_installed: 0,
             last_snapshot_bytes: 0,
         };
+        replica.read_nonce = replica.draw_read_nonce();
         replica.reseed_timeout();
         if sole_voter {
             // The only voter needs nobody's vote: elect itself now rather
@@ -481,3 +487,6 @@ impl<S: ReplicaStore> Replica<S> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

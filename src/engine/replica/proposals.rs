@@ -214,17 +214,73 @@ impl<S: ReplicaStore> Replica<S> {
 
     /// Starts a linearizable read: its [`Completion::Read`] arrives once the
     /// leader confirmed its leadership and this replica applied the read
-    /// index.
+    /// index. `token` must differ from the tokens of this replica's other
+    /// reads (the driver's counter); it need not differ from other members'
+    /// tokens or from those of an earlier incarnation of this member: the
+    /// read's context (see [`Replica::read_context_prefix`]) makes it unique.
     pub fn read(&mut self, token: ReadToken) {
-        self.raw.read_index(token.0.to_le_bytes().to_vec());
+        let mut ctx = self.read_context_prefix();
+        ctx.extend_from_slice(&token.0.to_le_bytes());
+        self.raw.read_index(ctx);
+    }
+
+    /// The bytes every read context of this replica starts with: its peer id
+    /// and the nonce it drew when it opened. raft-rs keys pending reads by
+    /// context alone (a second read with a pending context is dropped, and
+    /// heartbeat acknowledgements count for whichever read holds the
+    /// context), and a follower takes any read-index answer whose context it
+    /// recognizes; with a bare per-process counter, another member's read or
+    /// a late answer to an earlier incarnation's read would be taken for
+    /// this one, and a read could be served below a write acknowledged
+    /// before it started.
+    pub(super) fn read_context_prefix(&self) -> Vec<u8> {
+        // Test seam: a mutant uses the bare counter as the context.
+        if self.test_seam.reuse_read_context() {
+            return Vec::new();
+        }
+        let mut prefix = Vec::with_capacity(24);
+        prefix.extend_from_slice(&self.peer_id.to_le_bytes());
+        prefix.extend_from_slice(&self.read_nonce.to_le_bytes());
+        prefix
+    }
+
+    /// A nonce for this incarnation's read contexts: a draw from the seeded
+    /// generator (a real member seeds it from the clock and its id) mixed
+    /// with the durable state it opened with, which differs between
+    /// incarnations that ran anything.
+    pub(super) fn draw_read_nonce(&mut self) -> u64 {
+        let hs = self.raw.raft.hard_state();
+        let last = self.raw.raft.raft_log.last_index();
+        let mut mix = crate::engine::rng::SplitMix64::new(
+            hs.term ^ hs.commit.rotate_left(21) ^ last.rotate_left(42) ^ hs.vote.rotate_left(11),
+        );
+        self.rng.next_u64() ^ mix.next_u64()
     }
 
     /// Keeps the reads whose index raft confirmed until apply reaches it.
+    /// Answers whose context is not one of this incarnation's are dropped:
+    /// they answer a read of an earlier incarnation (or are garbage).
     pub(super) fn await_reads(&mut self, read_states: Vec<ReadState>) {
+        if read_states.is_empty() {
+            return;
+        }
+        let prefix = self.read_context_prefix();
         for rs in read_states {
-            if let Ok(ctx) = <[u8; 8]>::try_from(rs.request_ctx.as_slice()) {
-                self.reads_waiting_apply
-                    .push((ReadToken(u64::from_le_bytes(ctx)), rs.index));
+            let ctx = rs.request_ctx.as_slice();
+            let Some(counter) = ctx
+                .strip_prefix(prefix.as_slice())
+                .and_then(|rest| <[u8; 8]>::try_from(rest).ok())
+            else {
+                tracing::debug!(
+                    index = rs.index,
+                    "read-index answer for another incarnation dropped"
+                );
+                continue;
+            };
+            let token = ReadToken(u64::from_le_bytes(counter));
+            // The network may deliver an answer twice.
+            if !self.reads_waiting_apply.iter().any(|(t, _)| *t == token) {
+                self.reads_waiting_apply.push((token, rs.index));
             }
         }
     }
