@@ -37,6 +37,12 @@ pub(crate) trait Deviation: Send + Sync {
     fn reuse_read_context(&self) -> bool {
         false
     }
+
+    /// Ignore client sessions: a retry is applied as a new proposal, before
+    /// the log and at apply.
+    fn skip_session_check(&self) -> bool {
+        false
+    }
 }
 
 /// A replica's seam: no deviation (the real engine) unless the simulator
@@ -67,9 +73,15 @@ impl TestSeam {
         self.0.as_ref().is_some_and(|d| d.reuse_read_context())
     }
 
-    /// Makes `catalog`'s own epoch check at apply follow the seam (for a
-    /// catalog the replica starts using).
+    /// See [`Deviation::skip_session_check`].
+    pub(crate) fn skip_session_check(&self) -> bool {
+        self.0.as_ref().is_some_and(|d| d.skip_session_check())
+    }
+
+    /// Makes `catalog`'s own checks (the epoch rule at apply, the session
+    /// table) follow the seam (for a catalog the replica starts using).
     pub(crate) fn configure(&self, catalog: &mut Catalog) {
         catalog.set_skip_epoch_check(self.skip_epoch_check());
+        catalog.set_skip_session_check(self.skip_session_check());
     }
 }

@@ -458,6 +458,7 @@ impl<S: ReplicaStore> Replica<S> {
                             index,
                             term,
                             entry: proposal.entry,
+                            session: proposal.session,
                             outcome: outcome.clone(),
                         });
                     }

@@ -83,7 +83,7 @@ impl World {
             eprintln!("[{}] crash peer {peer} (tear {tear:?})", self.now);
         }
         n.disk.crash_tearing(tear);
-        self.pending.retain(|_, op| op.peer != peer);
+        self.forget_reads(peer);
         // Its connections close: every live member's transport notices, as
         // the TCP transport reports a closed peer connection.
         for q in self.live() {

@@ -30,9 +30,11 @@
 #![allow(clippy::field_reassign_with_default)]
 
 pub mod checker;
+mod clients;
 mod faults;
 mod mutants;
 mod network;
+mod reads;
 mod runner;
 mod workload;
 mod world;
@@ -90,6 +92,10 @@ pub struct SimStats {
     pub removed: u64,
     /// Messages sent.
     pub messages: u64,
+    /// Proposal attempts that retried a session.
+    pub retries: u64,
+    /// Linearizable reads served.
+    pub reads: u64,
 }
 
 /// The result of one run.

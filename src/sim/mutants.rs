@@ -18,13 +18,21 @@ pub enum Mutant {
     /// The catalog does not check ownership epochs, before the log or at
     /// apply.
     EpochCheckSkippedAtApply,
+    /// The catalog ignores client sessions: a retry whose first attempt
+    /// already reached the log is applied again.
+    RetryWithoutDedup,
+    /// Read-index contexts are the driver's bare per-member counter, as
+    /// before they carried the peer and a per-incarnation nonce.
+    ReadContextReuse,
 }
 
 impl Mutant {
     /// Every mutant, by name.
-    pub const ALL: [(&'static str, Mutant); 2] = [
+    pub const ALL: [(&'static str, Mutant); 4] = [
         ("vote-not-persisted", Mutant::VoteNotPersisted),
         ("epoch-check-skipped", Mutant::EpochCheckSkippedAtApply),
+        ("retry-without-dedup", Mutant::RetryWithoutDedup),
+        ("read-context-reuse", Mutant::ReadContextReuse),
     ];
 
     /// The mutant called `name`.
@@ -46,5 +54,13 @@ impl Deviation for Mutant {
 
     fn skip_epoch_check(&self) -> bool {
         *self == Mutant::EpochCheckSkippedAtApply
+    }
+
+    fn skip_session_check(&self) -> bool {
+        *self == Mutant::RetryWithoutDedup
+    }
+
+    fn reuse_read_context(&self) -> bool {
+        *self == Mutant::ReadContextReuse
     }
 }

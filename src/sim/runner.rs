@@ -11,6 +11,11 @@ use super::{SeedReport, SimOptions};
 pub fn run_seed(opts: &SimOptions) -> SeedReport {
     let mut w = World::new(opts.clone());
     w.run();
+    for n in w.nodes.values() {
+        if let Some(r) = &n.replica {
+            w.checker.audit(w.now, r.peer_id(), r.catalog().audit_log());
+        }
+    }
     w.checker.finish(w.now);
     let mut violations = w.checker.violations().to_vec();
     violations.extend(w.engine_failures.iter().cloned());
@@ -41,6 +46,9 @@ impl World {
         if self.rng.chance(1, 2) {
             self.client_op();
         }
+        if self.rng.chance(1, 3) {
+            self.read_op();
+        }
         for p in self.live() {
             if let Some(r) = self.replica(p) {
                 r.tick();
@@ -48,7 +56,8 @@ impl World {
             self.pump(p);
         }
         self.deliver();
-        self.expire();
+        self.client_duties();
+        self.expire_reads();
         self.spawn_admitted();
         self.start_due(false);
         if self.now.is_multiple_of(25) {

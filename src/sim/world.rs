@@ -10,12 +10,14 @@ use std::sync::Arc;
 use raft::eraftpb::{Message, MessageType};
 
 use super::checker::Checker;
+use super::clients::Clients;
 use super::mutants::Mutant;
+use super::reads::Reads;
 use super::{SimOptions, SimStats};
 use crate::catalog::InitialMember;
 use crate::engine::rng::SplitMix64;
-use crate::engine::{Completion, EngineConfig, ProposalToken, Replica};
-use crate::entry::{ControlPlaneEntry, MemberKind, NodeId};
+use crate::engine::{Completion, EngineConfig, Replica};
+use crate::entry::{MemberKind, NodeId};
 use crate::storage::{DurableStore, SimDisk, StoreOptions};
 
 const DIR: &str = "/data";
@@ -52,13 +54,6 @@ pub(super) struct Network {
     pub(super) max_delay: u64,
 }
 
-/// A client proposal in flight.
-pub(super) struct PendingOp {
-    pub(super) entry: ControlPlaneEntry,
-    pub(super) peer: u64,
-    pub(super) issued: u64,
-}
-
 pub(super) struct SimNode {
     pub(super) id: NodeId,
     pub(super) disk: SimDisk,
@@ -70,6 +65,11 @@ pub(super) struct SimNode {
     /// operator starts it some time after admitting it).
     pub(super) start_at: u64,
     pub(super) started: bool,
+    /// Counts the member's starts: an attempt or read made in one
+    /// incarnation is lost with it.
+    pub(super) incarnation: u64,
+    /// The driver's read counter, from 1 in each incarnation.
+    pub(super) reads_issued: u64,
 }
 
 /// Everything one run simulates.
@@ -81,8 +81,8 @@ pub(super) struct World {
     pub(super) nodes: BTreeMap<u64, SimNode>,
     pub(super) net: Network,
     pub(super) checker: Checker,
-    pub(super) pending: BTreeMap<ProposalToken, PendingOp>,
-    pub(super) next_token: u64,
+    pub(super) clients: Clients,
+    pub(super) reads: Reads,
     pub(super) next_member: u64,
     pub(super) stats: SimStats,
     /// Set when a member reported an error that stopped it.
@@ -117,8 +117,8 @@ impl World {
                 ..Network::default()
             },
             checker: Checker::new(),
-            pending: BTreeMap::new(),
-            next_token: 0,
+            clients: Clients::new(&mut rng, 5),
+            reads: Reads::default(),
             next_member: opts.nodes as u64 + 1,
             stats: SimStats::default(),
             engine_failures: Vec::new(),
@@ -146,6 +146,8 @@ impl World {
                     removed: false,
                     start_at: 0,
                     started: false,
+                    incarnation: 0,
+                    reads_issued: 0,
                 },
             );
         }
@@ -184,10 +186,13 @@ impl World {
             }
             Ok(Some(mut r)) => {
                 n.started = true;
+                n.incarnation += 1;
+                n.reads_issued = 0;
                 r.record_applied(true);
                 r.set_test_seam(Mutant::deviation(self.opts.mutant));
                 self.checker.restarted(self.now, peer, r.store());
                 n.replica = Some(r);
+                self.forget_reads(peer);
             }
             Err(e) => self.engine_failures.push(format!(
                 "tick {}: peer {peer} failed to open: {e}",
@@ -294,6 +299,8 @@ impl World {
                     removed: false,
                     start_at: self.now + self.rng.below(80),
                     started: false,
+                    incarnation: 0,
+                    reads_issued: 0,
                 },
             );
         }
@@ -341,13 +348,9 @@ impl World {
                 self.send(m);
             }
             for c in done {
-                if let Completion::Proposal(token, Ok(committed)) = c {
-                    if let Some(op) = self.pending.remove(&token) {
-                        self.checker
-                            .acked(self.now, committed.index.0, committed.term.0, op.entry);
-                    }
-                } else if let Completion::Proposal(token, Err(_)) = c {
-                    self.pending.remove(&token);
+                match c {
+                    Completion::Proposal(token, answer) => self.proposal_done(token, answer),
+                    Completion::Read(token, index) => self.read_done(peer, token, index.0),
                 }
             }
             if removed {

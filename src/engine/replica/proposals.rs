@@ -175,19 +175,22 @@ impl<S: ReplicaStore> Replica<S> {
         }
     }
 
-    /// Gives up on a proposal (its caller's deadline passed). The answer says
-    /// whether the leader still had a quorum: [`ProposeError::Timeout`] if
-    /// so, [`ProposeError::NoQuorum`] if not. The entry may still commit.
+    /// Gives up on a proposal (its caller's deadline passed). The entry was
+    /// appended to the log when this member led, so it may still commit,
+    /// whatever this member's role is now (a leader that stepped down may
+    /// have replicated it to the next one): the answer is never "not
+    /// leader", which promises the entry did not take effect. It says
+    /// whether this member still leads with a quorum:
+    /// [`ProposeError::Timeout`] if so or if another member leads now,
+    /// [`ProposeError::NoQuorum`] if this leader lost its quorum or no
+    /// leader is known.
     pub fn abandon(&mut self, token: ProposalToken, waited: std::time::Duration) -> ProposeError {
         self.pending.retain(|_, p| p.token != token);
-        if self.raw.raft.state == StateRole::Leader && self.quorum_recently_active() {
-            ProposeError::Timeout(waited)
-        } else if self.raw.raft.state == StateRole::Leader || self.raw.raft.leader_id == 0 {
+        let leads = self.raw.raft.state == StateRole::Leader;
+        if (leads && !self.quorum_recently_active()) || (!leads && self.raw.raft.leader_id == 0) {
             ProposeError::NoQuorum
         } else {
-            ProposeError::NotLeader {
-                leader: self.leader_hint(),
-            }
+            ProposeError::Timeout(waited)
         }
     }
 

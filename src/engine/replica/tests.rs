@@ -240,3 +240,56 @@ fn two_members_reads_with_the_same_token_both_complete() {
         "the follower's read completed (raft drops a read whose context is pending)"
     );
 }
+
+#[test]
+fn an_abandoned_proposal_that_may_still_commit_is_not_answered_not_leader() {
+    let mut c = elected();
+    let l = c.leader();
+    let others: Vec<u64> = (1..=3).filter(|p| *p != l).collect();
+    let (f1, f2) = (others[0], others[1]);
+    let entry = ControlPlaneEntry::OwnershipTransition(OwnershipTransition {
+        range: "r1".parse().expect("range"),
+        new_owner: name(1),
+        epoch: Epoch(1),
+    });
+    let leader = c.replicas.get_mut(&l).expect("leader");
+    assert_eq!(
+        leader.propose(&Proposal::bare(entry), ProposalToken(9)),
+        Ok(None)
+    );
+    let index = leader.status().last_index.0;
+    // The leader's append reaches f1 only, and nothing reaches the leader:
+    // it is cut off with its entry in f1's log.
+    c.settle(move |m| (m.from == l && m.to == f2) || m.to == l);
+    c.held.clear();
+    // f1 and f2 elect f1 (its log is longer) and commit the entry.
+    for _ in 0..100 {
+        for p in [f1, f2] {
+            c.replicas.get_mut(&p).expect("follower").tick();
+        }
+        c.settle(move |m| m.from == l || m.to == l);
+        c.held.clear();
+        if c.replicas[&f1].catalog().applied().0 .0 >= index {
+            break;
+        }
+    }
+    assert!(c.replicas[&f1].is_leader());
+    assert!(
+        c.replicas[&f1].catalog().applied().0 .0 >= index,
+        "the entry committed under the new leader"
+    );
+    // The old leader hears the new leader's heartbeat (not its appends),
+    // steps down and learns who leads, then its client's deadline passes.
+    c.replicas.get_mut(&f1).expect("f1").tick();
+    c.settle(move |m| m.from == l || (m.to == l && m.get_msg_type() != MessageType::MsgHeartbeat));
+    c.held.clear();
+    let old = c.replicas.get_mut(&l).expect("old leader");
+    assert!(!old.is_leader());
+    assert!(old.leader_hint().is_some());
+    assert!(old.has_pending(ProposalToken(9)));
+    let answer = old.abandon(ProposalToken(9), std::time::Duration::ZERO);
+    assert!(
+        !matches!(answer, crate::consensus::ProposeError::NotLeader { .. }),
+        "the entry committed, but abandoning it answered {answer:?} (\"did not take effect\")"
+    );
+}
