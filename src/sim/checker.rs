@@ -55,6 +55,10 @@ pub struct Checker {
     leaders_checked: HashSet<(u64, u64)>,
     votes: HashMap<(u64, u64), u64>,
     committed: BTreeMap<u64, CommittedEntry>,
+    /// Per committed index, a term at or above the one in which it
+    /// committed (the highest term any member had when it was first seen
+    /// applied): a leader of a later term must hold it.
+    committed_by: HashMap<u64, u64>,
     /// Committed indexes below this were checked for fencing.
     fence_cursor: u64,
     epochs: HashMap<RangeId, Epoch>,
@@ -174,6 +178,11 @@ impl Checker {
         let first = store.first_index();
         let mut missing = None;
         for (index, c) in self.committed.range(first..) {
+            // A leader of an older term (one that was cut off or paused)
+            // need not hold what later terms committed.
+            if self.committed_by.get(index).is_none_or(|t| *t >= term) {
+                continue;
+            }
             if store.term(*index) != Some(c.term) {
                 missing = Some((*index, c.term, store.term(*index)));
                 break;
@@ -189,8 +198,9 @@ impl Checker {
         }
     }
 
-    /// `peer` applied `rec`.
-    pub fn applied(&mut self, tick: u64, peer: u64, rec: Applied) {
+    /// `peer` applied `rec`; `max_term` is the highest term of any member
+    /// now.
+    pub fn applied(&mut self, tick: u64, peer: u64, rec: Applied, max_term: u64) {
         let (index, seen) = match rec {
             Applied::Entry {
                 index,
@@ -232,6 +242,7 @@ impl Checker {
         match self.committed.get(&index) {
             None => {
                 self.committed.insert(index, seen);
+                self.committed_by.insert(index, max_term);
                 self.check_fencing(tick);
             }
             Some(c) if *c == seen => {}

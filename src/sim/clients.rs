@@ -125,7 +125,7 @@ impl World {
     /// One attempt of `id` at a live member (another than the last one when
     /// there is a choice), following one not-leader redirect.
     fn attempt(&mut self, id: u64) {
-        let live = self.live();
+        let live = self.serving();
         let Some(op) = self.clients.ops.get_mut(&id) else {
             return;
         };
@@ -171,7 +171,7 @@ impl World {
                 }
                 Err(ProposeError::NotLeader { leader: Some(hint) }) => {
                     match self.nodes.iter().find(|(_, n)| n.id == hint.id) {
-                        Some((p, n)) if n.replica.is_some() => peer = *p,
+                        Some((p, n)) if n.serving(self.now) => peer = *p,
                         _ => return self.settle(id, Fate::NoEffect, "not leader, leader down"),
                     }
                 }
@@ -270,12 +270,14 @@ impl World {
         }
         for (id, token, peer) in late {
             // The client's deadline: the driver abandons the proposal and
-            // answers what the engine says.
+            // answers what the engine says (a paused one answers nothing).
             self.clients.tokens.remove(&token);
             if let Some(op) = self.clients.ops.get_mut(&id) {
                 op.waiting = None;
             }
+            let paused = self.nodes.get(&peer).is_some_and(|n| !n.serving(self.now));
             let answer = match self.replica(peer) {
+                Some(_) if paused => ProposeError::Timeout(std::time::Duration::ZERO),
                 Some(r) => r.abandon(token, std::time::Duration::ZERO),
                 None => ProposeError::Shutdown,
             };

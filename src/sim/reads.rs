@@ -30,6 +30,9 @@ pub(super) struct PendingRead {
 #[derive(Default)]
 pub(super) struct Reads {
     pending: BTreeMap<(u64, ReadToken), PendingRead>,
+    /// Reads lost in a crash, which their reader makes again at the same
+    /// member once it is back and knows a leader: (member, range).
+    again: Vec<(u64, RangeId)>,
 }
 
 fn range(i: u64) -> RangeId {
@@ -41,7 +44,7 @@ fn range(i: u64) -> RangeId {
 impl World {
     /// A read at a random live member: local or linearizable.
     pub(super) fn read_op(&mut self) {
-        let live = self.live();
+        let live = self.serving();
         if live.is_empty() {
             return;
         }
@@ -59,6 +62,11 @@ impl World {
             self.checker.read(self.now, peer, at, range, seen, None);
             return;
         }
+        self.linearizable_read(peer, range);
+    }
+
+    /// A linearizable read at `peer`, numbered by its driver.
+    fn linearizable_read(&mut self, peer: u64, range: RangeId) {
         let Some(n) = self.nodes.get_mut(&peer) else {
             return;
         };
@@ -73,10 +81,43 @@ impl World {
                 need,
             },
         );
-        if let Some(r) = self.replica(peer) {
-            r.read(token);
-        }
+        let follower = match self.replica(peer) {
+            Some(r) => {
+                r.read(token);
+                !r.is_leader()
+            }
+            None => return,
+        };
         self.pump(peer);
+        // A crash right after a read request leaves, most often the first
+        // of an incarnation, is the moment that punishes read contexts that
+        // do not name the incarnation: its answer may reach the next one.
+        let odds = if token.0 == 1 { 2 } else { 10 };
+        if follower && self.faults && self.rng.chance(1, odds) {
+            self.crash_soon(peer);
+        }
+    }
+
+    /// Reads lost in a crash are made again at their member once it is
+    /// back and knows a leader (its driver refuses a read before that).
+    pub(super) fn read_again(&mut self) {
+        let again = std::mem::take(&mut self.reads.again);
+        for (peer, range) in again {
+            let ready = self.nodes.get(&peer).map(|n| {
+                (
+                    n.serving(self.now),
+                    n.replica
+                        .as_ref()
+                        .is_some_and(|r| r.leader_hint().is_some()),
+                    n.removed,
+                )
+            });
+            match ready {
+                Some((true, true, _)) => self.linearizable_read(peer, range),
+                Some((_, _, false)) => self.reads.again.push((peer, range)),
+                _ => {}
+            }
+        }
     }
 
     /// `peer` completed the read `token` at read index `index`: the reader
@@ -107,7 +148,13 @@ impl World {
     /// Forgets `peer`'s reads: it crashed or restarted (its driver's reads
     /// failed with it).
     pub(super) fn forget_reads(&mut self, peer: u64) {
-        self.reads.pending.retain(|(p, _), _| *p != peer);
+        let again = &mut self.reads.again;
+        self.reads.pending.retain(|(p, _), r| {
+            if *p == peer {
+                again.push((*p, r.range.clone()));
+            }
+            *p != peer
+        });
     }
 
     /// Drops reads past their deadline.

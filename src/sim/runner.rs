@@ -50,13 +50,25 @@ impl World {
             self.read_op();
         }
         for p in self.live() {
-            if let Some(r) = self.replica(p) {
-                r.tick();
+            let now = self.now;
+            let Some(n) = self.nodes.get_mut(&p) else {
+                continue;
+            };
+            if !n.serving(now) {
+                continue;
+            }
+            // Clocks run at their member's rate.
+            let ticks = n.ticks_now();
+            if let Some(r) = n.replica.as_mut() {
+                for _ in 0..ticks {
+                    r.tick();
+                }
             }
             self.pump(p);
         }
         self.deliver();
         self.client_duties();
+        self.read_again();
         self.expire_reads();
         self.spawn_admitted();
         self.start_due(false);
@@ -73,6 +85,7 @@ impl World {
         }
         self.faults = false;
         self.net.blocked.clear();
+        self.disarm_all();
         for p in self.down() {
             self.start(p);
         }
