@@ -43,6 +43,24 @@ pub(crate) trait Deviation: Send + Sync {
     fn skip_session_check(&self) -> bool {
         false
     }
+
+    /// Send the messages that depend on a Ready's persistence (append
+    /// acknowledgements, vote grants) before its writes and fsync.
+    fn ack_before_sync(&self) -> bool {
+        false
+    }
+
+    /// Apply committed entries before they are durable in this replica's
+    /// own log (before the Ready that appends them is fsynced).
+    fn apply_before_sync(&self) -> bool {
+        false
+    }
+
+    /// Match a committed entry to the proposal waiting at its index by the
+    /// peer and sequence number of its context, without the term.
+    fn match_context_without_term(&self) -> bool {
+        false
+    }
 }
 
 /// A replica's seam: no deviation (the real engine) unless the simulator
@@ -76,6 +94,23 @@ impl TestSeam {
     /// See [`Deviation::skip_session_check`].
     pub(crate) fn skip_session_check(&self) -> bool {
         self.0.as_ref().is_some_and(|d| d.skip_session_check())
+    }
+
+    /// See [`Deviation::ack_before_sync`].
+    pub(crate) fn ack_before_sync(&self) -> bool {
+        self.0.as_ref().is_some_and(|d| d.ack_before_sync())
+    }
+
+    /// See [`Deviation::apply_before_sync`].
+    pub(crate) fn apply_before_sync(&self) -> bool {
+        self.0.as_ref().is_some_and(|d| d.apply_before_sync())
+    }
+
+    /// See [`Deviation::match_context_without_term`].
+    pub(crate) fn match_context_without_term(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|d| d.match_context_without_term())
     }
 
     /// Makes `catalog`'s own checks (the epoch rule at apply, the session

@@ -362,6 +362,16 @@ impl<S: ReplicaStore> Replica<S> {
         }
         // 3. Committed entries (durable here already).
         self.apply_entries(rd.take_committed_entries(), done)?;
+        // Test seam: a mutant acknowledges before persisting, or applies
+        // what is not yet durable here.
+        if self.test_seam.ack_before_sync() {
+            for m in rd.take_persisted_messages() {
+                sink.send(m);
+            }
+        }
+        if self.test_seam.apply_before_sync() {
+            self.apply_unpersisted(rd.entries(), done)?;
+        }
         // 4. Stage the new entries and hard state; one fsync covers all.
         let store = &mut self.store;
         if !rd.entries().is_empty() {
@@ -473,6 +483,27 @@ impl<S: ReplicaStore> Replica<S> {
             self.complete_proposal(&e, result, done);
         }
         Ok(())
+    }
+
+    /// For the apply-beyond-persisted mutant only: applies the entries of
+    /// `unstable` (this Ready's, not yet durable here) that the commit index
+    /// already covers. raft hands them over again once they are persisted,
+    /// and [`Replica::apply_batch`] skips what was applied.
+    fn apply_unpersisted(
+        &mut self,
+        unstable: &[Entry],
+        done: &mut Vec<Completion>,
+    ) -> Result<(), EngineError> {
+        let (applied, commit) = (
+            self.catalog.applied().0 .0,
+            self.raw.raft.raft_log.committed,
+        );
+        let early: Vec<Entry> = unstable
+            .iter()
+            .filter(|e| e.index > applied && e.index <= commit)
+            .cloned()
+            .collect();
+        self.apply_entries(early, done)
     }
 
     fn skip(&mut self, index: Index, term: Term) -> Result<(), EngineError> {

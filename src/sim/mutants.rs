@@ -24,15 +24,32 @@ pub enum Mutant {
     /// Read-index contexts are the driver's bare per-member counter, as
     /// before they carried the peer and a per-incarnation nonce.
     ReadContextReuse,
+    /// Append acknowledgements and vote grants leave before the Ready that
+    /// persists them is written and fsynced.
+    AckBeforeSync,
+    /// Committed entries are applied before they are durable in the
+    /// replica's own log.
+    ApplyBeyondPersisted,
+    /// A committed entry is matched to the proposal waiting at its index by
+    /// peer and sequence number only, without the term (as before proposal
+    /// contexts carried it): another incarnation's entry can complete it.
+    ProposalContextOnly,
+    // Reserved: `torn-tail-repair` (the store's repair of a torn last
+    // record), added with the storage work; its deviation point lives in the
+    // store, not in the replica.
 }
 
 impl Mutant {
     /// Every mutant, by name.
-    pub const ALL: [(&'static str, Mutant); 4] = [
+    pub const ALL: [(&'static str, Mutant); 7] = [
         ("vote-not-persisted", Mutant::VoteNotPersisted),
         ("epoch-check-skipped", Mutant::EpochCheckSkippedAtApply),
         ("retry-without-dedup", Mutant::RetryWithoutDedup),
         ("read-context-reuse", Mutant::ReadContextReuse),
+        ("ack-before-sync", Mutant::AckBeforeSync),
+        ("apply-beyond-persisted", Mutant::ApplyBeyondPersisted),
+        ("proposal-context-only", Mutant::ProposalContextOnly),
+        // Reserved slot: ("torn-tail-repair", Mutant::TornTailRepair).
     ];
 
     /// The mutant called `name`.
@@ -62,5 +79,17 @@ impl Deviation for Mutant {
 
     fn reuse_read_context(&self) -> bool {
         *self == Mutant::ReadContextReuse
+    }
+
+    fn ack_before_sync(&self) -> bool {
+        *self == Mutant::AckBeforeSync
+    }
+
+    fn apply_before_sync(&self) -> bool {
+        *self == Mutant::ApplyBeyondPersisted
+    }
+
+    fn match_context_without_term(&self) -> bool {
+        *self == Mutant::ProposalContextOnly
     }
 }

@@ -5,26 +5,39 @@
 use std::collections::BTreeMap;
 
 use super::world::World;
-use super::{SeedReport, SimOptions};
+use super::{SeedReport, SimOptions, SimStats};
 
-/// Runs one seed.
+/// Runs one seed. A panic inside the run (raft-rs stops a replica whose log
+/// contradicts what it was told was committed, say) is a violation of the
+/// seed, not the end of the sweep.
 pub fn run_seed(opts: &SimOptions) -> SeedReport {
-    let mut w = World::new(opts.clone());
-    w.run();
-    for n in w.nodes.values() {
-        if let Some(r) = &n.replica {
-            w.checker.audit(w.now, r.peer_id(), r.catalog().audit_log());
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut w = World::new(opts.clone());
+        w.run();
+        for n in w.nodes.values() {
+            if let Some(r) = &n.replica {
+                w.checker.audit(w.now, r.peer_id(), r.catalog().audit_log());
+            }
         }
-    }
-    w.checker.finish(w.now);
-    let mut violations = w.checker.violations().to_vec();
-    violations.extend(w.engine_failures.iter().cloned());
-    w.stats.committed = w.checker.committed_len() as u64;
-    w.stats.acked = w.checker.acked_len() as u64;
+        w.checker.finish(w.now);
+        let mut violations = w.checker.violations().to_vec();
+        violations.extend(w.engine_failures.iter().cloned());
+        w.stats.committed = w.checker.committed_len() as u64;
+        w.stats.acked = w.checker.acked_len() as u64;
+        (violations, w.stats)
+    }));
+    let (violations, stats) = run.unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "a panic".into());
+        (vec![format!("panicked: {what}")], SimStats::default())
+    });
     SeedReport {
         seed: opts.seed,
         violations,
-        stats: w.stats,
+        stats,
     }
 }
 

@@ -371,7 +371,7 @@ impl World {
             let Some(r) = self.replica(peer) else { return };
             let result = r.process_ready(&mut out);
             let applied = r.take_applied();
-            let leader = r.is_leader().then(|| r.status().term.0);
+            let leader = r.is_leader().then(|| r.hard_state().term);
             let removed = r.is_removed();
             if !applied.is_empty() {
                 let max_term = self
