@@ -212,7 +212,8 @@ struct SimArgs {
     /// Run a deliberately broken engine (see --list-mutants).
     #[arg(long)]
     mutant: Option<String>,
-    /// Print the mutants' names, one per line, and exit.
+    /// Print the names of the mutants a sweep must catch, one per line, and
+    /// exit.
     #[arg(long)]
     list_mutants: bool,
     /// Worker threads (default: the number of CPUs).
@@ -245,8 +246,11 @@ fn cmd_sim(args: SimArgs) -> ExitCode {
         minutes,
     } = args;
     if list_mutants {
-        for (name, _) in Mutant::ALL {
-            println!("{name}");
+        // The mutants the sweeps must catch (see `Mutant::swept`).
+        for (name, m) in Mutant::ALL {
+            if m.swept() {
+                println!("{name}");
+            }
         }
         return ExitCode::SUCCESS;
     }

@@ -62,7 +62,7 @@ enum Fate {
 
 fn fate(answer: &Result<Committed, ProposeError>) -> Fate {
     match answer {
-        Ok(c) => Fate::Acked(c.clone()),
+        Ok(c) => Fate::Acked(*c),
         Err(ProposeError::Refused {
             at: Some((i, t)), ..
         }) => Fate::RefusedAt(i.0, t.0),
