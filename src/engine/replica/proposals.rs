@@ -228,7 +228,8 @@ impl<S: ReplicaStore> Replica<S> {
     /// index. `token` must differ from the tokens of this replica's other
     /// reads (the driver's counter); it need not differ from other members'
     /// tokens or from those of an earlier incarnation of this member: the
-    /// read's context (see [`Replica::read_context_prefix`]) makes it unique.
+    /// read's context (this member's peer id and a nonce drawn when it
+    /// opened, then the token) makes it unique.
     pub fn read(&mut self, token: ReadToken) {
         let mut ctx = self.read_context_prefix();
         ctx.extend_from_slice(&token.0.to_le_bytes());
