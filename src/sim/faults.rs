@@ -173,7 +173,7 @@ impl World {
             MessageType::MsgRequestVote => self.rng.chance(1, 4),
             MessageType::MsgAppend if !msg.entries.is_empty() => {
                 let committed = msg.entries[0].index <= msg.commit;
-                self.rng.chance(1, if committed { 6 } else { 40 })
+                self.rng.chance(1, if committed { 20 } else { 100 })
             }
             _ => false,
         };

@@ -92,7 +92,7 @@ impl World {
         // A crash right after a read request leaves, most often the first
         // of an incarnation, is the moment that punishes read contexts that
         // do not name the incarnation: its answer may reach the next one.
-        let odds = if token.0 == 1 { 2 } else { 10 };
+        let odds = if token.0 == 1 { 2 } else { 25 };
         if follower && self.faults && self.rng.chance(1, odds) {
             self.crash_soon(peer);
         }
