@@ -63,10 +63,13 @@ impl Mutant {
     /// nothing more until that follower answers the probe (by then the
     /// Ready is durable), so the later incarnation finds at least those two
     /// entries of the earlier one in its log and numbers its proposals from
-    /// further along. Only a leader whose proposals raft dropped (counted
-    /// but never appended, during a leadership transfer) can close the gap,
-    /// and the sweeps do not reach that. The term in the context stays as
-    /// defence in depth; the mutant can still be run by name.
+    /// further along. Only an earlier incarnation that appended more
+    /// entries of its own (configuration changes) before the colliding
+    /// proposal, or a later one whose proposals raft dropped (counted but
+    /// never appended, during a leadership transfer), can close the gap, and
+    /// then the earlier entry must still win the index; the sweeps do not
+    /// reach that. The term in the context stays as defence in depth; the
+    /// mutant can still be run by name.
     pub fn swept(self) -> bool {
         self != Mutant::ProposalContextOnly
     }
