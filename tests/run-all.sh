@@ -22,9 +22,9 @@ fi
 echo "== cargo test (workspace)"
 cargo test --workspace --all-targets
 
-echo "== simulator: 2,000 seeds with the release build"
+echo "== simulator: 20,000 seeds with the release build"
 cargo build --release --quiet --bin synod
-./target/release/synod sim --seeds 2000 --start 1000000
+./target/release/synod sim --seeds 20000 --start 1000000
 for m in $(./target/release/synod sim --list-mutants); do
   # A mutant must be caught: the sweep must report violations.
   if out=$(./target/release/synod sim --seeds 300 --mutant "$m" 2>/dev/null); then

@@ -231,6 +231,10 @@ pub struct Catalog {
     /// Simulator mutant only: skip the epoch rule, to prove the checker
     /// catches a broken fence. Never set outside `sim`.
     skip_epoch_check: bool,
+    /// Simulator mutant only: ignore client sessions (every retry is new),
+    /// to prove the checker catches a retry applied twice. Never set
+    /// outside `sim`.
+    skip_session_check: bool,
 }
 
 impl Catalog {
@@ -274,6 +278,7 @@ impl Catalog {
             owned: HashMap::new(),
             sessions: SessionTable::default(),
             skip_epoch_check: false,
+            skip_session_check: false,
         })
     }
 
@@ -292,11 +297,16 @@ impl Catalog {
             owned: HashMap::new(),
             sessions: SessionTable::default(),
             skip_epoch_check: false,
+            skip_session_check: false,
         }
     }
 
     pub(crate) fn set_skip_epoch_check(&mut self, skip: bool) {
         self.skip_epoch_check = skip;
+    }
+
+    pub(crate) fn set_skip_session_check(&mut self, skip: bool) {
+        self.skip_session_check = skip;
     }
 
     /// Applies the committed entry at (`index`, `term`). The index must be
@@ -332,7 +342,7 @@ impl Catalog {
         let Some(session) = &proposal.session else {
             return self.apply(index, term, &proposal.entry);
         };
-        match self.sessions.check(session) {
+        match self.session(session) {
             SessionCheck::Repeat(first) => {
                 self.advance(index, term)?;
                 Ok(ApplyOutcome::Repeat(Box::new(first)))
@@ -358,6 +368,9 @@ impl Catalog {
 
     /// What the catalog remembers of a client session.
     pub fn session(&self, session: &crate::entry::ProposalSession) -> SessionCheck {
+        if self.skip_session_check {
+            return SessionCheck::New;
+        }
         self.sessions.check(session)
     }
 

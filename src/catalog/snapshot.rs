@@ -268,6 +268,7 @@ impl Catalog {
             owned,
             sessions,
             skip_epoch_check: false,
+            skip_session_check: false,
         })
     }
 }

@@ -31,6 +31,36 @@ pub(crate) trait Deviation: Send + Sync {
     fn skip_epoch_check(&self) -> bool {
         false
     }
+
+    /// Use the caller's bare read token as the read-index context (as before
+    /// contexts carried the peer and a per-incarnation nonce).
+    fn reuse_read_context(&self) -> bool {
+        false
+    }
+
+    /// Ignore client sessions: a retry is applied as a new proposal, before
+    /// the log and at apply.
+    fn skip_session_check(&self) -> bool {
+        false
+    }
+
+    /// Send the messages that depend on a Ready's persistence (append
+    /// acknowledgements, vote grants) before its writes and fsync.
+    fn ack_before_sync(&self) -> bool {
+        false
+    }
+
+    /// Apply committed entries before they are durable in this replica's
+    /// own log (before the Ready that appends them is fsynced).
+    fn apply_before_sync(&self) -> bool {
+        false
+    }
+
+    /// Match a committed entry to the proposal waiting at its index by the
+    /// peer and sequence number of its context, without the term.
+    fn match_context_without_term(&self) -> bool {
+        false
+    }
 }
 
 /// A replica's seam: no deviation (the real engine) unless the simulator
@@ -56,9 +86,37 @@ impl TestSeam {
         self.0.as_ref().is_some_and(|d| d.skip_epoch_check())
     }
 
-    /// Makes `catalog`'s own epoch check at apply follow the seam (for a
-    /// catalog the replica starts using).
+    /// See [`Deviation::reuse_read_context`].
+    pub(crate) fn reuse_read_context(&self) -> bool {
+        self.0.as_ref().is_some_and(|d| d.reuse_read_context())
+    }
+
+    /// See [`Deviation::skip_session_check`].
+    pub(crate) fn skip_session_check(&self) -> bool {
+        self.0.as_ref().is_some_and(|d| d.skip_session_check())
+    }
+
+    /// See [`Deviation::ack_before_sync`].
+    pub(crate) fn ack_before_sync(&self) -> bool {
+        self.0.as_ref().is_some_and(|d| d.ack_before_sync())
+    }
+
+    /// See [`Deviation::apply_before_sync`].
+    pub(crate) fn apply_before_sync(&self) -> bool {
+        self.0.as_ref().is_some_and(|d| d.apply_before_sync())
+    }
+
+    /// See [`Deviation::match_context_without_term`].
+    pub(crate) fn match_context_without_term(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|d| d.match_context_without_term())
+    }
+
+    /// Makes `catalog`'s own checks (the epoch rule at apply, the session
+    /// table) follow the seam (for a catalog the replica starts using).
     pub(crate) fn configure(&self, catalog: &mut Catalog) {
         catalog.set_skip_epoch_check(self.skip_epoch_check());
+        catalog.set_skip_session_check(self.skip_session_check());
     }
 }

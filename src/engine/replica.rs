@@ -90,6 +90,10 @@ pub struct Replica<S: ReplicaStore> {
     proposal_seq: u64,
     /// Reads whose index raft has confirmed, waiting for apply to reach it.
     reads_waiting_apply: Vec<(ReadToken, u64)>,
+    /// Drawn when the replica opens: with the peer id, the prefix of every
+    /// read context, so a read-index answer meant for another member or an
+    /// earlier incarnation of this one is never taken for one of ours.
+    read_nonce: u64,
     last_snapshot_index: u64,
     /// The term whose leader configuration this replica has proposed.
     leader_config_term: u64,
@@ -194,6 +198,7 @@ impl<S: ReplicaStore> Replica<S> {
             pending: BTreeMap::new(),
             proposal_seq: 0,
             reads_waiting_apply: Vec::new(),
+            read_nonce: 0,
             last_snapshot_index: applied,
             leader_config_term: 0,
             incoming_snapshot: None,
@@ -206,6 +211,7 @@ impl<S: ReplicaStore> Replica<S> {
             snapshots_installed: 0,
             last_snapshot_bytes: 0,
         };
+        replica.read_nonce = replica.draw_read_nonce();
         replica.reseed_timeout();
         if sole_voter {
             // The only voter needs nobody's vote: elect itself now rather
@@ -411,6 +417,16 @@ impl<S: ReplicaStore> Replica<S> {
         }
         // 3. Committed entries (durable here already).
         self.apply_entries(rd.take_committed_entries(), done)?;
+        // Test seam: a mutant acknowledges before persisting, or applies
+        // what is not yet durable here.
+        if self.test_seam.ack_before_sync() {
+            for m in rd.take_persisted_messages() {
+                sink.send(m);
+            }
+        }
+        if self.test_seam.apply_before_sync() {
+            self.apply_unpersisted(rd.entries(), done)?;
+        }
         // 4. Stage the new entries and hard state; one fsync covers all.
         let store = &mut self.store;
         if !rd.entries().is_empty() {
@@ -507,6 +523,7 @@ impl<S: ReplicaStore> Replica<S> {
                             index,
                             term,
                             entry: proposal.entry,
+                            session: proposal.session,
                             outcome: outcome.clone(),
                         });
                     }
@@ -523,6 +540,27 @@ impl<S: ReplicaStore> Replica<S> {
         Ok(())
     }
 
+    /// For the apply-beyond-persisted mutant only: applies the entries of
+    /// `unstable` (this Ready's, not yet durable here) that the commit index
+    /// already covers. raft hands them over again once they are persisted,
+    /// and [`Replica::apply_batch`] skips what was applied.
+    fn apply_unpersisted(
+        &mut self,
+        unstable: &[Entry],
+        done: &mut Vec<Completion>,
+    ) -> Result<(), EngineError> {
+        let (applied, commit) = (
+            self.catalog.applied().0 .0,
+            self.raw.raft.raft_log.committed,
+        );
+        let early: Vec<Entry> = unstable
+            .iter()
+            .filter(|e| e.index > applied && e.index <= commit)
+            .cloned()
+            .collect();
+        self.apply_entries(early, done)
+    }
+
     fn skip(&mut self, index: Index, term: Term) -> Result<(), EngineError> {
         self.catalog
             .skip(index, term)
@@ -536,3 +574,6 @@ impl<S: ReplicaStore> Replica<S> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

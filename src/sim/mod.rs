@@ -3,36 +3,46 @@
 //! K members run in one thread over an in-memory network and one simulated
 //! disk each ([`crate::storage::SimDisk`]), through the same
 //! [`Replica`](crate::engine::Replica) code a real member runs. One seed
-//! drives everything: message loss, duplication, delay and so reordering,
-//! partitions and heals, crashes that lose unsynced writes (sometimes
-//! tearing the last one), restarts from the disk, membership changes
-//! (admit, drain, remove; new members join by snapshot), leadership
-//! transfers, and a client workload of ownership transitions with expected
-//! epochs, some deliberately stale. Election timeouts come from the seed
-//! too, so a run replays bit for bit. Every message also goes through the
-//! wire codec, as it would between processes.
+//! drives everything: message loss, duplication, delay and so reordering;
+//! partitions (symmetric, one-way, partial) and heals; crashes that lose
+//! unsynced writes (sometimes tearing the last one), at any moment or at a
+//! chosen disk operation inside a Ready (the messages it already handed
+//! over still leave), and restarts from the disk; members paused for many
+//! election timeouts (a leader among them); clocks that run at different
+//! rates; membership changes (admit, drain, remove; new members join by
+//! snapshot); leadership transfers; clients that propose ownership
+//! transitions with expected epochs (some deliberately stale) in client
+//! sessions and retry an attempt whose outcome may still be open in the
+//! same session at another member; and readers, local and linearizable.
+//! Election timeouts come from the seed too, so a run replays bit for bit.
+//! Every message also goes through the wire codec, as it would between
+//! processes.
 //!
 //! After every tick the [`checker::Checker`] checks Raft's and the catalog's
-//! safety rules. When the fault phase ends, a liveness phase heals the
-//! network, restarts every member, and requires a leader and a new commit
-//! within a bounded number of ticks, then every member to catch up.
+//! safety rules, exactly-once per client session, and what every read saw.
+//! When the fault phase ends, a liveness phase heals the network, restarts
+//! every member, and requires a leader and a new commit within a bounded
+//! number of ticks, then every member to catch up.
 //!
 //! [`Mutant`]s are deliberately broken builds of the engine; the simulator
 //! must catch each of them, which is the proof that the checker is not
 //! vacuous.
 //!
 //! The files: `world` (the members, their disks and the pump of their ready
-//! loops), `network`, `workload` (client and operator proposals), `faults`,
-//! `runner` (one seed, a sweep of seeds), [`checker`] and `mutants`.
+//! loops), `network`, `workload` (what clients and the operator propose),
+//! `clients` (sessions, attempts and retries), `reads`, `faults`, `runner`
+//! (one seed, a sweep of seeds), [`checker`] and `mutants`.
 
 // raft's protobuf messages are built field by field from a default: that is
 // how its generated types are meant to be used.
 #![allow(clippy::field_reassign_with_default)]
 
 pub mod checker;
+mod clients;
 mod faults;
 mod mutants;
 mod network;
+mod reads;
 mod runner;
 mod workload;
 mod world;
@@ -90,6 +100,10 @@ pub struct SimStats {
     pub removed: u64,
     /// Messages sent.
     pub messages: u64,
+    /// Proposal attempts that retried a session.
+    pub retries: u64,
+    /// Linearizable reads served.
+    pub reads: u64,
 }
 
 /// The result of one run.

@@ -18,14 +18,61 @@ pub enum Mutant {
     /// The catalog does not check ownership epochs, before the log or at
     /// apply.
     EpochCheckSkippedAtApply,
+    /// The catalog ignores client sessions: a retry whose first attempt
+    /// already reached the log is applied again.
+    RetryWithoutDedup,
+    /// Read-index contexts are the driver's bare per-member counter, as
+    /// before they carried the peer and a per-incarnation nonce.
+    ReadContextReuse,
+    /// Append acknowledgements and vote grants leave before the Ready that
+    /// persists them is written and fsynced.
+    AckBeforeSync,
+    /// Committed entries are applied before they are durable in the
+    /// replica's own log.
+    ApplyBeyondPersisted,
+    /// A committed entry is matched to the proposal waiting at its index by
+    /// peer and sequence number only, without the term (as before proposal
+    /// contexts carried it): another incarnation's entry can complete it.
+    ProposalContextOnly,
+    // Reserved: `torn-tail-repair` (the store's repair of a torn last
+    // record), added with the storage work; its deviation point lives in the
+    // store, not in the replica.
 }
 
 impl Mutant {
     /// Every mutant, by name.
-    pub const ALL: [(&'static str, Mutant); 2] = [
+    pub const ALL: [(&'static str, Mutant); 7] = [
         ("vote-not-persisted", Mutant::VoteNotPersisted),
         ("epoch-check-skipped", Mutant::EpochCheckSkippedAtApply),
+        ("retry-without-dedup", Mutant::RetryWithoutDedup),
+        ("read-context-reuse", Mutant::ReadContextReuse),
+        ("ack-before-sync", Mutant::AckBeforeSync),
+        ("apply-beyond-persisted", Mutant::ApplyBeyondPersisted),
+        ("proposal-context-only", Mutant::ProposalContextOnly),
+        // Reserved slot: ("torn-tail-repair", Mutant::TornTailRepair).
     ];
+
+    /// Whether the seed sweeps catch this mutant (`synod sim --list-mutants`
+    /// lists these, and `tests/run-all.sh` requires each to be caught).
+    ///
+    /// `proposal-context-only` is not among them: the simulator has not
+    /// caught it in any seed. For a term-less context to match, two
+    /// incarnations of one member must have put the same sequence number at
+    /// the same index while leading. A new leader's first Ready holds its
+    /// empty entry and its leader configuration, and raft sends a follower
+    /// nothing more until that follower answers the probe (by then the
+    /// Ready is durable), so the later incarnation finds at least those two
+    /// entries of the earlier one in its log and numbers its proposals from
+    /// further along. Only an earlier incarnation that appended more
+    /// entries of its own (configuration changes) before the colliding
+    /// proposal, or a later one whose proposals raft dropped (counted but
+    /// never appended, during a leadership transfer), can close the gap, and
+    /// then the earlier entry must still win the index; the sweeps do not
+    /// reach that. The term in the context stays as defence in depth; the
+    /// mutant can still be run by name.
+    pub fn swept(self) -> bool {
+        self != Mutant::ProposalContextOnly
+    }
 
     /// The mutant called `name`.
     pub fn by_name(name: &str) -> Option<Mutant> {
@@ -46,5 +93,25 @@ impl Deviation for Mutant {
 
     fn skip_epoch_check(&self) -> bool {
         *self == Mutant::EpochCheckSkippedAtApply
+    }
+
+    fn skip_session_check(&self) -> bool {
+        *self == Mutant::RetryWithoutDedup
+    }
+
+    fn reuse_read_context(&self) -> bool {
+        *self == Mutant::ReadContextReuse
+    }
+
+    fn ack_before_sync(&self) -> bool {
+        *self == Mutant::AckBeforeSync
+    }
+
+    fn apply_before_sync(&self) -> bool {
+        *self == Mutant::ApplyBeyondPersisted
+    }
+
+    fn match_context_without_term(&self) -> bool {
+        *self == Mutant::ProposalContextOnly
     }
 }

@@ -67,6 +67,21 @@ impl World {
                 continue;
             };
             let (from, to) = (msg.from, msg.to);
+            if let Some(until) = self
+                .nodes
+                .get(&to)
+                .and_then(|n| n.paused_until)
+                .filter(|t| *t > self.now)
+            {
+                // A paused process reads nothing; its socket buffers hold
+                // the message until it resumes.
+                self.net.seq += 1;
+                self.net.queue.insert((until, self.net.seq), msg);
+                continue;
+            }
+            if self.faults {
+                self.crash_on_receipt(to, &msg);
+            }
             let is_snap = msg.get_msg_type() == MessageType::MsgSnapshot;
             let blocked = self.net.blocked.contains(&(from, to));
             let trace = self.opts.trace.then(|| {

@@ -5,21 +5,39 @@
 use std::collections::BTreeMap;
 
 use super::world::World;
-use super::{SeedReport, SimOptions};
+use super::{SeedReport, SimOptions, SimStats};
 
-/// Runs one seed.
+/// Runs one seed. A panic inside the run (raft-rs stops a replica whose log
+/// contradicts what it was told was committed, say) is a violation of the
+/// seed, not the end of the sweep.
 pub fn run_seed(opts: &SimOptions) -> SeedReport {
-    let mut w = World::new(opts.clone());
-    w.run();
-    w.checker.finish(w.now);
-    let mut violations = w.checker.violations().to_vec();
-    violations.extend(w.engine_failures.iter().cloned());
-    w.stats.committed = w.checker.committed_len() as u64;
-    w.stats.acked = w.checker.acked_len() as u64;
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut w = World::new(opts.clone());
+        w.run();
+        for n in w.nodes.values() {
+            if let Some(r) = &n.replica {
+                w.checker.audit(w.now, r.peer_id(), r.catalog().audit_log());
+            }
+        }
+        w.checker.finish(w.now);
+        let mut violations = w.checker.violations().to_vec();
+        violations.extend(w.engine_failures.iter().cloned());
+        w.stats.committed = w.checker.committed_len() as u64;
+        w.stats.acked = w.checker.acked_len() as u64;
+        (violations, w.stats)
+    }));
+    let (violations, stats) = run.unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "a panic".into());
+        (vec![format!("panicked: {what}")], SimStats::default())
+    });
     SeedReport {
         seed: opts.seed,
         violations,
-        stats: w.stats,
+        stats,
     }
 }
 
@@ -41,14 +59,30 @@ impl World {
         if self.rng.chance(1, 2) {
             self.client_op();
         }
+        if self.rng.chance(1, 3) {
+            self.read_op();
+        }
         for p in self.live() {
-            if let Some(r) = self.replica(p) {
-                r.tick();
+            let now = self.now;
+            let Some(n) = self.nodes.get_mut(&p) else {
+                continue;
+            };
+            if !n.serving(now) {
+                continue;
+            }
+            // Clocks run at their member's rate.
+            let ticks = n.ticks_now();
+            if let Some(r) = n.replica.as_mut() {
+                for _ in 0..ticks {
+                    r.tick();
+                }
             }
             self.pump(p);
         }
         self.deliver();
-        self.expire();
+        self.client_duties();
+        self.read_again();
+        self.expire_reads();
         self.spawn_admitted();
         self.start_due(false);
         if self.now.is_multiple_of(25) {
@@ -64,6 +98,7 @@ impl World {
         }
         self.faults = false;
         self.net.blocked.clear();
+        self.disarm_all();
         for p in self.down() {
             self.start(p);
         }

@@ -1,61 +1,16 @@
 //! The client and operator workload: ownership transitions with expected
 //! epochs (some deliberately stale) and forced transitions, membership
-//! changes (admit, drain, remove after moving ranges away), the liveness
-//! probe, and the proposals in flight until they complete or expire.
+//! changes (admit, drain, remove after moving ranges away), and the liveness
+//! probe. Each is submitted in a client session (`clients`).
 
-use super::world::{name, PendingOp, World};
+use super::world::{name, World};
 use crate::catalog::MemberState;
-use crate::consensus::ProposeError;
-use crate::engine::ProposalToken;
 use crate::entry::{
     ControlPlaneEntry, Epoch, ForcedOwnershipTransition, MemberKind, MembershipChange, NodeId,
-    OwnershipTransition, Proposal,
+    OwnershipTransition,
 };
 
 impl World {
-    fn token(&mut self) -> ProposalToken {
-        self.next_token += 1;
-        ProposalToken(self.next_token)
-    }
-
-    /// Proposes at a random live member, following one not-leader redirect
-    /// as a real client would.
-    fn propose(&mut self, entry: ControlPlaneEntry) {
-        let live = self.live();
-        if live.is_empty() {
-            return;
-        }
-        let mut peer = live[self.rng.below(live.len() as u64) as usize];
-        for _ in 0..2 {
-            let token = self.token();
-            let Some(r) = self.replica(peer) else { return };
-            match r.propose(&Proposal::bare(entry.clone()), token) {
-                // A proposal without a session is never answered before
-                // the log.
-                Ok(Some(_)) => return,
-                Ok(None) => {
-                    self.pending.insert(
-                        token,
-                        PendingOp {
-                            entry,
-                            peer,
-                            issued: self.now,
-                        },
-                    );
-                    self.pump(peer);
-                    return;
-                }
-                Err(ProposeError::NotLeader { leader: Some(hint) }) => {
-                    match self.nodes.iter().find(|(_, n)| n.id == hint.id) {
-                        Some((p, _)) => peer = *p,
-                        None => return,
-                    }
-                }
-                Err(_) => return,
-            }
-        }
-    }
-
     pub(super) fn client_op(&mut self) {
         let Some(view) = self.live().first().copied() else {
             return;
@@ -101,7 +56,7 @@ impl World {
                 epoch,
             })
         };
-        self.propose(entry);
+        self.submit(entry);
     }
 
     /// A proposal that is valid in any catalog: re-admitting an active
@@ -127,7 +82,7 @@ impl World {
                 member: m.id.clone(),
             }),
         };
-        self.propose(entry);
+        self.submit(entry);
     }
 
     pub(super) fn membership_op(&mut self) {
@@ -177,7 +132,7 @@ impl World {
                     return;
                 };
                 for range in ranges {
-                    self.propose(ControlPlaneEntry::ForcedOwnershipTransition(
+                    self.submit(ControlPlaneEntry::ForcedOwnershipTransition(
                         ForcedOwnershipTransition {
                             range,
                             new_owner: to.0.clone(),
@@ -195,21 +150,6 @@ impl World {
         } else {
             return;
         };
-        self.propose(entry);
-    }
-
-    pub(super) fn expire(&mut self) {
-        let late: Vec<(ProposalToken, u64)> = self
-            .pending
-            .iter()
-            .filter(|(_, op)| self.now - op.issued > 60)
-            .map(|(t, op)| (*t, op.peer))
-            .collect();
-        for (token, peer) in late {
-            self.pending.remove(&token);
-            if let Some(r) = self.replica(peer) {
-                r.abandon(token, std::time::Duration::ZERO);
-            }
-        }
+        self.submit(entry);
     }
 }

@@ -10,12 +10,14 @@ use std::sync::Arc;
 use raft::eraftpb::{Message, MessageType};
 
 use super::checker::Checker;
+use super::clients::Clients;
 use super::mutants::Mutant;
+use super::reads::Reads;
 use super::{SimOptions, SimStats};
 use crate::catalog::InitialMember;
 use crate::engine::rng::SplitMix64;
-use crate::engine::{Completion, EngineConfig, ProposalToken, Replica};
-use crate::entry::{ControlPlaneEntry, MemberKind, NodeId};
+use crate::engine::{Completion, EngineConfig, Replica};
+use crate::entry::{MemberKind, NodeId};
 use crate::storage::{DurableStore, SimDisk, StoreOptions};
 
 const DIR: &str = "/data";
@@ -52,13 +54,6 @@ pub(super) struct Network {
     pub(super) max_delay: u64,
 }
 
-/// A client proposal in flight.
-pub(super) struct PendingOp {
-    pub(super) entry: ControlPlaneEntry,
-    pub(super) peer: u64,
-    pub(super) issued: u64,
-}
-
 pub(super) struct SimNode {
     pub(super) id: NodeId,
     pub(super) disk: SimDisk,
@@ -70,6 +65,58 @@ pub(super) struct SimNode {
     /// operator starts it some time after admitting it).
     pub(super) start_at: u64,
     pub(super) started: bool,
+    /// Counts the member's starts: an attempt or read made in one
+    /// incarnation is lost with it.
+    pub(super) incarnation: u64,
+    /// The driver's read counter, from 1 in each incarnation.
+    pub(super) reads_issued: u64,
+    /// A crash is armed at one of the disk's next operations: the I/O
+    /// error it raises inside a Ready is the crash, not an engine failure.
+    pub(super) armed: bool,
+    /// When a member that crashed comes back (none: at a random time).
+    pub(super) restart_at: Option<u64>,
+    /// Paused (neither ticking nor handling messages) until this tick.
+    pub(super) paused_until: Option<u64>,
+    /// Its clock's rate: it ticks `rate` times per 4 world ticks.
+    pub(super) rate: u64,
+    rate_acc: u64,
+    /// What it had applied when it last crashed.
+    pub(super) applied_at_crash: Option<u64>,
+}
+
+impl SimNode {
+    fn new(id: NodeId, joiner: bool, start_at: u64) -> Self {
+        SimNode {
+            id,
+            disk: SimDisk::new(),
+            replica: None,
+            joiner,
+            removed: false,
+            start_at,
+            started: false,
+            incarnation: 0,
+            reads_issued: 0,
+            armed: false,
+            restart_at: None,
+            paused_until: None,
+            rate: 4,
+            rate_acc: 0,
+            applied_at_crash: None,
+        }
+    }
+
+    /// Whether it is up and not paused.
+    pub(super) fn serving(&self, now: u64) -> bool {
+        self.replica.is_some() && self.paused_until.is_none_or(|t| t <= now)
+    }
+
+    /// How many times its clock ticks during this world tick.
+    pub(super) fn ticks_now(&mut self) -> u64 {
+        self.rate_acc += self.rate;
+        let n = self.rate_acc / 4;
+        self.rate_acc %= 4;
+        n
+    }
 }
 
 /// Everything one run simulates.
@@ -81,8 +128,8 @@ pub(super) struct World {
     pub(super) nodes: BTreeMap<u64, SimNode>,
     pub(super) net: Network,
     pub(super) checker: Checker,
-    pub(super) pending: BTreeMap<ProposalToken, PendingOp>,
-    pub(super) next_token: u64,
+    pub(super) clients: Clients,
+    pub(super) reads: Reads,
     pub(super) next_member: u64,
     pub(super) stats: SimStats,
     /// Set when a member reported an error that stopped it.
@@ -117,8 +164,8 @@ impl World {
                 ..Network::default()
             },
             checker: Checker::new(),
-            pending: BTreeMap::new(),
-            next_token: 0,
+            clients: Clients::new(&mut rng, 5),
+            reads: Reads::default(),
             next_member: opts.nodes as u64 + 1,
             stats: SimStats::default(),
             engine_failures: Vec::new(),
@@ -136,18 +183,9 @@ impl World {
                 w.engine_failures
                     .push(format!("bootstrap of {}: {e}", m.id));
             }
-            w.nodes.insert(
-                i as u64 + 1,
-                SimNode {
-                    id: m.id.clone(),
-                    disk,
-                    replica: None,
-                    joiner: false,
-                    removed: false,
-                    start_at: 0,
-                    started: false,
-                },
-            );
+            let mut n = SimNode::new(m.id.clone(), false, 0);
+            n.disk = disk;
+            w.nodes.insert(i as u64 + 1, n);
         }
         let peers: Vec<u64> = w.nodes.keys().copied().collect();
         for p in peers {
@@ -158,6 +196,13 @@ impl World {
 
     pub(super) fn start(&mut self, peer: u64) {
         let seed = self.rng.next_u64();
+        // Clocks run at different rates: most at the world's, some slower
+        // or faster (3 to 6 ticks per 4).
+        let rate = if self.faults && self.rng.chance(1, 3) {
+            3 + self.rng.below(4)
+        } else {
+            4
+        };
         let Some(n) = self.nodes.get_mut(&peer) else {
             return;
         };
@@ -184,10 +229,30 @@ impl World {
             }
             Ok(Some(mut r)) => {
                 n.started = true;
+                n.incarnation += 1;
+                n.reads_issued = 0;
+                n.rate = rate;
+                n.restart_at = None;
+                n.paused_until = None;
+                if let Some(before) = n.applied_at_crash.take() {
+                    // What a member applied must have been durable in its
+                    // own log or snapshot first.
+                    let kept = r
+                        .store()
+                        .last_index()
+                        .max(r.store().snapshot().get_metadata().index);
+                    if kept < before {
+                        self.checker.fail(
+                            self.now,
+                            format!("durability: peer {peer} had applied up to {before} when it crashed, but its disk kept only up to {kept}"),
+                        );
+                    }
+                }
                 r.record_applied(true);
                 r.set_test_seam(Mutant::deviation(self.opts.mutant));
                 self.checker.restarted(self.now, peer, r.store());
                 n.replica = Some(r);
+                self.forget_reads(peer);
             }
             Err(e) => self.engine_failures.push(format!(
                 "tick {}: peer {peer} failed to open: {e}",
@@ -200,6 +265,15 @@ impl World {
         self.nodes
             .iter()
             .filter(|(_, n)| n.replica.is_some())
+            .map(|(p, _)| *p)
+            .collect()
+    }
+
+    /// Members up and not paused: where clients and readers go.
+    pub(super) fn serving(&self) -> Vec<u64> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.serving(self.now))
             .map(|(p, _)| *p)
             .collect()
     }
@@ -284,18 +358,8 @@ impl World {
             .collect();
         for (peer, id) in fresh {
             self.stats.admitted += 1;
-            self.nodes.insert(
-                peer,
-                SimNode {
-                    id,
-                    disk: SimDisk::new(),
-                    replica: None,
-                    joiner: true,
-                    removed: false,
-                    start_at: self.now + self.rng.below(80),
-                    started: false,
-                },
-            );
+            let start_at = self.now + self.rng.below(80);
+            self.nodes.insert(peer, SimNode::new(id, true, start_at));
         }
     }
 
@@ -307,10 +371,19 @@ impl World {
             let Some(r) = self.replica(peer) else { return };
             let result = r.process_ready(&mut out);
             let applied = r.take_applied();
-            let leader = r.is_leader().then(|| r.status().term.0);
+            let leader = r.is_leader().then(|| r.hard_state().term);
             let removed = r.is_removed();
-            for a in applied {
-                self.checker.applied(self.now, peer, a);
+            if !applied.is_empty() {
+                let max_term = self
+                    .nodes
+                    .values()
+                    .filter_map(|n| n.replica.as_ref())
+                    .map(|r| r.hard_state().term)
+                    .max()
+                    .unwrap_or(0);
+                for a in applied {
+                    self.checker.applied(self.now, peer, a, max_term);
+                }
             }
             if let Some(term) = leader {
                 if let Some(r) = self.nodes.get(&peer).and_then(|n| n.replica.as_ref()) {
@@ -321,8 +394,22 @@ impl World {
                     }
                 }
             }
+            // The messages handed over before anything failed have left.
+            let mut granted_vote = false;
+            for m in out {
+                if m.get_msg_type() == MessageType::MsgRequestVoteResponse && !m.reject {
+                    self.checker.vote(self.now, m.from, m.term, m.to);
+                    granted_vote = true;
+                }
+                self.send(m);
+            }
             let done = match result {
                 Ok(done) => done,
+                Err(_) if self.nodes.get(&peer).is_some_and(|n| n.armed) => {
+                    // The armed crash: the machine went down at this I/O.
+                    self.crash_soon(peer);
+                    return;
+                }
                 Err(e) => {
                     self.engine_failures
                         .push(format!("tick {}: peer {peer} stopped: {e}", self.now));
@@ -332,22 +419,10 @@ impl World {
                     return;
                 }
             };
-            let mut granted_vote = false;
-            for m in out {
-                if m.get_msg_type() == MessageType::MsgRequestVoteResponse && !m.reject {
-                    self.checker.vote(self.now, m.from, m.term, m.to);
-                    granted_vote = true;
-                }
-                self.send(m);
-            }
             for c in done {
-                if let Completion::Proposal(token, Ok(committed)) = c {
-                    if let Some(op) = self.pending.remove(&token) {
-                        self.checker
-                            .acked(self.now, committed.index.0, committed.term.0, op.entry);
-                    }
-                } else if let Completion::Proposal(token, Err(_)) = c {
-                    self.pending.remove(&token);
+                match c {
+                    Completion::Proposal(token, answer) => self.proposal_done(token, answer),
+                    Completion::Read(token, index) => self.read_done(peer, token, index.0),
                 }
             }
             if removed {
@@ -361,7 +436,7 @@ impl World {
             // A crash right after a vote is acknowledged is the moment
             // that punishes a vote that was not made durable first.
             if granted_vote && self.faults && self.rng.chance(1, 2) {
-                self.crash(peer);
+                self.crash_soon(peer);
                 return;
             }
             let busy = self

@@ -142,7 +142,15 @@ impl<S: ReplicaStore> Replica<S> {
             return;
         };
         let (index, term) = (Index(e.index), Term(e.term));
-        let answer = if e.context[..] != p.context[..] {
+        // Test seam: a mutant ignores the term, as contexts did before.
+        let ours = if self.test_seam.match_context_without_term() {
+            e.context.len() == 24
+                && e.context[..8] == p.context[..8]
+                && e.context[16..] == p.context[16..]
+        } else {
+            e.context[..] == p.context[..]
+        };
+        let answer = if !ours {
             // Another leader's entry took this index: ours is gone.
             Err(ProposeError::NotLeader {
                 leader: self.leader_hint(),
@@ -175,19 +183,22 @@ impl<S: ReplicaStore> Replica<S> {
         }
     }
 
-    /// Gives up on a proposal (its caller's deadline passed). The answer says
-    /// whether the leader still had a quorum: [`ProposeError::Timeout`] if
-    /// so, [`ProposeError::NoQuorum`] if not. The entry may still commit.
+    /// Gives up on a proposal (its caller's deadline passed). The entry was
+    /// appended to the log when this member led, so it may still commit,
+    /// whatever this member's role is now (a leader that stepped down may
+    /// have replicated it to the next one): the answer is never "not
+    /// leader", which promises the entry did not take effect. It says
+    /// whether this member still leads with a quorum:
+    /// [`ProposeError::Timeout`] if so or if another member leads now,
+    /// [`ProposeError::NoQuorum`] if this leader lost its quorum or no
+    /// leader is known.
     pub fn abandon(&mut self, token: ProposalToken, waited: std::time::Duration) -> ProposeError {
         self.pending.retain(|_, p| p.token != token);
-        if self.raw.raft.state == StateRole::Leader && self.quorum_recently_active() {
-            ProposeError::Timeout(waited)
-        } else if self.raw.raft.state == StateRole::Leader || self.raw.raft.leader_id == 0 {
+        let leads = self.raw.raft.state == StateRole::Leader;
+        if (leads && !self.quorum_recently_active()) || (!leads && self.raw.raft.leader_id == 0) {
             ProposeError::NoQuorum
         } else {
-            ProposeError::NotLeader {
-                leader: self.leader_hint(),
-            }
+            ProposeError::Timeout(waited)
         }
     }
 
@@ -214,17 +225,74 @@ impl<S: ReplicaStore> Replica<S> {
 
     /// Starts a linearizable read: its [`Completion::Read`] arrives once the
     /// leader confirmed its leadership and this replica applied the read
-    /// index.
+    /// index. `token` must differ from the tokens of this replica's other
+    /// reads (the driver's counter); it need not differ from other members'
+    /// tokens or from those of an earlier incarnation of this member: the
+    /// read's context (this member's peer id and a nonce drawn when it
+    /// opened, then the token) makes it unique.
     pub fn read(&mut self, token: ReadToken) {
-        self.raw.read_index(token.0.to_le_bytes().to_vec());
+        let mut ctx = self.read_context_prefix();
+        ctx.extend_from_slice(&token.0.to_le_bytes());
+        self.raw.read_index(ctx);
+    }
+
+    /// The bytes every read context of this replica starts with: its peer id
+    /// and the nonce it drew when it opened. raft-rs keys pending reads by
+    /// context alone (a second read with a pending context is dropped, and
+    /// heartbeat acknowledgements count for whichever read holds the
+    /// context), and a follower takes any read-index answer whose context it
+    /// recognizes; with a bare per-process counter, another member's read or
+    /// a late answer to an earlier incarnation's read would be taken for
+    /// this one, and a read could be served below a write acknowledged
+    /// before it started.
+    pub(super) fn read_context_prefix(&self) -> Vec<u8> {
+        // Test seam: a mutant uses the bare counter as the context.
+        if self.test_seam.reuse_read_context() {
+            return Vec::new();
+        }
+        let mut prefix = Vec::with_capacity(24);
+        prefix.extend_from_slice(&self.peer_id.to_le_bytes());
+        prefix.extend_from_slice(&self.read_nonce.to_le_bytes());
+        prefix
+    }
+
+    /// A nonce for this incarnation's read contexts: a draw from the seeded
+    /// generator (a real member seeds it from the clock and its id) mixed
+    /// with the durable state it opened with, which differs between
+    /// incarnations that ran anything.
+    pub(super) fn draw_read_nonce(&mut self) -> u64 {
+        let hs = self.raw.raft.hard_state();
+        let last = self.raw.raft.raft_log.last_index();
+        let mut mix = crate::engine::rng::SplitMix64::new(
+            hs.term ^ hs.commit.rotate_left(21) ^ last.rotate_left(42) ^ hs.vote.rotate_left(11),
+        );
+        self.rng.next_u64() ^ mix.next_u64()
     }
 
     /// Keeps the reads whose index raft confirmed until apply reaches it.
+    /// Answers whose context is not one of this incarnation's are dropped:
+    /// they answer a read of an earlier incarnation (or are garbage).
     pub(super) fn await_reads(&mut self, read_states: Vec<ReadState>) {
+        if read_states.is_empty() {
+            return;
+        }
+        let prefix = self.read_context_prefix();
         for rs in read_states {
-            if let Ok(ctx) = <[u8; 8]>::try_from(rs.request_ctx.as_slice()) {
-                self.reads_waiting_apply
-                    .push((ReadToken(u64::from_le_bytes(ctx)), rs.index));
+            let ctx = rs.request_ctx.as_slice();
+            let Some(counter) = ctx
+                .strip_prefix(prefix.as_slice())
+                .and_then(|rest| <[u8; 8]>::try_from(rest).ok())
+            else {
+                tracing::debug!(
+                    index = rs.index,
+                    "read-index answer for another incarnation dropped"
+                );
+                continue;
+            };
+            let token = ReadToken(u64::from_le_bytes(counter));
+            // The network may deliver an answer twice.
+            if !self.reads_waiting_apply.iter().any(|(t, _)| *t == token) {
+                self.reads_waiting_apply.push((token, rs.index));
             }
         }
     }

@@ -11,7 +11,7 @@ use super::Replica;
 use crate::catalog::{ApplyOutcome, Catalog};
 use crate::consensus::{DurableVoteState, LeaderHint};
 use crate::engine::ReplicaStore;
-use crate::entry::{ControlPlaneEntry, Index, NodeId, Term};
+use crate::entry::{ControlPlaneEntry, Index, NodeId, ProposalSession, Term};
 
 /// What a replica applied at one index (recorded only when asked for, for
 /// the simulator's checks).
@@ -25,6 +25,8 @@ pub enum Applied {
         term: Term,
         /// The entry.
         entry: ControlPlaneEntry,
+        /// The client session it was proposed in, if any.
+        session: Option<ProposalSession>,
         /// The outcome every replica must agree on.
         outcome: ApplyOutcome,
     },
