@@ -70,6 +70,32 @@ pub trait MessageSink {
     fn send(&mut self, msg: Message);
 }
 
+/// Passes on only this replica's own messages. raft-rs relays a read index
+/// request that reaches a follower to the leader with the original sender in
+/// `from`; on the network that is another member's message on this member's
+/// connection, which the receiver must refuse as spoofed (and cuts the
+/// connection for). Dropping the relay is safe: the requester sends its read
+/// again when its leader changes or after an election timeout.
+struct OwnMessages<'a> {
+    peer_id: u64,
+    inner: &'a mut dyn MessageSink,
+}
+
+impl MessageSink for OwnMessages<'_> {
+    fn send(&mut self, msg: Message) {
+        if msg.from == self.peer_id {
+            self.inner.send(msg);
+        } else {
+            tracing::debug!(
+                from = msg.from,
+                to = msg.to,
+                "not relaying another member's {:?}",
+                msg.get_msg_type()
+            );
+        }
+    }
+}
+
 impl MessageSink for Vec<Message> {
     fn send(&mut self, msg: Message) {
         self.push(msg);
@@ -381,6 +407,10 @@ impl<S: ReplicaStore> Replica<S> {
         &mut self,
         sink: &mut dyn MessageSink,
     ) -> Result<Vec<Completion>, EngineError> {
+        let sink = &mut OwnMessages {
+            peer_id: self.peer_id,
+            inner: sink,
+        };
         let mut done = Vec::new();
         // Leader duties may propose, which makes a new Ready; two rounds
         // cover a duty proposed in the first.

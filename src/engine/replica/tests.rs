@@ -293,3 +293,47 @@ fn an_abandoned_proposal_that_may_still_commit_is_not_answered_not_leader() {
         "the entry committed, but abandoning it answered {answer:?} (\"did not take effect\")"
     );
 }
+
+/// raft-rs relays a read index request that reaches a follower (a leader
+/// that just stepped down, say) to its leader with the original sender
+/// still in `from`; on the network that is another member's message on this
+/// member's connection, and the receiver cuts the connection as spoofed. A
+/// replica sends only its own messages; the requester asks again itself.
+#[test]
+fn a_replica_sends_only_messages_from_itself() {
+    let mut c = elected();
+    let l = c.leader();
+    let f = (1..=3).find(|p| *p != l).expect("a follower");
+    let g = (1..=3)
+        .find(|p| *p != l && *p != f)
+        .expect("another follower");
+    c.replicas.get_mut(&f).expect("f").read(ReadToken(1));
+    let mut out = Vec::new();
+    c.replicas
+        .get_mut(&f)
+        .expect("f")
+        .process_ready(&mut out)
+        .expect("ready");
+    let mut req = out
+        .into_iter()
+        .find(|m| m.get_msg_type() == MessageType::MsgReadIndex)
+        .expect("the follower asks its leader");
+    // It reaches the other follower instead (its leader just stepped down).
+    req.to = g;
+    c.replicas.get_mut(&g).expect("g").step(req).expect("step");
+    let mut relayed = Vec::new();
+    c.replicas
+        .get_mut(&g)
+        .expect("g")
+        .process_ready(&mut relayed)
+        .expect("ready");
+    for m in &relayed {
+        assert_eq!(
+            m.from,
+            g,
+            "{g} sent a message of {}: {:?}",
+            m.from,
+            m.get_msg_type()
+        );
+    }
+}
