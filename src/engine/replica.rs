@@ -359,7 +359,10 @@ impl<S: ReplicaStore> Replica<S> {
                     if e.index > log.committed {
                         break;
                     }
-                    if log.term(e.index).is_ok_and(|t| t != e.term) {
+                    // Below the first index (compacted) or past the last one
+                    // raft knows no term (it says 0): nothing to contradict.
+                    let known = e.index >= log.first_index() && e.index <= log.last_index();
+                    if known && log.term(e.index).is_ok_and(|t| t != e.term) {
                         return Err(EngineError::Refused(format!(
                             "append from peer {} contradicts committed entry {} (term {} here, {} sent)",
                             msg.from,
