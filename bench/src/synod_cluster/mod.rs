@@ -37,9 +37,8 @@ pub use measure::{
     CatalogMeasurement, RestartMeasurement, WriteMeasurement, RANGES_PER_WRITER,
 };
 
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use synod::node::client::Client;
@@ -212,32 +211,8 @@ impl SynodCluster {
         if m.child.is_some() {
             return Ok(Instant::now());
         }
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&m.log)
-            .map_err(ctx(format!("open {}", m.log.display())))?;
-        let err = log.try_clone().map_err(ctx("duplicate a log handle"))?;
-        let mut cmd = Command::new(&self.opts.binary);
-        cmd.arg("node")
-            .arg("--config")
-            .arg(&m.config)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(err);
-        // SAFETY: the closure runs in the forked child before exec and only
-        // makes one async-signal-safe system call.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
         let t = Instant::now();
-        let child = cmd
-            .spawn()
+        let child = crate::process::spawn_member(&self.opts.binary, &m.config, &m.log)
             .map_err(ctx(format!("start {}", self.opts.binary.display())))?;
         m.child = Some(child);
         Ok(t)

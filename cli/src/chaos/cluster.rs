@@ -10,9 +10,9 @@
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -196,30 +196,8 @@ impl Cluster {
         if m.child.is_some() {
             return Ok(());
         }
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&m.log)
-            .map_err(ctx(format!("open {}", m.log.display())))?;
-        let err = log.try_clone().map_err(ctx("duplicate a log handle"))?;
-        let mut cmd = Command::new(&self.binary);
-        cmd.arg("node")
-            .arg("--config")
-            .arg(&m.config)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(err);
-        // SAFETY: the closure runs in the forked child before exec and only
-        // makes one async-signal-safe system call.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().map_err(ctx(format!("start {}", m.name)))?;
+        let child = synod_bench::process::spawn_member(&self.binary, &m.config, &m.log)
+            .map_err(ctx(format!("start {}", m.name)))?;
         self.net.set_pid(i, Some(child.id()));
         m.child = Some(child);
         m.paused = false;
