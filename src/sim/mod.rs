@@ -38,11 +38,9 @@
 #![allow(clippy::field_reassign_with_default)]
 
 pub mod checker;
-mod clients;
 mod faults;
 mod mutants;
 mod network;
-mod reads;
 mod runner;
 mod workload;
 mod world;

@@ -3,6 +3,9 @@
 //! them, the client proposals in flight and the checker watching it all; and
 //! the pump that runs a member's ready loop and routes what comes out.
 
+mod clients;
+mod reads;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -10,15 +13,15 @@ use std::sync::Arc;
 use raft::eraftpb::{Message, MessageType};
 
 use super::checker::Checker;
-use super::clients::Clients;
 use super::mutants::Mutant;
-use super::reads::Reads;
 use super::{SimOptions, SimStats};
 use crate::catalog::InitialMember;
 use crate::engine::rng::SplitMix64;
 use crate::engine::{Completion, EngineConfig, Replica};
 use crate::entry::{MemberKind, NodeId};
 use crate::storage::{DurableStore, SimDisk, StoreOptions};
+use clients::Clients;
+use reads::Reads;
 
 const DIR: &str = "/data";
 

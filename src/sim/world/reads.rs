@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use super::world::World;
+use super::World;
 use crate::engine::ReadToken;
 use crate::entry::RangeId;
 
@@ -19,7 +19,7 @@ use crate::entry::RangeId;
 const READ_TICKS: u64 = 60;
 
 /// A linearizable read waiting for its completion.
-pub(super) struct PendingRead {
+pub(in crate::sim) struct PendingRead {
     range: RangeId,
     started: u64,
     /// The highest index acknowledged to a client before the read started.
@@ -28,7 +28,7 @@ pub(super) struct PendingRead {
 
 /// The reads in flight, by member and token.
 #[derive(Default)]
-pub(super) struct Reads {
+pub(in crate::sim) struct Reads {
     pending: BTreeMap<(u64, ReadToken), PendingRead>,
     /// Reads lost in a crash, which their reader makes again at the same
     /// member once it is back and knows a leader: (member, range).
@@ -43,7 +43,7 @@ fn range(i: u64) -> RangeId {
 
 impl World {
     /// A read at a random live member: local or linearizable.
-    pub(super) fn read_op(&mut self) {
+    pub(in crate::sim) fn read_op(&mut self) {
         let live = self.serving();
         if live.is_empty() {
             return;
@@ -100,7 +100,7 @@ impl World {
 
     /// Reads lost in a crash are made again at their member once it is
     /// back and knows a leader (its driver refuses a read before that).
-    pub(super) fn read_again(&mut self) {
+    pub(in crate::sim) fn read_again(&mut self) {
         let again = std::mem::take(&mut self.reads.again);
         for (peer, range) in again {
             let ready = self.nodes.get(&peer).map(|n| {
@@ -122,7 +122,7 @@ impl World {
 
     /// `peer` completed the read `token` at read index `index`: the reader
     /// is served from its catalog now.
-    pub(super) fn read_done(&mut self, peer: u64, token: ReadToken, index: u64) {
+    pub(in crate::sim) fn read_done(&mut self, peer: u64, token: ReadToken, index: u64) {
         let Some(p) = self.reads.pending.remove(&(peer, token)) else {
             return;
         };
@@ -147,7 +147,7 @@ impl World {
 
     /// Forgets `peer`'s reads: it crashed or restarted (its driver's reads
     /// failed with it).
-    pub(super) fn forget_reads(&mut self, peer: u64) {
+    pub(in crate::sim) fn forget_reads(&mut self, peer: u64) {
         let again = &mut self.reads.again;
         self.reads.pending.retain(|(p, _), r| {
             if *p == peer {
@@ -158,7 +158,7 @@ impl World {
     }
 
     /// Drops reads past their deadline.
-    pub(super) fn expire_reads(&mut self) {
+    pub(in crate::sim) fn expire_reads(&mut self) {
         let now = self.now;
         self.reads
             .pending

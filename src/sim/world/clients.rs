@@ -11,7 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use super::world::World;
+use super::World;
 use crate::consensus::{Committed, ProposeError};
 use crate::engine::ProposalToken;
 use crate::entry::{ClientId, ControlPlaneEntry, Proposal, ProposalSession};
@@ -22,7 +22,7 @@ const MAX_ATTEMPTS: u32 = 8;
 const ATTEMPT_TICKS: u64 = 40;
 
 /// One client proposal, across its attempts.
-pub(super) struct Op {
+pub(in crate::sim) struct Op {
     session: ProposalSession,
     entry: ControlPlaneEntry,
     attempts: u32,
@@ -39,7 +39,7 @@ pub(super) struct Op {
 
 /// The clients and their proposals in flight.
 #[derive(Default)]
-pub(super) struct Clients {
+pub(in crate::sim) struct Clients {
     ids: Vec<ClientId>,
     next_seq: Vec<u64>,
     ops: BTreeMap<u64, Op>,
@@ -83,7 +83,7 @@ fn fate(answer: &Result<Committed, ProposeError>) -> Fate {
 }
 
 impl Clients {
-    pub(super) fn new(rng: &mut crate::engine::rng::SplitMix64, count: usize) -> Self {
+    pub(in crate::sim) fn new(rng: &mut crate::engine::rng::SplitMix64, count: usize) -> Self {
         let ids = (0..count)
             .map(|_| ClientId(((rng.next_u64() as u128) << 64) | rng.next_u64() as u128))
             .collect();
@@ -97,7 +97,7 @@ impl Clients {
 
 impl World {
     /// Submits `entry` in a new session of a random client.
-    pub(super) fn submit(&mut self, entry: ControlPlaneEntry) {
+    pub(in crate::sim) fn submit(&mut self, entry: ControlPlaneEntry) {
         let c = self.rng.below(self.clients.ids.len() as u64) as usize;
         self.clients.next_seq[c] += 1;
         let session = ProposalSession {
@@ -185,7 +185,7 @@ impl World {
     }
 
     /// The answer to the attempt holding `token`.
-    pub(super) fn proposal_done(
+    pub(in crate::sim) fn proposal_done(
         &mut self,
         token: ProposalToken,
         answer: Result<Committed, ProposeError>,
@@ -241,7 +241,7 @@ impl World {
 
     /// Each tick: attempts whose member is gone or whose deadline passed
     /// are given up (their outcome open), and due retries are made.
-    pub(super) fn client_duties(&mut self) {
+    pub(in crate::sim) fn client_duties(&mut self) {
         let mut gone = Vec::new();
         let mut late = Vec::new();
         let mut due = Vec::new();
