@@ -405,22 +405,7 @@ impl Checker {
         entry: ControlPlaneEntry,
         session: Option<ProposalSession>,
     ) {
-        match self.committed.get(&index) {
-            Some(c)
-                if c.term == term
-                    && c.entry.as_ref() == Some(&entry)
-                    && c.session == session
-                    && c.outcome.as_ref().is_some_and(|o| o.is_effective()) => {}
-            other => {
-                let other = other.cloned();
-                self.violation(
-                    tick,
-                    format!(
-                        "acknowledged {entry} (session {session:?}) at ({index}, {term}) but committed there: {other:?}"
-                    ),
-                )
-            }
-        }
+        self.answer_matches_log(tick, (index, term), &entry, session, true);
         self.acked_max = self.acked_max.max(index);
         self.acked.push((index, term, entry));
     }
@@ -435,18 +420,39 @@ impl Checker {
         entry: ControlPlaneEntry,
         session: Option<ProposalSession>,
     ) {
+        self.answer_matches_log(tick, (index, term), &entry, session, false);
+    }
+
+    /// An answer naming (`index`, `term`) must name the committed entry of
+    /// that session there, with an outcome that took effect (`effective`) or
+    /// was refused.
+    fn answer_matches_log(
+        &mut self,
+        tick: u64,
+        (index, term): (u64, u64),
+        entry: &ControlPlaneEntry,
+        session: Option<ProposalSession>,
+        effective: bool,
+    ) {
         match self.committed.get(&index) {
             Some(c)
                 if c.term == term
-                    && c.entry.as_ref() == Some(&entry)
+                    && c.entry.as_ref() == Some(entry)
                     && c.session == session
-                    && c.outcome.as_ref().is_some_and(|o| !o.is_effective()) => {}
+                    && c.outcome
+                        .as_ref()
+                        .is_some_and(|o| o.is_effective() == effective) => {}
             other => {
                 let other = other.cloned();
+                let answered = if effective {
+                    "acknowledged"
+                } else {
+                    "answered refused"
+                };
                 self.violation(
                     tick,
                     format!(
-                        "answered {entry} (session {session:?}) refused at ({index}, {term}) but committed there: {other:?}"
+                        "{answered} {entry} (session {session:?}) at ({index}, {term}) but committed there: {other:?}"
                     ),
                 )
             }
