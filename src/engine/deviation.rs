@@ -56,8 +56,8 @@ pub(crate) trait Deviation: Send + Sync {
         false
     }
 
-    /// Match a committed entry to the proposal waiting at its index by the
-    /// peer and sequence number of its context, without the term.
+    /// Match a committed entry to a waiting proposal by the peer and
+    /// sequence number of its context alone (not its term, not its index).
     fn match_context_without_term(&self) -> bool {
         false
     }

@@ -138,18 +138,26 @@ impl<S: ReplicaStore> Replica<S> {
         result: Option<ApplyOutcome>,
         done: &mut Vec<Completion>,
     ) {
+        let (index, term) = (Index(e.index), Term(e.term));
+        // Test seam: a mutant matches by peer and sequence number alone,
+        // wherever the proposal waits, as contexts were matched before.
+        if self.test_seam.match_context_without_term() {
+            let same = |c: &[u8; 24]| {
+                e.context.len() == 24 && e.context[..8] == c[..8] && e.context[16..] == c[16..]
+            };
+            let hit = self.pending.iter().find(|(_, p)| same(&p.context));
+            if let Some(at) = hit.map(|(i, _)| *i) {
+                if let (Some(p), Some(outcome)) = (self.pending.remove(&at), result) {
+                    let answer = Committed::from_outcome(outcome, index, term);
+                    done.push(Completion::Proposal(p.token, answer));
+                }
+            }
+            return;
+        }
         let Some(p) = self.pending.remove(&e.index) else {
             return;
         };
-        let (index, term) = (Index(e.index), Term(e.term));
-        // Test seam: a mutant ignores the term, as contexts did before.
-        let ours = if self.test_seam.match_context_without_term() {
-            e.context.len() == 24
-                && e.context[..8] == p.context[..8]
-                && e.context[16..] == p.context[16..]
-        } else {
-            e.context[..] == p.context[..]
-        };
+        let ours = e.context[..] == p.context[..];
         let answer = if !ours {
             // Another leader's entry took this index: ours is gone.
             Err(ProposeError::NotLeader {
