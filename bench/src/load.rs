@@ -133,7 +133,11 @@ where
     }
     // Without a warmup the workers start measured: no operation runs
     // unmeasured between the start barrier and the main thread's first step.
-    let phase = AtomicU8::new(if spec.warmup.is_zero() { MEASURE } else { WARMUP });
+    let phase = AtomicU8::new(if spec.warmup.is_zero() {
+        MEASURE
+    } else {
+        WARMUP
+    });
     let setup_failed = AtomicBool::new(false);
     let setup_error: Mutex<Option<LoadError>> = Mutex::new(None);
     let first_error: Mutex<Option<String>> = Mutex::new(None);

@@ -12,6 +12,7 @@ use synod::node::client::{Client, ClientCallError};
 use synod::node::config::{NodeConfig, TlsSettings};
 use synod::node::protocol::RemoteError;
 use synod::node::runner::{security_for, start_member};
+use synod::node::Stopped;
 use synod::{
     ControlPlaneEntry, Epoch, ForcedOwnershipTransition, MemberKind, MembershipChange, NodeId,
     OwnershipTransition,
@@ -129,6 +130,16 @@ pub fn cmd_node(config: &std::path::Path) -> ExitCode {
         member.local_addr()
     );
     while !stop.load(Ordering::SeqCst) {
+        if let Some(why) = member.node().stopped() {
+            // The member stopped on its own: say why and exit, so a
+            // supervisor sees it (3: removed from the cluster, 1: failed).
+            eprintln!("synod node {}: stopped: {why}", config.id);
+            member.shutdown();
+            return match why {
+                Stopped::Removed(_) => ExitCode::from(3),
+                Stopped::Failed(_) => ExitCode::from(1),
+            };
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
     eprintln!("synod node {}: shutting down", config.id);

@@ -319,6 +319,89 @@ fn strangers_and_garbage_are_refused_and_the_cluster_carries_on() {
     );
 }
 
+/// Waits for `p` to exit on its own; its exit code.
+fn exit_code(p: &mut Proc, within: Duration) -> Option<i32> {
+    let deadline = Instant::now() + within;
+    let child = p.child.as_mut()?;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            p.child = None;
+            return status.code();
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A member removed while it was down comes back with its old voter list
+/// and (before the fix) campaigned forever, never told; one removed while
+/// it ran kept running too. Each is told, stops, and says why (exit code 3).
+#[test]
+fn a_removed_member_is_told_and_stops_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut procs = cluster(dir.path());
+    let endpoints: Vec<String> = procs.iter().map(|p| p.addr.clone()).collect();
+    let mut boss = Client::new(
+        endpoints,
+        security(dir.path(), "boss"),
+        Duration::from_secs(10),
+    );
+    let l = leader(&mut boss, &procs);
+    let others: Vec<usize> = (0..3).filter(|i| *i != l).collect();
+    let (x, y) = (others[0], others[1]);
+    let name = |i: usize| {
+        NodeId::from_certificate_subject(&format!("CN=node-{}", ["a", "b", "c"][i])).unwrap()
+    };
+    let remove = |c: &mut Client, i: usize| {
+        c.propose(ControlPlaneEntry::Membership(
+            synod::MembershipChange::Remove { member: name(i) },
+        ))
+        .unwrap()
+    };
+
+    // Removed while down: restarted, it learns from a member it contacts.
+    procs[x].kill9();
+    remove(&mut boss, x);
+    procs[x].start();
+    let code = exit_code(&mut procs[x], Duration::from_secs(20));
+    let log = std::fs::read_to_string(&procs[x].log).unwrap();
+    assert_eq!(
+        code,
+        Some(3),
+        "the member removed while down did not stop: {log}"
+    );
+    assert!(log.contains("was removed from the cluster"), "{log}");
+
+    // Removed while running: it stops too.
+    remove(&mut boss, y);
+    let code = exit_code(&mut procs[y], Duration::from_secs(20));
+    let log = std::fs::read_to_string(&procs[y].log).unwrap();
+    assert_eq!(
+        code,
+        Some(3),
+        "the member removed while running did not stop: {log}"
+    );
+    assert!(log.contains("was removed from the cluster"), "{log}");
+
+    // The remaining member leads alone and takes writes.
+    let t = ControlPlaneEntry::OwnershipTransition(OwnershipTransition {
+        range: "after".parse().unwrap(),
+        new_owner: name(l),
+        epoch: Epoch(1),
+    });
+    let mut ops = Client::new(
+        vec![procs[l].addr.clone()],
+        security(dir.path(), "ops"),
+        Duration::from_secs(10),
+    );
+    if let Err(e) = ops.propose(t) {
+        let log = std::fs::read_to_string(&procs[l].log).unwrap();
+        panic!("the remaining member did not take a write: {e}\n{log}");
+    }
+}
+
 #[test]
 fn the_demo_runs_end_to_end() {
     let dir = tempfile::tempdir().unwrap();

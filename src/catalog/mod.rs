@@ -212,6 +212,11 @@ impl ApplyOutcome {
     }
 }
 
+/// How many removed members the catalog remembers ([`Catalog::departed`]):
+/// a removal leaves the raft configuration one change after the catalog, and
+/// configuration changes go one at a time, so a handful is plenty.
+pub const MAX_DEPARTED: usize = 16;
+
 /// The membership and ownership catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Catalog {
@@ -228,6 +233,11 @@ pub struct Catalog {
     owned: HashMap<NodeId, u64>,
     /// Recent outcomes per client session (replicated, in the snapshot).
     sessions: SessionTable,
+    /// The last [`MAX_DEPARTED`] removed members, by peer id (replicated,
+    /// in the snapshot): the raft configuration drops a removed member
+    /// only after the catalog does (through joint consensus), and until
+    /// then its peers must still reach it and accept its messages.
+    departed: BTreeMap<u64, Member>,
     /// Simulator mutant only: skip the epoch rule, to prove the checker
     /// catches a broken fence. Never set outside `sim`.
     skip_epoch_check: bool,
@@ -277,6 +287,7 @@ impl Catalog {
             next_peer_id,
             owned: HashMap::new(),
             sessions: SessionTable::default(),
+            departed: BTreeMap::new(),
             skip_epoch_check: false,
             skip_session_check: false,
         })
@@ -296,6 +307,7 @@ impl Catalog {
             next_peer_id: 1,
             owned: HashMap::new(),
             sessions: SessionTable::default(),
+            departed: BTreeMap::new(),
             skip_epoch_check: false,
             skip_session_check: false,
         }
@@ -474,7 +486,12 @@ impl Catalog {
                         member: member.clone(),
                     });
                 }
-                self.members.remove(member);
+                if let Some(m) = self.members.remove(member) {
+                    self.departed.insert(m.peer_id, m);
+                    while self.departed.len() > MAX_DEPARTED {
+                        self.departed.pop_first();
+                    }
+                }
                 self.bump()
             }
         }
@@ -656,6 +673,13 @@ impl Catalog {
     /// The members, in identity order.
     pub fn members(&self) -> impl ExactSizeIterator<Item = &Member> {
         self.members.values()
+    }
+
+    /// The most recently removed members (at most [`MAX_DEPARTED`]), by
+    /// peer id: who a peer id that is still in the raft configuration
+    /// belongs to while its removal goes through joint consensus.
+    pub fn departed(&self) -> impl ExactSizeIterator<Item = &Member> {
+        self.departed.values()
     }
 
     /// One member.

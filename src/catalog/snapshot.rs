@@ -8,8 +8,10 @@
 //! the items in their canonical order (members and ranges strictly ascending
 //! by key, audit records by index), then (from format 2 on) the client
 //! sessions: a count, then per client (ascending) its id, last applied index,
-//! highest sequence and its recorded outcomes (ascending by sequence).
-//! Format 1 snapshots (no sessions) are still read.
+//! highest sequence and its recorded outcomes (ascending by sequence),
+//! then (from format 3 on) the recently departed members: a count, then
+//! each as a member is encoded, ascending by peer id. Formats 1 (no
+//! sessions) and 2 (no departed members) are still read.
 //!
 //! Decoding checks what the catalog's own rules guarantee, so a snapshot that
 //! could not have been produced by applying entries is refused rather than
@@ -21,15 +23,17 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::outcome_codec::{get_recorded, put_recorded};
 use super::sessions::{ClientSession, SessionTable};
-use super::{AuditRecord, Catalog, Member, MemberState, RangeOwnership};
+use super::{AuditRecord, Catalog, Member, MemberState, RangeOwnership, MAX_DEPARTED};
 use crate::entry::codec::{DecodeError, Reader, Writer};
 use crate::entry::{CatalogVersion, ClientId, Epoch, Index, MemberKind, NodeId, Term};
 
 const MAGIC: &[u8; 8] = b"SYNODCAT";
 /// The snapshot format this build writes.
-pub const SNAPSHOT_FORMAT_VERSION: u8 = 2;
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 3;
 /// The first format, without client sessions: still read.
 const SNAPSHOT_FORMAT_V1: u8 = 1;
+/// The second format, without departed members: still read.
+const SNAPSHOT_FORMAT_V2: u8 = 2;
 const WHAT: &str = "catalog snapshot";
 
 impl Catalog {
@@ -52,14 +56,7 @@ impl Catalog {
         }
         w.u64(self.members.len() as u64);
         for m in self.members.values() {
-            w.str(m.id.as_str());
-            w.kind(m.kind);
-            w.str(m.address.as_str());
-            w.u8(match m.state {
-                MemberState::Active => 0,
-                MemberState::Draining => 1,
-            });
-            w.u64(m.peer_id);
+            put_member(&mut w, m);
         }
         w.u64(self.ranges.len() as u64);
         for (range, r) in &self.ranges {
@@ -100,6 +97,10 @@ impl Catalog {
                 put_recorded(&mut w, rec);
             }
         }
+        w.u64(self.departed.len() as u64);
+        for m in self.departed.values() {
+            put_member(&mut w, m);
+        }
         w.finish()
     }
 
@@ -112,7 +113,13 @@ impl Catalog {
             return Err(DecodeError::BadMagic { what: WHAT });
         }
         let version = r.u8("snapshot format version")?;
-        if version != SNAPSHOT_FORMAT_VERSION && version != SNAPSHOT_FORMAT_V1 {
+        if ![
+            SNAPSHOT_FORMAT_V1,
+            SNAPSHOT_FORMAT_V2,
+            SNAPSHOT_FORMAT_VERSION,
+        ]
+        .contains(&version)
+        {
             return Err(DecodeError::UnsupportedVersion {
                 what: WHAT,
                 version,
@@ -132,43 +139,14 @@ impl Catalog {
         let mut members = BTreeMap::new();
         let mut peer_ids = HashSet::with_capacity(n);
         for _ in 0..n {
-            let id = r.node_id("member")?;
-            let kind = r.kind("member kind")?;
-            let address = r.address("member address")?;
-            let state_offset = r.offset();
-            let state = match r.u8("member state")? {
-                0 => MemberState::Active,
-                1 => MemberState::Draining,
-                tag => {
-                    return Err(DecodeError::UnknownTag {
-                        what: "member state",
-                        tag,
-                        offset: state_offset,
-                    })
-                }
-            };
-            let peer_id = r.u64("peer id")?;
-            if peer_id == 0 || peer_id >= next_peer_id || !peer_ids.insert(peer_id) {
-                return Err(inconsistent(format!(
-                    "peer id {peer_id} of {id} is zero, reused or not below {next_peer_id}"
-                )));
-            }
+            let m = get_member(&mut r, next_peer_id, &mut peer_ids)?;
             if members
                 .last_key_value()
-                .is_some_and(|(last, _)| *last >= id)
+                .is_some_and(|(last, _)| *last >= m.id)
             {
-                return Err(inconsistent(format!("member {id} is out of order")));
+                return Err(inconsistent(format!("member {} is out of order", m.id)));
             }
-            members.insert(
-                id.clone(),
-                Member {
-                    id,
-                    kind,
-                    address,
-                    state,
-                    peer_id,
-                },
-            );
+            members.insert(m.id.clone(), m);
         }
         if members.is_empty() {
             return Err(inconsistent("no members".into()));
@@ -255,6 +233,28 @@ impl Catalog {
         } else {
             decode_sessions(&mut r, applied_index)?
         };
+        let mut departed = BTreeMap::new();
+        if version >= SNAPSHOT_FORMAT_VERSION {
+            let n = r.count("departed member count", 14)?;
+            if n > MAX_DEPARTED {
+                return Err(inconsistent(format!(
+                    "{n} departed members, more than the {MAX_DEPARTED} kept"
+                )));
+            }
+            for _ in 0..n {
+                let m = get_member(&mut r, next_peer_id, &mut peer_ids)?;
+                if departed
+                    .last_key_value()
+                    .is_some_and(|(last, _)| *last >= m.peer_id)
+                {
+                    return Err(inconsistent(format!(
+                        "departed member {} is out of order",
+                        m.id
+                    )));
+                }
+                departed.insert(m.peer_id, m);
+            }
+        }
         r.finish(WHAT)?;
         Ok(Catalog {
             members,
@@ -267,10 +267,60 @@ impl Catalog {
             next_peer_id,
             owned,
             sessions,
+            departed,
             skip_epoch_check: false,
             skip_session_check: false,
         })
     }
+}
+
+/// Encodes one member (of the members or the departed).
+fn put_member(w: &mut Writer, m: &Member) {
+    w.str(m.id.as_str());
+    w.kind(m.kind);
+    w.str(m.address.as_str());
+    w.u8(match m.state {
+        MemberState::Active => 0,
+        MemberState::Draining => 1,
+    });
+    w.u64(m.peer_id);
+}
+
+/// Decodes one member; its peer id must be non-zero, below
+/// `next_peer_id` and not in `peer_ids` (which it joins).
+fn get_member(
+    r: &mut Reader<'_>,
+    next_peer_id: u64,
+    peer_ids: &mut HashSet<u64>,
+) -> Result<Member, DecodeError> {
+    let id = r.node_id("member")?;
+    let kind = r.kind("member kind")?;
+    let address = r.address("member address")?;
+    let state_offset = r.offset();
+    let state = match r.u8("member state")? {
+        0 => MemberState::Active,
+        1 => MemberState::Draining,
+        tag => {
+            return Err(DecodeError::UnknownTag {
+                what: "member state",
+                tag,
+                offset: state_offset,
+            })
+        }
+    };
+    let peer_id = r.u64("peer id")?;
+    if peer_id == 0 || peer_id >= next_peer_id || !peer_ids.insert(peer_id) {
+        return Err(inconsistent(format!(
+            "peer id {peer_id} of {id} is zero, reused or not below {next_peer_id}"
+        )));
+    }
+    Ok(Member {
+        id,
+        kind,
+        address,
+        state,
+        peer_id,
+    })
 }
 
 fn decode_sessions(r: &mut Reader<'_>, applied_index: Index) -> Result<SessionTable, DecodeError> {

@@ -741,11 +741,51 @@ fn sessions_travel_in_the_snapshot_and_old_snapshots_still_decode() {
     };
     let retry = with_session(transition("r1", "CN=w", 2), 1, 2);
     assert_eq!(g.apply_proposal(&retry), f.apply_proposal(&retry));
-    // Format 1 (before sessions): the same bytes without the session count.
-    let mut v1 = old[..old.len() - 8].to_vec();
+    // Format 2 (before departed members): without the departed count.
+    let mut v2 = old[..old.len() - 8].to_vec();
+    v2[8] = 2;
+    assert_eq!(
+        Catalog::decode_snapshot(&v2).unwrap(),
+        Fixture::new().catalog
+    );
+    // Format 1 (before sessions): without the session count either.
+    let mut v1 = old[..old.len() - 16].to_vec();
     v1[8] = 1;
     assert_eq!(
         Catalog::decode_snapshot(&v1).unwrap(),
         Fixture::new().catalog
     );
+}
+
+/// A removed member's record stays (bounded) among the departed, in the
+/// snapshot: its peers still need its address and identity while the raft
+/// configuration drops it through joint consensus.
+#[test]
+fn removed_members_are_remembered_as_departed_and_travel_in_the_snapshot() {
+    let mut f = Fixture::new();
+    let before: Vec<Member> = f.catalog.members().cloned().collect();
+    let gone = before[0].clone();
+    assert!(matches!(
+        f.apply(ControlPlaneEntry::Membership(MembershipChange::Remove {
+            member: gone.id.clone()
+        })),
+        ApplyOutcome::Applied { .. }
+    ));
+    assert!(f.catalog.member(&gone.id).is_none());
+    assert_eq!(
+        f.catalog.departed().cloned().collect::<Vec<_>>(),
+        vec![gone]
+    );
+    let bytes = f.catalog.encode_snapshot();
+    let back = Catalog::decode_snapshot(&bytes).unwrap();
+    assert_eq!(back, f.catalog);
+    for cut in 0..bytes.len() {
+        assert!(Catalog::decode_snapshot(&bytes[..cut]).is_err());
+    }
+    // A departed peer id that is also a member's is refused.
+    let mut dup = bytes.clone();
+    let n = dup.len();
+    let member_peer_id = before[1].peer_id.to_le_bytes();
+    dup[n - 8..].copy_from_slice(&member_peer_id);
+    assert!(Catalog::decode_snapshot(&dup).is_err());
 }

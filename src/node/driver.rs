@@ -98,6 +98,9 @@ pub(crate) struct Shared {
     pub metrics: Arc<super::metrics::Metrics>,
     /// Why the driver stopped on its own (a storage failure), if it did.
     pub fatal: Mutex<Option<String>>,
+    /// Why the driver stopped because this member was removed from the
+    /// cluster, if it did.
+    pub removed: Mutex<Option<String>>,
     /// Whether the driver takes commands: closed (false) by shutdown before
     /// it asks the driver to stop, and by the driver before its last drain.
     /// Senders send only while holding it open, so every command sent is
@@ -123,7 +126,7 @@ pub(crate) struct Driver<S: ReplicaStore, T: Transport> {
     reads: HashMap<ReadToken, ReadWaiter>,
     transfers: Vec<TransferWaiter>,
     next_token: u64,
-    peers_at: Option<CatalogVersion>,
+    peers_at: Option<(CatalogVersion, raft::eraftpb::ConfState)>,
     last_leader: Option<NodeId>,
     had_followers: bool,
     /// The leader the pending linearizable reads were last sent through.
@@ -217,7 +220,16 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
                 }
             }
             match self.replica.process_ready(&mut Sink(&mut self.transport)) {
-                Ok(done) => self.complete(done),
+                Ok(done) => {
+                    self.complete(done);
+                    if self.replica.is_removed() {
+                        self.stop_removed(format!(
+                            "it applied the configuration change that removes it (applied index {})",
+                            self.replica.catalog().applied().0 .0
+                        ));
+                        break;
+                    }
+                }
                 Err(e) => {
                     tracing::error!("member stops: {e}");
                     let text = e.to_string();
@@ -291,6 +303,19 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
     }
 
     /// Takes no more commands (see [`Shared::gate`]).
+    /// Records that this member was removed, and why (the loop then stops:
+    /// every waiting call is answered [`ProposeError::Shutdown`], which
+    /// promises it did not take effect here).
+    fn stop_removed(&self, why: String) {
+        let text = format!("{} was removed from the cluster: {why}", self.replica.id());
+        tracing::error!("member stops: {text}");
+        *self
+            .shared
+            .removed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(text);
+    }
+
     fn close(&self) {
         *self.shared.gate.lock().unwrap_or_else(|p| p.into_inner()) = false;
     }
@@ -314,6 +339,10 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
             }
             Command::Inbound(Inbound::Unreachable { peer_id }) => {
                 self.replica.report_unreachable(peer_id)
+            }
+            Command::Inbound(Inbound::Removed { by_peer, detail }) => {
+                self.stop_removed(format!("peer {by_peer} says so: {detail}"));
+                return false;
             }
             Command::Propose {
                 proposal,
@@ -480,13 +509,20 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
         let status = self.replica.status();
         self.record_metrics(&status);
         *self.shared.status.lock().unwrap_or_else(|p| p.into_inner()) = status;
+        // Who this member talks to changes with the catalog's members and
+        // with the raft configuration (a removed member stays a peer until
+        // the configuration drops it).
         let version = self.replica.catalog().version();
-        if self.peers_at != Some(version) {
-            self.peers_at = Some(version);
+        let changed = self
+            .peers_at
+            .as_ref()
+            .is_none_or(|(v, cs)| *v != version || cs != self.replica.conf_state());
+        if changed {
+            self.peers_at = Some((version, self.replica.conf_state().clone()));
             let peers: Vec<Peer> = self
                 .replica
-                .catalog()
-                .members()
+                .peers()
+                .iter()
                 .map(|m| Peer {
                     peer_id: m.peer_id,
                     id: m.id.clone(),
@@ -494,6 +530,8 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
                 })
                 .collect();
             self.transport.set_peers(&peers);
+            self.transport
+                .set_next_peer_id(self.replica.catalog().next_peer_id());
         }
     }
 }

@@ -30,6 +30,28 @@ use crate::entry::{ControlPlaneEntry, Epoch, Index, NodeId, Proposal, RangeId, T
 use crate::transport::{Inbox, Transport};
 use driver::{Command, Driver, Reply, Shared};
 
+/// Why a member stopped on its own ([`Node::stopped`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stopped {
+    /// A fatal error: its store failed (an fsync error poisons it) or the
+    /// engine failed. The text says what; the data directory needs an
+    /// operator's look before the member starts again.
+    Failed(String),
+    /// It was removed from the cluster: it applied its own removal, or a
+    /// member it contacted answered that its catalog no longer lists it.
+    /// Its data directory belongs to a removed member and cannot rejoin.
+    Removed(String),
+}
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stopped::Failed(t) => write!(f, "failed: {t}"),
+            Stopped::Removed(t) => f.write_str(t),
+        }
+    }
+}
+
 /// Errors starting or running a [`Node`].
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -117,6 +139,7 @@ impl Node {
             status: Mutex::new(replica.status()),
             metrics,
             fatal: Mutex::new(None),
+            removed: Mutex::new(None),
             gate: Mutex::new(true),
         });
         let driver = Driver::new(
@@ -274,6 +297,24 @@ impl Node {
     /// This member's metrics in the Prometheus text format.
     pub fn metrics_text(&self) -> String {
         self.shared.metrics.render(self.id.as_str())
+    }
+
+    /// Why this member stopped on its own, if it did: a fatal error, or its
+    /// removal from the cluster. `None` while it runs and after a plain
+    /// [`Node::shutdown`]. A host polls this to notice that its member is
+    /// gone (`synod node` exits with the reason).
+    pub fn stopped(&self) -> Option<Stopped> {
+        let fatal = self.shared.fatal.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(f) = fatal.as_ref() {
+            return Some(Stopped::Failed(f.clone()));
+        }
+        drop(fatal);
+        self.shared
+            .removed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .map(Stopped::Removed)
     }
 
     /// This member's status as of the driver's last turn.

@@ -1,8 +1,10 @@
 //! The simulated network: every message crosses the wire codec, then may be
 //! lost, duplicated or delayed (and so reordered); partitioned links drop
 //! everything and tell the sender its peer is unreachable, as a refused
-//! connection would. Delivery steps each due message into its member and
-//! pumps it.
+//! connection would. As over TCP, a member sends to and accepts from only
+//! its peers (the catalog's members, and removed members the raft
+//! configuration still holds). Delivery steps each due message into its
+//! member and pumps it.
 
 use raft::eraftpb::{Message, MessageType};
 
@@ -27,6 +29,11 @@ impl World {
             }
         };
         let (from, to) = (msg.from, msg.to);
+        // A member sends only to its peers (the transport has no link to
+        // anyone else).
+        if !self.link_allowed(from, to) {
+            return;
+        }
         let blocked = self.net.blocked.contains(&(from, to));
         let lost = blocked || (self.faults && self.rng.chance(self.net.loss, 100));
         if blocked {
@@ -53,6 +60,37 @@ impl World {
             self.net.seq += 1;
             self.net.queue.insert((at, self.net.seq), msg.clone());
         }
+    }
+
+    /// Whether `me`'s transport has `other` as a peer, as the TCP transport
+    /// decides: one of `me`'s [`Replica::peers`], or a member admitted after
+    /// `me`'s catalog was last updated (its peer id is at or above `me`'s
+    /// next peer id) that one of `me`'s peers vouches for (the TCP
+    /// transport asks them). A member that is not running has no say.
+    ///
+    /// [`Replica::peers`]: crate::engine::Replica::peers
+    fn link_allowed(&self, me: u64, other: u64) -> bool {
+        let Some(r) = self.nodes.get(&me).and_then(|n| n.replica.as_ref()) else {
+            return true;
+        };
+        if r.talks_to(other) {
+            return true;
+        }
+        if other < r.catalog().next_peer_id() {
+            return false;
+        }
+        let known: Vec<u64> = r.peers().iter().map(|m| m.peer_id).collect();
+        let now = self.now;
+        known.iter().any(|k| {
+            *k != me
+                && !self.net.blocked.contains(&(me, *k))
+                && self.nodes.get(k).is_some_and(|n| {
+                    n.serving(now)
+                        && n.replica
+                            .as_ref()
+                            .is_some_and(|kr| kr.catalog().members().any(|m| m.peer_id == other))
+                })
+        })
     }
 
     pub(super) fn deliver(&mut self) {
@@ -95,7 +133,11 @@ impl World {
                     msg.reject
                 )
             });
+            // A member accepts messages only from its peers (the listener
+            // refuses anyone else's connection).
+            let refused = !self.link_allowed(to, from);
             let delivered = !blocked
+                && !refused
                 && match self.replica(to) {
                     Some(r) => match r.step(msg) {
                         Ok(()) => true,

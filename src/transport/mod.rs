@@ -109,6 +109,16 @@ pub enum TransportError {
     /// A frame from a peer was refused (not a member, spoofed sender).
     #[error("not authorized: {0}")]
     NotAuthorized(String),
+    /// The listener answered that this member, as the peer id it claimed,
+    /// was removed from the cluster (its catalog assigned that peer id once
+    /// and no longer lists it).
+    #[error("{addr} says this member was removed from the cluster: {detail}")]
+    Removed {
+        /// The listener's address.
+        addr: String,
+        /// The listener's account of the removal.
+        detail: String,
+    },
     /// An address could not be parsed or resolved.
     #[error("bad address {addr:?}: {detail}")]
     Address {
@@ -150,6 +160,16 @@ pub trait Transport: Send {
 
     /// The current peers (called whenever the catalog's membership changes).
     fn set_peers(&mut self, peers: &[Peer]);
+
+    /// The catalog's next peer id (called with [`Transport::set_peers`]):
+    /// every peer id below it was assigned once, so one that is not among
+    /// the current peers belongs to a removed member. A transport that can
+    /// answers a removed member that contacts it with that news (the TCP
+    /// transport does, in its HelloAck), so the member stops instead of
+    /// campaigning forever with its old voter list. The default ignores it.
+    fn set_next_peer_id(&mut self, next_peer_id: u64) {
+        let _ = next_peer_id;
+    }
 }
 
 /// What a transport hands to its member from outside the member's thread.
@@ -168,6 +188,16 @@ pub enum Inbound {
     Unreachable {
         /// The peer.
         peer_id: u64,
+    },
+    /// Peer `by_peer` refused this member's connection because its catalog
+    /// says this member (the peer id it dialled as) was removed from the
+    /// cluster. The peer was authenticated, and a catalog only ever applies
+    /// committed entries, so the removal is committed: the member stops.
+    Removed {
+        /// The peer that said so.
+        by_peer: u64,
+        /// Its account of the removal.
+        detail: String,
     },
 }
 
@@ -214,6 +244,12 @@ impl Inbox {
     /// Reports that `peer_id` could not be reached.
     pub fn report_unreachable(&self, peer_id: u64) -> bool {
         (self.deliver)(Inbound::Unreachable { peer_id })
+    }
+
+    /// Reports that `by_peer` says this member was removed from the
+    /// cluster.
+    pub fn report_removed(&self, by_peer: u64, detail: String) -> bool {
+        (self.deliver)(Inbound::Removed { by_peer, detail })
     }
 }
 

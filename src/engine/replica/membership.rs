@@ -58,6 +58,45 @@ impl<S: ReplicaStore> Replica<S> {
         Ok(())
     }
 
+    /// The members this one exchanges messages with: the catalog's
+    /// members, and removed members the raft configuration still holds
+    /// (a removal leaves the catalog first and the raft configuration
+    /// through joint consensus after it, and until then the leader needs
+    /// the removed member's acknowledgements). Ascending by peer id.
+    pub fn peers(&self) -> Vec<crate::catalog::Member> {
+        let cs = &self.conf_state;
+        let in_conf = |p: u64| {
+            cs.voters.contains(&p)
+                || cs.learners.contains(&p)
+                || cs.voters_outgoing.contains(&p)
+                || cs.learners_next.contains(&p)
+        };
+        let mut peers: Vec<crate::catalog::Member> = self
+            .catalog
+            .members()
+            .chain(self.catalog.departed().filter(|m| in_conf(m.peer_id)))
+            .cloned()
+            .collect();
+        peers.sort_by_key(|m| m.peer_id);
+        peers
+    }
+
+    /// Whether this member exchanges messages with `peer_id` (one of
+    /// [`Replica::peers`]). A member whose catalog names nobody yet (it
+    /// joined and awaits its first snapshot) talks to anyone: its transport
+    /// uses the configured seed peers.
+    pub fn talks_to(&self, peer_id: u64) -> bool {
+        let cs = &self.conf_state;
+        let catalog = &self.catalog;
+        catalog.members().len() == 0
+            || catalog.members().any(|m| m.peer_id == peer_id)
+            || ((cs.voters.contains(&peer_id)
+                || cs.learners.contains(&peer_id)
+                || cs.voters_outgoing.contains(&peer_id)
+                || cs.learners_next.contains(&peer_id))
+                && catalog.departed().any(|m| m.peer_id == peer_id))
+    }
+
     pub(super) fn check_removed(&mut self) {
         let cs = &self.conf_state;
         let me = self.peer_id;

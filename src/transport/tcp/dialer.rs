@@ -13,7 +13,8 @@ use super::{sock_err, POLL};
 use crate::entry::NodeId;
 use crate::transport::tls::{connect_tls, io_error, Security, Stream};
 use crate::transport::wire::{
-    decode_hello_ack, encode_hello, FrameKind, Hello, HelloRole, MAX_FRAME_PAYLOAD,
+    decode_hello_answer, encode_hello, FrameKind, Hello, HelloAnswer, HelloRole, MAX_FRAME_PAYLOAD,
+    MAX_REMOVED_DETAIL,
 };
 use crate::transport::TransportError;
 
@@ -84,15 +85,21 @@ pub(super) fn dial(
         &encode_hello(&hello),
         address,
     )?;
-    let mut reader = FrameReader::new(16);
+    let mut reader = FrameReader::new(4 + MAX_REMOVED_DETAIL);
     match reader.read(&mut stream, stop, Some(deadline), address)? {
         None => Err(TransportError::Refused {
             addr: address.to_string(),
         }),
-        Some((FrameKind::HelloAck, p)) => {
-            decode_hello_ack(&p)?;
-            Ok((stream, server))
-        }
+        Some((FrameKind::HelloAck, p)) => match decode_hello_answer(&p)? {
+            HelloAnswer::Accepted => Ok((stream, server)),
+            HelloAnswer::Removed { detail } => {
+                stream.close();
+                Err(TransportError::Removed {
+                    addr: address.to_string(),
+                    detail,
+                })
+            }
+        },
         Some((kind, _)) => Err(TransportError::Protocol {
             peer: address.to_string(),
             detail: format!("expected a HelloAck, got a {kind:?} frame"),

@@ -20,8 +20,8 @@ use super::{sock_err, ACCEPT_POLL, POLL};
 use crate::entry::NodeId;
 use crate::transport::tls::{accept_tls, Security, Stream};
 use crate::transport::wire::{
-    self, decode_hello, decode_message, encode_hello_ack, FrameKind, HelloRole, SnapshotAssembler,
-    MAX_FRAME_PAYLOAD, MAX_HELLO_PAYLOAD,
+    self, decode_hello, decode_message, encode_hello_ack, encode_hello_answer, FrameKind,
+    HelloAnswer, HelloRole, SnapshotAssembler, MAX_FRAME_PAYLOAD, MAX_HELLO_PAYLOAD,
 };
 use crate::transport::TransportError;
 
@@ -170,9 +170,30 @@ fn serve_stream(
     *identity_out = Some(identity.clone());
     match hello.role {
         HelloRole::Peer { peer_id } => {
-            shared
-                .check_member(&identity, peer_id)
-                .map_err(|reason| refuse(TransportError::NotAuthorized(reason)))?;
+            if let Err((reason, removed)) = shared.member_check(&identity, peer_id) {
+                if removed {
+                    // Tell it, so it stops instead of campaigning forever
+                    // with its old voter list (best effort: it may be gone).
+                    let answer = HelloAnswer::Removed {
+                        detail: format!(
+                            "the member at {} (peer id {}) no longer lists {identity} as peer id \
+                             {peer_id}: that member was removed from the cluster",
+                            shared.local_addr,
+                            shared.my_peer_id.load(Ordering::Relaxed),
+                        ),
+                    };
+                    let _ = write_frame(
+                        stream,
+                        FrameKind::HelloAck,
+                        &encode_hello_answer(&answer),
+                        peer,
+                    );
+                    return Err(refuse(TransportError::NotAuthorized(format!(
+                        "{reason}: peer id {peer_id} was removed (told it so)"
+                    ))));
+                }
+                return Err(refuse(TransportError::NotAuthorized(reason)));
+            }
             write_frame(stream, FrameKind::HelloAck, &encode_hello_ack(), peer).map_err(refuse)?;
             tracing::debug!(peer, %identity, peer_id, "peer connected");
             reader.set_limit(MAX_FRAME_PAYLOAD);

@@ -451,6 +451,12 @@ impl Transport for TcpTransport {
             effective.iter().map(|p| (p.peer_id, p.clone())).collect();
         self.reconcile(&effective);
     }
+
+    fn set_next_peer_id(&mut self, next_peer_id: u64) {
+        self.shared
+            .next_peer_id
+            .store(next_peer_id, Ordering::Relaxed);
+    }
 }
 
 /// Locks `m`, going on after a thread panicked while holding it.

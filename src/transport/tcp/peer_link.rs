@@ -130,6 +130,10 @@ pub(super) fn writer_loop(shared: Arc<Shared>, link: Arc<PeerLink>, peer_id: u64
                     if shared.stopping() {
                         break;
                     }
+                    if let TransportError::Removed { detail, .. } = &e {
+                        tracing::error!(peer_id, address = %target.address, "{e}");
+                        shared.report_removed(peer_id, detail.clone());
+                    }
                     failures += 1;
                     if failures == 1 {
                         tracing::warn!(peer_id, address = %target.address, "cannot reach peer: {e}");

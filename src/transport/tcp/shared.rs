@@ -38,6 +38,9 @@ pub(super) struct Shared {
     pub(super) local_addr: SocketAddr,
     pub(super) inbox: OnceLock<Inbox>,
     pub(super) members: RwLock<HashMap<u64, Peer>>,
+    /// The catalog's next peer id (0: not known yet): a peer id below it
+    /// that is not among `members` belongs to a removed member.
+    pub(super) next_peer_id: AtomicU64,
     pub(super) links: Mutex<HashMap<u64, Arc<PeerLink>>>,
     pub(super) my_peer_id: AtomicU64,
     pub(super) stopping: AtomicBool,
@@ -68,6 +71,7 @@ impl Shared {
             local_addr,
             inbox: OnceLock::new(),
             members: RwLock::new(members),
+            next_peer_id: AtomicU64::new(0),
             links: Mutex::new(HashMap::new()),
             my_peer_id: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
@@ -130,12 +134,30 @@ impl Shared {
     /// Why `identity` claiming `peer_id` is not a current member, if it is
     /// not.
     pub(super) fn check_member(&self, identity: &NodeId, peer_id: u64) -> Result<(), String> {
+        self.member_check(identity, peer_id)
+            .map_err(|(reason, _)| reason)
+    }
+
+    /// Whether `identity` may speak as raft peer `peer_id`: `Err((reason,
+    /// removed))`, `removed` when the catalog assigned `peer_id` once and
+    /// no longer lists it, to anyone (the dialer is that removed member, or
+    /// claims to be).
+    pub(super) fn member_check(
+        &self,
+        identity: &NodeId,
+        peer_id: u64,
+    ) -> Result<(), (String, bool)> {
         let members = self.members.read().unwrap_or_else(|p| p.into_inner());
+        let next = self.next_peer_id.load(Ordering::Relaxed);
+        let removed = peer_id < next && !members.contains_key(&peer_id);
         match members.values().find(|p| &p.id == identity) {
-            None => Err("not a member".into()),
-            Some(p) if p.peer_id != peer_id => Err(format!(
-                "claims peer id {peer_id} but the member's peer id is {}",
-                p.peer_id
+            None => Err(("not a member".into(), removed)),
+            Some(p) if p.peer_id != peer_id => Err((
+                format!(
+                    "claims peer id {peer_id} but the member's peer id is {}",
+                    p.peer_id
+                ),
+                removed,
             )),
             Some(_) => Ok(()),
         }
@@ -163,6 +185,12 @@ impl Shared {
     pub(super) fn report_unreachable(&self, peer_id: u64) {
         if let Some(inbox) = self.inbox.get() {
             inbox.report_unreachable(peer_id);
+        }
+    }
+
+    pub(super) fn report_removed(&self, by_peer: u64, detail: String) {
+        if let Some(inbox) = self.inbox.get() {
+            inbox.report_removed(by_peer, detail);
         }
     }
 

@@ -180,3 +180,60 @@ fn only_the_peer_closing_its_newest_connection_reports_it_unreachable() {
     }
     assert_eq!(*reports.lock().unwrap(), vec![2]);
 }
+
+/// A member removed from the catalog (its peer id is below the next peer id
+/// and no peer has it) is told so when it dials, instead of being cut off
+/// without a word; one the catalog has not heard of yet is refused plainly.
+#[test]
+fn a_removed_member_is_told_it_was_removed() {
+    let ca = DevCa::new("ca").unwrap();
+    let mut t = TcpTransport::bind(TcpConfig::new(local(), tls(&ca, "node-1"))).unwrap();
+    t.set_peers(&[peer(1, "CN=node-1"), peer(2, "CN=node-2")]);
+    t.set_next_peer_id(5);
+    let addr = t.local_addr().to_string();
+    let t5 = Duration::from_secs(5);
+    let node3 = tls(&ca, "node-3");
+    match dial(
+        &node3,
+        &addr,
+        HelloRole::Peer { peer_id: 3 },
+        None,
+        t5,
+        t5,
+        None,
+    ) {
+        Err(TransportError::Removed { detail, .. }) => {
+            assert!(detail.contains("CN=node-3"), "{detail}");
+            assert!(detail.contains("removed"), "{detail}");
+        }
+        Err(e) => panic!("not told it was removed: {e}"),
+        Ok(_) => panic!("a removed member was accepted"),
+    }
+    // Peer id 7 was never assigned by this catalog: no news to give.
+    let node7 = tls(&ca, "node-7");
+    match dial(
+        &node7,
+        &addr,
+        HelloRole::Peer { peer_id: 7 },
+        None,
+        t5,
+        t5,
+        None,
+    ) {
+        Err(TransportError::Refused { .. }) => {}
+        Err(e) => panic!("expected a plain refusal, got {e}"),
+        Ok(_) => panic!("a stranger was accepted"),
+    }
+    // A current member is accepted.
+    let node2 = tls(&ca, "node-2");
+    dial(
+        &node2,
+        &addr,
+        HelloRole::Peer { peer_id: 2 },
+        None,
+        t5,
+        t5,
+        None,
+    )
+    .unwrap();
+}

@@ -106,23 +106,75 @@ pub fn decode_hello(payload: &[u8]) -> Result<Hello, WireError> {
     Ok(Hello { role, identity })
 }
 
-/// The [`FrameKind::HelloAck`] payload: `version u8 (=1) | status u8 (0 =
-/// accepted)`. A refused Hello gets no answer: the listener closes.
+/// The longest account of a removal a [`HelloAnswer::Removed`] carries.
+pub const MAX_REMOVED_DETAIL: usize = 512;
+
+/// The listener's answer to a Hello, the [`FrameKind::HelloAck`] payload:
+/// `version u8 (=1) | status u8` with status 0 = accepted, or 1 = removed
+/// followed by `detail (u16 length + UTF-8, at most` [`MAX_REMOVED_DETAIL`]
+/// `bytes)`. Any other refusal gets no answer: the listener closes.
 ///
 /// [`FrameKind::HelloAck`]: super::FrameKind::HelloAck
-pub fn encode_hello_ack() -> Vec<u8> {
-    vec![HELLO_VERSION, 0]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HelloAnswer {
+    /// The connection is accepted.
+    Accepted,
+    /// The dialer, as the peer id it claimed, was removed from the cluster:
+    /// the listener's catalog assigned that peer id and no longer lists it.
+    Removed {
+        /// The listener's account of it, for the removed member's log.
+        detail: String,
+    },
 }
 
-/// Checks a [`FrameKind::HelloAck`] payload.
-///
-/// [`FrameKind::HelloAck`]: super::FrameKind::HelloAck
-pub fn decode_hello_ack(payload: &[u8]) -> Result<(), WireError> {
+/// Encodes the accepting [`HelloAnswer`].
+pub fn encode_hello_ack() -> Vec<u8> {
+    encode_hello_answer(&HelloAnswer::Accepted)
+}
+
+/// Encodes a [`HelloAnswer`] (a detail longer than [`MAX_REMOVED_DETAIL`]
+/// is cut at a character boundary).
+pub fn encode_hello_answer(answer: &HelloAnswer) -> Vec<u8> {
+    let mut w = Writer::with_capacity(8);
+    w.u8(HELLO_VERSION);
+    match answer {
+        HelloAnswer::Accepted => w.u8(0),
+        HelloAnswer::Removed { detail } => {
+            w.u8(1);
+            let mut end = detail.len().min(MAX_REMOVED_DETAIL);
+            while !detail.is_char_boundary(end) {
+                end -= 1;
+            }
+            w.str(&detail[..end]);
+        }
+    }
+    w.finish()
+}
+
+/// Decodes a [`HelloAnswer`].
+pub fn decode_hello_answer(payload: &[u8]) -> Result<HelloAnswer, WireError> {
     let mut r = Reader::new(payload);
     r.version("hello ack version", "hello ack", HELLO_VERSION)?;
     let off = r.offset();
-    match r.u8("hello ack status")? {
-        0 => {}
+    let answer = match r.u8("hello ack status")? {
+        0 => HelloAnswer::Accepted,
+        1 => {
+            let at = r.offset();
+            let len = usize::from(r.u16("removal detail")?);
+            if len > MAX_REMOVED_DETAIL {
+                return Err(DecodeError::LengthOverLimit {
+                    what: "removal detail",
+                    len,
+                    max: MAX_REMOVED_DETAIL,
+                    offset: at,
+                }
+                .into());
+            }
+            // A detail that is not UTF-8 is shown with replacements: it is
+            // only ever logged.
+            let detail = String::from_utf8_lossy(r.take("removal detail", len)?).into_owned();
+            HelloAnswer::Removed { detail }
+        }
         tag => {
             return Err(DecodeError::UnknownTag {
                 what: "hello ack status",
@@ -131,7 +183,21 @@ pub fn decode_hello_ack(payload: &[u8]) -> Result<(), WireError> {
             }
             .into())
         }
-    }
+    };
     r.finish("hello ack")?;
-    Ok(())
+    Ok(answer)
+}
+
+/// Checks that a [`FrameKind::HelloAck`] payload accepts the connection.
+///
+/// [`FrameKind::HelloAck`]: super::FrameKind::HelloAck
+pub fn decode_hello_ack(payload: &[u8]) -> Result<(), WireError> {
+    match decode_hello_answer(payload)? {
+        HelloAnswer::Accepted => Ok(()),
+        HelloAnswer::Removed { .. } => Err(DecodeError::Inconsistent {
+            what: "hello ack",
+            detail: "the listener says this member was removed".into(),
+        }
+        .into()),
+    }
 }

@@ -42,8 +42,9 @@ pub use frame_codec::{
     MAX_FRAME_PAYLOAD, WIRE_VERSION,
 };
 pub use hello::{
-    decode_hello, decode_hello_ack, encode_hello, encode_hello_ack, Hello, HelloRole,
-    HELLO_VERSION, MAX_HELLO_PAYLOAD,
+    decode_hello, decode_hello_ack, decode_hello_answer, encode_hello, encode_hello_ack,
+    encode_hello_answer, Hello, HelloAnswer, HelloRole, HELLO_VERSION, MAX_HELLO_PAYLOAD,
+    MAX_REMOVED_DETAIL,
 };
 pub use raft_message::{
     decode_conf_state, decode_entry, decode_message, encode_conf_state, encode_entry,

@@ -374,3 +374,39 @@ fn bad_hellos_are_refused() {
     assert!(decode_hello_ack(&encode_hello_ack()).is_ok());
     assert!(decode_hello_ack(&[1, 1]).is_err());
 }
+
+#[test]
+fn hello_answers_round_trip_and_bad_ones_are_refused() {
+    use super::{decode_hello_ack, decode_hello_answer, encode_hello_answer, HelloAnswer};
+    let accepted = encode_hello_answer(&HelloAnswer::Accepted);
+    assert_eq!(
+        decode_hello_answer(&accepted).unwrap(),
+        HelloAnswer::Accepted
+    );
+    assert!(decode_hello_ack(&accepted).is_ok());
+    let removed = HelloAnswer::Removed {
+        detail: "gone".into(),
+    };
+    let bytes = encode_hello_answer(&removed);
+    assert_eq!(decode_hello_answer(&bytes).unwrap(), removed);
+    assert!(decode_hello_ack(&bytes).is_err());
+    for cut in 0..bytes.len() {
+        assert!(decode_hello_answer(&bytes[..cut]).is_err());
+    }
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    assert!(decode_hello_answer(&trailing).is_err());
+    // A long detail is cut to the limit at a character boundary.
+    let long = HelloAnswer::Removed {
+        detail: "é".repeat(super::MAX_REMOVED_DETAIL),
+    };
+    match decode_hello_answer(&encode_hello_answer(&long)).unwrap() {
+        HelloAnswer::Removed { detail } => assert!(detail.len() <= super::MAX_REMOVED_DETAIL),
+        other => panic!("{other:?}"),
+    }
+    // A claimed length over the limit is refused without reading it.
+    let mut over = vec![super::HELLO_VERSION, 1];
+    over.extend_from_slice(&u16::MAX.to_le_bytes());
+    assert!(decode_hello_answer(&over).is_err());
+    assert!(decode_hello_answer(&[super::HELLO_VERSION, 9]).is_err());
+}
