@@ -154,7 +154,55 @@ impl World {
             }
             self.tick();
         }
+        self.settle_configuration();
         self.check_logs();
+    }
+
+    /// Once faults stop and every member runs, the leader's raft
+    /// configuration must come to equal the catalog within the bound: no
+    /// joint configuration left, no learner left unpromoted, no removed
+    /// member left in it (a stuck promotion or removal is reported).
+    fn settle_configuration(&mut self) {
+        let start = self.now;
+        loop {
+            let Some(r) = self
+                .leader()
+                .and_then(|l| self.nodes.get(&l))
+                .and_then(|n| n.replica.as_ref())
+            else {
+                if self.now - start > self.opts.liveness_ticks {
+                    let state = self.describe();
+                    self.checker.fail(
+                        self.now,
+                        format!("membership: no leader to settle the configuration{state}"),
+                    );
+                    return;
+                }
+                self.tick();
+                continue;
+            };
+            let cs = r.conf_state();
+            let mut members: Vec<u64> = r.catalog().members().map(|m| m.peer_id).collect();
+            members.sort_unstable();
+            let mut voters = cs.voters.clone();
+            voters.sort_unstable();
+            if cs.voters_outgoing.is_empty() && cs.learners.is_empty() && voters == members {
+                return;
+            }
+            if self.now - start > self.opts.liveness_ticks {
+                let what = format!(
+                    "voters {:?}, learners {:?}, outgoing {:?}, catalog members {members:?}",
+                    cs.voters, cs.learners, cs.voters_outgoing
+                );
+                let state = self.describe();
+                self.checker.fail(
+                    self.now,
+                    format!("membership: the configuration did not settle ({what}){state}"),
+                );
+                return;
+            }
+            self.tick();
+        }
     }
 }
 

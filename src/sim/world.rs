@@ -340,6 +340,9 @@ impl World {
                     && !cs.learners.contains(p)
                     && !cs.voters_outgoing.contains(p)
                     && r.catalog().member(&n.id).is_none()
+                    // A leader that has not applied the admission yet has
+                    // not assigned the peer id: the member is new, not gone.
+                    && **p < r.catalog().next_peer_id()
             })
             .map(|(p, _)| *p)
             .collect();
