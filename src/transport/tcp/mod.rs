@@ -83,13 +83,15 @@ mod client;
 mod dialer;
 mod framing;
 mod listener;
+mod membership;
 mod peer_link;
 mod shared;
 #[cfg(test)]
 mod tests;
+mod vouch;
 
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -102,8 +104,6 @@ use super::{Inbox, Peer, Transport, TransportError};
 pub use client::{connect_client, ClientConnection, ClientHandler};
 pub use dialer::FrameConnection;
 use listener::accept_loop;
-use peer_link::writer_loop;
-use shared::PeerLink;
 use shared::Shared;
 
 /// How often blocked threads look at the shutdown flag.
@@ -209,6 +209,11 @@ pub struct TcpStats {
     pub snapshots_received: u64,
     /// Client requests answered.
     pub client_requests: u64,
+    /// WhoIs questions this member sent to known peers to vouch for a
+    /// connecting peer.
+    pub vouch_queries: u64,
+    /// Peers accepted now on a known member's word (see the module docs).
+    pub vouched_peers: usize,
     /// Inbound connections being served now.
     pub inbound_connections: usize,
     /// Bytes queued for peers now.
@@ -290,10 +295,8 @@ impl TcpTransport {
         let shared = Arc::new(Shared::new(config, local_addr, members));
         let s = shared.clone();
         shared.spawn("synod-tcp-accept".into(), move || accept_loop(s, listener))?;
-        let mut t = TcpTransport { shared };
-        let seeds = t.shared.cfg.seed_peers.clone();
-        t.reconcile(&seeds);
-        Ok(t)
+        shared.relink();
+        Ok(TcpTransport { shared })
     }
 
     /// Connects the transport to its member's inbox (in the closure given
@@ -326,56 +329,6 @@ impl TcpTransport {
     /// thread. Idempotent; also run on drop.
     pub fn shutdown(&mut self) {
         self.shared.shutdown();
-    }
-
-    /// Makes the writer threads match `peers` (minus this member).
-    fn reconcile(&mut self, peers: &[Peer]) {
-        let me = self.shared.cfg.security.identity().clone();
-        if let Some(p) = peers.iter().find(|p| p.id == me) {
-            self.shared.my_peer_id.store(p.peer_id, Ordering::Relaxed);
-        }
-        let mut links = lock(&self.shared.links);
-        links.retain(|id, link| {
-            let keep = peers.iter().any(|p| p.peer_id == *id && p.id != me);
-            if !keep {
-                link.queue.close();
-                let (n, b) = link.queue.dropped();
-                self.shared.dropped_other.fetch_add(n, Ordering::Relaxed);
-                self.shared
-                    .dropped_other_bytes
-                    .fetch_add(b, Ordering::Relaxed);
-            }
-            keep
-        });
-        if self.shared.stopping() {
-            return;
-        }
-        for p in peers.iter().filter(|p| p.id != me) {
-            if let Some(link) = links.get(&p.peer_id) {
-                let mut target = lock(&link.target);
-                if *target != *p {
-                    *target = p.clone();
-                    link.generation.fetch_add(1, Ordering::SeqCst);
-                }
-                continue;
-            }
-            let link = Arc::new(PeerLink {
-                queue: SendQueue::new(self.shared.cfg.queue_bytes),
-                target: Mutex::new(p.clone()),
-                generation: AtomicU64::new(0),
-            });
-            let (s, l, peer_id) = (self.shared.clone(), link.clone(), p.peer_id);
-            match self
-                .shared
-                .spawn(format!("synod-tcp-out-{peer_id}"), move || {
-                    writer_loop(s, l, peer_id)
-                }) {
-                Ok(()) => {
-                    links.insert(p.peer_id, link);
-                }
-                Err(e) => tracing::error!(peer_id, "no writer for peer: {e}"),
-            }
-        }
     }
 }
 
@@ -443,19 +396,30 @@ impl Transport for TcpTransport {
         } else {
             peers.to_vec()
         };
-        *self
+        let dropped = self
             .shared
-            .members
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) =
-            effective.iter().map(|p| (p.peer_id, p.clone())).collect();
-        self.reconcile(&effective);
+            .membership_mut()
+            .set_catalog(effective.iter().map(|p| (p.peer_id, p.clone())).collect());
+        log_dropped_vouches(&dropped, "the catalog lists its peer id or identity now");
+        self.shared.relink();
     }
 
     fn set_next_peer_id(&mut self, next_peer_id: u64) {
-        self.shared
-            .next_peer_id
-            .store(next_peer_id, Ordering::Relaxed);
+        let dropped = self.shared.membership_mut().set_next_peer_id(next_peer_id);
+        if !dropped.is_empty() {
+            log_dropped_vouches(
+                &dropped,
+                "the catalog's view passed its peer id (it lists the peer, or removed it)",
+            );
+            self.shared.relink();
+        }
+    }
+}
+
+/// Logs the vouched peers the catalog made unnecessary, and why.
+fn log_dropped_vouches(dropped: &[Peer], why: &str) {
+    for p in dropped {
+        tracing::info!(peer_id = p.peer_id, identity = %p.id, "no longer vouched for: {why}");
     }
 }
 
