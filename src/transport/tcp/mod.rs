@@ -18,6 +18,29 @@
 //!   `MsgPropose` and local types) and must say `from == ` the authenticated
 //!   peer id; the member check is repeated for every message, so a removed
 //!   member's connection is cut at its next frame.
+//!
+//!   **Vouching.** A member whose catalog lags (it was down while members
+//!   were admitted) knows nothing of the newer members, and would refuse a
+//!   newer leader forever. So when the dialer's identity is not a member and
+//!   it claims a peer id at or above this catalog's next peer id
+//!   ([`Transport::set_next_peer_id`]; not while that is unknown), the
+//!   listener asks the members of its own catalog, one at a time, who that
+//!   peer id is: it dials each with its own peer Hello (checking it reached
+//!   that member), sends one `WhoIs`, reads one `WhoIsAnswer` within
+//!   [`TcpConfig::io_timeout`] and closes. It accepts iff a member it knows
+//!   answers that the peer id belongs to exactly the dialer's identity; the
+//!   peer then counts as a member (for its later frames, and a writer link
+//!   to the address in the answer, so answers flow back) until a
+//!   `set_next_peer_id` passes its peer id (by then the catalog lists it, or
+//!   it was removed). A vouched peer never shadows a member: its peer id is
+//!   at or above the next peer id and neither it nor its identity is any
+//!   member's. At most one query runs per listener (a claim arriving
+//!   meanwhile is refused; the dialer retries), all asks end by the Hello
+//!   deadline, and a refused identity is refused without asking again for
+//!   a few seconds. An accepted peer connection may send one `WhoIs` as its
+//!   first frame instead of raft frames: the listener answers from its
+//!   members and vouched peers and closes; such a connection is not the
+//!   peer's raft connection (its end reports nothing).
 //! * **client**: the listener answers a `HelloAck` and hands every
 //!   `ClientRequest` payload, with the client's identity, to the
 //!   [`ClientHandler`], writing back its answer as a `ClientResponse`. Any
@@ -65,7 +88,12 @@
 //! * this module: the [`TcpTransport`], its [`TcpConfig`] and [`TcpStats`],
 //!   and how messages from the member are queued for their peer;
 //! * `shared`: the state the transport's threads share (membership, peer
-//!   links, sockets to cut at shutdown, counters) and shutdown itself;
+//!   links, sockets to cut at shutdown, counters), making the links match
+//!   the membership, and shutdown itself;
+//! * `membership`: the catalog's members, its next peer id and the vouched
+//!   peers, and the member check;
+//! * `vouch`: asking known members to vouch for a peer admitted after this
+//!   catalog's view, and answering their `WhoIs`;
 //! * `peer_link`: one outbound connection per peer, its writer thread and
 //!   reconnect backoff;
 //! * `listener`: the accept loop, the handshake and Hello checks of inbound
