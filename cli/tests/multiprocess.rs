@@ -78,11 +78,36 @@ fn security(dir: &Path, name: &str) -> synod::transport::Security {
     .unwrap()
 }
 
+/// The configuration of member `name` listening on `addr`, with `cluster`
+/// as its `[cluster]` section's body.
+fn write_config(dir: &Path, name: &str, addr: &str, cluster: &str) -> PathBuf {
+    let config = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &config,
+        format!(
+            "id = \"CN={name}\"\nlisten = \"{addr}\"\ndata_dir = \"data/{name}\"\n[tls]\ncert = \"certs/{name}.pem\"\nkey = \"certs/{name}-key.pem\"\nca = \"certs/ca.pem\"\n[cluster]\n{cluster}\n[authorization]\nproposers = [\"CN=ops\"]\noperators = [\"CN=boss\"]\n[engine]\ntick_ms = 20\n",
+        ),
+    )
+    .unwrap();
+    config
+}
+
 fn cluster(dir: &Path) -> Vec<Proc> {
+    cluster_with(dir, &[])
+}
+
+/// A running 3-member cluster (node-a, node-b, node-c), with certificates
+/// also for the `spare` member names, to admit later.
+fn cluster_with(dir: &Path, spare: &[&str]) -> Vec<Proc> {
     let names = ["node-a", "node-b", "node-c"].map(String::from);
+    let all: Vec<String> = names
+        .iter()
+        .cloned()
+        .chain(spare.iter().map(|s| s.to_string()))
+        .collect();
     write_dev_certs(
         &dir.join("certs"),
-        &names,
+        &all,
         &["ops".into(), "stranger".into(), "boss".into()],
     )
     .unwrap();
@@ -99,17 +124,9 @@ fn cluster(dir: &Path) -> Vec<Proc> {
         .iter()
         .zip(&addrs)
         .map(|(n, a)| {
-            let config = dir.join(format!("{n}.toml"));
-            std::fs::write(
-                &config,
-                format!(
-                    "id = \"CN={n}\"\nlisten = \"{a}\"\ndata_dir = \"data/{n}\"\n[tls]\ncert = \"certs/{n}.pem\"\nkey = \"certs/{n}-key.pem\"\nca = \"certs/ca.pem\"\n[cluster]\nbootstrap = [{}]\n[authorization]\nproposers = [\"CN=ops\"]\noperators = [\"CN=boss\"]\n[engine]\ntick_ms = 20\n",
-                    bootstrap.join(", ")
-                ),
-            )
-            .unwrap();
+            let bootstrap = format!("bootstrap = [{}]", bootstrap.join(", "));
             let mut p = Proc {
-                config,
+                config: write_config(dir, n, a, &bootstrap),
                 log: dir.join(format!("{n}.log")),
                 addr: a.clone(),
                 child: None,
@@ -418,4 +435,115 @@ fn the_demo_runs_end_to_end() {
     );
     let last = stdout.lines().last().unwrap_or_default();
     assert!(last.starts_with("demo ok"), "{last}");
+}
+
+/// Polls `f` every 50 ms until it gives a value, for at most `within`;
+/// panics saying `what` (and `log`'s contents) otherwise.
+fn within<T>(within: Duration, what: &str, log: &Path, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > deadline {
+            let log = std::fs::read_to_string(log).unwrap_or_default();
+            panic!("timed out: {what}\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A member that was down while two members were admitted (and an
+/// original member removed) comes back with a catalog that names none of
+/// the new members, and one of them leads. It accepts the new leader's
+/// connection on the word of the original member it still knows (which
+/// vouches for it) and catches up. Before vouching it refused the leader
+/// for good. (With both other original members removed, nobody it knows
+/// could vouch: see docs/security.md.)
+#[test]
+fn a_member_that_missed_admissions_catches_up_with_a_new_leader() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut procs = cluster_with(dir.path(), &["node-d", "node-e"]);
+    let endpoints: Vec<String> = procs.iter().map(|p| p.addr.clone()).collect();
+    let mut boss = Client::new(
+        endpoints,
+        security(dir.path(), "boss"),
+        Duration::from_secs(10),
+    );
+    let l = leader(&mut boss, &procs);
+    let x = (0..3).find(|i| *i != l).unwrap();
+    let id = |name: &str| NodeId::from_certificate_subject(&format!("CN={name}")).unwrap();
+    let leader_log = procs[l].log.clone();
+
+    // The lagging member goes down; two members are admitted and join.
+    procs[x].kill9();
+    for (name, voters) in [("node-d", 4), ("node-e", 5)] {
+        let addr = format!("127.0.0.1:{}", port());
+        boss.propose(ControlPlaneEntry::Membership(
+            synod::MembershipChange::Admit {
+                member: id(name),
+                kind: synod::MemberKind::Data,
+                address: addr.parse().unwrap(),
+            },
+        ))
+        .unwrap();
+        let join = format!("join = \"{}\"", procs[l].addr);
+        let mut p = Proc {
+            config: write_config(dir.path(), name, &addr, &join),
+            log: dir.path().join(format!("{name}.log")),
+            addr,
+            child: None,
+        };
+        p.start();
+        procs.push(p);
+        let leader_addr = procs[l].addr.clone();
+        within(Duration::from_secs(30), "promoted", &leader_log, || {
+            boss.status_of(&leader_addr)
+                .ok()
+                .filter(|s| s.voters.len() == voters)
+        });
+    }
+    let d = procs.len() - 2;
+
+    // A new member leads; the old leader is removed and stops.
+    boss.transfer_leader(&id("node-d")).unwrap();
+    let d_addr = procs[d].addr.clone();
+    within(
+        Duration::from_secs(20),
+        "node-d leads",
+        &procs[d].log,
+        || boss.status_of(&d_addr).ok().filter(|s| s.role == "leader"),
+    );
+    let old_leader = ["node-a", "node-b", "node-c"][l];
+    boss.propose(ControlPlaneEntry::Membership(
+        synod::MembershipChange::Remove {
+            member: id(old_leader),
+        },
+    ))
+    .unwrap();
+    assert_eq!(exit_code(&mut procs[l], Duration::from_secs(20)), Some(3));
+
+    // The lagging member comes back and catches up from node-d.
+    procs[x].start();
+    let mut at_x = Client::new(
+        vec![procs[x].addr.clone()],
+        security(dir.path(), "ops"),
+        Duration::from_secs(2),
+    );
+    let x_log = procs[x].log.clone();
+    within(
+        Duration::from_secs(30),
+        "the restarted member's catalog lists the new members",
+        &x_log,
+        || {
+            let (members, _) = at_x.members(false).ok()?;
+            let names: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
+            (names.contains(&"CN=node-d") && names.contains(&"CN=node-e")).then_some(())
+        },
+    );
+    within(Duration::from_secs(10), "it follows node-d", &x_log, || {
+        at_x.status()
+            .ok()
+            .filter(|s| s.leader.as_ref().is_some_and(|h| h.id == id("node-d")))
+    });
 }

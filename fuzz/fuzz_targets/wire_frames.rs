@@ -1,17 +1,20 @@
 //! Feeds arbitrary bytes, split at an arbitrary point, to the frame decoder
 //! and every payload decoder a listener runs on what a peer sends: raft
-//! messages, Hellos, HelloAcks and snapshot chunk streams (reassembled
-//! messages are decoded too). Nothing may panic or allocate beyond bounds.
+//! messages, Hellos, HelloAcks, WhoIs questions and answers, and snapshot
+//! chunk streams (reassembled messages are decoded too). Nothing may panic or allocate beyond bounds.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use synod::transport::wire::{
-    decode_hello, decode_hello_ack, decode_message, FrameDecoder, FrameKind, SnapshotAssembler,
+    decode_hello, decode_hello_ack, decode_message, decode_who_is, decode_who_is_answer,
+    FrameDecoder, FrameKind, SnapshotAssembler,
 };
 
 fuzz_target!(|data: &[u8]| {
     let _ = decode_message(data);
     let _ = decode_hello(data);
+    let _ = decode_who_is(data);
+    let _ = decode_who_is_answer(data);
     let split = data.first().map_or(0, |b| usize::from(*b)).min(data.len());
     let mut decoder = FrameDecoder::new();
     let mut assembler = SnapshotAssembler::new(1 << 20);
@@ -32,6 +35,12 @@ fuzz_target!(|data: &[u8]| {
                 }
                 FrameKind::HelloAck => {
                     let _ = decode_hello_ack(&payload);
+                }
+                FrameKind::WhoIs => {
+                    let _ = decode_who_is(&payload);
+                }
+                FrameKind::WhoIsAnswer => {
+                    let _ = decode_who_is_answer(&payload);
                 }
                 FrameKind::ClientRequest | FrameKind::ClientResponse => {}
             }

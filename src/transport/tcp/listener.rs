@@ -1,10 +1,13 @@
 //! The listener: the accept loop (at most `max_inbound` connections, one
 //! thread each), the TLS handshake and Hello of every inbound connection,
-//! the identity and membership checks, refusals (no answer, a warning with
-//! the remote address and reason), and reading an accepted peer's raft and
-//! snapshot-chunk frames into the member's inbox. Every raft message must
-//! come from the authenticated peer id, and membership is checked again for
-//! every message.
+//! the identity and membership checks (asking known members to vouch for a
+//! peer admitted after this catalog's view, see `vouch`), refusals (no
+//! answer, a warning with the remote address and reason), and reading an
+//! accepted peer's raft and snapshot-chunk frames into the member's inbox.
+//! Every raft message must come from the authenticated peer id, and
+//! membership is checked again for every message. A peer connection may
+//! instead ask one `WhoIs` as its first frame; it is answered from the
+//! membership and closed.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::Ordering;
@@ -16,6 +19,7 @@ use raft::eraftpb::MessageType;
 use super::client::serve_client;
 use super::framing::{write_frame, FrameReader};
 use super::shared::Shared;
+use super::vouch::{answer, vouch};
 use super::{sock_err, ACCEPT_POLL, POLL};
 use crate::entry::NodeId;
 use crate::transport::tls::{accept_tls, Security, Stream};
@@ -66,7 +70,7 @@ enum Ending {
     Bad(TransportError),
 }
 
-fn serve(shared: &Shared, sock: TcpStream, remote: SocketAddr) {
+fn serve(shared: &Arc<Shared>, sock: TcpStream, remote: SocketAddr) {
     let mut identity = None;
     match serve_inner(shared, sock, remote, &mut identity) {
         Ok(())
@@ -95,7 +99,7 @@ fn serve(shared: &Shared, sock: TcpStream, remote: SocketAddr) {
 }
 
 fn serve_inner(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     sock: TcpStream,
     remote: SocketAddr,
     identity_out: &mut Option<NodeId>,
@@ -127,7 +131,7 @@ fn serve_inner(
 }
 
 fn serve_stream(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     stream: &mut Stream,
     peer: &str,
     deadline: Instant,
@@ -192,13 +196,26 @@ fn serve_stream(
                         "{reason}: peer id {peer_id} was removed (told it so)"
                     ))));
                 }
-                return Err(refuse(TransportError::NotAuthorized(reason)));
+                // Admitted after this catalog's view? Only a known member's
+                // word lets it in.
+                let vouchable = shared.membership().vouchable(&identity, peer_id);
+                if vouchable.is_err() {
+                    return Err(refuse(TransportError::NotAuthorized(reason)));
+                }
+                vouch(shared, &identity, peer_id, deadline).map_err(|why| {
+                    refuse(TransportError::NotAuthorized(format!("{reason}: {why}")))
+                })?;
             }
             write_frame(stream, FrameKind::HelloAck, &encode_hello_ack(), peer).map_err(refuse)?;
             tracing::debug!(peer, %identity, peer_id, "peer connected");
             reader.set_limit(MAX_FRAME_PAYLOAD);
-            let generation = shared.inbound_opened(peer_id);
+            let (generation, previous) = shared.inbound_opened(peer_id);
             let served = serve_peer(shared, stream, reader, &identity, peer_id, peer);
+            if let Ok(PeerEnd::Answered) = served {
+                // A question, not the peer's raft connection.
+                shared.inbound_withdrawn(peer_id, generation, previous);
+                return Ok(());
+            }
             // The peer closed its newest connection to us (a crashed
             // member's sockets close at once): tell the engine, so a follower
             // that loses its leader this way stops trusting the leader's
@@ -207,13 +224,13 @@ fn serve_stream(
             // older connection of the peer ends while a newer one serves.
             let closed_by_peer = matches!(
                 served,
-                Ok(()) | Err(TransportError::Io { .. } | TransportError::Closed(_))
+                Ok(_) | Err(TransportError::Io { .. } | TransportError::Closed(_))
             );
             let newest = shared.inbound_closed(peer_id, generation);
             if !shared.stopping() && closed_by_peer && newest {
                 shared.report_unreachable(peer_id);
             }
-            served.map_err(Ending::Bad)
+            served.map(|_| ()).map_err(Ending::Bad)
         }
         HelloRole::Client => {
             let Some(handler) = shared.cfg.client_handler.clone() else {
@@ -229,6 +246,14 @@ fn serve_stream(
     }
 }
 
+/// How an accepted peer connection ended well.
+enum PeerEnd {
+    /// The peer closed it.
+    Closed,
+    /// It asked a `WhoIs`, which was answered; this side closes it.
+    Answered,
+}
+
 fn serve_peer(
     shared: &Shared,
     stream: &mut Stream,
@@ -236,12 +261,32 @@ fn serve_peer(
     identity: &NodeId,
     peer_id: u64,
     peer: &str,
-) -> Result<(), TransportError> {
+) -> Result<PeerEnd, TransportError> {
     let mut assembler = SnapshotAssembler::new(shared.cfg.max_snapshot_bytes);
+    let mut first = true;
     loop {
         let Some((kind, payload)) = reader.read(stream, Some(&shared.stopping), None, peer)? else {
-            return Ok(());
+            return Ok(PeerEnd::Closed);
         };
+        if kind == FrameKind::WhoIs {
+            if !first {
+                return Err(TransportError::Protocol {
+                    peer: peer.to_string(),
+                    detail: "a WhoIs after raft frames".into(),
+                });
+            }
+            shared
+                .check_member(identity, peer_id)
+                .map_err(TransportError::NotAuthorized)?;
+            write_frame(
+                stream,
+                FrameKind::WhoIsAnswer,
+                &answer(shared, &payload)?,
+                peer,
+            )?;
+            return Ok(PeerEnd::Answered);
+        }
+        first = false;
         if let Some(inbox) = shared.inbox.get() {
             inbox.traffic().peer(peer_id).bytes_in.fetch_add(
                 (payload.len() + wire::FRAME_HEADER_LEN) as u64,

@@ -18,6 +18,29 @@
 //!   `MsgPropose` and local types) and must say `from == ` the authenticated
 //!   peer id; the member check is repeated for every message, so a removed
 //!   member's connection is cut at its next frame.
+//!
+//!   **Vouching.** A member whose catalog lags (it was down while members
+//!   were admitted) knows nothing of the newer members, and would refuse a
+//!   newer leader forever. So when the dialer's identity is not a member and
+//!   it claims a peer id at or above this catalog's next peer id
+//!   ([`Transport::set_next_peer_id`]; not while that is unknown), the
+//!   listener asks the members of its own catalog, one at a time, who that
+//!   peer id is: it dials each with its own peer Hello (checking it reached
+//!   that member), sends one `WhoIs`, reads one `WhoIsAnswer` within
+//!   [`TcpConfig::io_timeout`] and closes. It accepts iff a member it knows
+//!   answers that the peer id belongs to exactly the dialer's identity; the
+//!   peer then counts as a member (for its later frames, and a writer link
+//!   to the address in the answer, so answers flow back) until a
+//!   `set_next_peer_id` passes its peer id (by then the catalog lists it, or
+//!   it was removed). A vouched peer never shadows a member: its peer id is
+//!   at or above the next peer id and neither it nor its identity is any
+//!   member's. At most one query runs per listener (a claim arriving
+//!   meanwhile is refused; the dialer retries), all asks end by the Hello
+//!   deadline, and a refused identity is refused without asking again for
+//!   a few seconds. An accepted peer connection may send one `WhoIs` as its
+//!   first frame instead of raft frames: the listener answers from its
+//!   members and vouched peers and closes; such a connection is not the
+//!   peer's raft connection (its end reports nothing).
 //! * **client**: the listener answers a `HelloAck` and hands every
 //!   `ClientRequest` payload, with the client's identity, to the
 //!   [`ClientHandler`], writing back its answer as a `ClientResponse`. Any
@@ -65,7 +88,12 @@
 //! * this module: the [`TcpTransport`], its [`TcpConfig`] and [`TcpStats`],
 //!   and how messages from the member are queued for their peer;
 //! * `shared`: the state the transport's threads share (membership, peer
-//!   links, sockets to cut at shutdown, counters) and shutdown itself;
+//!   links, sockets to cut at shutdown, counters), making the links match
+//!   the membership, and shutdown itself;
+//! * `membership`: the catalog's members, its next peer id and the vouched
+//!   peers, and the member check;
+//! * `vouch`: asking known members to vouch for a peer admitted after this
+//!   catalog's view, and answering their `WhoIs`;
 //! * `peer_link`: one outbound connection per peer, its writer thread and
 //!   reconnect backoff;
 //! * `listener`: the accept loop, the handshake and Hello checks of inbound
@@ -83,13 +111,15 @@ mod client;
 mod dialer;
 mod framing;
 mod listener;
+mod membership;
 mod peer_link;
 mod shared;
 #[cfg(test)]
 mod tests;
+mod vouch;
 
 use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -102,8 +132,6 @@ use super::{Inbox, Peer, Transport, TransportError};
 pub use client::{connect_client, ClientConnection, ClientHandler};
 pub use dialer::FrameConnection;
 use listener::accept_loop;
-use peer_link::writer_loop;
-use shared::PeerLink;
 use shared::Shared;
 
 /// How often blocked threads look at the shutdown flag.
@@ -209,6 +237,11 @@ pub struct TcpStats {
     pub snapshots_received: u64,
     /// Client requests answered.
     pub client_requests: u64,
+    /// WhoIs questions this member sent to known peers to vouch for a
+    /// connecting peer.
+    pub vouch_queries: u64,
+    /// Peers accepted now on a known member's word (see the module docs).
+    pub vouched_peers: usize,
     /// Inbound connections being served now.
     pub inbound_connections: usize,
     /// Bytes queued for peers now.
@@ -290,10 +323,8 @@ impl TcpTransport {
         let shared = Arc::new(Shared::new(config, local_addr, members));
         let s = shared.clone();
         shared.spawn("synod-tcp-accept".into(), move || accept_loop(s, listener))?;
-        let mut t = TcpTransport { shared };
-        let seeds = t.shared.cfg.seed_peers.clone();
-        t.reconcile(&seeds);
-        Ok(t)
+        shared.relink();
+        Ok(TcpTransport { shared })
     }
 
     /// Connects the transport to its member's inbox (in the closure given
@@ -326,56 +357,6 @@ impl TcpTransport {
     /// thread. Idempotent; also run on drop.
     pub fn shutdown(&mut self) {
         self.shared.shutdown();
-    }
-
-    /// Makes the writer threads match `peers` (minus this member).
-    fn reconcile(&mut self, peers: &[Peer]) {
-        let me = self.shared.cfg.security.identity().clone();
-        if let Some(p) = peers.iter().find(|p| p.id == me) {
-            self.shared.my_peer_id.store(p.peer_id, Ordering::Relaxed);
-        }
-        let mut links = lock(&self.shared.links);
-        links.retain(|id, link| {
-            let keep = peers.iter().any(|p| p.peer_id == *id && p.id != me);
-            if !keep {
-                link.queue.close();
-                let (n, b) = link.queue.dropped();
-                self.shared.dropped_other.fetch_add(n, Ordering::Relaxed);
-                self.shared
-                    .dropped_other_bytes
-                    .fetch_add(b, Ordering::Relaxed);
-            }
-            keep
-        });
-        if self.shared.stopping() {
-            return;
-        }
-        for p in peers.iter().filter(|p| p.id != me) {
-            if let Some(link) = links.get(&p.peer_id) {
-                let mut target = lock(&link.target);
-                if *target != *p {
-                    *target = p.clone();
-                    link.generation.fetch_add(1, Ordering::SeqCst);
-                }
-                continue;
-            }
-            let link = Arc::new(PeerLink {
-                queue: SendQueue::new(self.shared.cfg.queue_bytes),
-                target: Mutex::new(p.clone()),
-                generation: AtomicU64::new(0),
-            });
-            let (s, l, peer_id) = (self.shared.clone(), link.clone(), p.peer_id);
-            match self
-                .shared
-                .spawn(format!("synod-tcp-out-{peer_id}"), move || {
-                    writer_loop(s, l, peer_id)
-                }) {
-                Ok(()) => {
-                    links.insert(p.peer_id, link);
-                }
-                Err(e) => tracing::error!(peer_id, "no writer for peer: {e}"),
-            }
-        }
     }
 }
 
@@ -443,19 +424,30 @@ impl Transport for TcpTransport {
         } else {
             peers.to_vec()
         };
-        *self
+        let dropped = self
             .shared
-            .members
-            .write()
-            .unwrap_or_else(|p| p.into_inner()) =
-            effective.iter().map(|p| (p.peer_id, p.clone())).collect();
-        self.reconcile(&effective);
+            .membership_mut()
+            .set_catalog(effective.iter().map(|p| (p.peer_id, p.clone())).collect());
+        log_dropped_vouches(&dropped, "the catalog lists its peer id or identity now");
+        self.shared.relink();
     }
 
     fn set_next_peer_id(&mut self, next_peer_id: u64) {
-        self.shared
-            .next_peer_id
-            .store(next_peer_id, Ordering::Relaxed);
+        let dropped = self.shared.membership_mut().set_next_peer_id(next_peer_id);
+        if !dropped.is_empty() {
+            log_dropped_vouches(
+                &dropped,
+                "the catalog's view passed its peer id (it lists the peer, or removed it)",
+            );
+            self.shared.relink();
+        }
+    }
+}
+
+/// Logs the vouched peers the catalog made unnecessary, and why.
+fn log_dropped_vouches(dropped: &[Peer], why: &str) {
+    for p in dropped {
+        tracing::info!(peer_id = p.peer_id, identity = %p.id, "no longer vouched for: {why}");
     }
 }
 

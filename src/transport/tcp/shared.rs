@@ -7,9 +7,12 @@
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
 
+use super::membership::Membership;
+use super::peer_link::writer_loop;
+use super::vouch::Vouching;
 use super::{lock, Outgoing, SendQueue, TcpConfig, TcpStats};
 use crate::entry::NodeId;
 use crate::transport::{Inbox, Peer, TransportError};
@@ -37,10 +40,10 @@ pub(super) struct Shared {
     pub(super) cfg: TcpConfig,
     pub(super) local_addr: SocketAddr,
     pub(super) inbox: OnceLock<Inbox>,
-    pub(super) members: RwLock<HashMap<u64, Peer>>,
-    /// The catalog's next peer id (0: not known yet): a peer id below it
-    /// that is not among `members` belongs to a removed member.
-    pub(super) next_peer_id: AtomicU64,
+    /// The catalog's members, next peer id and vouched peers.
+    membership: RwLock<Membership>,
+    /// The vouch gate, the refusal cache and their counter.
+    pub(super) vouching: Vouching,
     pub(super) links: Mutex<HashMap<u64, Arc<PeerLink>>>,
     pub(super) my_peer_id: AtomicU64,
     pub(super) stopping: AtomicBool,
@@ -70,8 +73,8 @@ impl Shared {
             cfg,
             local_addr,
             inbox: OnceLock::new(),
-            members: RwLock::new(members),
-            next_peer_id: AtomicU64::new(0),
+            membership: RwLock::new(Membership::new(members)),
+            vouching: Vouching::default(),
             links: Mutex::new(HashMap::new()),
             my_peer_id: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
@@ -131,43 +134,103 @@ impl Shared {
         }
     }
 
-    /// Why `identity` claiming `peer_id` is not a current member, if it is
-    /// not.
+    /// The membership, for reading.
+    pub(super) fn membership(&self) -> RwLockReadGuard<'_, Membership> {
+        self.membership.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The membership, for changing (then [`Shared::relink`]).
+    pub(super) fn membership_mut(&self) -> RwLockWriteGuard<'_, Membership> {
+        self.membership.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Why `identity` claiming `peer_id` is not a current member (or a
+    /// vouched peer), if it is not.
     pub(super) fn check_member(&self, identity: &NodeId, peer_id: u64) -> Result<(), String> {
         self.member_check(identity, peer_id)
             .map_err(|(reason, _)| reason)
     }
 
-    /// Whether `identity` may speak as raft peer `peer_id`: `Err((reason,
-    /// removed))`, `removed` when the catalog assigned `peer_id` once and
-    /// no longer lists it, to anyone (the dialer is that removed member, or
-    /// claims to be).
+    /// Whether `identity` may speak as raft peer `peer_id`: see
+    /// [`Membership::check`].
     pub(super) fn member_check(
         &self,
         identity: &NodeId,
         peer_id: u64,
     ) -> Result<(), (String, bool)> {
-        let members = self.members.read().unwrap_or_else(|p| p.into_inner());
-        let next = self.next_peer_id.load(Ordering::Relaxed);
-        let removed = peer_id < next && !members.contains_key(&peer_id);
-        match members.values().find(|p| &p.id == identity) {
-            None => Err(("not a member".into(), removed)),
-            Some(p) if p.peer_id != peer_id => Err((
-                format!(
-                    "claims peer id {peer_id} but the member's peer id is {}",
-                    p.peer_id
-                ),
-                removed,
-            )),
-            Some(_) => Ok(()),
+        self.membership().check(identity, peer_id)
+    }
+
+    /// Makes the writer threads match the membership (the catalog's members
+    /// and the vouched peers, minus this member).
+    pub(super) fn relink(self: &Arc<Self>) {
+        // Links first, then the membership (never the other way round), so
+        // two relinks cannot apply views out of order.
+        let mut links = lock(&self.links);
+        let peers = self.membership().effective();
+        let me = self.cfg.security.identity().clone();
+        if let Some(p) = peers.iter().find(|p| p.id == me) {
+            self.my_peer_id.store(p.peer_id, Ordering::Relaxed);
+        }
+        links.retain(|id, link| {
+            let keep = peers.iter().any(|p| p.peer_id == *id && p.id != me);
+            if !keep {
+                link.queue.close();
+                let (n, b) = link.queue.dropped();
+                self.dropped_other.fetch_add(n, Ordering::Relaxed);
+                self.dropped_other_bytes.fetch_add(b, Ordering::Relaxed);
+            }
+            keep
+        });
+        if self.stopping() {
+            return;
+        }
+        for p in peers.iter().filter(|p| p.id != me) {
+            if let Some(link) = links.get(&p.peer_id) {
+                let mut target = lock(&link.target);
+                if *target != *p {
+                    *target = p.clone();
+                    link.generation.fetch_add(1, Ordering::SeqCst);
+                }
+                continue;
+            }
+            let link = Arc::new(PeerLink {
+                queue: SendQueue::new(self.cfg.queue_bytes),
+                target: Mutex::new(p.clone()),
+                generation: AtomicU64::new(0),
+            });
+            let (s, l, peer_id) = (self.clone(), link.clone(), p.peer_id);
+            match self.spawn(format!("synod-tcp-out-{peer_id}"), move || {
+                writer_loop(s, l, peer_id)
+            }) {
+                Ok(()) => {
+                    links.insert(p.peer_id, link);
+                }
+                Err(e) => tracing::error!(peer_id, "no writer for peer: {e}"),
+            }
         }
     }
 
-    /// Notes a new inbound connection of `peer_id`; returns its generation.
-    pub(super) fn inbound_opened(&self, peer_id: u64) -> u64 {
+    /// Notes a new inbound connection of `peer_id`; returns its generation
+    /// and the generation it replaced as the peer's newest.
+    pub(super) fn inbound_opened(&self, peer_id: u64) -> (u64, Option<u64>) {
         let generation = self.next_stream.fetch_add(1, Ordering::Relaxed);
-        lock(&self.inbound_newest).insert(peer_id, generation);
-        generation
+        let previous = lock(&self.inbound_newest).insert(peer_id, generation);
+        (generation, previous)
+    }
+
+    /// Forgets the inbound connection `generation` of `peer_id`, which only
+    /// asked a question (WhoIs): the connection it replaced as the peer's
+    /// newest is the newest again, so the peer's raft connection ending is
+    /// still reported.
+    pub(super) fn inbound_withdrawn(&self, peer_id: u64, generation: u64, previous: Option<u64>) {
+        let mut newest = lock(&self.inbound_newest);
+        if newest.get(&peer_id) == Some(&generation) {
+            match previous {
+                Some(p) => newest.insert(peer_id, p),
+                None => newest.remove(&peer_id),
+            };
+        }
     }
 
     /// Notes the end of the inbound connection `generation` of `peer_id`;
@@ -227,6 +290,8 @@ impl Shared {
             snapshots_sent: self.snapshots_sent.load(Ordering::Relaxed),
             snapshots_received: self.snapshots_received.load(Ordering::Relaxed),
             client_requests: self.client_requests.load(Ordering::Relaxed),
+            vouch_queries: self.vouching.queries(),
+            vouched_peers: self.membership().vouched_count(),
             inbound_connections: self.inbound.load(Ordering::Relaxed),
             queued_bytes: queued,
         }

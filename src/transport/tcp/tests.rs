@@ -237,3 +237,205 @@ fn a_removed_member_is_told_it_was_removed() {
     )
     .unwrap();
 }
+
+/// A transport bound on loopback with `name`'s certificate whose inbox
+/// collects the raft messages it receives.
+fn collecting(ca: &DevCa, name: &str) -> (TcpTransport, Arc<Mutex<Vec<Message>>>) {
+    use crate::transport::{Deliver, Inbound, Inbox, Traffic};
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let g = got.clone();
+    let deliver: Deliver = Arc::new(move |inbound| {
+        if let Inbound::Message(m) = inbound {
+            g.lock().unwrap().push(m);
+        }
+        true
+    });
+    let t = TcpTransport::bind(TcpConfig::new(local(), tls(ca, name)))
+        .unwrap()
+        .attach(Inbox::new(deliver, Arc::new(Traffic::default())));
+    (t, got)
+}
+
+/// `name` (`CN=...`) as raft peer `peer_id`, listening where `t` does.
+fn at(peer_id: u64, name: &str, t: &TcpTransport) -> Peer {
+    Peer {
+        peer_id,
+        id: NodeId::from_certificate_subject(name).unwrap(),
+        address: t.local_addr().to_string().parse().unwrap(),
+    }
+}
+
+fn heartbeat(from: u64, to: u64) -> Message {
+    let mut m = Message::default();
+    m.set_msg_type(MessageType::MsgHeartbeat);
+    m.from = from;
+    m.to = to;
+    m
+}
+
+/// Waits until `what` holds, for at most 5 s.
+fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting: {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A member whose catalog lags (A: members 1 and 2, next peer id 3) accepts
+/// a peer admitted after its view (D, peer id 4) because a member it knows
+/// (B, whose catalog lists D) vouches for it, and links back to D so its
+/// answers flow. Nobody vouches for a certificate claiming D's peer id, nor
+/// for a peer id nobody knows; a member claiming another's peer id is
+/// refused without asking; a refused claim is not asked about again at
+/// once. Once A's catalog passes peer id 4 without listing D, the vouch is
+/// gone: D is refused (told it was removed) and A's link to it is closed.
+#[test]
+fn a_known_member_vouches_for_a_peer_admitted_after_this_catalog() {
+    let ca = DevCa::new("ca").unwrap();
+    let (mut a, _) = collecting(&ca, "node-a");
+    let (mut b, _) = collecting(&ca, "node-b");
+    let (mut d, d_got) = collecting(&ca, "node-d");
+    let (pa, pb, pd) = (
+        at(1, "CN=node-a", &a),
+        at(2, "CN=node-b", &b),
+        at(4, "CN=node-d", &d),
+    );
+    a.set_peers(&[pa.clone(), pb.clone()]);
+    a.set_next_peer_id(3);
+    for t in [&mut b, &mut d] {
+        t.set_peers(&[pa.clone(), pb.clone(), pd.clone()]);
+        t.set_next_peer_id(5);
+    }
+    let addr = a.local_addr().to_string();
+    let t5 = Duration::from_secs(5);
+    let claim = |name: &str, peer_id: u64| {
+        dial(
+            &tls(&ca, name),
+            &addr,
+            HelloRole::Peer { peer_id },
+            Some(&pa.id),
+            t5,
+            t5,
+            None,
+        )
+    };
+
+    // E claims D's peer id: B says peer id 4 is D.
+    assert!(claim("node-e", 4).is_err(), "E accepted as peer 4");
+    assert_eq!(a.stats().vouch_queries, 1, "A asked B once");
+    // Refused again at once, without asking.
+    assert!(claim("node-e", 4).is_err());
+    assert_eq!(a.stats().vouch_queries, 1, "asked again about E");
+
+    // D is accepted on B's word, and A reaches D with a message for peer 4.
+    let (conn, _) = claim("node-d", 4).unwrap_or_else(|e| panic!("D was refused: {e}"));
+    drop(conn);
+    let stats = a.stats();
+    assert_eq!(stats.vouched_peers, 1);
+    assert_eq!(stats.vouch_queries, 2, "A asked B about D");
+    a.send(heartbeat(1, 4));
+    eventually("A's message reaches D", || {
+        d_got
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|m| m.from == 1 && m.to == 4)
+    });
+    // Accepted again without asking.
+    claim("node-d", 4).unwrap();
+    assert_eq!(a.stats().vouch_queries, 2);
+
+    // Peer id 6: nobody knows it.
+    assert!(claim("node-f", 6).is_err(), "an unknown peer id accepted");
+    assert_eq!(a.stats().vouch_queries, 3);
+    // Neither a member claiming a peer id above A's view nor another
+    // identity claiming D's vouched peer id is asked about.
+    assert!(claim("node-b", 4).is_err(), "B accepted as peer 4");
+    assert!(claim("node-g", 4).is_err(), "G accepted as peer 4");
+    assert_eq!(a.stats().vouch_queries, 3, "asked needlessly");
+    assert_eq!(a.stats().vouched_peers, 1);
+
+    // A's catalog passes peer id 4 and does not list D: D was removed.
+    a.set_next_peer_id(5);
+    assert_eq!(a.stats().vouched_peers, 0);
+    match claim("node-d", 4) {
+        Err(TransportError::Removed { .. }) => {}
+        Err(e) => panic!("expected D to be told it was removed, got {e}"),
+        Ok(_) => panic!("D accepted after its vouch was dropped"),
+    }
+    let dropped = a.stats().dropped_messages;
+    a.send(heartbeat(1, 4));
+    assert_eq!(
+        a.stats().dropped_messages,
+        dropped + 1,
+        "A still links to D"
+    );
+}
+
+/// Only an accepted peer connection may ask WhoIs: a client's question
+/// closes its connection unanswered. A peer's question is answered from the
+/// membership and its connection then closed, and that connection is not
+/// the peer's raft connection: its end reports nothing, while the end of
+/// the raft connection it came beside still reports the peer unreachable.
+#[test]
+fn only_a_peer_may_ask_who_is() {
+    use crate::transport::wire::{decode_who_is_answer, encode_who_is, WhoIs};
+    use crate::transport::{Deliver, Inbound, Inbox, Traffic};
+    let ca = DevCa::new("ca").unwrap();
+    let mut cfg = TcpConfig::new(local(), tls(&ca, "node-b"));
+    cfg.client_handler = Some(Arc::new(Nop));
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let r = reports.clone();
+    let deliver: Deliver = Arc::new(move |inbound| {
+        if let Inbound::Unreachable { peer_id } = inbound {
+            r.lock().unwrap().push(peer_id);
+        }
+        true
+    });
+    let mut b = TcpTransport::bind(cfg)
+        .unwrap()
+        .attach(Inbox::new(deliver, Arc::new(Traffic::default())));
+    b.set_peers(&[
+        peer(1, "CN=node-a"),
+        peer(2, "CN=node-b"),
+        peer(4, "CN=node-d"),
+    ]);
+    b.set_next_peer_id(5);
+    let addr = b.local_addr().to_string();
+    let t5 = Duration::from_secs(5);
+    let question = encode_who_is(&WhoIs { peer_id: 4 });
+
+    let mut client = FrameConnection::dial(&addr, &tls(&ca, "ops"), HelloRole::Client, t5).unwrap();
+    client.send_frame(FrameKind::WhoIs, &question).unwrap();
+    assert!(
+        matches!(client.read_frame(t5), Ok(None) | Err(_)),
+        "a client got an answer"
+    );
+
+    let node_a = tls(&ca, "node-a");
+    let role = HelloRole::Peer { peer_id: 1 };
+    let raft_conn = FrameConnection::dial(&addr, &node_a, role, t5).unwrap();
+    let mut asking = FrameConnection::dial(&addr, &node_a, role, t5).unwrap();
+    asking.send_frame(FrameKind::WhoIs, &question).unwrap();
+    let (kind, payload) = asking.read_frame(t5).unwrap().unwrap();
+    assert_eq!(kind, FrameKind::WhoIsAnswer);
+    let answer = decode_who_is_answer(&payload).unwrap();
+    assert_eq!(answer.peer_id, 4);
+    assert_eq!(answer.member.unwrap().identity.as_str(), "CN=node-d");
+    assert!(
+        matches!(asking.read_frame(t5), Ok(None) | Err(_)),
+        "not closed"
+    );
+    drop(asking);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        reports.lock().unwrap().is_empty(),
+        "a question's end reported its peer unreachable"
+    );
+    drop(raft_conn);
+    eventually("the raft connection's end is reported", || {
+        !reports.lock().unwrap().is_empty()
+    });
+    assert_eq!(*reports.lock().unwrap(), vec![1]);
+}

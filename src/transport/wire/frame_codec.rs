@@ -36,6 +36,15 @@ pub enum FrameKind {
     ///
     /// [`Hello`]: super::Hello
     HelloAck,
+    /// A member asks a peer which member a raft peer id belongs to
+    /// ([`WhoIs`]); only on an accepted peer connection, as its first frame.
+    ///
+    /// [`WhoIs`]: super::WhoIs
+    WhoIs,
+    /// The answer to a `WhoIs` ([`WhoIsAnswer`]).
+    ///
+    /// [`WhoIsAnswer`]: super::WhoIsAnswer
+    WhoIsAnswer,
 }
 
 impl FrameKind {
@@ -47,6 +56,8 @@ impl FrameKind {
             FrameKind::ClientResponse => 4,
             FrameKind::Hello => 5,
             FrameKind::HelloAck => 6,
+            FrameKind::WhoIs => 7,
+            FrameKind::WhoIsAnswer => 8,
         }
     }
 
@@ -58,6 +69,8 @@ impl FrameKind {
             4 => FrameKind::ClientResponse,
             5 => FrameKind::Hello,
             6 => FrameKind::HelloAck,
+            7 => FrameKind::WhoIs,
+            8 => FrameKind::WhoIsAnswer,
             _ => return None,
         })
     }

@@ -17,12 +17,15 @@
 //! Every connection opens with a [`Hello`] frame (role and claimed peer id),
 //! answered by a `HelloAck` when accepted. Snapshots travel as a header
 //! chunk and bounded data chunks ([`SnapshotChunk`], [`snapshot_frames`]),
-//! reassembled under a size bound by a [`SnapshotAssembler`].
+//! reassembled under a size bound by a [`SnapshotAssembler`]. A member
+//! vouching for a peer admitted after its own catalog's view asks a peer it
+//! knows [`WhoIs`] that peer id, and reads one [`WhoIsAnswer`].
 //!
 //! The parts: `frame_codec` (frames, and splitting a byte stream into them),
 //! `raft_message` (raft messages, entries and configuration states), `hello`
-//! (the Hello and HelloAck that open a connection) and `snapshot_chunks`
-//! (chunked snapshots and their reassembly). Everything public is
+//! (the Hello and HelloAck that open a connection), `snapshot_chunks`
+//! (chunked snapshots and their reassembly) and `who_is` (the WhoIs
+//! question and its answer). Everything public is
 //! re-exported here; this module itself holds what the parts share:
 //! [`WireError`] and the length-prefixed byte fields.
 
@@ -32,6 +35,7 @@ mod raft_message;
 mod snapshot_chunks;
 #[cfg(test)]
 mod tests;
+mod who_is;
 
 use raft::eraftpb::MessageType;
 
@@ -53,6 +57,10 @@ pub use raft_message::{
 pub use snapshot_chunks::{
     decode_snapshot_chunk, encode_snapshot_chunk, snapshot_frames, SnapshotAssembler,
     SnapshotChunk, MAX_SNAPSHOT_CHUNK_LEN, MAX_SNAPSHOT_MESSAGE, SNAPSHOT_CHUNK_LEN,
+};
+pub use who_is::{
+    decode_who_is, decode_who_is_answer, encode_who_is, encode_who_is_answer, WhoIs, WhoIsAnswer,
+    WhoIsMember, MAX_WHO_IS_ANSWER_PAYLOAD, MAX_WHO_IS_PAYLOAD, WHO_IS_VERSION,
 };
 
 /// Why a frame or message was refused.

@@ -410,3 +410,102 @@ fn hello_answers_round_trip_and_bad_ones_are_refused() {
     assert!(decode_hello_answer(&over).is_err());
     assert!(decode_hello_answer(&[super::HELLO_VERSION, 9]).is_err());
 }
+
+proptest! {
+    #[test]
+    fn who_is_frames_round_trip(
+        peer_id in 1..u64::MAX,
+        found in any::<bool>(),
+        name in "[a-z]{1,12}",
+        port in 1u16..,
+    ) {
+        let q = WhoIs { peer_id };
+        prop_assert_eq!(decode_who_is(&encode_who_is(&q)).unwrap(), q);
+        let member = found.then(|| WhoIsMember {
+            identity: NodeId::from_certificate_subject(&format!("CN={name}")).unwrap(),
+            address: format!("{name}.example:{port}").parse().unwrap(),
+        });
+        let a = WhoIsAnswer { peer_id, member };
+        let bytes = encode_who_is_answer(&a);
+        prop_assert!(bytes.len() <= MAX_WHO_IS_ANSWER_PAYLOAD);
+        prop_assert_eq!(decode_who_is_answer(&bytes).unwrap(), a);
+    }
+
+    #[test]
+    fn arbitrary_who_is_payloads_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..96)) {
+        let _ = decode_who_is(&bytes);
+        let _ = decode_who_is_answer(&bytes);
+    }
+}
+
+/// Every truncation, trailing bytes, another version, peer id 0, an unknown
+/// status, a length over its limit and an invalid identity are refused.
+#[test]
+fn bad_who_is_frames_are_refused() {
+    let q = encode_who_is(&WhoIs { peer_id: 4 });
+    assert_eq!(q.len(), MAX_WHO_IS_PAYLOAD);
+    for cut in 0..q.len() {
+        assert!(decode_who_is(&q[..cut]).is_err(), "who-is cut at {cut}");
+    }
+    let mut trailing = q.clone();
+    trailing.push(0);
+    assert!(decode_who_is(&trailing).is_err(), "trailing bytes");
+    let mut v2 = q.clone();
+    v2[0] = 2;
+    assert!(decode_who_is(&v2).is_err(), "version");
+    assert!(
+        decode_who_is(&encode_who_is(&WhoIs { peer_id: 0 })).is_err(),
+        "peer id 0"
+    );
+
+    let found = WhoIsAnswer {
+        peer_id: 4,
+        member: Some(WhoIsMember {
+            identity: NodeId::from_certificate_subject("CN=node-4").unwrap(),
+            address: "127.0.0.1:7404".parse().unwrap(),
+        }),
+    };
+    let a = encode_who_is_answer(&found);
+    for cut in 0..a.len() {
+        assert!(
+            decode_who_is_answer(&a[..cut]).is_err(),
+            "answer cut at {cut}"
+        );
+    }
+    let mut trailing = a.clone();
+    trailing.push(0);
+    assert!(decode_who_is_answer(&trailing).is_err(), "trailing bytes");
+    let mut v2 = a.clone();
+    v2[0] = 2;
+    assert!(decode_who_is_answer(&v2).is_err(), "version");
+    let mut status = a.clone();
+    status[9] = 2;
+    assert!(decode_who_is_answer(&status).is_err(), "unknown status");
+    let unknown = encode_who_is_answer(&WhoIsAnswer {
+        peer_id: 4,
+        member: None,
+    });
+    let mut trailing = unknown.clone();
+    trailing.push(1);
+    assert!(
+        decode_who_is_answer(&trailing).is_err(),
+        "bytes after unknown"
+    );
+    // An identity length over the limit, refused before reading it.
+    let mut long = a[..10].to_vec();
+    long.extend_from_slice(&u16::MAX.to_le_bytes());
+    long.extend(std::iter::repeat_n(b'a', usize::from(u16::MAX)));
+    assert!(decode_who_is_answer(&long).is_err(), "identity over limit");
+    // An identity with surrounding white space is not one.
+    let mut spaced = a[..10].to_vec();
+    spaced.extend_from_slice(&9u16.to_le_bytes());
+    spaced.extend_from_slice(b" CN=node4");
+    spaced.extend_from_slice(&a[10 + 2 + "CN=node-4".len()..]);
+    assert!(decode_who_is_answer(&spaced).is_err(), "bad identity");
+    // Both kinds travel in frames.
+    for (kind, payload) in [(FrameKind::WhoIs, &q), (FrameKind::WhoIsAnswer, &a)] {
+        let mut d = FrameDecoder::new();
+        d.feed(&frame(kind, payload));
+        assert_eq!(d.next_frame().unwrap(), Some((kind, payload.clone())));
+    }
+}
