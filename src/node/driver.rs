@@ -248,6 +248,9 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
         }
         self.close();
         self.fail_all(ProposeError::Shutdown);
+        if let Err(e) = self.replica.flush() {
+            tracing::warn!("the commit index was not made durable at stop: {e}");
+        }
         self.publish();
     }
 
