@@ -336,6 +336,72 @@ fn strangers_and_garbage_are_refused_and_the_cluster_carries_on() {
     );
 }
 
+/// 300 silent connections (no TLS, no Hello) to every member: members
+/// still reach each other (a killed member comes back and catches up),
+/// clients are served, and nobody exits.
+#[test]
+fn three_hundred_silent_connections_lock_nobody_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut procs = cluster(dir.path());
+    let endpoints: Vec<String> = procs.iter().map(|p| p.addr.clone()).collect();
+    let mut ops = Client::new(
+        endpoints.clone(),
+        security(dir.path(), "ops"),
+        Duration::from_secs(10),
+    );
+    let l = leader(&mut ops, &procs);
+    let silent: Vec<TcpStream> = procs
+        .iter()
+        .flat_map(|p| (0..100).filter_map(|_| TcpStream::connect(&p.addr).ok()))
+        .collect();
+    assert!(silent.len() >= 290, "the flood opened {}", silent.len());
+    // A follower dies and comes back: it must get through the flood.
+    let f = (l + 1) % 3;
+    procs[f].kill9();
+    let owner = NodeId::from_certificate_subject("CN=node-a").unwrap();
+    for epoch in 1..=20 {
+        ops.propose(ControlPlaneEntry::OwnershipTransition(
+            OwnershipTransition {
+                range: "flood".parse().unwrap(),
+                new_owner: owner.clone(),
+                epoch: Epoch(epoch),
+            },
+        ))
+        .unwrap();
+    }
+    procs[f].start();
+    let mut follower = Client::new(
+        vec![procs[f].addr.clone()],
+        security(dir.path(), "ops"),
+        Duration::from_secs(10),
+    );
+    // Well within the handshake deadline (5 s), after which the members
+    // would close the silent connections themselves.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let caught_up = follower
+            .ranges(false)
+            .map(|v| {
+                v.iter()
+                    .any(|(r, o)| r.as_str() == "flood" && o.epoch == Epoch(20))
+            })
+            .unwrap_or(false);
+        if caught_up {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the restarted member did not catch up through the flood"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for p in procs.iter_mut() {
+        let exited = p.child.as_mut().unwrap().try_wait().unwrap();
+        assert!(exited.is_none(), "a member exited: {exited:?}");
+    }
+    drop(silent);
+}
+
 /// Waits for `p` to exit on its own; its exit code.
 fn exit_code(p: &mut Proc, within: Duration) -> Option<i32> {
     let deadline = Instant::now() + within;

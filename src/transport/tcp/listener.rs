@@ -34,16 +34,30 @@ pub(super) fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     while !shared.stopping() {
         match listener.accept() {
             Ok((sock, remote)) => {
-                if shared.inbound.load(Ordering::SeqCst) >= shared.cfg.max_inbound {
+                // Full: the oldest connection that has not said Hello gives
+                // way (a silent flood cannot hold the slots members need;
+                // a member's handshake takes milliseconds). Evicted ones
+                // leave within a poll, so at most twice the slots are open.
+                let open = shared.inbound.load(Ordering::SeqCst);
+                if open >= shared.cfg.max_inbound
+                    && (open >= 2 * shared.cfg.max_inbound || !shared.evict_oldest_pending())
+                {
                     shared.refused.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(%remote, "refused a connection: too many inbound connections");
+                    if let Some(suppressed) = shared.log_refusal() {
+                        tracing::warn!(
+                            %remote,
+                            suppressed,
+                            "refused a connection: too many inbound connections"
+                        );
+                    }
                     continue;
                 }
                 shared.inbound.fetch_add(1, Ordering::SeqCst);
                 let key = shared.register(&sock);
+                shared.pending_opened(key, &sock);
                 let s = shared.clone();
                 let started = shared.spawn("synod-tcp-in".into(), move || {
-                    serve(&s, sock, remote);
+                    serve(&s, sock, remote, key);
                     s.unregister(key);
                     s.inbound.fetch_sub(1, Ordering::SeqCst);
                 });
@@ -70,19 +84,18 @@ enum Ending {
     Bad(TransportError),
 }
 
-fn serve(shared: &Arc<Shared>, sock: TcpStream, remote: SocketAddr) {
+fn serve(shared: &Arc<Shared>, sock: TcpStream, remote: SocketAddr, key: Option<u64>) {
     let mut identity = None;
-    match serve_inner(shared, sock, remote, &mut identity) {
+    match serve_inner(shared, sock, remote, key, &mut identity) {
         Ok(())
         | Err(Ending::Bad(TransportError::Shutdown))
         | Err(Ending::Refused(TransportError::Shutdown)) => {}
         Err(Ending::Refused(e)) => {
             shared.refused.fetch_add(1, Ordering::Relaxed);
-            match &identity {
-                Some(id) => {
-                    tracing::warn!(%remote, identity = %id, reason = %e, "refused a connection")
-                }
-                None => tracing::warn!(%remote, reason = %e, "refused a connection"),
+            // At most one a second: a flood must not flood the log.
+            if let Some(suppressed) = shared.log_refusal() {
+                let id = identity.as_ref().map_or("?", |i| i.as_str());
+                tracing::warn!(%remote, identity = %id, reason = %e, suppressed, "refused a connection");
             }
         }
         Err(Ending::Bad(e @ (TransportError::Io { .. } | TransportError::Closed(_)))) => {
@@ -102,6 +115,7 @@ fn serve_inner(
     shared: &Arc<Shared>,
     sock: TcpStream,
     remote: SocketAddr,
+    key: Option<u64>,
     identity_out: &mut Option<NodeId>,
 ) -> Result<(), Ending> {
     let peer = remote.to_string();
@@ -125,7 +139,7 @@ fn serve_inner(
         }
         Security::Insecure { .. } => Stream::plain(sock),
     };
-    let result = serve_stream(shared, &mut stream, &peer, deadline, identity_out);
+    let result = serve_stream(shared, &mut stream, &peer, deadline, identity_out, key);
     stream.close();
     result
 }
@@ -136,6 +150,7 @@ fn serve_stream(
     peer: &str,
     deadline: Instant,
     identity_out: &mut Option<NodeId>,
+    key: Option<u64>,
 ) -> Result<(), Ending> {
     let refuse = Ending::Refused;
     let cert = stream.peer_identity().map_err(refuse)?;
@@ -206,6 +221,7 @@ fn serve_stream(
                     refuse(TransportError::NotAuthorized(format!("{reason}: {why}")))
                 })?;
             }
+            shared.pending_done(key);
             write_frame(stream, FrameKind::HelloAck, &encode_hello_ack(), peer).map_err(refuse)?;
             tracing::debug!(peer, %identity, peer_id, "peer connected");
             reader.set_limit(MAX_FRAME_PAYLOAD);
@@ -238,10 +254,25 @@ fn serve_stream(
                     "this listener serves no clients".into(),
                 )));
             };
-            write_frame(stream, FrameKind::HelloAck, &encode_hello_ack(), peer).map_err(refuse)?;
-            reader.set_limit(MAX_FRAME_PAYLOAD);
-            serve_client(shared, stream, reader, &identity, handler.as_ref(), peer)
-                .map_err(Ending::Bad)
+            // Clients may hold at most three quarters of the slots: the
+            // rest stay for members.
+            let open = shared.clients.fetch_add(1, Ordering::SeqCst);
+            if open >= shared.max_clients() {
+                shared.clients.fetch_sub(1, Ordering::SeqCst);
+                return Err(refuse(TransportError::NotAuthorized(format!(
+                    "too many client connections ({open})"
+                ))));
+            }
+            shared.pending_done(key);
+            let served = write_frame(stream, FrameKind::HelloAck, &encode_hello_ack(), peer)
+                .map_err(refuse)
+                .and_then(|()| {
+                    reader.set_limit(MAX_FRAME_PAYLOAD);
+                    serve_client(shared, stream, reader, &identity, handler.as_ref(), peer)
+                        .map_err(Ending::Bad)
+                });
+            shared.clients.fetch_sub(1, Ordering::SeqCst);
+            served
         }
     }
 }

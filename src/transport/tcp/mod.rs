@@ -76,7 +76,9 @@
 //!
 //! # Threads and shutdown
 //! One accept thread; one thread per inbound connection (at most
-//! [`TcpConfig::max_inbound`]; more are refused); one writer thread per
+//! [`TcpConfig::max_inbound`]; when full, the oldest connection that has not
+//! said Hello gives way, and if none has, the new one is refused; clients
+//! hold at most three quarters of the slots); one writer thread per
 //! peer. A 3-member cluster thus runs 1 + 2 + 2 threads per member.
 //! [`TcpTransport::shutdown`] (also run on drop, so stopping a [`crate::Node`]
 //! stops its transport) stops accepting, closes every queue, shuts every
@@ -164,7 +166,11 @@ pub struct TcpConfig {
     pub backoff_min: Duration,
     /// Largest reconnect delay (before jitter).
     pub backoff_max: Duration,
-    /// Most inbound connections served at once.
+    /// Inbound connections served at once. When all are taken, the oldest
+    /// connection that has not had its Hello accepted is closed to make
+    /// room (a silent flood cannot lock members out); clients may hold at
+    /// most three quarters of them; refusals are logged at most once a
+    /// second.
     pub max_inbound: usize,
     /// Largest snapshot message reassembled from chunks.
     pub max_snapshot_bytes: usize,
@@ -242,6 +248,9 @@ pub struct TcpStats {
     pub vouch_queries: u64,
     /// Peers accepted now on a known member's word (see the module docs).
     pub vouched_peers: usize,
+    /// Inbound connections closed before their Hello to make room for
+    /// newer ones (the slots were full).
+    pub evicted_connections: u64,
     /// Inbound connections being served now.
     pub inbound_connections: usize,
     /// Bytes queued for peers now.

@@ -54,6 +54,17 @@ pub(super) struct Shared {
     /// Per peer, the generation of its newest inbound connection.
     inbound_newest: Mutex<HashMap<u64, u64>>,
     pub(super) inbound: AtomicUsize,
+    /// Inbound connections that have not had their Hello accepted yet, by
+    /// acceptance order (socket key): the oldest gives way when the slots
+    /// are full.
+    pending: Mutex<std::collections::BTreeMap<u64, TcpStream>>,
+    /// Accepted client connections (at most [`Shared::max_clients`]).
+    pub(super) clients: AtomicUsize,
+    /// Pending connections closed to make room for newer ones.
+    pub(super) evicted: AtomicU64,
+    /// When a refusal was last logged (milliseconds since `started`), and
+    /// refusals not logged since.
+    refusal_log: Mutex<(Option<std::time::Instant>, u64)>,
     // Counters.
     pub(super) dropped_other: AtomicU64,
     pub(super) dropped_other_bytes: AtomicU64,
@@ -84,6 +95,10 @@ impl Shared {
             next_stream: AtomicU64::new(1),
             inbound_newest: Mutex::new(HashMap::new()),
             inbound: AtomicUsize::new(0),
+            pending: Mutex::new(std::collections::BTreeMap::new()),
+            clients: AtomicUsize::new(0),
+            evicted: AtomicU64::new(0),
+            refusal_log: Mutex::new((None, 0)),
             dropped_other: AtomicU64::new(0),
             dropped_other_bytes: AtomicU64::new(0),
             refused: AtomicU64::new(0),
@@ -131,6 +146,60 @@ impl Shared {
     pub(super) fn unregister(&self, key: Option<u64>) {
         if let Some(k) = key {
             lock(&self.sockets).remove(&k);
+            lock(&self.pending).remove(&k);
+        }
+    }
+
+    /// Notes a new inbound connection that has not said Hello yet.
+    pub(super) fn pending_opened(&self, key: Option<u64>, sock: &TcpStream) {
+        if let (Some(k), Ok(clone)) = (key, sock.try_clone()) {
+            lock(&self.pending).insert(k, clone);
+        }
+    }
+
+    /// The connection `key` said an accepted Hello: it no longer gives way.
+    pub(super) fn pending_done(&self, key: Option<u64>) {
+        if let Some(k) = key {
+            lock(&self.pending).remove(&k);
+        }
+    }
+
+    /// Closes the oldest connection that has not said Hello yet, to make
+    /// room for a new one; false if there is none.
+    pub(super) fn evict_oldest_pending(&self) -> bool {
+        let oldest = lock(&self.pending).pop_first();
+        match oldest {
+            Some((_, sock)) => {
+                let _ = sock.shutdown(std::net::Shutdown::Both);
+                self.evicted.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// How many client connections may be open at once: the inbound slots
+    /// minus a quarter kept for members.
+    pub(super) fn max_clients(&self) -> usize {
+        self.cfg.max_inbound - self.cfg.max_inbound / 4
+    }
+
+    /// Whether to log a refusal now: at most one a second, the next one
+    /// saying how many were not logged (a flood must not flood the log).
+    /// Returns the number suppressed since the last logged one.
+    pub(super) fn log_refusal(&self) -> Option<u64> {
+        let mut l = lock(&self.refusal_log);
+        let now = std::time::Instant::now();
+        match l.0 {
+            Some(t) if now.duration_since(t) < std::time::Duration::from_secs(1) => {
+                l.1 += 1;
+                None
+            }
+            _ => {
+                let suppressed = l.1;
+                *l = (Some(now), 0);
+                Some(suppressed)
+            }
         }
     }
 
@@ -293,6 +362,7 @@ impl Shared {
             vouch_queries: self.vouching.queries(),
             vouched_peers: self.membership().vouched_count(),
             inbound_connections: self.inbound.load(Ordering::Relaxed),
+            evicted_connections: self.evicted.load(Ordering::Relaxed),
             queued_bytes: queued,
         }
     }

@@ -439,3 +439,44 @@ fn only_a_peer_may_ask_who_is() {
     });
     assert_eq!(*reports.lock().unwrap(), vec![1]);
 }
+
+/// Silent connections (no TLS handshake, no Hello) fill the inbound slots;
+/// before, every slot held by them refused the members' own connections
+/// until each silent one timed out, and a flood renewed them forever. The
+/// oldest connection that has not said Hello gives way to a new one, and
+/// a member still gets in.
+#[test]
+fn a_flood_of_silent_connections_does_not_lock_peers_out() {
+    let ca = DevCa::new("ca").unwrap();
+    let mut cfg = TcpConfig::new(local(), tls(&ca, "node-1"));
+    cfg.seed_peers = vec![peer(1, "CN=node-1"), peer(2, "CN=node-2")];
+    cfg.max_inbound = 8;
+    cfg.io_timeout = Duration::from_secs(30);
+    let t = TcpTransport::bind(cfg).unwrap();
+    let addr = t.local_addr().to_string();
+    let silent: Vec<std::net::TcpStream> = (0..50)
+        .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let node2 = tls(&ca, "node-2");
+    let t5 = Duration::from_secs(5);
+    let started = Instant::now();
+    dial(
+        &node2,
+        &addr,
+        HelloRole::Peer { peer_id: 2 },
+        None,
+        t5,
+        t5,
+        None,
+    )
+    .expect("a member is let in during a flood of silent connections");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let stats = t.stats();
+    assert!(
+        stats.inbound_connections <= 2 * 8,
+        "inbound connections stay bounded: {}",
+        stats.inbound_connections
+    );
+    drop(silent);
+}
