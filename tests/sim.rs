@@ -84,7 +84,7 @@ fn a_vote_not_persisted_before_granting_is_caught() {
     assert_caught(
         Mutant::VoteNotPersisted,
         400,
-        &["voted twice", "two leaders"],
+        &["voted twice", "two leaders", "durability: peer"],
     );
 }
 

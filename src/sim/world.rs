@@ -373,6 +373,13 @@ impl World {
             let mut out: Vec<Message> = Vec::new();
             let Some(r) = self.replica(peer) else { return };
             let result = r.process_ready(&mut out);
+            // The appends it acknowledged: raft answers an append only once
+            // it is durable (the Ready that persists it was fsynced).
+            let acks: Vec<(u64, u64)> = out
+                .iter()
+                .filter(|m| m.get_msg_type() == MessageType::MsgAppendResponse && !m.reject)
+                .filter_map(|m| r.store().term(m.index).map(|t| (m.index, t)))
+                .collect();
             let applied = r.take_applied();
             let leader = r.is_leader().then(|| r.hard_state().term);
             let removed = r.is_removed();
@@ -397,9 +404,23 @@ impl World {
                     }
                 }
             }
+            for (index, term) in acks {
+                self.checker.append_acked(peer, index, term);
+            }
             // The messages handed over before anything failed have left.
             let mut granted_vote = false;
             for m in out {
+                // Its term (and vote) were durable when the message left,
+                // pre-votes aside (they carry a term not yet taken).
+                let vote = match m.get_msg_type() {
+                    MessageType::MsgRequestPreVote | MessageType::MsgRequestPreVoteResponse => None,
+                    MessageType::MsgRequestVote => Some(Some(peer)),
+                    MessageType::MsgRequestVoteResponse if !m.reject => Some(Some(m.to)),
+                    _ => Some(None),
+                };
+                if let Some(vote) = vote.filter(|_| m.term > 0) {
+                    self.checker.sent(peer, m.term, vote);
+                }
                 if m.get_msg_type() == MessageType::MsgRequestVoteResponse && !m.reject {
                     self.checker.vote(self.now, m.from, m.term, m.to);
                     granted_vote = true;
