@@ -123,3 +123,19 @@ fn an_acknowledgement_sent_before_its_fsync_is_caught() {
 fn an_entry_applied_before_it_is_durable_is_caught() {
     assert_caught(Mutant::ApplyBeyondPersisted, 200, &["durability"]);
 }
+
+#[test]
+fn a_damaged_disk_is_refused_and_its_member_stays_down() {
+    let (mut damaged, mut refused) = (0, 0);
+    let mut failures = Vec::new();
+    let bad = run_seeds(&SimOptions::new(30_000), 40, threads(), |r| {
+        damaged += r.stats.damaged;
+        refused += r.stats.refused;
+        if !r.violations.is_empty() {
+            failures.push((r.seed, r.violations.clone()));
+        }
+    });
+    assert_eq!(bad, 0, "{failures:#?}");
+    assert!(damaged >= 10, "disks were damaged in {damaged} of 40 seeds");
+    assert_eq!(refused, damaged, "every damaged store refused to open");
+}

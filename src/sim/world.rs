@@ -4,6 +4,7 @@
 //! the pump that runs a member's ready loop and routes what comes out.
 
 mod clients;
+mod damage;
 mod reads;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,9 +22,10 @@ use crate::engine::{Completion, EngineConfig, Replica};
 use crate::entry::{MemberKind, NodeId};
 use crate::storage::{DurableStore, SimDisk, StoreOptions};
 use clients::Clients;
+use damage::Damage;
 use reads::Reads;
 
-const DIR: &str = "/data";
+pub(super) const DIR: &str = "/data";
 
 fn store_options() -> StoreOptions {
     // Small segments so rotation and compaction happen in every run.
@@ -85,6 +87,11 @@ pub(super) struct SimNode {
     rate_acc: u64,
     /// What it had applied when it last crashed.
     pub(super) applied_at_crash: Option<u64>,
+    /// Damage done to its disk while it was down, not yet seen by a
+    /// restart.
+    pub(super) damage: Option<Damage>,
+    /// Its store refused to open after damage: it stays down for good.
+    pub(super) disk_lost: bool,
 }
 
 impl SimNode {
@@ -105,6 +112,8 @@ impl SimNode {
             rate: 4,
             rate_acc: 0,
             applied_at_crash: None,
+            damage: None,
+            disk_lost: false,
         }
     }
 
@@ -137,6 +146,12 @@ pub(super) struct World {
     pub(super) stats: SimStats,
     /// Set when a member reported an error that stopped it.
     pub(super) engine_failures: Vec<String>,
+    /// Draws the media damage (`damage`), apart from everything else.
+    pub(super) damage_rng: SplitMix64,
+    /// The tick from which this seed damages a disk (none: never).
+    pub(super) damage_at: Option<u64>,
+    /// A disk was damaged (at most one per seed).
+    pub(super) damaged: bool,
 }
 
 pub(super) fn name(i: u64) -> NodeId {
@@ -155,8 +170,12 @@ impl World {
                     .unwrap_or_else(|e| unreachable!("{e}")),
             })
             .collect();
+        let main = rng.fork();
+        let clients = Clients::new(&mut rng, 5);
+        let mut damage_rng = rng.fork();
+        let damage_at = damage::damage_tick(&mut damage_rng, opts.fault_ticks);
         let mut w = World {
-            rng: rng.fork(),
+            rng: main,
             now: 0,
             faults: true,
             nodes: BTreeMap::new(),
@@ -167,11 +186,14 @@ impl World {
                 ..Network::default()
             },
             checker: Checker::new(),
-            clients: Clients::new(&mut rng, 5),
+            clients,
             reads: Reads::default(),
             next_member: opts.nodes as u64 + 1,
             stats: SimStats::default(),
             engine_failures: Vec::new(),
+            damage_rng,
+            damage_at,
+            damaged: false,
             opts,
         };
         // Identity order equals numeric order for n1..n9, so peer i is n{i}.
@@ -206,25 +228,30 @@ impl World {
         } else {
             4
         };
+        let Some(n) = self.nodes.get(&peer) else {
+            return;
+        };
+        let disk = Arc::new(n.disk.clone());
+        let store = match DurableStore::open(disk, Path::new(DIR), store_options()) {
+            Ok((store, _)) => store,
+            Err(e) => return self.refused(peer, e),
+        };
+        self.opened_despite_damage(peer, &store);
         let Some(n) = self.nodes.get_mut(&peer) else {
             return;
         };
-        let opened = DurableStore::open(Arc::new(n.disk.clone()), Path::new(DIR), store_options())
-            .map_err(|e| e.to_string())
-            .and_then(|(store, _)| {
-                match Replica::open(
-                    engine_config(),
-                    n.id.clone(),
-                    n.joiner.then_some(peer),
-                    store,
-                    seed,
-                ) {
-                    Ok(r) => Ok(Some(r)),
-                    // Its own store says it was removed: it stays down.
-                    Err(crate::engine::EngineError::NotAMember { .. }) => Ok(None),
-                    Err(e) => Err(e.to_string()),
-                }
-            });
+        let opened = match Replica::open(
+            engine_config(),
+            n.id.clone(),
+            n.joiner.then_some(peer),
+            store,
+            seed,
+        ) {
+            Ok(r) => Ok(Some(r)),
+            // Its own store says it was removed: it stays down.
+            Err(crate::engine::EngineError::NotAMember { .. }) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        };
         match opened {
             Ok(None) => {
                 n.removed = true;
@@ -295,11 +322,11 @@ impl World {
         }
     }
 
-    /// Members that crashed and were not removed.
+    /// Members that crashed and were not removed (nor lost their disk).
     pub(super) fn down(&self) -> Vec<u64> {
         self.nodes
             .iter()
-            .filter(|(_, n)| n.replica.is_none() && !n.removed && n.started)
+            .filter(|(_, n)| n.replica.is_none() && !n.removed && !n.disk_lost && n.started)
             .map(|(p, _)| *p)
             .collect()
     }
