@@ -125,6 +125,23 @@ fn an_entry_applied_before_it_is_durable_is_caught() {
 }
 
 #[test]
+fn a_torn_tail_repair_past_the_last_fsync_is_caught() {
+    // A damaged store that opens, or refuses without naming the damage, is
+    // reported as such; the checker must also see what the cut loses: an
+    // acknowledged, committed append, an applied entry, or a term or vote
+    // the member's messages showed.
+    let mut base = SimOptions::new(0);
+    base.mutant = Some(Mutant::TornTailRepair);
+    let (mut caught, mut lost) = (0, 0);
+    run_seeds(&base, 40, threads(), |r| {
+        caught += u32::from(!r.violations.is_empty());
+        lost += u32::from(r.violations.iter().any(|v| v.contains("durability: peer")));
+    });
+    assert!(caught >= 8, "caught in {caught} of 40 seeds");
+    assert!(lost >= 4, "lost records seen in {lost} of 40 seeds");
+}
+
+#[test]
 fn a_damaged_disk_is_refused_and_its_member_stays_down() {
     let (mut damaged, mut refused) = (0, 0);
     let mut failures = Vec::new();

@@ -231,8 +231,12 @@ impl World {
         let Some(n) = self.nodes.get(&peer) else {
             return;
         };
+        // The store recovers as the mutant says (the real rules unless it
+        // is `torn-tail-repair`).
+        let seam = Mutant::store_seam(self.opts.mutant);
         let disk = Arc::new(n.disk.clone());
-        let store = match DurableStore::open(disk, Path::new(DIR), store_options()) {
+        let store = match DurableStore::open_with_seam(disk, Path::new(DIR), store_options(), seam)
+        {
             Ok((store, _)) => store,
             Err(e) => return self.refused(peer, e),
         };
