@@ -355,18 +355,22 @@ impl World {
     /// Starts members the catalog admitted and the world does not run yet,
     /// and stops members the leader's configuration and catalog both
     /// dropped (a removed member does not always learn of its removal; its
-    /// operator shuts it down).
+    /// operator shuts it down). A leader that has not yet applied every
+    /// entry known committed (one just elected, say) may not know of a
+    /// member admitted since: it stops nobody.
     pub(super) fn spawn_admitted(&mut self) {
         let Some(l) = self.leader() else { return };
         let Some(r) = self.nodes.get(&l).and_then(|n| n.replica.as_ref()) else {
             return;
         };
         let cs = r.conf_state().clone();
+        let caught_up = r.catalog().applied().0 .0 >= self.checker.max_committed();
         let gone: Vec<u64> = self
             .nodes
             .iter()
             .filter(|(p, n)| {
-                !n.removed
+                caught_up
+                    && !n.removed
                     && !cs.voters.contains(p)
                     && !cs.learners.contains(p)
                     && !cs.voters_outgoing.contains(p)

@@ -13,8 +13,11 @@
 //! behind for good: a voter of a configuration of three or more voters
 //! that is not changing (no learners, no joint configuration, nobody
 //! draining, the catalog's members exactly the voters), while every other
-//! member is up. While a disk is lost, the operator admits members but
-//! drains and removes none (`membership_op`). The decisions come from a
+//! voter and every other member the operator runs is up. While a disk is
+//! lost, the operator admits members but drains and removes none
+//! (`membership_op`), and it stops a member only on the word of a leader
+//! that has applied everything known committed (`spawn_admitted`: a lagging
+//! one may not know a member admitted before). The decisions come from a
 //! generator of their own, so a run is exactly the run without this fault
 //! until the damage.
 
@@ -182,13 +185,14 @@ impl World {
 
     /// Whether losing `peer` for good leaves a quorum: every other member
     /// is up, and `peer` is a voter of a configuration of three or more
-    /// voters that is not changing.
+    /// voters that is not changing, every other voter of which is up.
     fn may_lose(&self, peer: u64) -> bool {
+        let up = |p: &u64| self.nodes.get(p).is_some_and(|n| n.replica.is_some());
         let others_up = self
             .nodes
             .iter()
             .filter(|(p, n)| **p != peer && n.started && !n.removed)
-            .all(|(_, n)| n.replica.is_some());
+            .all(|(p, _)| up(p));
         let Some(r) = self
             .leader()
             .and_then(|l| self.nodes.get(&l))
@@ -204,6 +208,7 @@ impl World {
         others_up
             && voters.len() >= 3
             && voters.contains(&peer)
+            && voters.iter().filter(|v| **v != peer).all(up)
             && cs.learners.is_empty()
             && cs.learners_next.is_empty()
             && cs.voters_outgoing.is_empty()
