@@ -84,7 +84,7 @@ fn a_vote_not_persisted_before_granting_is_caught() {
     assert_caught(
         Mutant::VoteNotPersisted,
         400,
-        &["voted twice", "two leaders"],
+        &["voted twice", "two leaders", "durability: peer"],
     );
 }
 
@@ -122,4 +122,37 @@ fn an_acknowledgement_sent_before_its_fsync_is_caught() {
 #[test]
 fn an_entry_applied_before_it_is_durable_is_caught() {
     assert_caught(Mutant::ApplyBeyondPersisted, 200, &["durability"]);
+}
+
+#[test]
+fn a_torn_tail_repair_past_the_last_fsync_is_caught() {
+    // A damaged store that opens, or refuses without naming the damage, is
+    // reported as such; the checker must also see what the cut loses: an
+    // acknowledged, committed append, an applied entry, or a term or vote
+    // the member's messages showed.
+    let mut base = SimOptions::new(0);
+    base.mutant = Some(Mutant::TornTailRepair);
+    let (mut caught, mut lost) = (0, 0);
+    run_seeds(&base, 40, threads(), |r| {
+        caught += u32::from(!r.violations.is_empty());
+        lost += u32::from(r.violations.iter().any(|v| v.contains("durability: peer")));
+    });
+    assert!(caught >= 8, "caught in {caught} of 40 seeds");
+    assert!(lost >= 4, "lost records seen in {lost} of 40 seeds");
+}
+
+#[test]
+fn a_damaged_disk_is_refused_and_its_member_stays_down() {
+    let (mut damaged, mut refused) = (0, 0);
+    let mut failures = Vec::new();
+    let bad = run_seeds(&SimOptions::new(30_000), 40, threads(), |r| {
+        damaged += r.stats.damaged;
+        refused += r.stats.refused;
+        if !r.violations.is_empty() {
+            failures.push((r.seed, r.violations.clone()));
+        }
+    });
+    assert_eq!(bad, 0, "{failures:#?}");
+    assert!(damaged >= 10, "disks were damaged in {damaged} of 40 seeds");
+    assert_eq!(refused, damaged, "every damaged store refused to open");
 }

@@ -331,8 +331,8 @@ fn cmd_sim(args: SimArgs) -> ExitCode {
         } else if verbose {
             let s = &r.stats;
             println!(
-                "seed {}: ok ({} ticks, {} committed, {} acked, {} retries, {} reads, {} crashes, {} admitted, {} removed, {} messages)",
-                r.seed, s.ticks, s.committed, s.acked, s.retries, s.reads, s.crashes, s.admitted, s.removed, s.messages
+                "seed {}: ok ({} ticks, {} committed, {} acked, {} retries, {} reads, {} crashes, {} disks damaged, {} refused, {} admitted, {} removed, {} messages)",
+                r.seed, s.ticks, s.committed, s.acked, s.retries, s.reads, s.crashes, s.damaged, s.refused, s.admitted, s.removed, s.messages
             );
         }
     };

@@ -5,7 +5,9 @@
 //! partial) and heals; members paused for many election timeouts, a leader
 //! among them; clocks that run at different rates (drawn when a member
 //! starts); leadership transfers, and the operator's membership changes
-//! (drawn in the workload).
+//! (drawn in the workload); and, at most once a seed, media damage to a
+//! down member's fsynced log (`world/damage.rs`), after which its store
+//! must refuse to open and it stays down.
 
 use std::collections::BTreeMap;
 
@@ -199,7 +201,11 @@ impl World {
         if self.opts.trace {
             eprintln!("[{}] crash peer {peer} (tear {tear:?})", self.now);
         }
+        let synced = n
+            .disk
+            .durable_files(std::path::Path::new(super::world::DIR));
         n.disk.crash_tearing(tear);
+        self.maybe_damage(peer, &synced);
         self.forget_reads(peer);
         // Its connections close: every live member's transport notices, as
         // the TCP transport reports a closed peer connection.

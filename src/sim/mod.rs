@@ -7,7 +7,9 @@
 //! partitions (symmetric, one-way, partial) and heals; crashes that lose
 //! unsynced writes (sometimes tearing the last one), at any moment or at a
 //! chosen disk operation inside a Ready (the messages it already handed
-//! over still leave), and restarts from the disk; members paused for many
+//! over still leave), and restarts from the disk; media damage to a down
+//! member's fsynced log (its store must refuse to open; it stays down for
+//! good); members paused for many
 //! election timeouts (a leader among them); clocks that run at different
 //! rates; membership changes (admit, drain, remove; new members join by
 //! snapshot); leadership transfers; clients that propose ownership
@@ -30,7 +32,8 @@
 //!
 //! The files: `world` (the members, their disks and the pump of their ready
 //! loops), `network`, `workload` (what clients and the operator propose),
-//! `clients` (sessions, attempts and retries), `reads`, `faults`, `runner`
+//! `clients` (sessions, attempts and retries), `reads`, `faults`, `damage`
+//! (media damage and the stores that must refuse it), `runner`
 //! (one seed, a sweep of seeds), [`checker`] and `mutants`.
 
 // raft's protobuf messages are built field by field from a default: that is
@@ -102,6 +105,12 @@ pub struct SimStats {
     pub retries: u64,
     /// Linearizable reads served.
     pub reads: u64,
+    /// Disks damaged while their member was down (a flipped bit in a
+    /// fsynced record of the final segment; at most one per seed).
+    pub damaged: u64,
+    /// Stores that refused to open after that damage (their member stays
+    /// down for the rest of the run).
+    pub refused: u64,
 }
 
 /// The result of one run.

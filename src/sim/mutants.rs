@@ -3,13 +3,19 @@
 //! simulator installs in every replica it runs, through the engine's
 //! crate-private test seam (`engine::deviation`).
 //!
+//! One mutant breaks the store instead: `torn-tail-repair` is the store
+//! seam (`storage::store::StoreSeam`) every store the simulator opens
+//! recovers with, and answers no replica point.
+//!
 //! Adding a mutant: a variant and its name in [`Mutant::ALL`] here, and the
 //! deviation point it answers in `engine::deviation` (a new one, if no
-//! existing point fits, consulted at exactly one place in the replica).
+//! existing point fits, consulted at exactly one place in the replica), or
+//! in the store's seam.
 
 use crate::engine::deviation::Deviation;
+use crate::storage::store::StoreSeam;
 
-/// A deliberately broken behaviour of the engine.
+/// A deliberately broken behaviour of the engine (or of its store).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mutant {
     /// A vote (a Ready with a hard state but no entries) is acknowledged
@@ -37,14 +43,17 @@ pub enum Mutant {
     /// every incarnation): an earlier incarnation's entry, applied after a
     /// restart, completes the new incarnation's proposal.
     ProposalContextOnly,
-    // Reserved: `torn-tail-repair` (the store's repair of a torn last
-    // record), added with the storage work; its deviation point lives in the
-    // store, not in the replica.
+    /// Torn-tail repair past the last fsync: recovery takes the first bad
+    /// record of the final segment for a torn tail and cuts it and
+    /// everything after it, fsynced and acknowledged records included (the
+    /// rule before record format 2). Its deviation point is the store's
+    /// seam, not the replica's.
+    TornTailRepair,
 }
 
 impl Mutant {
     /// Every mutant, by name.
-    pub const ALL: [(&'static str, Mutant); 7] = [
+    pub const ALL: [(&'static str, Mutant); 8] = [
         ("vote-not-persisted", Mutant::VoteNotPersisted),
         ("epoch-check-skipped", Mutant::EpochCheckSkippedAtApply),
         ("retry-without-dedup", Mutant::RetryWithoutDedup),
@@ -52,7 +61,7 @@ impl Mutant {
         ("ack-before-sync", Mutant::AckBeforeSync),
         ("apply-beyond-persisted", Mutant::ApplyBeyondPersisted),
         ("proposal-context-only", Mutant::ProposalContextOnly),
-        // Reserved slot: ("torn-tail-repair", Mutant::TornTailRepair).
+        ("torn-tail-repair", Mutant::TornTailRepair),
     ];
 
     /// Whether the seed sweeps catch this mutant (`synod sim --list-mutants`
@@ -71,6 +80,14 @@ impl Mutant {
     /// engine).
     pub(crate) fn deviation(mutant: Option<Mutant>) -> Option<Box<dyn Deviation>> {
         mutant.map(|m| Box::new(m) as Box<dyn Deviation>)
+    }
+
+    /// The seam every store opens with for `mutant` (the default: the real
+    /// recovery rules).
+    pub(crate) fn store_seam(mutant: Option<Mutant>) -> StoreSeam {
+        StoreSeam {
+            cut_at_first_bad_record: mutant == Some(Mutant::TornTailRepair),
+        }
     }
 }
 

@@ -96,6 +96,11 @@ impl World {
             .map(|m| (m.id.clone(), m.state, r.catalog().ranges_owned_by(&m.id)))
             .collect();
         let choice = self.rng.below(3);
+        // While a member's disk is lost for good, the operator drains and
+        // removes nobody: the remaining voters must keep a quorum.
+        if choice != 0 && self.disk_lost() {
+            return;
+        }
         let entry = if choice == 0 && members.len() < 6 {
             let n = self.next_member;
             self.next_member += 1;

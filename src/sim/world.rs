@@ -4,6 +4,7 @@
 //! the pump that runs a member's ready loop and routes what comes out.
 
 mod clients;
+mod damage;
 mod reads;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -21,9 +22,10 @@ use crate::engine::{Completion, EngineConfig, Replica};
 use crate::entry::{MemberKind, NodeId};
 use crate::storage::{DurableStore, SimDisk, StoreOptions};
 use clients::Clients;
+use damage::Damage;
 use reads::Reads;
 
-const DIR: &str = "/data";
+pub(super) const DIR: &str = "/data";
 
 fn store_options() -> StoreOptions {
     // Small segments so rotation and compaction happen in every run.
@@ -85,6 +87,11 @@ pub(super) struct SimNode {
     rate_acc: u64,
     /// What it had applied when it last crashed.
     pub(super) applied_at_crash: Option<u64>,
+    /// Damage done to its disk while it was down, not yet seen by a
+    /// restart.
+    pub(super) damage: Option<Damage>,
+    /// Its store refused to open after damage: it stays down for good.
+    pub(super) disk_lost: bool,
 }
 
 impl SimNode {
@@ -105,6 +112,8 @@ impl SimNode {
             rate: 4,
             rate_acc: 0,
             applied_at_crash: None,
+            damage: None,
+            disk_lost: false,
         }
     }
 
@@ -137,6 +146,12 @@ pub(super) struct World {
     pub(super) stats: SimStats,
     /// Set when a member reported an error that stopped it.
     pub(super) engine_failures: Vec<String>,
+    /// Draws the media damage (`damage`), apart from everything else.
+    pub(super) damage_rng: SplitMix64,
+    /// The tick from which this seed damages a disk (none: never).
+    pub(super) damage_at: Option<u64>,
+    /// A disk was damaged (at most one per seed).
+    pub(super) damaged: bool,
 }
 
 pub(super) fn name(i: u64) -> NodeId {
@@ -155,8 +170,12 @@ impl World {
                     .unwrap_or_else(|e| unreachable!("{e}")),
             })
             .collect();
+        let main = rng.fork();
+        let clients = Clients::new(&mut rng, 5);
+        let mut damage_rng = rng.fork();
+        let damage_at = damage::damage_tick(&mut damage_rng, opts.fault_ticks);
         let mut w = World {
-            rng: rng.fork(),
+            rng: main,
             now: 0,
             faults: true,
             nodes: BTreeMap::new(),
@@ -167,11 +186,14 @@ impl World {
                 ..Network::default()
             },
             checker: Checker::new(),
-            clients: Clients::new(&mut rng, 5),
+            clients,
             reads: Reads::default(),
             next_member: opts.nodes as u64 + 1,
             stats: SimStats::default(),
             engine_failures: Vec::new(),
+            damage_rng,
+            damage_at,
+            damaged: false,
             opts,
         };
         // Identity order equals numeric order for n1..n9, so peer i is n{i}.
@@ -206,25 +228,34 @@ impl World {
         } else {
             4
         };
+        let Some(n) = self.nodes.get(&peer) else {
+            return;
+        };
+        // The store recovers as the mutant says (the real rules unless it
+        // is `torn-tail-repair`).
+        let seam = Mutant::store_seam(self.opts.mutant);
+        let disk = Arc::new(n.disk.clone());
+        let store = match DurableStore::open_with_seam(disk, Path::new(DIR), store_options(), seam)
+        {
+            Ok((store, _)) => store,
+            Err(e) => return self.refused(peer, e),
+        };
+        self.opened_despite_damage(peer, &store);
         let Some(n) = self.nodes.get_mut(&peer) else {
             return;
         };
-        let opened = DurableStore::open(Arc::new(n.disk.clone()), Path::new(DIR), store_options())
-            .map_err(|e| e.to_string())
-            .and_then(|(store, _)| {
-                match Replica::open(
-                    engine_config(),
-                    n.id.clone(),
-                    n.joiner.then_some(peer),
-                    store,
-                    seed,
-                ) {
-                    Ok(r) => Ok(Some(r)),
-                    // Its own store says it was removed: it stays down.
-                    Err(crate::engine::EngineError::NotAMember { .. }) => Ok(None),
-                    Err(e) => Err(e.to_string()),
-                }
-            });
+        let opened = match Replica::open(
+            engine_config(),
+            n.id.clone(),
+            n.joiner.then_some(peer),
+            store,
+            seed,
+        ) {
+            Ok(r) => Ok(Some(r)),
+            // Its own store says it was removed: it stays down.
+            Err(crate::engine::EngineError::NotAMember { .. }) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        };
         match opened {
             Ok(None) => {
                 n.removed = true;
@@ -295,11 +326,11 @@ impl World {
         }
     }
 
-    /// Members that crashed and were not removed.
+    /// Members that crashed and were not removed (nor lost their disk).
     pub(super) fn down(&self) -> Vec<u64> {
         self.nodes
             .iter()
-            .filter(|(_, n)| n.replica.is_none() && !n.removed && n.started)
+            .filter(|(_, n)| n.replica.is_none() && !n.removed && !n.disk_lost && n.started)
             .map(|(p, _)| *p)
             .collect()
     }
@@ -324,18 +355,22 @@ impl World {
     /// Starts members the catalog admitted and the world does not run yet,
     /// and stops members the leader's configuration and catalog both
     /// dropped (a removed member does not always learn of its removal; its
-    /// operator shuts it down).
+    /// operator shuts it down). A leader that has not yet applied every
+    /// entry known committed (one just elected, say) may not know of a
+    /// member admitted since: it stops nobody.
     pub(super) fn spawn_admitted(&mut self) {
         let Some(l) = self.leader() else { return };
         let Some(r) = self.nodes.get(&l).and_then(|n| n.replica.as_ref()) else {
             return;
         };
         let cs = r.conf_state().clone();
+        let caught_up = r.catalog().applied().0 .0 >= self.checker.max_committed();
         let gone: Vec<u64> = self
             .nodes
             .iter()
             .filter(|(p, n)| {
-                !n.removed
+                caught_up
+                    && !n.removed
                     && !cs.voters.contains(p)
                     && !cs.learners.contains(p)
                     && !cs.voters_outgoing.contains(p)
@@ -376,6 +411,13 @@ impl World {
             let mut out: Vec<Message> = Vec::new();
             let Some(r) = self.replica(peer) else { return };
             let result = r.process_ready(&mut out);
+            // The appends it acknowledged: raft answers an append only once
+            // it is durable (the Ready that persists it was fsynced).
+            let acks: Vec<(u64, u64)> = out
+                .iter()
+                .filter(|m| m.get_msg_type() == MessageType::MsgAppendResponse && !m.reject)
+                .filter_map(|m| r.store().term(m.index).map(|t| (m.index, t)))
+                .collect();
             let applied = r.take_applied();
             let leader = r.is_leader().then(|| r.hard_state().term);
             let removed = r.is_removed();
@@ -400,9 +442,23 @@ impl World {
                     }
                 }
             }
+            for (index, term) in acks {
+                self.checker.append_acked(peer, index, term);
+            }
             // The messages handed over before anything failed have left.
             let mut granted_vote = false;
             for m in out {
+                // Its term (and vote) were durable when the message left,
+                // pre-votes aside (they carry a term not yet taken).
+                let vote = match m.get_msg_type() {
+                    MessageType::MsgRequestPreVote | MessageType::MsgRequestPreVoteResponse => None,
+                    MessageType::MsgRequestVote => Some(Some(peer)),
+                    MessageType::MsgRequestVoteResponse if !m.reject => Some(Some(m.to)),
+                    _ => Some(None),
+                };
+                if let Some(vote) = vote.filter(|_| m.term > 0) {
+                    self.checker.sent(peer, m.term, vote);
+                }
                 if m.get_msg_type() == MessageType::MsgRequestVoteResponse && !m.reject {
                     self.checker.vote(self.now, m.from, m.term, m.to);
                     granted_vote = true;

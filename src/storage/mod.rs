@@ -149,6 +149,9 @@
 //!     ([`RecoveryReport`]);
 //!   - `store/snapshot.rs`: snapshot files, installing and creating them;
 //!   - `store/compaction.rs`: removing obsolete segments and snapshots;
+//!   - `store/seam.rs`: the crate-private test seam the simulator's
+//!     `torn-tail-repair` mutant opens stores with (the old torn-tail
+//!     rule), unused by a real member;
 //! * [`replay`]: catalog recovery; [`inspect`]: `synod inspect`.
 
 // raft's protobuf messages are built field by field, the way their own

@@ -15,7 +15,9 @@
 //!   locks and invalidates every handle opened before it: writes through an
 //!   old handle fail, as the process that held them is gone;
 //!   [`SimDisk::crash_tearing_filled`] also keeps the rest of the torn write
-//!   as zeros or garbage ([`TearFill`]).
+//!   as zeros or garbage ([`TearFill`]);
+//! * [`SimDisk::corrupt_byte`] damages a durable byte in place (media
+//!   damage), and [`SimDisk::durable_files`] says what a crash would keep.
 //!
 //! Fault injection counts *mutating* operations (create, write, sync_data,
 //! sync_all, sync_dir, rename, remove, truncate) from 0; [`Fault`] makes the
@@ -222,6 +224,21 @@ impl SimDisk {
         s.last_write = None;
     }
 
+    /// What a crash now would keep of the files of `dir` (before any tear):
+    /// the name of each file in the durable view and the length of its
+    /// durable (fsynced) prefix, in name order.
+    pub fn durable_files(&self, dir: &Path) -> Vec<(String, usize)> {
+        let s = self.lock();
+        s.durable_names
+            .iter()
+            .filter(|(p, _)| p.parent() == Some(dir))
+            .filter_map(|(p, ino)| {
+                let name = p.file_name()?.to_str()?.to_string();
+                Some((name, s.inodes.get(ino)?.synced))
+            })
+            .collect()
+    }
+
     /// The current (not necessarily durable) bytes of a file, for tests.
     pub fn file_bytes(&self, path: &Path) -> Option<Vec<u8>> {
         let s = self.lock();
@@ -229,7 +246,8 @@ impl SimDisk {
         s.inodes.get(ino).map(|i| i.data.clone())
     }
 
-    /// Overwrites one byte of a file in place, durably: damage for tests.
+    /// Overwrites one byte of a file in place, durably: media damage, for
+    /// tests and the simulator's damage of a down member's log.
     pub fn corrupt_byte(&self, path: &Path, offset: usize, xor: u8) -> io::Result<()> {
         let mut s = self.lock();
         let ino = *s.names.get(path).ok_or_else(|| not_found(path))?;

@@ -10,12 +10,15 @@
 //! * `segment.rs`: segment files and the `CURRENT` manifest;
 //! * `recovery.rs`: opening, replay, torn tails, [`RecoveryReport`];
 //! * `snapshot.rs`: snapshot files, installing and creating snapshots;
-//! * `compaction.rs`: removing obsolete segments and snapshot files.
+//! * `compaction.rs`: removing obsolete segments and snapshot files;
+//! * `seam.rs`: the crate-private test seam the simulator's
+//!   `torn-tail-repair` mutant sets.
 
 mod compaction;
 mod handle;
 mod recovery;
 mod report;
+mod seam;
 mod segment;
 mod snapshot;
 
@@ -33,6 +36,8 @@ use crate::catalog::{Catalog, InitialMember};
 use crate::entry::{Index, Term};
 use handle::{read, write, Core};
 use segment::Segment;
+
+pub(crate) use seam::StoreSeam;
 
 pub use handle::StoreHandle;
 pub use report::{RecoveryReport, TornTail};

@@ -21,7 +21,7 @@ use super::handle::Core;
 use super::report::{RecoveryReport, TornTail};
 use super::segment::{check_segment_run, parse_numbered, segment_name, Segment, CURRENT_FILE};
 use super::snapshot::{read_snapshot_file, sweep_snapshots};
-use super::{DurableStore, StoreOptions};
+use super::{DurableStore, StoreOptions, StoreSeam};
 use crate::storage::disk::{Disk, RealDisk};
 use crate::storage::error::{Result, StorageError};
 use crate::storage::record::{self, Frame, Record, SegmentHead};
@@ -167,6 +167,9 @@ struct Final {
     /// `CURRENT` names this segment, so its first write (its head at least)
     /// was fsynced before that: it cannot be torn.
     named_by_current: bool,
+    /// Test seam ([`super::StoreSeam::cut_at_first_bad_record`]): the old
+    /// rule, which cuts at the first bad record whatever follows it.
+    cut_at_first_bad_record: bool,
 }
 
 /// Replays segment `seq` (at `path`) into `replay`, oldest record first.
@@ -242,7 +245,14 @@ fn replay_segment(
                         ));
                     }
                 }
-                let verdict = torn_or_damaged(&buf, off, bad);
+                let verdict = match (last, torn_or_damaged(&buf, off, bad)) {
+                    // Test seam: the old rule takes any bad record of the
+                    // final segment for a torn tail.
+                    (Some(f), Err(what)) if f.cut_at_first_bad_record => Ok(format!(
+                        "{what} (cut anyway: the test seam's old torn-tail rule)"
+                    )),
+                    (_, verdict) => verdict,
+                };
                 let why = match (last, verdict) {
                     (None, Ok(what) | Err(what)) => {
                         return Err(corrupt(
@@ -319,6 +329,18 @@ impl DurableStore {
         dir: &Path,
         options: StoreOptions,
     ) -> Result<(Self, RecoveryReport)> {
+        Self::open_with_seam(disk, dir, options, StoreSeam::default())
+    }
+
+    /// [`DurableStore::open`], with recovery deviating from the real rules
+    /// as `seam` says (the simulator's `torn-tail-repair` mutant; see
+    /// `store/seam.rs`).
+    pub(crate) fn open_with_seam(
+        disk: Arc<dyn Disk>,
+        dir: &Path,
+        options: StoreOptions,
+        seam: StoreSeam,
+    ) -> Result<(Self, RecoveryReport)> {
         let ro = options.read_only;
         let lock = if ro {
             if !disk
@@ -386,6 +408,7 @@ impl DurableStore {
             let path = dir.join(segment_name(seq));
             let last = (i + 1 == n_segs).then_some(Final {
                 named_by_current: current.is_some_and(|c| seq <= c),
+                cut_at_first_bad_record: seam.cut_at_first_bad_record,
             });
             let (head, off) =
                 replay_segment(&*disk, &path, seq, last, ro, &mut replay, &mut report)?;
