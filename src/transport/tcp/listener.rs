@@ -92,7 +92,7 @@ fn serve(shared: &Arc<Shared>, sock: TcpStream, remote: SocketAddr, key: Option<
         | Err(Ending::Refused(TransportError::Shutdown)) => {}
         Err(Ending::Refused(e)) => {
             shared.refused.fetch_add(1, Ordering::Relaxed);
-            // At most one a second: a flood must not flood the log.
+            // At most ten a second: a flood must not flood the log.
             if let Some(suppressed) = shared.log_refusal() {
                 let id = identity.as_ref().map_or("?", |i| i.as_str());
                 tracing::warn!(%remote, identity = %id, reason = %e, suppressed, "refused a connection");

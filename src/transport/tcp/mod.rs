@@ -169,7 +169,7 @@ pub struct TcpConfig {
     /// Inbound connections served at once. When all are taken, the oldest
     /// connection that has not had its Hello accepted is closed to make
     /// room (a silent flood cannot lock members out); clients may hold at
-    /// most three quarters of them; refusals are logged at most once a
+    /// most three quarters of them; refusals are logged at most ten a
     /// second.
     pub max_inbound: usize,
     /// Largest snapshot message reassembled from chunks.

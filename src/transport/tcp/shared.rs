@@ -35,6 +35,9 @@ impl PeerLink {
     }
 }
 
+/// Refusals logged per second at most (see [`Shared::log_refusal`]).
+pub(super) const REFUSAL_LOG_BURST: u64 = 10;
+
 /// The state of one running transport, shared by its handle and threads.
 pub(super) struct Shared {
     pub(super) cfg: TcpConfig,
@@ -62,9 +65,9 @@ pub(super) struct Shared {
     pub(super) clients: AtomicUsize,
     /// Pending connections closed to make room for newer ones.
     pub(super) evicted: AtomicU64,
-    /// When a refusal was last logged (milliseconds since `started`), and
-    /// refusals not logged since.
-    refusal_log: Mutex<(Option<std::time::Instant>, u64)>,
+    /// The current one-second window of refusal logging, the refusals
+    /// logged in it, and those not logged since the last one that was.
+    refusal_log: Mutex<(Option<std::time::Instant>, u64, u64)>,
     // Counters.
     pub(super) dropped_other: AtomicU64,
     pub(super) dropped_other_bytes: AtomicU64,
@@ -98,7 +101,7 @@ impl Shared {
             pending: Mutex::new(std::collections::BTreeMap::new()),
             clients: AtomicUsize::new(0),
             evicted: AtomicU64::new(0),
-            refusal_log: Mutex::new((None, 0)),
+            refusal_log: Mutex::new((None, 0, 0)),
             dropped_other: AtomicU64::new(0),
             dropped_other_bytes: AtomicU64::new(0),
             refused: AtomicU64::new(0),
@@ -184,23 +187,23 @@ impl Shared {
         self.cfg.max_inbound - self.cfg.max_inbound / 4
     }
 
-    /// Whether to log a refusal now: at most one a second, the next one
-    /// saying how many were not logged (a flood must not flood the log).
-    /// Returns the number suppressed since the last logged one.
+    /// Whether to log a refusal now: at most [`REFUSAL_LOG_BURST`] a
+    /// second (a flood must not flood the log); the next one logged says
+    /// how many were not. Returns that number, or `None` to stay quiet.
     pub(super) fn log_refusal(&self) -> Option<u64> {
         let mut l = lock(&self.refusal_log);
         let now = std::time::Instant::now();
-        match l.0 {
-            Some(t) if now.duration_since(t) < std::time::Duration::from_secs(1) => {
-                l.1 += 1;
-                None
-            }
-            _ => {
-                let suppressed = l.1;
-                *l = (Some(now), 0);
-                Some(suppressed)
-            }
+        let (window, logged, suppressed) = &mut *l;
+        if window.is_none_or(|t| now.duration_since(t) >= std::time::Duration::from_secs(1)) {
+            *window = Some(now);
+            *logged = 0;
         }
+        if *logged >= REFUSAL_LOG_BURST {
+            *suppressed += 1;
+            return None;
+        }
+        *logged += 1;
+        Some(std::mem::take(suppressed))
     }
 
     /// The membership, for reading.
