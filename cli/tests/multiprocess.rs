@@ -137,6 +137,12 @@ fn cluster_with(dir: &Path, spare: &[&str]) -> Vec<Proc> {
         .collect()
 }
 
+/// A client of the cluster at `endpoints` with the certificate `name`
+/// (a 10 s deadline per call).
+fn client_as(dir: &Path, name: &str, endpoints: Vec<String>) -> Client {
+    Client::new(endpoints, security(dir, name), Duration::from_secs(10))
+}
+
 fn leader(c: &mut Client, procs: &[Proc]) -> usize {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -155,11 +161,7 @@ fn killing_the_leader_under_load_loses_nothing_acknowledged() {
     let dir = tempfile::tempdir().unwrap();
     let mut procs = cluster(dir.path());
     let endpoints: Vec<String> = procs.iter().map(|p| p.addr.clone()).collect();
-    let mut probe = Client::new(
-        endpoints.clone(),
-        security(dir.path(), "ops"),
-        Duration::from_secs(10),
-    );
+    let mut probe = client_as(dir.path(), "ops", endpoints.clone());
     let l = leader(&mut probe, &procs);
 
     // Eight writers, each on its own ranges with increasing epochs.
@@ -222,11 +224,7 @@ fn killing_the_leader_under_load_loses_nothing_acknowledged() {
         }
     }
     for p in &procs {
-        let mut c = Client::new(
-            vec![p.addr.clone()],
-            security(dir.path(), "ops"),
-            Duration::from_secs(10),
-        );
+        let mut c = client_as(dir.path(), "ops", vec![p.addr.clone()]);
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let have: std::collections::BTreeMap<RangeId, Epoch> = c
@@ -257,11 +255,7 @@ fn strangers_and_garbage_are_refused_and_the_cluster_carries_on() {
     let dir = tempfile::tempdir().unwrap();
     let procs = cluster(dir.path());
     let endpoints: Vec<String> = procs.iter().map(|p| p.addr.clone()).collect();
-    let mut ops = Client::new(
-        endpoints.clone(),
-        security(dir.path(), "ops"),
-        Duration::from_secs(10),
-    );
+    let mut ops = client_as(dir.path(), "ops", endpoints.clone());
     leader(&mut ops, &procs);
     // A certificate from another CA fails the handshake.
     let other = tempfile::tempdir().unwrap();
@@ -320,11 +314,7 @@ fn strangers_and_garbage_are_refused_and_the_cluster_carries_on() {
         operator: NodeId::from_certificate_subject("CN=someone-else").unwrap(),
         reason: "forged".parse().unwrap(),
     });
-    let mut boss = Client::new(
-        endpoints,
-        security(dir.path(), "boss"),
-        Duration::from_secs(10),
-    );
+    let mut boss = client_as(dir.path(), "boss", endpoints);
     boss.propose(forged).unwrap();
     let audit = boss.audit(true).unwrap();
     let last = audit.last().unwrap();
@@ -344,11 +334,7 @@ fn three_hundred_silent_connections_lock_nobody_out() {
     let dir = tempfile::tempdir().unwrap();
     let mut procs = cluster(dir.path());
     let endpoints: Vec<String> = procs.iter().map(|p| p.addr.clone()).collect();
-    let mut ops = Client::new(
-        endpoints.clone(),
-        security(dir.path(), "ops"),
-        Duration::from_secs(10),
-    );
+    let mut ops = client_as(dir.path(), "ops", endpoints.clone());
     let l = leader(&mut ops, &procs);
     let silent: Vec<TcpStream> = procs
         .iter()
@@ -370,11 +356,7 @@ fn three_hundred_silent_connections_lock_nobody_out() {
         .unwrap();
     }
     procs[f].start();
-    let mut follower = Client::new(
-        vec![procs[f].addr.clone()],
-        security(dir.path(), "ops"),
-        Duration::from_secs(10),
-    );
+    let mut follower = client_as(dir.path(), "ops", vec![procs[f].addr.clone()]);
     // Well within the handshake deadline (5 s), after which the members
     // would close the silent connections themselves.
     let deadline = Instant::now() + Duration::from_secs(3);
@@ -426,11 +408,7 @@ fn a_removed_member_is_told_and_stops_saying_why() {
     let dir = tempfile::tempdir().unwrap();
     let mut procs = cluster(dir.path());
     let endpoints: Vec<String> = procs.iter().map(|p| p.addr.clone()).collect();
-    let mut boss = Client::new(
-        endpoints,
-        security(dir.path(), "boss"),
-        Duration::from_secs(10),
-    );
+    let mut boss = client_as(dir.path(), "boss", endpoints);
     let l = leader(&mut boss, &procs);
     let others: Vec<usize> = (0..3).filter(|i| *i != l).collect();
     let (x, y) = (others[0], others[1]);
@@ -474,11 +452,7 @@ fn a_removed_member_is_told_and_stops_saying_why() {
         new_owner: name(l),
         epoch: Epoch(1),
     });
-    let mut ops = Client::new(
-        vec![procs[l].addr.clone()],
-        security(dir.path(), "ops"),
-        Duration::from_secs(10),
-    );
+    let mut ops = client_as(dir.path(), "ops", vec![procs[l].addr.clone()]);
     if let Err(e) = ops.propose(t) {
         let log = std::fs::read_to_string(&procs[l].log).unwrap();
         panic!("the remaining member did not take a write: {e}\n{log}");
@@ -531,11 +505,7 @@ fn a_member_that_missed_admissions_catches_up_with_a_new_leader() {
     let dir = tempfile::tempdir().unwrap();
     let mut procs = cluster_with(dir.path(), &["node-d", "node-e"]);
     let endpoints: Vec<String> = procs.iter().map(|p| p.addr.clone()).collect();
-    let mut boss = Client::new(
-        endpoints,
-        security(dir.path(), "boss"),
-        Duration::from_secs(10),
-    );
+    let mut boss = client_as(dir.path(), "boss", endpoints);
     let l = leader(&mut boss, &procs);
     let x = (0..3).find(|i| *i != l).unwrap();
     let id = |name: &str| NodeId::from_certificate_subject(&format!("CN={name}")).unwrap();
