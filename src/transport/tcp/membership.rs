@@ -9,6 +9,11 @@
 //! consistent view.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::lock;
 
 use crate::entry::NodeId;
 use crate::transport::Peer;
@@ -154,6 +159,60 @@ impl Membership {
         self.vouched.retain(|_, p| p.id != peer.id);
         self.vouched.insert(peer.peer_id, peer);
         Ok(())
+    }
+}
+
+/// How long a refused identity is refused without asking again.
+pub(super) const REFUSED_FOR: Duration = Duration::from_secs(5);
+/// The most refused identities remembered (the oldest goes first).
+pub(super) const MAX_REFUSED: usize = 1024;
+
+/// The listener's vouching state: the one-query gate, the refusals
+/// remembered and a counter of questions asked.
+#[derive(Debug, Default)]
+pub(super) struct Vouching {
+    /// Held while a query runs (one at a time).
+    pub(super) gate: Mutex<()>,
+    /// Refused identities: when, and the peer id each claimed.
+    refused: Mutex<HashMap<NodeId, (Instant, u64)>>,
+    /// Questions asked so far.
+    pub(super) queries: AtomicU64,
+}
+
+impl Vouching {
+    /// WhoIs questions sent so far.
+    pub(super) fn queries(&self) -> u64 {
+        self.queries.load(Ordering::Relaxed)
+    }
+
+    /// Why `identity` is refused without asking, if it was refused lately.
+    pub(super) fn recently_refused(&self, identity: &NodeId, now: Instant) -> Option<String> {
+        let refused = lock(&self.refused);
+        let (at, claimed) = refused.get(identity)?;
+        let age = now.saturating_duration_since(*at);
+        (age < REFUSED_FOR).then(|| {
+            format!(
+                "no known member vouched for it as peer id {claimed} {} ms ago; not asking again \
+                 for {} s",
+                age.as_millis(),
+                REFUSED_FOR.as_secs()
+            )
+        })
+    }
+
+    pub(super) fn remember_refusal(&self, identity: &NodeId, peer_id: u64, now: Instant) {
+        let mut refused = lock(&self.refused);
+        refused.retain(|_, (at, _)| now.saturating_duration_since(*at) < REFUSED_FOR);
+        if refused.len() >= MAX_REFUSED && !refused.contains_key(identity) {
+            let oldest = refused
+                .iter()
+                .min_by_key(|(_, (at, _))| *at)
+                .map(|(id, _)| id.clone());
+            if let Some(id) = oldest {
+                refused.remove(&id);
+            }
+        }
+        refused.insert(identity.clone(), (now, peer_id));
     }
 }
 

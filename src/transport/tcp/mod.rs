@@ -134,6 +134,7 @@ use super::{Inbox, Peer, Transport, TransportError};
 pub use client::{connect_client, ClientConnection, ClientHandler};
 pub use dialer::FrameConnection;
 use listener::accept_loop;
+use peer_link::relink;
 use shared::Shared;
 
 /// How often blocked threads look at the shutdown flag.
@@ -332,7 +333,7 @@ impl TcpTransport {
         let shared = Arc::new(Shared::new(config, local_addr, members));
         let s = shared.clone();
         shared.spawn("synod-tcp-accept".into(), move || accept_loop(s, listener))?;
-        shared.relink();
+        relink(&shared);
         Ok(TcpTransport { shared })
     }
 
@@ -438,7 +439,7 @@ impl Transport for TcpTransport {
             .membership_mut()
             .set_catalog(effective.iter().map(|p| (p.peer_id, p.clone())).collect());
         log_dropped_vouches(&dropped, "the catalog lists its peer id or identity now");
-        self.shared.relink();
+        relink(&self.shared);
     }
 
     fn set_next_peer_id(&mut self, next_peer_id: u64) {
@@ -448,7 +449,7 @@ impl Transport for TcpTransport {
                 &dropped,
                 "the catalog's view passed its peer id (it lists the peer, or removed it)",
             );
-            self.shared.relink();
+            relink(&self.shared);
         }
     }
 }

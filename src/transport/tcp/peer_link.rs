@@ -7,13 +7,13 @@
 //! exponential backoff.
 
 use std::io::{BufWriter, Write};
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::dialer::dial;
 use super::shared::{PeerLink, Shared};
-use super::{Outgoing, IO_BUF, POLL};
+use super::{lock, Outgoing, SendQueue, IO_BUF, POLL};
 use crate::transport::tls::Stream;
 use crate::transport::wire::{self, HelloRole};
 use crate::transport::TransportError;
@@ -60,6 +60,56 @@ struct Outbound {
     stream: Stream,
     generation: u64,
     socket_key: Option<u64>,
+}
+
+/// Makes the writer threads match the membership (the catalog's members
+/// and the vouched peers, minus this member).
+pub(super) fn relink(shared: &Arc<Shared>) {
+    // Links first, then the membership (never the other way round), so
+    // two relinks cannot apply views out of order.
+    let mut links = lock(&shared.links);
+    let peers = shared.membership().effective();
+    let me = shared.cfg.security.identity().clone();
+    if let Some(p) = peers.iter().find(|p| p.id == me) {
+        shared.my_peer_id.store(p.peer_id, Ordering::Relaxed);
+    }
+    links.retain(|id, link| {
+        let keep = peers.iter().any(|p| p.peer_id == *id && p.id != me);
+        if !keep {
+            link.queue.close();
+            let (n, b) = link.queue.dropped();
+            shared.dropped_other.fetch_add(n, Ordering::Relaxed);
+            shared.dropped_other_bytes.fetch_add(b, Ordering::Relaxed);
+        }
+        keep
+    });
+    if shared.stopping() {
+        return;
+    }
+    for p in peers.iter().filter(|p| p.id != me) {
+        if let Some(link) = links.get(&p.peer_id) {
+            let mut target = lock(&link.target);
+            if *target != *p {
+                *target = p.clone();
+                link.generation.fetch_add(1, Ordering::SeqCst);
+            }
+            continue;
+        }
+        let link = Arc::new(PeerLink {
+            queue: SendQueue::new(shared.cfg.queue_bytes),
+            target: Mutex::new(p.clone()),
+            generation: AtomicU64::new(0),
+        });
+        let (s, l, peer_id) = (shared.clone(), link.clone(), p.peer_id);
+        match shared.spawn(format!("synod-tcp-out-{peer_id}"), move || {
+            writer_loop(s, l, peer_id)
+        }) {
+            Ok(()) => {
+                links.insert(p.peer_id, link);
+            }
+            Err(e) => tracing::error!(peer_id, "no writer for peer: {e}"),
+        }
+    }
 }
 
 /// The writer thread of one peer link: drains its queue until it closes.

@@ -11,8 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard}
 use std::thread::JoinHandle;
 
 use super::membership::Membership;
-use super::peer_link::writer_loop;
-use super::vouch::Vouching;
+use super::membership::Vouching;
 use super::{lock, Outgoing, SendQueue, TcpConfig, TcpStats};
 use crate::entry::NodeId;
 use crate::transport::{Inbox, Peer, TransportError};
@@ -231,56 +230,6 @@ impl Shared {
         peer_id: u64,
     ) -> Result<(), (String, bool)> {
         self.membership().check(identity, peer_id)
-    }
-
-    /// Makes the writer threads match the membership (the catalog's members
-    /// and the vouched peers, minus this member).
-    pub(super) fn relink(self: &Arc<Self>) {
-        // Links first, then the membership (never the other way round), so
-        // two relinks cannot apply views out of order.
-        let mut links = lock(&self.links);
-        let peers = self.membership().effective();
-        let me = self.cfg.security.identity().clone();
-        if let Some(p) = peers.iter().find(|p| p.id == me) {
-            self.my_peer_id.store(p.peer_id, Ordering::Relaxed);
-        }
-        links.retain(|id, link| {
-            let keep = peers.iter().any(|p| p.peer_id == *id && p.id != me);
-            if !keep {
-                link.queue.close();
-                let (n, b) = link.queue.dropped();
-                self.dropped_other.fetch_add(n, Ordering::Relaxed);
-                self.dropped_other_bytes.fetch_add(b, Ordering::Relaxed);
-            }
-            keep
-        });
-        if self.stopping() {
-            return;
-        }
-        for p in peers.iter().filter(|p| p.id != me) {
-            if let Some(link) = links.get(&p.peer_id) {
-                let mut target = lock(&link.target);
-                if *target != *p {
-                    *target = p.clone();
-                    link.generation.fetch_add(1, Ordering::SeqCst);
-                }
-                continue;
-            }
-            let link = Arc::new(PeerLink {
-                queue: SendQueue::new(self.cfg.queue_bytes),
-                target: Mutex::new(p.clone()),
-                generation: AtomicU64::new(0),
-            });
-            let (s, l, peer_id) = (self.clone(), link.clone(), p.peer_id);
-            match self.spawn(format!("synod-tcp-out-{peer_id}"), move || {
-                writer_loop(s, l, peer_id)
-            }) {
-                Ok(()) => {
-                    links.insert(p.peer_id, link);
-                }
-                Err(e) => tracing::error!(peer_id, "no writer for peer: {e}"),
-            }
-        }
     }
 
     /// Notes a new inbound connection of `peer_id`; returns its generation

@@ -23,14 +23,13 @@
 //!
 //! The other side, answering a `WhoIs` from the membership, is [`answer`].
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, TryLockError};
-use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, TryLockError};
+use std::time::Instant;
 
 use super::dialer::dial;
 use super::framing::{write_frame, FrameReader};
-use super::lock;
+use super::peer_link::relink;
 use super::shared::Shared;
 use crate::entry::NodeId;
 use crate::transport::wire::{
@@ -38,58 +37,6 @@ use crate::transport::wire::{
     WhoIs, WhoIsAnswer, WhoIsMember, MAX_WHO_IS_ANSWER_PAYLOAD,
 };
 use crate::transport::{Peer, TransportError};
-
-/// How long a refused identity is refused without asking again.
-pub(super) const REFUSED_FOR: Duration = Duration::from_secs(5);
-/// The most refused identities remembered (the oldest goes first).
-pub(super) const MAX_REFUSED: usize = 1024;
-
-/// The listener's vouching state: the one-query gate, the refusals
-/// remembered and a counter of questions asked.
-#[derive(Debug, Default)]
-pub(super) struct Vouching {
-    gate: Mutex<()>,
-    /// Refused identities: when, and the peer id each claimed.
-    refused: Mutex<HashMap<NodeId, (Instant, u64)>>,
-    queries: AtomicU64,
-}
-
-impl Vouching {
-    /// WhoIs questions sent so far.
-    pub(super) fn queries(&self) -> u64 {
-        self.queries.load(Ordering::Relaxed)
-    }
-
-    /// Why `identity` is refused without asking, if it was refused lately.
-    fn recently_refused(&self, identity: &NodeId, now: Instant) -> Option<String> {
-        let refused = lock(&self.refused);
-        let (at, claimed) = refused.get(identity)?;
-        let age = now.saturating_duration_since(*at);
-        (age < REFUSED_FOR).then(|| {
-            format!(
-                "no known member vouched for it as peer id {claimed} {} ms ago; not asking again \
-                 for {} s",
-                age.as_millis(),
-                REFUSED_FOR.as_secs()
-            )
-        })
-    }
-
-    fn remember_refusal(&self, identity: &NodeId, peer_id: u64, now: Instant) {
-        let mut refused = lock(&self.refused);
-        refused.retain(|_, (at, _)| now.saturating_duration_since(*at) < REFUSED_FOR);
-        if refused.len() >= MAX_REFUSED && !refused.contains_key(identity) {
-            let oldest = refused
-                .iter()
-                .min_by_key(|(_, (at, _))| *at)
-                .map(|(id, _)| id.clone());
-            if let Some(id) = oldest {
-                refused.remove(&id);
-            }
-        }
-        refused.insert(identity.clone(), (now, peer_id));
-    }
-}
 
 /// Accepts `identity` as raft peer `peer_id` if a member of this catalog
 /// vouches for it before `deadline` (see the module docs); on success the
@@ -150,7 +97,7 @@ pub(super) fn vouch(
                 };
                 let address = peer.address.clone();
                 shared.membership_mut().add_vouched(peer)?;
-                shared.relink();
+                relink(shared);
                 tracing::info!(
                     peer_id, %identity, %address, by_peer = k.peer_id,
                     "accepted a peer admitted after this catalog's view: a known member vouched for it"
