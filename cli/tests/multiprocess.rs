@@ -359,7 +359,7 @@ fn three_hundred_silent_connections_lock_nobody_out() {
     let mut follower = client_as(dir.path(), "ops", vec![procs[f].addr.clone()]);
     // Well within the handshake deadline (5 s), after which the members
     // would close the silent connections themselves.
-    let deadline = Instant::now() + Duration::from_secs(3);
+    let deadline = Instant::now() + Duration::from_secs(4);
     loop {
         let caught_up = follower
             .ranges(false)
