@@ -80,6 +80,10 @@ impl ReplicaStore for DurableStore {
         DurableStore::set_hard_state(self, hs)
     }
 
+    fn hard_state(&self) -> HardState {
+        DurableStore::hard_state(self)
+    }
+
     fn set_conf_state(&mut self, cs: &ConfState) -> Result<(), StorageError> {
         DurableStore::set_conf_state(self, cs)
     }

@@ -90,6 +90,9 @@ pub trait ReplicaStore {
     /// Stages the hard state (term, vote, commit).
     fn set_hard_state(&mut self, hs: &HardState) -> Result<(), Self::Error>;
 
+    /// The hard state as last staged.
+    fn hard_state(&self) -> HardState;
+
     /// Stages the configuration in force after an applied change (kept for
     /// inspection; recovery rebuilds it from the snapshot and the log).
     fn set_conf_state(&mut self, cs: &ConfState) -> Result<(), Self::Error>;

@@ -175,7 +175,18 @@ impl<S: ReplicaStore> Replica<S> {
             })?;
             (catalog, snap.get_metadata().get_conf_state().clone())
         };
-        let peer_id = match (catalog.member(&id).map(|m| m.peer_id), join_peer_id) {
+        // A member the catalog removed (one of its departed) comes back
+        // too: it lingers, answering its peers, until one of them says it
+        // is gone. Members that stay may still need its vote (a joint
+        // configuration whose commit index they have not learnt), and
+        // refusing to start would leave them waiting forever.
+        let known = catalog.member(&id).map(|m| m.peer_id).or_else(|| {
+            catalog
+                .departed()
+                .find(|m| m.id == id)
+                .map(|m| m.peer_id)
+        });
+        let peer_id = match (known, join_peer_id) {
             (Some(p), Some(j)) if p != j => {
                 return Err(EngineError::Config(format!(
                     "{id} has peer id {p} in the catalog, not {j}"
@@ -239,6 +250,7 @@ impl<S: ReplicaStore> Replica<S> {
         };
         replica.read_nonce = replica.draw_read_nonce();
         replica.reseed_timeout();
+        replica.check_removed();
         if sole_voter {
             // The only voter needs nobody's vote: elect itself now rather
             // than wait out an election timeout (a restart serves sooner).
@@ -374,6 +386,18 @@ impl<S: ReplicaStore> Replica<S> {
                 }
                 Ok(())
             }
+            // A leader outside its own configuration (it applied its own
+            // removal) has no progress of its own: raft-rs unwraps it when
+            // an acknowledgement would advance the commit index.
+            MessageType::MsgAppendResponse | MessageType::MsgHeartbeatResponse
+                if self.raw.raft.state == StateRole::Leader
+                    && self.raw.raft.prs().get(self.peer_id).is_none() =>
+            {
+                Err(EngineError::Refused(format!(
+                    "an acknowledgement from peer {} reached a leader outside its configuration",
+                    msg.from
+                )))
+            }
             _ => Ok(()),
         }
     }
@@ -440,6 +464,11 @@ impl<S: ReplicaStore> Replica<S> {
         done: &mut Vec<Completion>,
     ) -> Result<(), EngineError> {
         let mut rd = self.raw.ready();
+        // 0. A commit index that covers a configuration change is durable
+        //    before anyone hears of it (see `persist_conf_commit`).
+        if let Some(commit) = rd.hs().map(|hs| hs.commit) {
+            self.persist_conf_commit(commit)?;
+        }
         // 1. Messages that may leave before this replica persists.
         for m in rd.take_messages() {
             sink.send(m);
@@ -494,11 +523,12 @@ impl<S: ReplicaStore> Replica<S> {
         self.await_reads(rd.take_read_states());
         // 6. Advance; apply what that commits.
         let mut light = self.raw.advance(rd);
-        if light.commit_index().is_some() {
+        if let Some(commit) = light.commit_index() {
             let hs = self.raw.raft.hard_state();
             self.store
                 .set_hard_state(&hs)
                 .map_err(|e| EngineError::Storage(e.to_string()))?;
+            self.persist_conf_commit(commit)?;
         }
         for m in light.take_messages() {
             sink.send(m);
@@ -507,6 +537,32 @@ impl<S: ReplicaStore> Replica<S> {
         self.raw.advance_apply();
         self.maybe_snapshot()?;
         Ok(())
+    }
+
+    /// Makes the hard state durable now when the leader's new commit index
+    /// `commit` covers its pending configuration change and the disk does
+    /// not say so yet. Others act on a committed configuration change at
+    /// once (a removed member stops, an operator decommissions it); a
+    /// leader that then restarted with the older commit index would be
+    /// back in the previous (joint) configuration, needing votes of members
+    /// already gone. The leader is always in the new configuration (it
+    /// hands leadership over before its own removal), so its durable commit
+    /// index suffices. Costs one fsync per configuration change.
+    fn persist_conf_commit(&mut self, commit: u64) -> Result<(), EngineError> {
+        let pending = self.raw.raft.pending_conf_index;
+        if self.raw.raft.state != StateRole::Leader
+            || pending == 0
+            || commit < pending
+            || self.store.hard_state().commit >= pending
+        {
+            return Ok(());
+        }
+        let mut hs = self.raw.raft.hard_state();
+        hs.commit = hs.commit.max(commit);
+        self.store
+            .set_hard_state(&hs)
+            .and_then(|()| self.store.sync())
+            .map_err(|e| EngineError::Storage(e.to_string()))
     }
 
     /// Makes the current hard state durable, commit index included (a

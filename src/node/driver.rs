@@ -134,6 +134,9 @@ pub(crate) struct Driver<S: ReplicaStore, T: Transport> {
     /// A pending linearizable read is sent again after this long (a new
     /// leader drops read requests until it commits in its term).
     resend_reads_after: Duration,
+    /// When a removed member next asks its peers whether they are done
+    /// with it.
+    next_probe: Instant,
 }
 
 impl<S: ReplicaStore, T: Transport> Driver<S, T> {
@@ -160,6 +163,7 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
             had_followers: false,
             reads_via: None,
             resend_reads_after,
+            next_probe: Instant::now(),
         }
     }
 
@@ -222,12 +226,13 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
             match self.replica.process_ready(&mut Sink(&mut self.transport)) {
                 Ok(done) => {
                     self.complete(done);
-                    if self.replica.is_removed() {
-                        self.stop_removed(format!(
-                            "it applied the configuration change that removes it (applied index {})",
-                            self.replica.catalog().applied().0 .0
-                        ));
-                        break;
+                    // Removed: it lingers (answering peers that may still
+                    // need its vote) and asks its peers, once an election
+                    // timeout, whether they are done with it; the first
+                    // that says so stops it (`Inbound::Removed`).
+                    if self.replica.is_removed() && now >= self.next_probe {
+                        self.next_probe = now + self.resend_reads_after;
+                        self.transport.probe_removed(self.replica.peer_id());
                     }
                 }
                 Err(e) => {

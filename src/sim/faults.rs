@@ -75,7 +75,7 @@ impl World {
                 }
             }
         }
-        if self.rng.chance(1, 200) {
+        if self.rng.chance(1, self.membership_every) {
             self.membership_op();
         }
     }

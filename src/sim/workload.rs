@@ -116,13 +116,16 @@ impl World {
                     .parse()
                     .unwrap_or_else(|e| unreachable!("{e}")),
             })
-        } else if choice == 1 && members.len() > 3 {
+        } else if choice == 1 && members.len() > 1 {
             let m = &members[self.rng.below(members.len() as u64) as usize];
             ControlPlaneEntry::Membership(MembershipChange::BeginDrain {
                 member: m.0.clone(),
             })
-        } else if members.len() > 3 {
-            // Remove a drained member; first move its ranges away.
+        } else if members.len() > 1 {
+            // Remove a drained member; first move its ranges away. Down to
+            // a single member: a removal whose joint configuration needs
+            // the leaving member's acknowledgements (two members to one)
+            // must still complete.
             let Some(m) = members.iter().find(|m| m.1 == MemberState::Draining) else {
                 return;
             };

@@ -152,6 +152,10 @@ pub(super) struct World {
     pub(super) damage_at: Option<u64>,
     /// A disk was damaged (at most one per seed).
     pub(super) damaged: bool,
+    /// One tick in this many, the operator changes membership: rarely in
+    /// most seeds, often in a third of them (membership-heavy runs, where
+    /// the cluster shrinks to two members and one, and grows again).
+    pub(super) membership_every: u64,
 }
 
 pub(super) fn name(i: u64) -> NodeId {
@@ -194,6 +198,13 @@ impl World {
             damage_rng,
             damage_at,
             damaged: false,
+            // Drawn apart from the world's stream, so the other seeds run
+            // exactly as they did before this knob existed.
+            membership_every: if SplitMix64::new(opts.seed ^ 0x6d65_6d62_6572_7321).chance(1, 3) {
+                15
+            } else {
+                200
+            },
             opts,
         };
         // Identity order equals numeric order for n1..n9, so peer i is n{i}.
@@ -352,6 +363,21 @@ impl World {
             .map(|(_, p)| p)
     }
 
+    /// Whether a peer `peer` can reach says it was removed: that peer's
+    /// catalog assigned `peer`'s id and it no longer takes `peer` as a peer
+    /// (the rule of the TCP listener's `removed` answer).
+    fn told_removed(&self, peer: u64) -> bool {
+        let now = self.now;
+        self.nodes.iter().any(|(k, n)| {
+            *k != peer
+                && !self.net.blocked.contains(&(peer, *k))
+                && n.serving(now)
+                && n.replica.as_ref().is_some_and(|r| {
+                    peer < r.catalog().next_peer_id() && !r.talks_to(peer)
+                })
+        })
+    }
+
     /// Starts members the catalog admitted and the world does not run yet,
     /// and stops members the leader's configuration and catalog both
     /// dropped (a removed member does not always learn of its removal; its
@@ -487,7 +513,11 @@ impl World {
                     Completion::Read(token, index) => self.read_done(peer, token, index.0),
                 }
             }
-            if removed {
+            // A member that applied its own removal lingers (answering its
+            // peers, who may still need its vote to leave the joint
+            // configuration) until a peer it reaches tells it it is gone,
+            // as the TCP transport's probes and `removed` answers do.
+            if removed && self.told_removed(peer) {
                 if let Some(n) = self.nodes.get_mut(&peer) {
                     n.replica = None;
                     n.removed = true;

@@ -170,6 +170,17 @@ pub trait Transport: Send {
     fn set_next_peer_id(&mut self, next_peer_id: u64) {
         let _ = next_peer_id;
     }
+
+    /// This member (raft peer `my_peer_id`) applied its own removal and
+    /// lingers: ask the peers,
+    /// without blocking, whether they are done with it, and report
+    /// [`Inbound::Removed`] when one says so (the TCP transport dials each
+    /// peer afresh: its listener answers a removed member's Hello with
+    /// `removed`). The default does nothing: the member lingers until it
+    /// is shut down.
+    fn probe_removed(&mut self, my_peer_id: u64) {
+        let _ = my_peer_id;
+    }
 }
 
 /// What a transport hands to its member from outside the member's thread.

@@ -45,8 +45,18 @@ impl<S: ReplicaStore> Replica<S> {
         };
         match cs {
             Ok(cs) => {
+                // Durable before anyone acts on it: the configuration and
+                // the commit index that reached it (which otherwise rides
+                // with the next fsync). A member that applied the step
+                // leaving a joint configuration, and then restarted with
+                // the joint one and an older commit index, needed the votes
+                // of members the cluster had already let go.
+                let mut hs = self.store.hard_state();
+                hs.commit = hs.commit.max(e.index);
                 self.store
                     .set_conf_state(&cs)
+                    .and_then(|()| self.store.set_hard_state(&hs))
+                    .and_then(|()| self.store.sync())
                     .map_err(|err| EngineError::Storage(err.to_string()))?;
                 self.conf_state = cs;
                 self.check_removed();
@@ -109,6 +119,12 @@ impl<S: ReplicaStore> Replica<S> {
         if configured && !present && !self.removed {
             tracing::info!(peer = me, "this member was removed from the configuration");
             self.removed = true;
+            // It leads nobody any more (it lingers only to answer peers
+            // that still need its vote to leave a joint configuration).
+            if self.raw.raft.state == StateRole::Leader {
+                let term = self.raw.raft.term;
+                self.raw.raft.become_follower(term, raft::INVALID_ID);
+            }
         }
     }
 
@@ -144,12 +160,6 @@ impl<S: ReplicaStore> Replica<S> {
     /// itself has to go.
     fn next_conf_change(&mut self) -> Option<ConfChangeV2> {
         let cs = self.conf_state.clone();
-        if !cs.voters_outgoing.is_empty() {
-            // Joint: propose the leave step ourselves (raft-rs's auto-leave
-            // can stall).
-            return Some(ConfChangeV2::default());
-        }
-        let in_conf = |p: u64| cs.voters.contains(&p) || cs.learners.contains(&p);
         let admitted: BTreeMap<u64, (NodeId, bool)> = self
             .catalog
             .members()
@@ -163,6 +173,18 @@ impl<S: ReplicaStore> Replica<S> {
                 )
             })
             .collect();
+        if !cs.voters_outgoing.is_empty() {
+            // Joint: a leader that the new configuration leaves out hands
+            // over to one of its voters first (the commit index of the
+            // leave step must end up with a member that stays; a leaving
+            // leader stops once others apply it). Then the leader proposes
+            // the leave step itself (raft-rs's auto-leave can stall).
+            if !cs.voters.contains(&self.peer_id) && self.hand_over_leadership(&admitted, true) {
+                return None;
+            }
+            return Some(ConfChangeV2::default());
+        }
+        let in_conf = |p: u64| cs.voters.contains(&p) || cs.learners.contains(&p);
         // Removals first. The leader never removes itself: it hands over.
         let mut gone: Vec<u64> = cs
             .voters

@@ -114,6 +114,7 @@ mod dialer;
 mod framing;
 mod listener;
 mod membership;
+mod probe;
 mod peer_link;
 mod shared;
 #[cfg(test)]
@@ -440,6 +441,10 @@ impl Transport for TcpTransport {
             .set_catalog(effective.iter().map(|p| (p.peer_id, p.clone())).collect());
         log_dropped_vouches(&dropped, "the catalog lists its peer id or identity now");
         relink(&self.shared);
+    }
+
+    fn probe_removed(&mut self, my_peer_id: u64) {
+        probe::probe_removed(&self.shared, my_peer_id);
     }
 
     fn set_next_peer_id(&mut self, next_peer_id: u64) {

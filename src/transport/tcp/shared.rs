@@ -49,6 +49,8 @@ pub(super) struct Shared {
     pub(super) links: Mutex<HashMap<u64, Arc<PeerLink>>>,
     pub(super) my_peer_id: AtomicU64,
     pub(super) stopping: AtomicBool,
+    /// A round of removal probes runs ([`super::probe`]).
+    pub(super) probing: AtomicBool,
     threads: Mutex<Vec<JoinHandle<()>>>,
     sockets: Mutex<HashMap<u64, TcpStream>>,
     next_socket: AtomicU64,
@@ -91,6 +93,7 @@ impl Shared {
             links: Mutex::new(HashMap::new()),
             my_peer_id: AtomicU64::new(0),
             stopping: AtomicBool::new(false),
+            probing: AtomicBool::new(false),
             threads: Mutex::new(Vec::new()),
             sockets: Mutex::new(HashMap::new()),
             next_socket: AtomicU64::new(0),
