@@ -8,6 +8,12 @@
 //! ask the member at `join` for this member's admission (it must have been
 //! admitted by an operator first) and start empty, to receive a snapshot;
 //! bind the listener; start the driver.
+//!
+//! The configuration's warnings ([`NodeConfig::warnings`]: exposed but
+//! allowed settings) are logged at start. While the member runs,
+//! [`RunningMember::reload_revocation`] replaces the identities and CRLs it
+//! refuses (`[tls] deny`, `[tls] crl`) without a restart; `synod node` calls
+//! it on SIGHUP.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -16,13 +22,13 @@ use std::time::Duration;
 
 use super::admin::{Limits, MetricsListener, Render};
 use super::client::{Client, ClientCallError};
-use super::config::{ClusterStart, NodeConfig, TlsSettings};
+use super::config::{ClusterStart, NodeConfig, RevocationSettings, TlsSettings};
 use super::service::ClientService;
 use super::{ControlPlaneConsensus, Node, NodeError, NodeOptions};
 use crate::entry::NodeId;
 use crate::storage::{DurableStore, RealDisk, StorageError, StoreOptions};
 use crate::transport::tcp::{ClientHandler, TcpConfig, TcpHandle, TcpTransport};
-use crate::transport::tls::TlsConfig;
+use crate::transport::tls::{Revocation, TlsConfig};
 use crate::transport::{Peer, Security, TransportError};
 
 /// Why a member could not start.
@@ -69,6 +75,9 @@ pub enum RunError {
         /// Why.
         source: std::io::Error,
     },
+    /// A reload asked for revocation lists on a member without TLS.
+    #[error("[tls] deny and crl need mutual TLS; this member runs insecure")]
+    RevocationWithoutTls,
 }
 
 /// A client handler bound once the node exists (the transport must exist
@@ -100,6 +109,18 @@ pub struct RunningMember {
     node: Arc<Node>,
     transport: TcpHandle,
     metrics: Option<MetricsListener>,
+    /// The transport's TLS configuration (shared state: replacing its
+    /// revocation lists changes the transport's).
+    tls: Option<TlsConfig>,
+}
+
+/// What a reload put in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevocationSummary {
+    /// Identities on the deny list.
+    pub denied: usize,
+    /// CRLs read.
+    pub crls: usize,
 }
 
 impl RunningMember {
@@ -116,6 +137,23 @@ impl RunningMember {
     /// Where the metrics listener listens, if configured.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics.as_ref().map(MetricsListener::local_addr)
+    }
+
+    /// Replaces the identities and CRLs this member refuses with those of
+    /// `config` (`[tls] deny`, `[tls] crl`, the CRL file read again), for
+    /// peers and clients, in both directions: new connections are checked
+    /// against them at once, open ones at their next read or write (within
+    /// the transport's poll interval). Nothing else of `config` is applied;
+    /// other changes need a restart.
+    ///
+    /// On an error (an unreadable CRL file, a CRL not of the CA bundle, lists
+    /// that refuse this member's own certificate) the lists in force stay.
+    pub fn reload_revocation(&self, config: &NodeConfig) -> Result<RevocationSummary, RunError> {
+        match &self.tls {
+            Some(tls) => apply_revocation(tls, &config.revocation),
+            None if config.revocation.is_empty() => Ok(RevocationSummary { denied: 0, crls: 0 }),
+            None => Err(RunError::RevocationWithoutTls),
+        }
     }
 
     /// Stops the member: the driver first (every waiter answered), then the
@@ -171,6 +209,26 @@ pub fn security_for(id: &NodeId, tls: &TlsSettings) -> Result<Security, RunError
     }
 }
 
+/// Reads the CRL file `settings` names and puts the lists in force on `tls`.
+fn apply_revocation(
+    tls: &TlsConfig,
+    settings: &RevocationSettings,
+) -> Result<RevocationSummary, RunError> {
+    let crls = match &settings.crl {
+        Some(path) => Revocation::crls_from_pem_file(path)?,
+        None => Vec::new(),
+    };
+    let revocation = Revocation {
+        deny: settings.deny.clone(),
+        crls,
+    };
+    tls.set_revocation(&revocation)?;
+    Ok(RevocationSummary {
+        denied: revocation.deny.len(),
+        crls: revocation.crls.len(),
+    })
+}
+
 /// Asks the member at `addr` for this member's admission: its peer id and
 /// the current members (to accept the leader's connection before the
 /// catalog arrives).
@@ -214,7 +272,18 @@ fn admission(addr: &str, security: &Security, me: &NodeId) -> Result<(u64, Vec<P
 
 /// Starts the member described by `config`.
 pub fn start_member(config: &NodeConfig) -> Result<RunningMember, RunError> {
+    for warning in &config.warnings {
+        tracing::warn!(id = %config.id, "{warning}");
+    }
     let security = security_for(&config.id, &config.tls)?;
+    let tls = match &security {
+        Security::Tls(t) => {
+            apply_revocation(t, &config.revocation)?;
+            Some(t.clone())
+        }
+        Security::Insecure { .. } if config.revocation.is_empty() => None,
+        Security::Insecure { .. } => return Err(RunError::RevocationWithoutTls),
+    };
     std::fs::create_dir_all(&config.data_dir).map_err(|source| RunError::DataDir {
         path: config.data_dir.clone(),
         source,
@@ -274,6 +343,7 @@ pub fn start_member(config: &NodeConfig) -> Result<RunningMember, RunError> {
         node,
         transport: handle,
         metrics,
+        tls,
     })
 }
 
