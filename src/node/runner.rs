@@ -361,3 +361,140 @@ fn serve_metrics(addr: SocketAddr, node: &Node) -> Result<MetricsListener, RunEr
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::certs::{DevCa, IssuedCert};
+    use std::path::Path;
+
+    /// Writes `name`'s certificate and key (mode 600) into `dir`.
+    fn write_pair(dir: &Path, name: &str, issued: &IssuedCert) {
+        use std::io::Write;
+        std::fs::write(dir.join(format!("{name}.pem")), &issued.cert_pem).unwrap();
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        opts.open(dir.join(format!("{name}-key.pem")))
+            .unwrap()
+            .write_all(issued.key_pem.as_bytes())
+            .unwrap();
+    }
+
+    fn client(certs: &Path, name: &str, addr: &str) -> Client {
+        let id = NodeId::from_certificate_subject(&format!("CN={name}")).unwrap();
+        let tls = TlsSettings::Mutual {
+            cert: certs.join(format!("{name}.pem")),
+            key: certs.join(format!("{name}-key.pem")),
+            ca: certs.join("ca.pem"),
+        };
+        Client::new(
+            vec![addr.to_string()],
+            security_for(&id, &tls).unwrap(),
+            Duration::from_secs(2),
+        )
+    }
+
+    /// Asserts that `c` cannot get a connection (the handshake is refused),
+    /// as opposed to an answer of any kind.
+    fn refused(c: &mut Client, addr: &str) {
+        match c.status_of(addr) {
+            Err(ClientCallError::Unreachable(_)) => {}
+            other => panic!("expected a refused connection, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reloaded_lists_refuse_revoked_and_denied_clients_while_the_member_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let certs = dir.path().join("certs");
+        std::fs::create_dir_all(&certs).unwrap();
+        let ca = DevCa::new("ca").unwrap();
+        std::fs::write(certs.join("ca.pem"), ca.cert_pem()).unwrap();
+        let ops = ca.issue("ops").unwrap();
+        for (name, issued) in [
+            ("node-a", ca.issue("node-a").unwrap()),
+            ("ops", ops.clone()),
+            ("app", ca.issue("app").unwrap()),
+        ] {
+            write_pair(&certs, name, &issued);
+        }
+        let base = "id = \"CN=node-a\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n[tls]\ncert = \"certs/node-a.pem\"\nkey = \"certs/node-a-key.pem\"\nca = \"certs/ca.pem\"\nEXTRA\n[cluster]\nbootstrap = [{ id = \"CN=node-a\", address = \"127.0.0.1:0\" }]\n[authorization]\nreaders = [\"CN=ops\", \"CN=app\"]\n[admin]\nmetrics_listen = \"0\"\n";
+        let path = dir.path().join("node.toml");
+        let configure = |extra: &str| {
+            std::fs::write(&path, base.replace("EXTRA", extra)).unwrap();
+            NodeConfig::load(&path).unwrap()
+        };
+        let member = start_member(&configure("")).unwrap();
+        // A metrics port alone listens on loopback.
+        assert!(member.metrics_addr().unwrap().ip().is_loopback());
+        let addr = member.local_addr().to_string();
+        let mut as_ops = client(&certs, "ops", &addr);
+        let mut as_app = client(&certs, "app", &addr);
+        as_ops.status_of(&addr).unwrap();
+        as_app.status_of(&addr).unwrap();
+
+        // A CRL revoking ops: its open connection and new ones are refused.
+        std::fs::write(
+            certs.join("crl.pem"),
+            ca.crl_pem(1, &[&ops.cert_pem]).unwrap(),
+        )
+        .unwrap();
+        let s = member
+            .reload_revocation(&configure("crl = \"certs/crl.pem\""))
+            .unwrap();
+        assert_eq!(s, RevocationSummary { denied: 0, crls: 1 });
+        refused(&mut as_ops, &addr);
+        refused(&mut client(&certs, "ops", &addr), &addr);
+        as_app.status_of(&addr).unwrap();
+
+        // app on the deny list too.
+        let both = "crl = \"certs/crl.pem\"\ndeny = [\"CN=app\"]";
+        let s = member.reload_revocation(&configure(both)).unwrap();
+        assert_eq!(s, RevocationSummary { denied: 1, crls: 1 });
+        refused(&mut as_app, &addr);
+        refused(&mut client(&certs, "app", &addr), &addr);
+
+        // A CRL file gone bad is refused and the lists in force stay.
+        std::fs::write(certs.join("crl.pem"), "not a CRL\n").unwrap();
+        let e = member.reload_revocation(&configure(both)).unwrap_err();
+        assert!(e.to_string().contains("CRL"), "{e}");
+        refused(&mut client(&certs, "app", &addr), &addr);
+        refused(&mut client(&certs, "ops", &addr), &addr);
+
+        // Lifted: both are back, and the member never stopped.
+        member.reload_revocation(&configure("")).unwrap();
+        client(&certs, "ops", &addr).status_of(&addr).unwrap();
+        client(&certs, "app", &addr).status_of(&addr).unwrap();
+        assert!(member.node().stopped().is_none());
+        member.shutdown();
+    }
+
+    #[test]
+    fn revocation_lists_at_start_are_in_force_from_the_first_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let certs = dir.path().join("certs");
+        crate::transport::certs::write_dev_certs(
+            &certs,
+            &["node-a".into()],
+            &["ops".into(), "app".into()],
+        )
+        .unwrap();
+        let text = "id = \"CN=node-a\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n[tls]\ncert = \"certs/node-a.pem\"\nkey = \"certs/node-a-key.pem\"\nca = \"certs/ca.pem\"\ndeny = [\"CN=ops\"]\n[cluster]\nbootstrap = [{ id = \"CN=node-a\", address = \"127.0.0.1:0\" }]\n[authorization]\nreaders = [\"CN=ops\", \"CN=app\"]\n";
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, text).unwrap();
+        let member = start_member(&NodeConfig::load(&path).unwrap()).unwrap();
+        let addr = member.local_addr().to_string();
+        refused(&mut client(&certs, "ops", &addr), &addr);
+        client(&certs, "app", &addr).status_of(&addr).unwrap();
+        // A CRL file that is not there stops the start.
+        std::fs::write(
+            &path,
+            text.replace("deny = [\"CN=ops\"]", "crl = \"certs/none.pem\""),
+        )
+        .unwrap();
+        let e = start_member(&NodeConfig::load(&path).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("none.pem"), "{e}");
+    }
+}
