@@ -107,7 +107,8 @@ impl Security {
 /// A member's TLS material, ready for connections: its identity (from its
 /// own certificate, by the rule above) and rustls server and client
 /// configurations that both require the peer's certificate to chain to the
-/// CA bundle.
+/// CA bundle and not to be refused by the revocation lists. Clones share
+/// those lists: [`TlsConfig::set_revocation`] on one changes them for all.
 #[derive(Clone)]
 pub struct TlsConfig {
     identity: NodeId,
