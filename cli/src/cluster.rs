@@ -103,8 +103,14 @@ fn fail(msg: impl std::fmt::Display, code: u8) -> ExitCode {
 }
 
 /// Runs a member in the foreground until SIGTERM or SIGINT.
-pub fn cmd_node(config: &std::path::Path) -> ExitCode {
-    let config = match NodeConfig::load(config) {
+///
+/// On SIGHUP it reads the configuration file again and puts its `[tls]
+/// deny` and `[tls] crl` in force without a restart (new connections at
+/// once, open ones at their next read or write), saying so on stderr; a
+/// file that no longer loads, or lists that cannot be applied, leave the
+/// lists in force and are reported. Other changes need a restart.
+pub fn cmd_node(path: &std::path::Path) -> ExitCode {
+    let config = match NodeConfig::load(path) {
         Ok(c) => c,
         Err(e) => return fail(e, 2),
     };
@@ -113,6 +119,10 @@ pub fn cmd_node(config: &std::path::Path) -> ExitCode {
         if let Err(e) = signal_hook::flag::register(sig, stop.clone()) {
             return fail(format!("cannot handle signal {sig}: {e}"), 1);
         }
+    }
+    let hangup = Arc::new(AtomicBool::new(false));
+    if let Err(e) = signal_hook::flag::register(signal_hook::consts::SIGHUP, hangup.clone()) {
+        return fail(format!("cannot handle SIGHUP: {e}"), 1);
     }
     let member = match start_member(&config) {
         Ok(m) => m,
@@ -130,6 +140,21 @@ pub fn cmd_node(config: &std::path::Path) -> ExitCode {
         member.local_addr()
     );
     while !stop.load(Ordering::SeqCst) {
+        if hangup.swap(false, Ordering::SeqCst) {
+            let reloaded = NodeConfig::load(path)
+                .map_err(|e| e.to_string())
+                .and_then(|c| member.reload_revocation(&c).map_err(|e| e.to_string()));
+            match reloaded {
+                Ok(s) => eprintln!(
+                    "synod node {}: reloaded: {} denied identities, {} CRLs",
+                    config.id, s.denied, s.crls
+                ),
+                Err(e) => eprintln!(
+                    "synod node {}: reload refused, the lists in force stay: {e}",
+                    config.id
+                ),
+            }
+        }
         if let Some(why) = member.node().stopped() {
             // The member stopped on its own: say why and exit, so a
             // supervisor sees it (3: removed from the cluster, 1: failed).

@@ -7,8 +7,10 @@
 //!
 //! [tls]                            # mutual TLS (or: insecure = true)
 //! cert = "certs/node-a.pem"
-//! key = "certs/node-a-key.pem"
+//! key = "certs/node-a-key.pem"     # mode 600: refused if group or others may read it
 //! ca = "certs/ca.pem"
+//! deny = ["CN=old-client"]         # optional: refused although the CA signed them
+//! crl = "certs/ca.crl.pem"         # optional: the CA's revocation lists (PEM)
 //!
 //! [cluster]                        # exactly one of bootstrap / join
 //! bootstrap = [
@@ -26,7 +28,7 @@
 //! election_ticks = 10
 //!
 //! [admin]
-//! metrics_listen = "127.0.0.1:9401"  # optional HTTP GET /metrics
+//! metrics_listen = "127.0.0.1:9401"  # optional HTTP GET /metrics ("9401": loopback)
 //!
 //! [transport]                      # optional
 //! max_inbound = 64                 # peer + client connections served at once
@@ -35,6 +37,19 @@
 //! Relative paths are relative to the configuration file's directory.
 //! Every identity and address is validated when the file is read, with an
 //! error that names the field.
+//!
+//! **Exposure rules**, checked when the file is read (`docs/configuration.md`
+//! has the whole list):
+//! * `insecure = true` (plain TCP, identities merely claimed) is refused on a
+//!   `listen` address that is not loopback, unless
+//!   `allow_insecure_non_loopback = true` says it is meant;
+//! * on Unix, [`NodeConfig::load`] refuses a private key file that its group
+//!   or others may read, write or execute (`chmod 600` fixes it), unless
+//!   `allow_key_readable_by_others = true` (then it is a warning);
+//! * a `metrics_listen` that is only a port binds loopback; a non-loopback
+//!   metrics address is allowed, with a warning ([`NodeConfig::warnings`]);
+//! * `deny` and `crl` ([`RevocationSettings`]) are the only settings a
+//!   running member re-reads (`synod node` on SIGHUP).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -105,6 +120,13 @@ struct RawTls {
     ca: Option<PathBuf>,
     #[serde(default)]
     insecure: bool,
+    #[serde(default)]
+    allow_insecure_non_loopback: bool,
+    #[serde(default)]
+    allow_key_readable_by_others: bool,
+    #[serde(default)]
+    deny: Vec<String>,
+    crl: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -163,6 +185,29 @@ struct RawTransport {
 /// The default of `transport.max_inbound` (as [`crate::transport::tcp::TcpConfig::new`]).
 pub const DEFAULT_MAX_INBOUND: usize = 64;
 
+/// The host a `metrics_listen` that is only a port (`"9401"`) binds.
+pub const DEFAULT_METRICS_HOST: &str = "127.0.0.1";
+
+/// Certificates refused although they chain to the CA bundle: `[tls] deny`
+/// and `[tls] crl`. A running member re-reads them on request
+/// ([`crate::node::runner::RunningMember::reload_revocation`]; `synod node`
+/// does on SIGHUP).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RevocationSettings {
+    /// Identities (certificate subjects, RFC 4514) refused as peers and as
+    /// clients, in both directions.
+    pub deny: BTreeSet<NodeId>,
+    /// A PEM file of X.509 CRLs issued by CAs of the bundle.
+    pub crl: Option<PathBuf>,
+}
+
+impl RevocationSettings {
+    /// Whether nothing is refused.
+    pub fn is_empty(&self) -> bool {
+        self.deny.is_empty() && self.crl.is_none()
+    }
+}
+
 /// How a member authenticates to peers and clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TlsSettings {
@@ -206,21 +251,43 @@ pub struct NodeConfig {
     pub authorization: Authorization,
     /// Engine settings.
     pub engine: EngineConfig,
-    /// The optional metrics HTTP listener.
+    /// The optional metrics HTTP listener's address (`host:port`; a bare
+    /// port in the file is [`DEFAULT_METRICS_HOST`]).
     pub metrics_listen: Option<String>,
     /// Most inbound connections (peers and clients) served at once; more
     /// are refused.
     pub max_inbound: usize,
+    /// Identities and CRLs refused although the CA signed them.
+    pub revocation: RevocationSettings,
+    /// Whether `allow_key_readable_by_others = true` was set (the key file's
+    /// mode is then a warning, not an error).
+    pub allow_key_readable_by_others: bool,
+    /// What is allowed but exposed, one sentence each (a non-loopback
+    /// metrics address, an insecure non-loopback listener, a key file others
+    /// may read): [`crate::node::runner::start_member`] logs them as
+    /// warnings.
+    pub warnings: Vec<String>,
 }
 
 impl NodeConfig {
-    /// Reads and validates a configuration file.
+    /// Reads and validates a configuration file, then checks the files it
+    /// names that [`NodeConfig::parse`] cannot: on Unix, the private key's
+    /// permissions ([`check_key_permissions`]).
     pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::parse(&text, path)
+        let mut config = Self::parse(&text, path)?;
+        if let TlsSettings::Mutual { key, .. } = &config.tls {
+            let key = key.clone();
+            if let Some(warning) =
+                check_key_permissions(path, &key, config.allow_key_readable_by_others)?
+            {
+                config.warnings.push(warning);
+            }
+        }
+        Ok(config)
     }
 
     /// Validates configuration text; `path` names it in errors and anchors
@@ -246,7 +313,53 @@ impl NodeConfig {
             .parse::<MemberAddress>()
             .map_err(|e| invalid("listen", e.to_string()))?;
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
-        let tls = match (raw.tls.insecure, raw.tls.cert, raw.tls.key, raw.tls.ca) {
+        let mut warnings = Vec::new();
+        let raw_tls = raw.tls;
+        if raw_tls.insecure {
+            let mutual_only = [
+                (
+                    "allow_key_readable_by_others",
+                    raw_tls.allow_key_readable_by_others,
+                ),
+                ("deny", !raw_tls.deny.is_empty()),
+                ("crl", raw_tls.crl.is_some()),
+            ];
+            if let Some((name, _)) = mutual_only.iter().find(|(_, set)| *set) {
+                return Err(invalid(
+                    &format!("tls.{name}"),
+                    "applies to mutual TLS only, not to insecure = true".into(),
+                ));
+            }
+            if is_loopback(&listen) {
+                if raw_tls.allow_insecure_non_loopback {
+                    return Err(invalid(
+                        "tls.allow_insecure_non_loopback",
+                        format!("{listen} is a loopback address: remove the setting"),
+                    ));
+                }
+            } else if raw_tls.allow_insecure_non_loopback {
+                warnings.push(format!(
+                    "plain TCP (insecure = true) on {listen}, which is not a loopback address: \
+                     anyone who can reach it can claim to be any member or client"
+                ));
+            } else {
+                return Err(invalid(
+                    "tls.insecure",
+                    format!(
+                        "plain TCP on {listen}, which is not a loopback address, would let anyone \
+                         who can reach it claim to be any member or client; use mutual TLS \
+                         (cert, key, ca), listen on 127.0.0.1, or set \
+                         allow_insecure_non_loopback = true in [tls] if this is really meant"
+                    ),
+                ));
+            }
+        } else if raw_tls.allow_insecure_non_loopback {
+            return Err(invalid(
+                "tls.allow_insecure_non_loopback",
+                "applies to insecure = true only".into(),
+            ));
+        }
+        let tls = match (raw_tls.insecure, raw_tls.cert, raw_tls.key, raw_tls.ca) {
             (true, None, None, None) => TlsSettings::Insecure,
             (true, ..) => {
                 return Err(invalid(
@@ -314,13 +427,24 @@ impl NodeConfig {
         let ids = |field: &str, v: Vec<String>| -> Result<BTreeSet<NodeId>, ConfigError> {
             v.iter()
                 .enumerate()
-                .map(|(i, s)| node_id(&format!("authorization.{field}[{i}]"), s))
+                .map(|(i, s)| node_id(&format!("{field}[{i}]"), s))
                 .collect()
         };
+        let deny = ids("tls.deny", raw_tls.deny)?;
+        if deny.contains(&id) {
+            return Err(invalid(
+                "tls.deny",
+                format!("{id} is this member's own identity"),
+            ));
+        }
+        let revocation = RevocationSettings {
+            deny,
+            crl: raw_tls.crl.map(resolve),
+        };
         let authorization = Authorization {
-            readers: ids("readers", raw.authorization.readers)?,
-            proposers: ids("proposers", raw.authorization.proposers)?,
-            operators: ids("operators", raw.authorization.operators)?,
+            readers: ids("authorization.readers", raw.authorization.readers)?,
+            proposers: ids("authorization.proposers", raw.authorization.proposers)?,
+            operators: ids("authorization.operators", raw.authorization.operators)?,
         };
         let mut engine = EngineConfig::default();
         if let Some(ms) = raw.engine.tick_ms {
@@ -346,6 +470,21 @@ impl NodeConfig {
                 "at least 1 connection is needed".into(),
             ));
         }
+        let metrics_listen = match raw.admin.metrics_listen {
+            None => None,
+            Some(addr) => {
+                let addr =
+                    metrics_address(&addr).map_err(|m| invalid("admin.metrics_listen", m))?;
+                if !is_loopback(&addr) {
+                    warnings.push(format!(
+                        "the metrics listener (admin.metrics_listen) is on {addr}, which is not a \
+                         loopback address: anyone who can reach it reads the metrics (member \
+                         identities, addresses, terms) in plain HTTP"
+                    ));
+                }
+                Some(addr)
+            }
+        };
         Ok(NodeConfig {
             id,
             listen,
@@ -354,9 +493,106 @@ impl NodeConfig {
             cluster,
             authorization,
             engine,
-            metrics_listen: raw.admin.metrics_listen,
+            metrics_listen,
             max_inbound,
+            revocation,
+            allow_key_readable_by_others: raw_tls.allow_key_readable_by_others,
+            warnings,
         })
+    }
+}
+
+/// The metrics address in `host:port` form: a bare port is
+/// [`DEFAULT_METRICS_HOST`]'s.
+fn metrics_address(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if let Ok(port) = s.parse::<u16>() {
+        return Ok(format!("{DEFAULT_METRICS_HOST}:{port}"));
+    }
+    let Some((host, port)) = split_host_port(s) else {
+        return Err(format!(
+            "{s:?} is neither host:port nor a port (a port alone binds {DEFAULT_METRICS_HOST})"
+        ));
+    };
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(format!(
+            "{s:?} is neither host:port nor a port (a port alone binds {DEFAULT_METRICS_HOST})"
+        ));
+    }
+    Ok(s.to_string())
+}
+
+/// `host:port` split at its last colon, the brackets of `[v6]:port` taken
+/// off the host.
+fn split_host_port(addr: &str) -> Option<(&str, &str)> {
+    let (host, port) = addr.trim().rsplit_once(':')?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    Some((host, port))
+}
+
+/// Whether `host:port` names a loopback host: an address of 127.0.0.0/8 or
+/// `::1` (IPv4-mapped included), or the name `localhost`. Any other name
+/// counts as not loopback (it is not resolved), and so do the unspecified
+/// addresses `0.0.0.0` and `::`, which listen on every interface.
+pub fn is_loopback(addr: &str) -> bool {
+    let Some((host, _)) = split_host_port(addr) else {
+        return false;
+    };
+    if host.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    host.parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.to_canonical().is_loopback())
+}
+
+/// On Unix, refuses a private key file whose group or others have any
+/// permission on it (`mode & 0o077 != 0`: a key others can read is a key
+/// others hold, one they can write is one they can replace), naming the file,
+/// its mode and the fix; with `allow` set, returns that as a warning instead.
+/// Permissions are those of the file a symbolic link points to. Elsewhere,
+/// nothing is checked.
+pub fn check_key_permissions(
+    config: &Path,
+    key: &Path,
+    allow: bool,
+) -> Result<Option<String>, ConfigError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = std::fs::metadata(key).map_err(|source| ConfigError::Read {
+            path: key.to_path_buf(),
+            source,
+        })?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 == 0 {
+            return Ok(None);
+        }
+        let what = format!(
+            "the private key {} has mode {mode:04o}: its group or others may read or change it",
+            key.display()
+        );
+        if allow {
+            return Ok(Some(format!(
+                "{what} (allowed by allow_key_readable_by_others = true)"
+            )));
+        }
+        Err(ConfigError::Invalid {
+            path: config.to_path_buf(),
+            field: "tls.key".into(),
+            message: format!(
+                "{what}; run `chmod 600 {}` (owned by the user synod runs as), or set \
+                 allow_key_readable_by_others = true in [tls] to accept it",
+                key.display()
+            ),
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (config, key, allow);
+        Ok(None)
     }
 }
 
@@ -505,5 +741,184 @@ election_ticks = 15
         let c = NodeConfig::parse(text, Path::new("n.toml")).unwrap();
         assert_eq!(c.tls, TlsSettings::Insecure);
         assert_eq!(c.cluster, ClusterStart::Join("127.0.0.1:2".into()));
+    }
+
+    const INSECURE: &str = "id = \"CN=n\"\nlisten = \"LISTEN\"\ndata_dir = \"/d\"\n[tls]\ninsecure = true\nEXTRA\n[cluster]\njoin = \"127.0.0.1:2\"\n";
+
+    fn insecure(listen: &str, extra: &str) -> Result<NodeConfig, ConfigError> {
+        NodeConfig::parse(
+            &INSECURE.replace("LISTEN", listen).replace("EXTRA", extra),
+            Path::new("n.toml"),
+        )
+    }
+
+    #[test]
+    fn insecure_on_a_non_loopback_address_needs_the_second_setting() {
+        for ok in [
+            "127.0.0.1:7401",
+            "127.1.2.3:7401",
+            "localhost:7401",
+            "[::1]:7401",
+        ] {
+            let c = insecure(ok, "").unwrap();
+            assert!(c.warnings.is_empty(), "{ok}: {:?}", c.warnings);
+        }
+        for exposed in [
+            "0.0.0.0:7401",
+            "[::]:7401",
+            "10.1.2.3:7401",
+            "node-a.example:7401",
+        ] {
+            let e = insecure(exposed, "").unwrap_err().to_string();
+            assert!(e.contains("tls.insecure"), "{e}");
+            assert!(e.contains("not a loopback address"), "{e}");
+            assert!(e.contains("allow_insecure_non_loopback = true"), "{e}");
+            let c = insecure(exposed, "allow_insecure_non_loopback = true").unwrap();
+            assert_eq!(c.tls, TlsSettings::Insecure);
+            assert!(
+                c.warnings.iter().any(|w| w.contains(exposed)),
+                "{:?}",
+                c.warnings
+            );
+        }
+        // The setting where it means nothing is a mistake.
+        let e = insecure("127.0.0.1:7401", "allow_insecure_non_loopback = true")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("loopback"), "{e}");
+        let e =
+            refused(&GOOD.replace("[cluster]", "allow_insecure_non_loopback = true\n[cluster]"));
+        assert!(e.contains("tls.allow_insecure_non_loopback"), "{e}");
+    }
+
+    #[test]
+    fn loopback_is_the_loopback_range_and_localhost_only() {
+        for yes in [
+            "127.0.0.1:1",
+            "127.255.0.9:1",
+            "[::1]:1",
+            "LOCALHOST:1",
+            "[::ffff:127.0.0.1]:1",
+        ] {
+            assert!(is_loopback(yes), "{yes}");
+        }
+        for no in [
+            "0.0.0.0:1",
+            "[::]:1",
+            "192.168.1.1:1",
+            "example.com:1",
+            "no-port",
+            "",
+        ] {
+            assert!(!is_loopback(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn the_metrics_listener_defaults_to_loopback_and_warns_elsewhere() {
+        let with = |v: &str| {
+            NodeConfig::parse(
+                &format!("{GOOD}[admin]\nmetrics_listen = {v}\n"),
+                Path::new("n.toml"),
+            )
+        };
+        let c = with("\"9401\"").unwrap();
+        assert_eq!(c.metrics_listen.as_deref(), Some("127.0.0.1:9401"));
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = with("\"[::1]:0\"").unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = with("\"0.0.0.0:9401\"").unwrap();
+        assert_eq!(c.metrics_listen.as_deref(), Some("0.0.0.0:9401"));
+        assert!(
+            c.warnings
+                .iter()
+                .any(|w| w.contains("admin.metrics_listen") && w.contains("0.0.0.0:9401")),
+            "{:?}",
+            c.warnings
+        );
+        for bad in ["\"\"", "\"x\"", "\"host:port\"", "\"99999\""] {
+            let e = with(bad).unwrap_err().to_string();
+            assert!(e.contains("admin.metrics_listen"), "{bad}: {e}");
+        }
+        assert_eq!(
+            NodeConfig::parse(GOOD, Path::new("n.toml"))
+                .unwrap()
+                .metrics_listen,
+            None
+        );
+    }
+
+    #[test]
+    fn deny_and_crl_are_validated_identities_and_a_resolved_path() {
+        let text = GOOD.replace(
+            "[cluster]",
+            "deny = [\"CN=old\", \"CN=gone,O=Acme\"]\ncrl = \"certs/ca.crl.pem\"\n[cluster]",
+        );
+        let c = NodeConfig::parse(&text, Path::new("/srv/synod/node.toml")).unwrap();
+        let denied: Vec<&str> = c.revocation.deny.iter().map(|i| i.as_str()).collect();
+        assert_eq!(denied, ["CN=gone,O=Acme", "CN=old"]);
+        assert_eq!(
+            c.revocation.crl.as_deref(),
+            Some(Path::new("/srv/synod/certs/ca.crl.pem"))
+        );
+        let e = refused(&GOOD.replace("[cluster]", "deny = [\"CN=ok\", \"CN=x, O=y\"]\n[cluster]"));
+        assert!(e.contains("tls.deny[1]") && e.contains("RFC 4514"), "{e}");
+        let e = refused(&GOOD.replace("[cluster]", "deny = [\"CN=node-a\"]\n[cluster]"));
+        assert!(e.contains("tls.deny") && e.contains("own identity"), "{e}");
+        for extra in [
+            "deny = [\"CN=x\"]",
+            "crl = \"c.pem\"",
+            "allow_key_readable_by_others = true",
+        ] {
+            let e = insecure("127.0.0.1:1", extra).unwrap_err().to_string();
+            assert!(e.contains("mutual TLS only"), "{extra}: {e}");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_others_may_read_is_refused_at_load_unless_allowed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("certs/node-a-key.pem");
+        std::fs::create_dir_all(key.parent().unwrap()).unwrap();
+        std::fs::write(&key, "a key").unwrap();
+        let config = dir.path().join("node.toml");
+        std::fs::write(&config, GOOD).unwrap();
+        let chmod = |mode: u32| {
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap()
+        };
+        for mode in [0o644, 0o640, 0o604, 0o660, 0o602] {
+            chmod(mode);
+            let e = NodeConfig::load(&config).unwrap_err().to_string();
+            assert!(e.contains("tls.key"), "{e}");
+            assert!(e.contains(&key.display().to_string()), "{e}");
+            assert!(e.contains(&format!("{mode:04o}")), "{e}");
+            assert!(e.contains("chmod 600"), "{e}");
+        }
+        for mode in [0o600, 0o400] {
+            chmod(mode);
+            let c = NodeConfig::load(&config).unwrap();
+            assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        }
+        chmod(0o640);
+        std::fs::write(
+            &config,
+            GOOD.replace(
+                "[cluster]",
+                "allow_key_readable_by_others = true\n[cluster]",
+            ),
+        )
+        .unwrap();
+        let c = NodeConfig::load(&config).unwrap();
+        assert!(
+            c.warnings.iter().any(|w| w.contains("0640")),
+            "{:?}",
+            c.warnings
+        );
+        // A missing key file is named at load.
+        std::fs::remove_file(&key).unwrap();
+        let e = NodeConfig::load(&config).unwrap_err().to_string();
+        assert!(e.contains(&key.display().to_string()), "{e}");
     }
 }

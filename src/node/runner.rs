@@ -8,6 +8,12 @@
 //! ask the member at `join` for this member's admission (it must have been
 //! admitted by an operator first) and start empty, to receive a snapshot;
 //! bind the listener; start the driver.
+//!
+//! The configuration's warnings ([`NodeConfig::warnings`]: exposed but
+//! allowed settings) are logged at start. While the member runs,
+//! [`RunningMember::reload_revocation`] replaces the identities and CRLs it
+//! refuses (`[tls] deny`, `[tls] crl`) without a restart; `synod node` calls
+//! it on SIGHUP.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -16,13 +22,13 @@ use std::time::Duration;
 
 use super::admin::{Limits, MetricsListener, Render};
 use super::client::{Client, ClientCallError};
-use super::config::{ClusterStart, NodeConfig, TlsSettings};
+use super::config::{ClusterStart, NodeConfig, RevocationSettings, TlsSettings};
 use super::service::ClientService;
 use super::{ControlPlaneConsensus, Node, NodeError, NodeOptions};
 use crate::entry::NodeId;
 use crate::storage::{DurableStore, RealDisk, StorageError, StoreOptions};
 use crate::transport::tcp::{ClientHandler, TcpConfig, TcpHandle, TcpTransport};
-use crate::transport::tls::TlsConfig;
+use crate::transport::tls::{Revocation, TlsConfig};
 use crate::transport::{Peer, Security, TransportError};
 
 /// Why a member could not start.
@@ -69,6 +75,9 @@ pub enum RunError {
         /// Why.
         source: std::io::Error,
     },
+    /// A reload asked for revocation lists on a member without TLS.
+    #[error("[tls] deny and crl need mutual TLS; this member runs insecure")]
+    RevocationWithoutTls,
 }
 
 /// A client handler bound once the node exists (the transport must exist
@@ -100,6 +109,18 @@ pub struct RunningMember {
     node: Arc<Node>,
     transport: TcpHandle,
     metrics: Option<MetricsListener>,
+    /// The transport's TLS configuration (shared state: replacing its
+    /// revocation lists changes the transport's).
+    tls: Option<TlsConfig>,
+}
+
+/// What a reload put in force.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevocationSummary {
+    /// Identities on the deny list.
+    pub denied: usize,
+    /// CRLs read.
+    pub crls: usize,
 }
 
 impl RunningMember {
@@ -116,6 +137,23 @@ impl RunningMember {
     /// Where the metrics listener listens, if configured.
     pub fn metrics_addr(&self) -> Option<SocketAddr> {
         self.metrics.as_ref().map(MetricsListener::local_addr)
+    }
+
+    /// Replaces the identities and CRLs this member refuses with those of
+    /// `config` (`[tls] deny`, `[tls] crl`, the CRL file read again), for
+    /// peers and clients, in both directions: new connections are checked
+    /// against them at once, open ones at their next read or write (within
+    /// the transport's poll interval). Nothing else of `config` is applied;
+    /// other changes need a restart.
+    ///
+    /// On an error (an unreadable CRL file, a CRL not of the CA bundle, lists
+    /// that refuse this member's own certificate) the lists in force stay.
+    pub fn reload_revocation(&self, config: &NodeConfig) -> Result<RevocationSummary, RunError> {
+        match &self.tls {
+            Some(tls) => apply_revocation(tls, &config.revocation),
+            None if config.revocation.is_empty() => Ok(RevocationSummary { denied: 0, crls: 0 }),
+            None => Err(RunError::RevocationWithoutTls),
+        }
     }
 
     /// Stops the member: the driver first (every waiter answered), then the
@@ -171,6 +209,26 @@ pub fn security_for(id: &NodeId, tls: &TlsSettings) -> Result<Security, RunError
     }
 }
 
+/// Reads the CRL file `settings` names and puts the lists in force on `tls`.
+fn apply_revocation(
+    tls: &TlsConfig,
+    settings: &RevocationSettings,
+) -> Result<RevocationSummary, RunError> {
+    let crls = match &settings.crl {
+        Some(path) => Revocation::crls_from_pem_file(path)?,
+        None => Vec::new(),
+    };
+    let revocation = Revocation {
+        deny: settings.deny.clone(),
+        crls,
+    };
+    tls.set_revocation(&revocation)?;
+    Ok(RevocationSummary {
+        denied: revocation.deny.len(),
+        crls: revocation.crls.len(),
+    })
+}
+
 /// Asks the member at `addr` for this member's admission: its peer id and
 /// the current members (to accept the leader's connection before the
 /// catalog arrives).
@@ -214,7 +272,18 @@ fn admission(addr: &str, security: &Security, me: &NodeId) -> Result<(u64, Vec<P
 
 /// Starts the member described by `config`.
 pub fn start_member(config: &NodeConfig) -> Result<RunningMember, RunError> {
+    for warning in &config.warnings {
+        tracing::warn!(id = %config.id, "{warning}");
+    }
     let security = security_for(&config.id, &config.tls)?;
+    let tls = match &security {
+        Security::Tls(t) => {
+            apply_revocation(t, &config.revocation)?;
+            Some(t.clone())
+        }
+        Security::Insecure { .. } if config.revocation.is_empty() => None,
+        Security::Insecure { .. } => return Err(RunError::RevocationWithoutTls),
+    };
     std::fs::create_dir_all(&config.data_dir).map_err(|source| RunError::DataDir {
         path: config.data_dir.clone(),
         source,
@@ -274,6 +343,7 @@ pub fn start_member(config: &NodeConfig) -> Result<RunningMember, RunError> {
         node,
         transport: handle,
         metrics,
+        tls,
     })
 }
 
@@ -290,4 +360,141 @@ fn serve_metrics(addr: SocketAddr, node: &Node) -> Result<MetricsListener, RunEr
             source,
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::certs::{DevCa, IssuedCert};
+    use std::path::Path;
+
+    /// Writes `name`'s certificate and key (mode 600) into `dir`.
+    fn write_pair(dir: &Path, name: &str, issued: &IssuedCert) {
+        use std::io::Write;
+        std::fs::write(dir.join(format!("{name}.pem")), &issued.cert_pem).unwrap();
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        opts.open(dir.join(format!("{name}-key.pem")))
+            .unwrap()
+            .write_all(issued.key_pem.as_bytes())
+            .unwrap();
+    }
+
+    fn client(certs: &Path, name: &str, addr: &str) -> Client {
+        let id = NodeId::from_certificate_subject(&format!("CN={name}")).unwrap();
+        let tls = TlsSettings::Mutual {
+            cert: certs.join(format!("{name}.pem")),
+            key: certs.join(format!("{name}-key.pem")),
+            ca: certs.join("ca.pem"),
+        };
+        Client::new(
+            vec![addr.to_string()],
+            security_for(&id, &tls).unwrap(),
+            Duration::from_secs(2),
+        )
+    }
+
+    /// Asserts that `c` cannot get a connection (the handshake is refused),
+    /// as opposed to an answer of any kind.
+    fn refused(c: &mut Client, addr: &str) {
+        match c.status_of(addr) {
+            Err(ClientCallError::Unreachable(_)) => {}
+            other => panic!("expected a refused connection, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reloaded_lists_refuse_revoked_and_denied_clients_while_the_member_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let certs = dir.path().join("certs");
+        std::fs::create_dir_all(&certs).unwrap();
+        let ca = DevCa::new("ca").unwrap();
+        std::fs::write(certs.join("ca.pem"), ca.cert_pem()).unwrap();
+        let ops = ca.issue("ops").unwrap();
+        for (name, issued) in [
+            ("node-a", ca.issue("node-a").unwrap()),
+            ("ops", ops.clone()),
+            ("app", ca.issue("app").unwrap()),
+        ] {
+            write_pair(&certs, name, &issued);
+        }
+        let base = "id = \"CN=node-a\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n[tls]\ncert = \"certs/node-a.pem\"\nkey = \"certs/node-a-key.pem\"\nca = \"certs/ca.pem\"\nEXTRA\n[cluster]\nbootstrap = [{ id = \"CN=node-a\", address = \"127.0.0.1:0\" }]\n[authorization]\nreaders = [\"CN=ops\", \"CN=app\"]\n[admin]\nmetrics_listen = \"0\"\n";
+        let path = dir.path().join("node.toml");
+        let configure = |extra: &str| {
+            std::fs::write(&path, base.replace("EXTRA", extra)).unwrap();
+            NodeConfig::load(&path).unwrap()
+        };
+        let member = start_member(&configure("")).unwrap();
+        // A metrics port alone listens on loopback.
+        assert!(member.metrics_addr().unwrap().ip().is_loopback());
+        let addr = member.local_addr().to_string();
+        let mut as_ops = client(&certs, "ops", &addr);
+        let mut as_app = client(&certs, "app", &addr);
+        as_ops.status_of(&addr).unwrap();
+        as_app.status_of(&addr).unwrap();
+
+        // A CRL revoking ops: its open connection and new ones are refused.
+        std::fs::write(
+            certs.join("crl.pem"),
+            ca.crl_pem(1, &[&ops.cert_pem]).unwrap(),
+        )
+        .unwrap();
+        let s = member
+            .reload_revocation(&configure("crl = \"certs/crl.pem\""))
+            .unwrap();
+        assert_eq!(s, RevocationSummary { denied: 0, crls: 1 });
+        refused(&mut as_ops, &addr);
+        refused(&mut client(&certs, "ops", &addr), &addr);
+        as_app.status_of(&addr).unwrap();
+
+        // app on the deny list too.
+        let both = "crl = \"certs/crl.pem\"\ndeny = [\"CN=app\"]";
+        let s = member.reload_revocation(&configure(both)).unwrap();
+        assert_eq!(s, RevocationSummary { denied: 1, crls: 1 });
+        refused(&mut as_app, &addr);
+        refused(&mut client(&certs, "app", &addr), &addr);
+
+        // A CRL file gone bad is refused and the lists in force stay.
+        std::fs::write(certs.join("crl.pem"), "not a CRL\n").unwrap();
+        let e = member.reload_revocation(&configure(both)).unwrap_err();
+        assert!(e.to_string().contains("CRL"), "{e}");
+        refused(&mut client(&certs, "app", &addr), &addr);
+        refused(&mut client(&certs, "ops", &addr), &addr);
+
+        // Lifted: both are back, and the member never stopped.
+        member.reload_revocation(&configure("")).unwrap();
+        client(&certs, "ops", &addr).status_of(&addr).unwrap();
+        client(&certs, "app", &addr).status_of(&addr).unwrap();
+        assert!(member.node().stopped().is_none());
+        member.shutdown();
+    }
+
+    #[test]
+    fn revocation_lists_at_start_are_in_force_from_the_first_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let certs = dir.path().join("certs");
+        crate::transport::certs::write_dev_certs(
+            &certs,
+            &["node-a".into()],
+            &["ops".into(), "app".into()],
+        )
+        .unwrap();
+        let text = "id = \"CN=node-a\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n[tls]\ncert = \"certs/node-a.pem\"\nkey = \"certs/node-a-key.pem\"\nca = \"certs/ca.pem\"\ndeny = [\"CN=ops\"]\n[cluster]\nbootstrap = [{ id = \"CN=node-a\", address = \"127.0.0.1:0\" }]\n[authorization]\nreaders = [\"CN=ops\", \"CN=app\"]\n";
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, text).unwrap();
+        let member = start_member(&NodeConfig::load(&path).unwrap()).unwrap();
+        let addr = member.local_addr().to_string();
+        refused(&mut client(&certs, "ops", &addr), &addr);
+        client(&certs, "app", &addr).status_of(&addr).unwrap();
+        // A CRL file that is not there stops the start.
+        std::fs::write(
+            &path,
+            text.replace("deny = [\"CN=ops\"]", "crl = \"certs/none.pem\""),
+        )
+        .unwrap();
+        let e = start_member(&NodeConfig::load(&path).unwrap()).unwrap_err();
+        assert!(e.to_string().contains("none.pem"), "{e}");
+    }
 }

@@ -11,9 +11,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName,
+    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
+    RevocationReason, RevokedCertParams, SerialNumber,
 };
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::CertificateDer;
+use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::TransportError;
 
@@ -122,6 +126,50 @@ impl DevCa {
             key_pem: key.serialize_pem(),
         })
     }
+
+    /// A CRL of this CA (PEM, number `crl_number`) revoking the given
+    /// certificates (PEM, issued by this CA), valid from a minute ago for a
+    /// year: what `[tls] crl` reads.
+    pub fn crl_pem(&self, crl_number: u64, revoked: &[&str]) -> Result<String, TransportError> {
+        let now = x509_parser::time::ASN1Time::now().to_datetime();
+        let mut revoked_certs = Vec::with_capacity(revoked.len());
+        for pem in revoked {
+            let der = CertificateDer::from_pem_slice(pem.as_bytes())
+                .map_err(|e| TransportError::CertGen(format!("a revoked certificate: {e:?}")))?;
+            let (_, cert) = X509Certificate::from_der(&der).map_err(|e| {
+                TransportError::CertGen(format!("a revoked certificate does not parse: {e}"))
+            })?;
+            revoked_certs.push(RevokedCertParams {
+                serial_number: SerialNumber::from_slice(cert.raw_serial()),
+                revocation_time: now,
+                reason_code: Some(RevocationReason::KeyCompromise),
+                invalidity_date: None,
+            });
+        }
+        let params = CertificateRevocationListParams {
+            this_update: now - std::time::Duration::from_secs(60),
+            next_update: now + std::time::Duration::from_secs(365 * 24 * 3600),
+            crl_number: SerialNumber::from_slice(minimal_be(crl_number).as_slice()),
+            issuing_distribution_point: None,
+            revoked_certs,
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        let issuer = Issuer::from_params(&self.params, &self.key);
+        params
+            .signed_by(&issuer)
+            .and_then(|crl| crl.pem())
+            .map_err(gen_err)
+    }
+}
+
+/// `n`'s big-endian bytes without leading zeros (one byte at least).
+fn minimal_be(n: u64) -> Vec<u8> {
+    let bytes = n.to_be_bytes();
+    let first = bytes
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(bytes.len() - 1);
+    bytes[first..].to_vec()
 }
 
 fn write_file(path: &Path, contents: &str, private: bool) -> Result<(), TransportError> {
