@@ -893,3 +893,108 @@ fn a_clean_stop_leaves_the_commit_index_on_disk() {
         commit.0
     );
 }
+
+/// Every read of a member that was shut down says so: `Shutdown`, not "no
+/// owner", an empty list or `Unknown`; and it leads nobody.
+#[test]
+fn a_shut_down_member_answers_every_read_with_shutdown() {
+    let c = Cluster::new(3);
+    let l = c.leader(Duration::from_secs(5));
+    let leader = c.nodes[l].as_ref().unwrap();
+    leader.propose(transition("r", &c.names[l], 1), T).unwrap();
+    let range: synod::RangeId = "r".parse().unwrap();
+    // Running: the fallible reads answer what the infallible ones do.
+    assert!(leader.check_running().is_ok());
+    assert_eq!(leader.try_owner(&range).unwrap(), leader.owner(&range));
+    assert_eq!(leader.try_members().unwrap().len(), 3);
+    assert_eq!(
+        leader.try_fence_check(&range, &c.names[l], Epoch(1)),
+        Ok(synod::FenceStatus::Current)
+    );
+    assert_eq!(leader.try_audit_log(), Ok(Vec::new()));
+
+    leader.shutdown();
+    assert_eq!(leader.check_running(), Err(ProposeError::Shutdown));
+    assert_eq!(leader.try_owner(&range), Err(ProposeError::Shutdown));
+    assert_eq!(leader.try_members(), Err(ProposeError::Shutdown));
+    assert_eq!(
+        leader.try_fence_check(&range, &c.names[l], Epoch(1)),
+        Err(ProposeError::Shutdown)
+    );
+    assert_eq!(leader.try_audit_log(), Err(ProposeError::Shutdown));
+    assert_eq!(
+        leader.read_local(|cat, _| cat.members().count()),
+        Err(ProposeError::Shutdown)
+    );
+    assert!(!leader.is_leader());
+    assert_eq!(leader.leader(), None);
+    // The infallible forms answer as if empty, as documented.
+    assert_eq!(leader.owner(&range), None);
+    assert!(leader.members().is_empty());
+    assert_eq!(
+        leader.fence_check(&range, &c.names[l], Epoch(1)),
+        synod::FenceStatus::Unknown
+    );
+    // Through the boundary trait object too (what the C and Python bindings
+    // hold).
+    let dynamic: &dyn ControlPlaneConsensus = leader;
+    assert_eq!(dynamic.try_owner(&range), Err(ProposeError::Shutdown));
+    assert_eq!(dynamic.try_members(), Err(ProposeError::Shutdown));
+}
+
+/// A member whose store failed answers every read with the fatal error
+/// (`Storage`), not with an empty catalog; it leads nobody.
+#[test]
+fn a_member_whose_store_failed_answers_every_read_with_the_fatal_error() {
+    use synod::storage::sim::{Fault, SimDisk};
+    let dir = std::path::Path::new("/sim/solo");
+    let me = id("CN=solo");
+    let disk = SimDisk::new();
+    DurableStore::bootstrap(
+        Arc::new(disk.clone()),
+        dir,
+        StoreOptions::default(),
+        &[InitialMember {
+            id: me.clone(),
+            kind: MemberKind::Data,
+            address: "mem:0".parse().unwrap(),
+        }],
+    )
+    .unwrap();
+    let (store, _) =
+        DurableStore::open(Arc::new(disk.clone()), dir, StoreOptions::default()).unwrap();
+    let mut opts = NodeOptions::new(me.clone());
+    opts.engine = engine();
+    let net = MemoryNetwork::new();
+    let node = Node::start(opts, store, move |inbox| net.join(1, inbox)).unwrap();
+    wait_until("the sole member leads", T, || node.is_leader());
+    node.propose(transition("r", &me, 1), T).unwrap();
+    let range: synod::RangeId = "r".parse().unwrap();
+    assert!(node.try_owner(&range).unwrap().is_some());
+
+    // The disk dies: the next write fails and the member stops on it.
+    disk.set_fault(Some(Fault {
+        at_op: disk.stats().ops,
+        then_dead: true,
+    }));
+    let failed = node.propose(transition("r", &me, 2), T);
+    assert!(
+        matches!(failed, Err(ProposeError::Storage(_))),
+        "{failed:?}"
+    );
+    wait_until("the member stops", T, || node.stopped().is_some());
+    let fatal = node.check_running().unwrap_err();
+    assert!(matches!(fatal, ProposeError::Storage(_)), "{fatal:?}");
+    assert_eq!(node.try_owner(&range), Err(fatal.clone()));
+    assert_eq!(node.try_members(), Err(fatal.clone()));
+    assert_eq!(
+        node.try_fence_check(&range, &me, Epoch(1)),
+        Err(fatal.clone())
+    );
+    assert_eq!(node.try_audit_log(), Err(fatal.clone()));
+    assert!(!node.is_leader());
+    assert_eq!(node.leader(), None);
+    node.shutdown();
+    // Shutting it down afterwards keeps the fatal error as the answer.
+    assert_eq!(node.try_members(), Err(fatal));
+}

@@ -92,6 +92,10 @@ impl NodeOptions {
 /// A running member of the replicated control plane: a driver thread that
 /// owns the replica, its store and its transport. Cheap to share behind an
 /// `Arc`; every method is thread-safe.
+///
+/// Once the member stopped (shut down, failed on a fatal error, removed from
+/// the cluster), every fallible call answers why: [`ProposeError::Shutdown`]
+/// or the fatal [`ProposeError::Storage`]; it leads nobody.
 #[derive(Debug)]
 pub struct Node {
     id: NodeId,
@@ -339,6 +343,16 @@ impl Node {
             }
         }
     }
+
+    /// `Ok` while the member takes commands, else why not (see
+    /// [`ControlPlaneConsensus::check_running`]).
+    fn running(&self) -> Result<(), ProposeError> {
+        if *self.shared.gate.lock().unwrap_or_else(|p| p.into_inner()) {
+            Ok(())
+        } else {
+            Err(self.stopped_error())
+        }
+    }
 }
 
 impl Drop for Node {
@@ -357,11 +371,16 @@ impl ControlPlaneConsensus for Node {
     }
 
     fn leader(&self) -> Option<NodeId> {
+        if self.running().is_err() {
+            return None;
+        }
         self.status().leader.map(|l| l.id)
     }
 
+    /// False once the member stopped (or began to): a stopped member leads
+    /// nobody, even before its driver has published its last status.
     fn is_leader(&self) -> bool {
-        self.status().role == raft::StateRole::Leader
+        self.running().is_ok() && self.status().role == raft::StateRole::Leader
     }
 
     fn durable_vote(&self) -> DurableVoteState {
@@ -399,27 +418,52 @@ impl ControlPlaneConsensus for Node {
         Node::try_submit_with(self, proposal, timeout, callback)
     }
 
+    /// `None` on a stopped member as well: prefer `try_owner`.
     fn owner(&self, range: &RangeId) -> Option<RangeOwnership> {
-        let range = range.clone();
-        self.read_local(move |c, _| c.owner(&range).cloned())
-            .ok()
-            .flatten()
+        self.try_owner(range).ok().flatten()
     }
 
+    /// `Unknown` on a stopped member as well: prefer `try_fence_check`.
     fn fence_check(&self, range: &RangeId, owner: &NodeId, epoch: Epoch) -> FenceStatus {
-        let (range, owner) = (range.clone(), owner.clone());
-        self.read_local(move |c, _| c.fence_check(&range, &owner, epoch))
+        self.try_fence_check(range, owner, epoch)
             .unwrap_or(FenceStatus::Unknown)
     }
 
+    /// Empty on a stopped member: prefer `try_members`.
     fn members(&self) -> Vec<Member> {
-        self.read_local(|c, _| c.members().cloned().collect())
-            .unwrap_or_default()
+        self.try_members().unwrap_or_default()
     }
 
+    /// Empty on a stopped member: prefer `try_audit_log`.
     fn audit_log(&self) -> Vec<AuditRecord> {
+        self.try_audit_log().unwrap_or_default()
+    }
+
+    fn check_running(&self) -> Result<(), ProposeError> {
+        self.running()
+    }
+
+    fn try_owner(&self, range: &RangeId) -> Result<Option<RangeOwnership>, ProposeError> {
+        let range = range.clone();
+        self.read_local(move |c, _| c.owner(&range).cloned())
+    }
+
+    fn try_fence_check(
+        &self,
+        range: &RangeId,
+        owner: &NodeId,
+        epoch: Epoch,
+    ) -> Result<FenceStatus, ProposeError> {
+        let (range, owner) = (range.clone(), owner.clone());
+        self.read_local(move |c, _| c.fence_check(&range, &owner, epoch))
+    }
+
+    fn try_members(&self) -> Result<Vec<Member>, ProposeError> {
+        self.read_local(|c, _| c.members().cloned().collect())
+    }
+
+    fn try_audit_log(&self) -> Result<Vec<AuditRecord>, ProposeError> {
         self.read_local(|c, _| c.audit_log().to_vec())
-            .unwrap_or_default()
     }
 
     fn applied_index(&self) -> Index {
