@@ -226,8 +226,9 @@ pub trait ControlPlaneConsensus: Send + Sync {
     /// [`ControlPlaneConsensus::submit`] without waiting: `callback` gets
     /// the answer exactly once. The default runs the blocking form and calls
     /// back before it returns; the replicated member (`node::Node`) calls
-    /// back from its driver thread (before its `shutdown` returns at the
-    /// latest).
+    /// back from a callback thread of its own, never its driver thread (so a
+    /// callback may call the member's blocking methods, and a slow one does
+    /// not hold up consensus), before its `shutdown` returns at the latest.
     fn submit_with(&self, proposal: Proposal, timeout: Duration, callback: ProposeCallback) {
         callback(self.submit(proposal, timeout));
     }

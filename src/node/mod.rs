@@ -28,7 +28,7 @@ use crate::engine::replica::ReplicaStatus;
 use crate::engine::{EngineConfig, EngineError, Replica, ReplicaStore};
 use crate::entry::{ControlPlaneEntry, Epoch, Index, NodeId, Proposal, RangeId, Term};
 use crate::transport::{Inbox, Transport};
-use driver::{Command, Driver, Reply, Shared};
+use driver::{CallbackQueue, Command, Driver, Reply, Shared};
 
 /// Why a member stopped on its own ([`Node::stopped`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +58,7 @@ pub enum NodeError {
     /// The engine refused to open.
     #[error(transparent)]
     Engine(#[from] EngineError),
-    /// The driver thread could not be started.
+    /// The driver thread or the callback thread could not be started.
     #[error("could not start the driver thread: {0}")]
     Thread(#[from] std::io::Error),
 }
@@ -90,8 +90,9 @@ impl NodeOptions {
 }
 
 /// A running member of the replicated control plane: a driver thread that
-/// owns the replica, its store and its transport. Cheap to share behind an
-/// `Arc`; every method is thread-safe.
+/// owns the replica, its store and its transport, and a callback thread that
+/// runs completion callbacks. Cheap to share behind an `Arc`; every method
+/// is thread-safe.
 ///
 /// Once the member stopped (shut down, failed on a fatal error, removed from
 /// the cluster), every fallible call answers why: [`ProposeError::Shutdown`]
@@ -102,6 +103,12 @@ pub struct Node {
     tx: mpsc::Sender<Command>,
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// The callback thread, joined by shutdown after the driver.
+    callbacks: Mutex<Option<JoinHandle<()>>>,
+    callback_thread: std::thread::ThreadId,
+    /// What the callback thread runs; a callback that shuts its own member
+    /// down runs the rest of it.
+    callback_queue: Arc<CallbackQueue>,
 }
 
 impl Node {
@@ -146,11 +153,24 @@ impl Node {
             removed: Mutex::new(None),
             gate: Mutex::new(true),
         });
+        // The callback thread first: should the driver not start, dropping
+        // it drops the queue's only sender and the callback thread ends.
+        let (callback_tx, callback_rx) = mpsc::channel();
+        let callback_queue = Arc::new(Mutex::new(callback_rx));
+        let queue = Arc::clone(&callback_queue);
+        let callbacks = std::thread::Builder::new()
+            .name(format!("synod-cb-{}", options.id))
+            .spawn(move || {
+                crate::transport::block_sigpipe();
+                driver::run_callbacks(&queue)
+            })?;
+        let callback_thread = callbacks.thread().id();
         let driver = Driver::new(
             replica,
             transport,
             rx,
             shared.clone(),
+            callback_tx,
             tick,
             resend_reads_after,
         );
@@ -165,6 +185,9 @@ impl Node {
             tx,
             shared,
             thread: Mutex::new(Some(thread)),
+            callbacks: Mutex::new(Some(callbacks)),
+            callback_thread,
+            callback_queue,
         })
     }
 
@@ -190,9 +213,11 @@ impl Node {
         }
     }
 
-    /// Proposes `entry` and calls `callback` on the driver thread with the
-    /// answer (exactly once, unless the member is already shut down, in
-    /// which case it is called at once on this thread with the error).
+    /// Proposes `entry` and calls `callback` on the member's callback thread
+    /// with the answer (exactly once, unless the member is already shut
+    /// down, in which case it is called at once on this thread with the
+    /// error). The callback may call any method of this member, blocking
+    /// ones included; while it runs, later callbacks wait (not consensus).
     pub fn propose_with(
         &self,
         entry: ControlPlaneEntry,
@@ -210,7 +235,7 @@ impl Node {
     }
 
     /// Registers `proposal` unless the member is closed. `Ok`: `callback`
-    /// is called exactly once on the driver thread, before
+    /// is called exactly once on the member's callback thread, before
     /// [`Node::shutdown`] returns at the latest. `Err`: the member is shutting
     /// down or stopped, and the callback comes back uncalled.
     pub fn try_submit_with(
@@ -330,9 +355,11 @@ impl Node {
             .clone()
     }
 
-    /// Stops the driver and waits for it. Every waiting proposal is answered
-    /// [`ProposeError::Shutdown`]; after this returns no callback fires.
-    /// Idempotent.
+    /// Stops the driver and waits for it, then for the callback thread.
+    /// Every waiting proposal is answered [`ProposeError::Shutdown`]; after
+    /// this returns no callback fires. Idempotent. A callback may call it on
+    /// its own member: the callbacks still queued then run on that thread
+    /// before this returns.
     pub fn shutdown(&self) {
         *self.shared.gate.lock().unwrap_or_else(|p| p.into_inner()) = false;
         let _ = self.tx.send(Command::Shutdown);
@@ -340,6 +367,25 @@ impl Node {
         if let Some(h) = handle {
             if h.join().is_err() {
                 tracing::error!("the driver thread of {} panicked", self.id);
+            }
+        }
+        // The driver answered everything it owed and dropped the queue's
+        // sender: the callback thread runs what is left and ends.
+        let callbacks = self
+            .callbacks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if std::thread::current().id() == self.callback_thread {
+            // Called from a callback: joining would wait for this very call.
+            // Run the rest of the queue here instead (it returns once the
+            // driver is gone and the queue is empty); the callback thread
+            // ends after this callback returns.
+            driver::run_callbacks(&self.callback_queue);
+            drop(callbacks);
+        } else if let Some(h) = callbacks {
+            if h.join().is_err() {
+                tracing::error!("the callback thread of {} panicked", self.id);
             }
         }
     }
