@@ -71,10 +71,31 @@ impl Reply {
     }
 }
 
-/// The callback thread: runs every queued callback, in the order the driver
-/// answered them, until the driver is gone and the queue is empty. Also run
-/// by a callback that shuts its own member down, to finish the queue before
-/// that `shutdown` returns.
+thread_local! {
+    /// On a callback thread: the queue it serves (compared, never read).
+    static SERVING: std::cell::Cell<*const CallbackQueue> =
+        const { std::cell::Cell::new(std::ptr::null()) };
+}
+
+/// The body of a member's callback thread: [`run_callbacks`], on a thread
+/// that knows it serves `queue`.
+pub(crate) fn callback_thread(queue: Arc<CallbackQueue>) {
+    SERVING.with(|s| s.set(Arc::as_ptr(&queue)));
+    run_callbacks(&queue);
+}
+
+/// Whether the calling thread is the callback thread serving `queue` (a
+/// callback of that member is calling).
+pub(crate) fn serves(queue: &CallbackQueue) -> bool {
+    SERVING
+        .try_with(|s| std::ptr::eq(s.get(), queue))
+        .unwrap_or(false)
+}
+
+/// Runs every queued callback, in the order the driver answered them, until
+/// the driver is gone and the queue is empty: the callback thread's loop, and
+/// what a callback that shuts its own member down runs to finish the queue
+/// before that `shutdown` returns.
 pub(crate) fn run_callbacks(queue: &CallbackQueue) {
     loop {
         // The guard is a temporary: released before the callback runs.

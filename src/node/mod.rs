@@ -105,7 +105,6 @@ pub struct Node {
     thread: Mutex<Option<JoinHandle<()>>>,
     /// The callback thread, joined by shutdown after the driver.
     callbacks: Mutex<Option<JoinHandle<()>>>,
-    callback_thread: std::thread::ThreadId,
     /// What the callback thread runs; a callback that shuts its own member
     /// down runs the rest of it.
     callback_queue: Arc<CallbackQueue>,
@@ -162,9 +161,8 @@ impl Node {
             .name(format!("synod-cb-{}", options.id))
             .spawn(move || {
                 crate::transport::block_sigpipe();
-                driver::run_callbacks(&queue)
+                driver::callback_thread(queue)
             })?;
-        let callback_thread = callbacks.thread().id();
         let driver = Driver::new(
             replica,
             transport,
@@ -186,7 +184,6 @@ impl Node {
             shared,
             thread: Mutex::new(Some(thread)),
             callbacks: Mutex::new(Some(callbacks)),
-            callback_thread,
             callback_queue,
         })
     }
@@ -376,7 +373,7 @@ impl Node {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        if std::thread::current().id() == self.callback_thread {
+        if driver::serves(&self.callback_queue) {
             // Called from a callback: joining would wait for this very call.
             // Run the rest of the queue here instead (it returns once the
             // driver is gone and the queue is empty); the callback thread
