@@ -45,13 +45,23 @@
  *            called from any number of threads at once; synod_node_free
  *            must not race with any other call on that node. A member
  *            started with synod_node_start runs its own threads (driver,
- *            transport); after synod_node_shutdown returns they are gone,
- *            and its reads find nothing (a single-node engine keeps
- *            answering reads after shutdown).
+ *            completion callbacks, transport); after synod_node_shutdown
+ *            returns they are gone. Its callbacks run on its callback
+ *            thread and may call the node's blocking functions (see
+ *            synod_propose_callback).
  *            synod_identity, synod_ownership, synod_member_list,
  *            synod_leader_hint: immutable once created, so they may be read
  *            from any number of threads at once; free each exactly once,
  *            after every other use. The last error is per thread.
+ *
+ * Stopped    A started member that is shut down, or stopped on its own (a
+ *            storage failure, its removal from the cluster), answers every
+ *            call but synod_node_id, synod_node_shutdown and synod_node_free
+ *            with SYNOD_ERR_SHUTDOWN, or SYNOD_ERR_STORAGE after a storage
+ *            failure: proposals, reads (never "no owner", an empty list or
+ *            SYNOD_FENCE_UNKNOWN), synod_node_is_leader, term and commit
+ *            index alike. A single-node engine keeps answering reads after
+ *            shutdown; only its proposals answer SYNOD_ERR_SHUTDOWN.
  *
  * Versions   SYNOD_VERSION_MAJOR/MINOR/PATCH/NUMBER are the version this
  *            header was generated for (compile time);
@@ -150,8 +160,18 @@ typedef struct synod_commit {
 // `SYNOD_OK` with `commit` pointing at the commit (valid during the call
 // only), or an error status with `commit` NULL, in which case this thread's
 // last error (`synod_last_error_message`, `synod_last_refusal_code`,
-// `synod_last_leader_hint`) describes it during the call. The callback must
-// not call `synod_node_shutdown` or `synod_node_free` on the same node.
+// `synod_last_leader_hint`) describes it during the call.
+//
+// A started member (`synod_node_start`) runs callbacks on a thread of its
+// own, one at a time in the order of the answers, never on its consensus
+// thread: a callback may call any function on the same node, blocking ones
+// included (`synod_node_propose_*`, reads), and `synod_node_shutdown`,
+// which then runs the node's remaining callbacks before it returns; a slow
+// callback delays the node's later callbacks, not its consensus. The
+// single-node engine runs the callback on the registering thread before
+// `synod_node_propose_transition_async` returns: there `synod_node_shutdown`
+// on the same node returns `SYNOD_ERR_INVALID_ARGUMENT` and does nothing.
+// No callback may call `synod_node_free` on its own node.
 typedef void (*synod_propose_callback)(void *user_data,
                                        synod_status status,
                                        const struct synod_commit *commit);
@@ -201,7 +221,10 @@ typedef uint32_t synod_member_state;
 // The catalog refused the entry; `synod_last_refusal_code` says why.
 #define SYNOD_ERR_REFUSED 103
 
-// The node is shut down.
+// The node is shut down (or, a started member, was removed from the
+// cluster): a stopped member answers every call with it, reads included,
+// rather than an empty answer. A proposal answered this did not take
+// effect here.
 #define SYNOD_ERR_SHUTDOWN 104
 
 // Whether the proposal took effect is not known and could not be found
@@ -210,7 +233,9 @@ typedef uint32_t synod_member_state;
 // `SYNOD_ERR_TIMEOUT`, whose entry may still commit later.)
 #define SYNOD_ERR_INDETERMINATE 105
 
-// Durable storage failed; the node stops accepting writes.
+// Durable storage failed; the member stopped on it and answers every later
+// call with it, reads included (the last error says what failed). Also a
+// damaged or locked data directory at `synod_node_start`.
 #define SYNOD_ERR_STORAGE 200
 
 // A member could not start: its listener, TLS material, or joining the
@@ -408,18 +433,22 @@ const char *synod_node_id(const struct synod_node *node);
 
 // Writes whether this member is the leader to `*out`.
 //
-// `*out` is written only on `SYNOD_OK`; the caller owns it.
+// `*out` is written only on `SYNOD_OK`; the caller owns it. A stopped member
+// answers `SYNOD_ERR_SHUTDOWN` (shut down or removed) or `SYNOD_ERR_STORAGE`
+// (stopped on a storage failure) instead.
 synod_status synod_node_is_leader(const struct synod_node *node, bool *out);
 
 // Writes the current election term to `*out`.
 //
-// `*out` is written only on `SYNOD_OK`; the caller owns it.
+// `*out` is written only on `SYNOD_OK`; the caller owns it. A stopped member
+// answers `SYNOD_ERR_SHUTDOWN` or `SYNOD_ERR_STORAGE` instead.
 synod_status synod_node_current_term(const struct synod_node *node, uint64_t *out);
 
 // Writes the index of the highest committed entry to `*out`, 0 when nothing
 // is committed yet (log indices start at 1).
 //
-// `*out` is written only on `SYNOD_OK`; the caller owns it.
+// `*out` is written only on `SYNOD_OK`; the caller owns it. A stopped member
+// answers `SYNOD_ERR_SHUTDOWN` or `SYNOD_ERR_STORAGE` instead.
 synod_status synod_node_commit_index(const struct synod_node *node, uint64_t *out);
 
 // Proposes admitting `member` as a `kind` member reachable at `address`, and
@@ -481,14 +510,16 @@ synod_status synod_node_propose_transition(const struct synod_node *node,
 //
 // Returns `SYNOD_OK` when the proposal was handed to the member; the
 // callback may run before this function returns (on the calling thread,
-// for the single-node engine) or later on the member's driver thread (a
-// started member). It never runs after `synod_node_shutdown` returns: a
-// shutdown answers every proposal still waiting (`SYNOD_ERR_SHUTDOWN`)
-// before it returns. On failure (`SYNOD_ERR_NULL_ARGUMENT`,
+// for the single-node engine) or later on the member's callback thread (a
+// started member; see `synod_propose_callback` for what a callback may
+// call). It never runs after `synod_node_shutdown` returns: a shutdown
+// answers every proposal still waiting (`SYNOD_ERR_SHUTDOWN`) before it
+// returns. On failure (`SYNOD_ERR_NULL_ARGUMENT`,
 // `SYNOD_ERR_INVALID_ARGUMENT`, `SYNOD_ERR_INVALID_IDENTITY`,
-// `SYNOD_ERR_SHUTDOWN` once shutdown began) the callback is not called and
-// `free_user_data` is called before this function returns. Strings are
-// borrowed for the call only.
+// `SYNOD_ERR_SHUTDOWN` once shutdown began or the member stopped,
+// `SYNOD_ERR_STORAGE` once it stopped on a storage failure) the callback is
+// not called and `free_user_data` is called before this function returns.
+// Strings are borrowed for the call only.
 synod_status synod_node_propose_transition_async(const struct synod_node *node,
                                                  const char *range,
                                                  const char *new_owner,
@@ -515,10 +546,13 @@ synod_status synod_node_propose_forced_transition(const struct synod_node *node,
 
 // Looks up the owner of `range` as this member has applied it.
 //
-// Returns `SYNOD_OK` and writes a new snapshot to `*out`, or
-// `SYNOD_ERR_NOT_FOUND` when the range has no owner (and the other errors),
-// leaving `*out` untouched. The caller owns `*out` and frees it with
-// `synod_ownership_free`.
+// Returns `SYNOD_OK` and writes a new snapshot to `*out`. On failure `*out`
+// is left untouched: `SYNOD_ERR_NOT_FOUND` when the range has no owner on
+// this running member; `SYNOD_ERR_SHUTDOWN` once the member is shut down
+// (or removed from the cluster), `SYNOD_ERR_STORAGE` once it stopped on a
+// storage failure (a stopped member never answers "no owner");
+// `SYNOD_ERR_NULL_ARGUMENT`, `SYNOD_ERR_INVALID_ARGUMENT`. The caller owns
+// `*out` and frees it with `synod_ownership_free`.
 synod_status synod_node_owner(const struct synod_node *node,
                               const char *range,
                               struct synod_ownership **out);
@@ -561,8 +595,11 @@ void synod_ownership_free(struct synod_ownership *ownership);
 // member has applied it: a data plane's fence.
 //
 // Writes `SYNOD_FENCE_CURRENT`, `SYNOD_FENCE_STALE` or `SYNOD_FENCE_UNKNOWN`
-// to `*out` on `SYNOD_OK` only. The caller owns `*out`; strings are borrowed
-// for the call only.
+// to `*out` on `SYNOD_OK` only. A stopped member answers no fence:
+// `SYNOD_ERR_SHUTDOWN` once it is shut down (or removed),
+// `SYNOD_ERR_STORAGE` once it stopped on a storage failure, never
+// `SYNOD_FENCE_UNKNOWN`. The caller owns `*out`; strings are borrowed for
+// the call only.
 synod_status synod_node_fence_check(const struct synod_node *node,
                                     const char *range,
                                     const char *owner,
@@ -571,8 +608,11 @@ synod_status synod_node_fence_check(const struct synod_node *node,
 
 // Takes a snapshot of the members, in identity order.
 //
-// Returns `SYNOD_OK` and writes `*out`, leaving it untouched on failure. The
-// caller owns `*out` and frees it with `synod_member_list_free`.
+// Returns `SYNOD_OK` and writes `*out`, leaving it untouched on failure:
+// `SYNOD_ERR_SHUTDOWN` once the member is shut down (or removed),
+// `SYNOD_ERR_STORAGE` once it stopped on a storage failure (a stopped member
+// never answers an empty list), `SYNOD_ERR_NULL_ARGUMENT`. The caller owns
+// `*out` and frees it with `synod_member_list_free`.
 synod_status synod_node_members(const struct synod_node *node, struct synod_member_list **out);
 
 // The number of members in the snapshot, 0 when `list` is NULL.
@@ -631,8 +671,18 @@ const char *synod_leader_hint_address(const struct synod_leader_hint *hint);
 // and not be used again.
 void synod_leader_hint_free(struct synod_leader_hint *hint);
 
-// Stops the node: every later proposal answers `SYNOD_ERR_SHUTDOWN`; reads
-// keep working. Calling it again does nothing more.
+// Stops the node: every proposal still waiting is answered. Afterwards a
+// started member (`synod_node_start`) answers every call but
+// `synod_node_id`, `synod_node_shutdown` and `synod_node_free` with
+// `SYNOD_ERR_SHUTDOWN` (`SYNOD_ERR_STORAGE` if it had stopped on a storage
+// failure), reads and `synod_node_is_leader` included; the single-node
+// engine (`synod_node_open_single`) answers `SYNOD_ERR_SHUTDOWN` to
+// proposals and keeps answering reads. Calling it again does nothing more.
+//
+// May be called from a callback of the same started member (it then runs
+// the member's remaining callbacks before it returns). From a callback of
+// the same single-node engine it would wait for that very callback: it
+// returns `SYNOD_ERR_INVALID_ARGUMENT` and does nothing.
 //
 // Does not free `node`; the caller still owns it and frees it with
 // `synod_node_free`.

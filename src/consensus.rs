@@ -190,7 +190,8 @@ pub trait ControlPlaneConsensus: Send + Sync {
     /// The leader of the current term, if one is known.
     fn leader(&self) -> Option<NodeId>;
 
-    /// Whether this member is the leader.
+    /// Whether this member is the leader: false on a stopped member (shut
+    /// down, failed, removed), which leads nobody.
     fn is_leader(&self) -> bool;
 
     /// The persisted vote state.
@@ -225,8 +226,9 @@ pub trait ControlPlaneConsensus: Send + Sync {
     /// [`ControlPlaneConsensus::submit`] without waiting: `callback` gets
     /// the answer exactly once. The default runs the blocking form and calls
     /// back before it returns; the replicated member (`node::Node`) calls
-    /// back from its driver thread (before its `shutdown` returns at the
-    /// latest).
+    /// back from a callback thread of its own, never its driver thread (so a
+    /// callback may call the member's blocking methods, and a slow one does
+    /// not hold up consensus), before its `shutdown` returns at the latest.
     fn submit_with(&self, proposal: Proposal, timeout: Duration, callback: ProposeCallback) {
         callback(self.submit(proposal, timeout));
     }
@@ -248,17 +250,80 @@ pub trait ControlPlaneConsensus: Send + Sync {
     }
 
     /// The owner of `range` as this member has applied it.
+    ///
+    /// Answers `None` on a stopped member (shut down, failed, removed), as
+    /// if nothing were owned: prefer [`ControlPlaneConsensus::try_owner`],
+    /// which says that the member stopped.
     fn owner(&self, range: &RangeId) -> Option<RangeOwnership>;
 
     /// Whether (`owner`, `epoch`) currently owns `range`, as this member has
     /// applied it.
+    ///
+    /// Answers [`FenceStatus::Unknown`] on a stopped member: prefer
+    /// [`ControlPlaneConsensus::try_fence_check`], which says that the member
+    /// stopped.
     fn fence_check(&self, range: &RangeId, owner: &NodeId, epoch: Epoch) -> FenceStatus;
 
     /// The members, in identity order.
+    ///
+    /// Answers an empty list on a stopped member: prefer
+    /// [`ControlPlaneConsensus::try_members`], which says that the member
+    /// stopped.
     fn members(&self) -> Vec<Member>;
 
     /// The forced transitions, oldest first.
+    ///
+    /// Answers an empty list on a stopped member: prefer
+    /// [`ControlPlaneConsensus::try_audit_log`], which says that the member
+    /// stopped.
     fn audit_log(&self) -> Vec<AuditRecord>;
+
+    /// Whether this engine still answers: `Ok` while it runs, else why it
+    /// stopped: [`ProposeError::Shutdown`] after a shutdown or its removal
+    /// from the cluster, [`ProposeError::Storage`] after a fatal error. A
+    /// stopped engine answers every fallible call with the same error. The
+    /// default (an engine that never stops answering reads, like the
+    /// single-node engine) is always `Ok`.
+    fn check_running(&self) -> Result<(), ProposeError> {
+        Ok(())
+    }
+
+    /// [`ControlPlaneConsensus::owner`], or why this member cannot answer:
+    /// a stopped member answers [`ProposeError::Shutdown`] (or the fatal
+    /// [`ProposeError::Storage`]) instead of "no owner". The default wraps
+    /// `owner`.
+    fn try_owner(&self, range: &RangeId) -> Result<Option<RangeOwnership>, ProposeError> {
+        Ok(self.owner(range))
+    }
+
+    /// [`ControlPlaneConsensus::fence_check`], or why this member cannot
+    /// answer: a stopped member answers [`ProposeError::Shutdown`] (or the
+    /// fatal [`ProposeError::Storage`]) instead of
+    /// [`FenceStatus::Unknown`]. The default wraps `fence_check`.
+    fn try_fence_check(
+        &self,
+        range: &RangeId,
+        owner: &NodeId,
+        epoch: Epoch,
+    ) -> Result<FenceStatus, ProposeError> {
+        Ok(self.fence_check(range, owner, epoch))
+    }
+
+    /// [`ControlPlaneConsensus::members`], or why this member cannot answer:
+    /// a stopped member answers [`ProposeError::Shutdown`] (or the fatal
+    /// [`ProposeError::Storage`]) instead of an empty list. The default
+    /// wraps `members`.
+    fn try_members(&self) -> Result<Vec<Member>, ProposeError> {
+        Ok(self.members())
+    }
+
+    /// [`ControlPlaneConsensus::audit_log`], or why this member cannot
+    /// answer: a stopped member answers [`ProposeError::Shutdown`] (or the
+    /// fatal [`ProposeError::Storage`]) instead of an empty list. The
+    /// default wraps `audit_log`.
+    fn try_audit_log(&self) -> Result<Vec<AuditRecord>, ProposeError> {
+        Ok(self.audit_log())
+    }
 
     /// The index of the last entry this member applied: what its local reads
     /// reflect.

@@ -893,3 +893,244 @@ fn a_clean_stop_leaves_the_commit_index_on_disk() {
         commit.0
     );
 }
+
+/// Every read of a member that was shut down says so: `Shutdown`, not "no
+/// owner", an empty list or `Unknown`; and it leads nobody.
+#[test]
+fn a_shut_down_member_answers_every_read_with_shutdown() {
+    let c = Cluster::new(3);
+    let l = c.leader(Duration::from_secs(5));
+    let leader = c.nodes[l].as_ref().unwrap();
+    leader.propose(transition("r", &c.names[l], 1), T).unwrap();
+    let range: synod::RangeId = "r".parse().unwrap();
+    // Running: the fallible reads answer what the infallible ones do.
+    assert!(leader.check_running().is_ok());
+    assert_eq!(leader.try_owner(&range).unwrap(), leader.owner(&range));
+    assert_eq!(leader.try_members().unwrap().len(), 3);
+    assert_eq!(
+        leader.try_fence_check(&range, &c.names[l], Epoch(1)),
+        Ok(synod::FenceStatus::Current)
+    );
+    assert_eq!(leader.try_audit_log(), Ok(Vec::new()));
+
+    leader.shutdown();
+    assert_eq!(leader.check_running(), Err(ProposeError::Shutdown));
+    assert_eq!(leader.try_owner(&range), Err(ProposeError::Shutdown));
+    assert_eq!(leader.try_members(), Err(ProposeError::Shutdown));
+    assert_eq!(
+        leader.try_fence_check(&range, &c.names[l], Epoch(1)),
+        Err(ProposeError::Shutdown)
+    );
+    assert_eq!(leader.try_audit_log(), Err(ProposeError::Shutdown));
+    assert_eq!(
+        leader.read_local(|cat, _| cat.members().count()),
+        Err(ProposeError::Shutdown)
+    );
+    assert!(!leader.is_leader());
+    assert_eq!(leader.leader(), None);
+    // The infallible forms answer as if empty, as documented.
+    assert_eq!(leader.owner(&range), None);
+    assert!(leader.members().is_empty());
+    assert_eq!(
+        leader.fence_check(&range, &c.names[l], Epoch(1)),
+        synod::FenceStatus::Unknown
+    );
+    // Through the boundary trait object too (what the C and Python bindings
+    // hold).
+    let dynamic: &dyn ControlPlaneConsensus = leader;
+    assert_eq!(dynamic.try_owner(&range), Err(ProposeError::Shutdown));
+    assert_eq!(dynamic.try_members(), Err(ProposeError::Shutdown));
+}
+
+/// A member whose store failed answers every read with the fatal error
+/// (`Storage`), not with an empty catalog; it leads nobody.
+#[test]
+fn a_member_whose_store_failed_answers_every_read_with_the_fatal_error() {
+    use synod::storage::sim::{Fault, SimDisk};
+    let dir = std::path::Path::new("/sim/solo");
+    let me = id("CN=solo");
+    let disk = SimDisk::new();
+    DurableStore::bootstrap(
+        Arc::new(disk.clone()),
+        dir,
+        StoreOptions::default(),
+        &[InitialMember {
+            id: me.clone(),
+            kind: MemberKind::Data,
+            address: "mem:0".parse().unwrap(),
+        }],
+    )
+    .unwrap();
+    let (store, _) =
+        DurableStore::open(Arc::new(disk.clone()), dir, StoreOptions::default()).unwrap();
+    let mut opts = NodeOptions::new(me.clone());
+    opts.engine = engine();
+    let net = MemoryNetwork::new();
+    let node = Node::start(opts, store, move |inbox| net.join(1, inbox)).unwrap();
+    wait_until("the sole member leads", T, || node.is_leader());
+    node.propose(transition("r", &me, 1), T).unwrap();
+    let range: synod::RangeId = "r".parse().unwrap();
+    assert!(node.try_owner(&range).unwrap().is_some());
+
+    // The disk dies: the next write fails and the member stops on it.
+    disk.set_fault(Some(Fault {
+        at_op: disk.stats().ops,
+        then_dead: true,
+    }));
+    let failed = node.propose(transition("r", &me, 2), T);
+    assert!(
+        matches!(failed, Err(ProposeError::Storage(_))),
+        "{failed:?}"
+    );
+    wait_until("the member stops", T, || node.stopped().is_some());
+    let fatal = node.check_running().unwrap_err();
+    assert!(matches!(fatal, ProposeError::Storage(_)), "{fatal:?}");
+    assert_eq!(node.try_owner(&range), Err(fatal.clone()));
+    assert_eq!(node.try_members(), Err(fatal.clone()));
+    assert_eq!(
+        node.try_fence_check(&range, &me, Epoch(1)),
+        Err(fatal.clone())
+    );
+    assert_eq!(node.try_audit_log(), Err(fatal.clone()));
+    assert!(!node.is_leader());
+    assert_eq!(node.leader(), None);
+    node.shutdown();
+    // Shutting it down afterwards keeps the fatal error as the answer.
+    assert_eq!(node.try_members(), Err(fatal));
+}
+
+/// A completion callback may call the member's blocking API: callbacks run
+/// on a thread of their own, so the driver is free to answer. (When they ran
+/// on the driver thread this deadlocked the member.)
+#[test]
+fn a_callback_may_call_the_blocking_api_of_its_own_member() {
+    let mut c = Cluster::new(1);
+    c.leader(Duration::from_secs(5));
+    let node = Arc::new(c.nodes[0].take().unwrap());
+    let me = c.names[0].clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let inner = Arc::clone(&node);
+    node.propose_with(
+        transition("outer", &me, 1),
+        T,
+        Box::new(move |first| {
+            let nested = inner.propose(transition("nested", &me, 1), T);
+            let read = inner.try_owner(&"outer".parse().unwrap());
+            let _ = tx.send((first, nested, read));
+        }),
+    );
+    match rx.recv_timeout(Duration::from_secs(10)) {
+        Ok((first, nested, read)) => {
+            assert!(first.is_ok(), "{first:?}");
+            assert!(nested.is_ok(), "{nested:?}");
+            assert!(read.unwrap().is_some());
+        }
+        Err(_) => {
+            // Deadlocked: dropping the node would wait for its stuck driver
+            // forever, so leave it and fail instead of hanging.
+            std::mem::forget(node);
+            panic!("a callback that called propose on its own member never finished");
+        }
+    }
+    node.shutdown();
+}
+
+/// A slow callback holds up later callbacks, not consensus: while one sleeps
+/// 2 s, the leader keeps its leadership (heartbeats go out) and other
+/// proposals commit.
+#[test]
+fn a_slow_callback_does_not_stall_the_member() {
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    let c = Cluster::new(3);
+    let l = c.leader(Duration::from_secs(5));
+    let leader = c.nodes[l].as_ref().unwrap();
+    let term = leader.current_term();
+    let (started, finished) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let (s, f) = (started.clone(), finished.clone());
+    leader.propose_with(
+        transition("slow", &c.names[l], 1),
+        T,
+        Box::new(move |r| {
+            s.store(true, SeqCst);
+            assert!(r.is_ok(), "{r:?}");
+            std::thread::sleep(Duration::from_secs(2));
+            f.store(true, SeqCst);
+        }),
+    );
+    wait_until("the slow callback runs", T, || started.load(SeqCst));
+    let t0 = Instant::now();
+    for i in 0..5 {
+        leader
+            .propose(
+                transition(&format!("meanwhile{i}"), &c.names[l], 1),
+                Duration::from_secs(1),
+            )
+            .unwrap_or_else(|e| panic!("a proposal during the slow callback failed: {e}"));
+    }
+    // Several election timeouts (10 ms ticks) pass while the callback sleeps.
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !finished.load(SeqCst),
+        "the callback finished early ({:?}): the test proves nothing",
+        t0.elapsed()
+    );
+    assert!(leader.is_leader(), "the leader lost its leadership");
+    assert_eq!(leader.current_term(), term, "an election happened");
+    for n in c.nodes.iter().flatten() {
+        assert_eq!(n.current_term(), term);
+    }
+    wait_until("the slow callback ends", T, || finished.load(SeqCst));
+}
+
+/// A callback may shut its own member down: the call returns (no deadlock),
+/// and every other registered callback has run by then, exactly once.
+#[test]
+fn a_callback_may_shut_its_own_member_down() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    let mut c = Cluster::new(1);
+    c.leader(Duration::from_secs(5));
+    let node = Arc::new(c.nodes[0].take().unwrap());
+    let me = c.names[0].clone();
+    let returned = Arc::new(AtomicBool::new(false));
+    let late = Arc::new(AtomicUsize::new(0));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (inner, ret) = (Arc::clone(&node), returned.clone());
+    node.propose_with(
+        transition("stopper", &me, 1),
+        T,
+        Box::new(move |_| {
+            inner.shutdown();
+            ret.store(true, SeqCst);
+            let _ = tx.send(());
+        }),
+    );
+    for i in 0..20 {
+        let (returned, late, answered) = (returned.clone(), late.clone(), answered.clone());
+        node.propose_with(
+            transition(&format!("after{i}"), &me, 1),
+            Duration::from_secs(60),
+            Box::new(move |_| {
+                if returned.load(SeqCst) {
+                    late.fetch_add(1, SeqCst);
+                }
+                answered.fetch_add(1, SeqCst);
+            }),
+        );
+    }
+    if rx.recv_timeout(Duration::from_secs(10)).is_err() {
+        std::mem::forget(node);
+        panic!("shutdown called from a callback never returned");
+    }
+    node.shutdown();
+    assert_eq!(answered.load(SeqCst), 20, "every callback ran exactly once");
+    assert_eq!(
+        late.load(SeqCst),
+        0,
+        "a callback ran after shutdown returned"
+    );
+    assert_eq!(node.check_running(), Err(ProposeError::Shutdown));
+}

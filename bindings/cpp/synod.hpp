@@ -10,6 +10,12 @@
 // Thread safety follows synod.h: a synod::node may be used from many threads
 // at once (its methods are const); moving or destroying it must not race
 // with other use.
+// A stopped member (shut down, removed, or stopped on a storage failure)
+// answers as synod.h says: every method but id() and shutdown() throws
+// synod::error with SYNOD_ERR_SHUTDOWN (SYNOD_ERR_STORAGE after a storage
+// failure), reads and is_leader() included; it never answers "no owner", an
+// empty member list or fence::unknown for want of a running member. A
+// single-node engine keeps answering reads after shutdown().
 #ifndef SYNOD_HPP
 #define SYNOD_HPP
 
@@ -171,6 +177,7 @@ struct member {
 };
 
 /// A control-plane member. Move-only; destroying it shuts it down and frees it.
+/// Once it stopped, its methods throw (see the top of this file).
 class node {
 public:
     using timeout = std::chrono::milliseconds;
@@ -247,7 +254,8 @@ public:
         return out;
     }
 
-    /// The owner of `range`, or std::nullopt when it has none.
+    /// The owner of `range`, or std::nullopt when it has none. A stopped
+    /// member throws (SYNOD_ERR_SHUTDOWN, SYNOD_ERR_STORAGE) instead.
     std::optional<ownership> owner(const std::string &range) const {
         synod_ownership *raw = nullptr;
         synod_status status = synod_node_owner(get(), detail::c_arg(range, "range"), &raw);
@@ -261,6 +269,8 @@ public:
                          synod_ownership_index(o.get())};
     }
 
+    /// The fence answer for (`owner`, `epoch`) on `range`. A stopped member
+    /// throws (SYNOD_ERR_SHUTDOWN, SYNOD_ERR_STORAGE), never fence::unknown.
     fence fence_check(const std::string &range, const std::string &owner,
                       std::uint64_t epoch) const {
         synod_fence_status out = 0;
@@ -269,6 +279,8 @@ public:
         return static_cast<fence>(out);
     }
 
+    /// The members, in identity order. A stopped member throws
+    /// (SYNOD_ERR_SHUTDOWN, SYNOD_ERR_STORAGE), never an empty list.
     std::vector<member> members() const {
         synod_member_list *raw = nullptr;
         detail::check(synod_node_members(get(), &raw));
@@ -286,7 +298,9 @@ public:
         return out;
     }
 
-    /// Stops proposals (they then throw SYNOD_ERR_SHUTDOWN); reads keep working.
+    /// Stops the node (see synod_node_shutdown): a started member then throws
+    /// SYNOD_ERR_SHUTDOWN from every method but id() and shutdown(); a
+    /// single-node engine throws it from proposals and keeps answering reads.
     void shutdown() const { detail::check(synod_node_shutdown(get())); }
 
     /// The C handle, borrowed; NULL after the node was moved from.

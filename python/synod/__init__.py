@@ -27,7 +27,10 @@ error is a `SynodError`; invalid arguments are also `ValueError`s,
 `UnauthorizedError` a `PermissionError` and `UnavailableError` (no member
 reachable) a `ConnectionError`. A proposal that fails with any error but
 `TimeoutError` and `IndeterminateError` did not take effect; after those two,
-read the state before acting.
+read the state before acting. A member that stopped (closed, failed on its
+storage, removed) raises `ShutdownError` (`StorageError` after a storage
+failure) from every call, reads included, rather than answer None or an
+empty list.
 """
 
 from typing import Union

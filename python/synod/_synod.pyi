@@ -107,10 +107,12 @@ class RefusedError(SynodError):
     ) -> None: ...
 
 class ShutdownError(SynodError):
-    """The node is closed or shutting down."""
+    """The node is closed or shutting down, or the member stopped: raised by
+    every call on a stopped member, reads included."""
 
 class StorageError(SynodError):
-    """Durable storage failed; the member stops accepting writes."""
+    """Durable storage failed; the member stopped on it and raises this from
+    every later call, reads included."""
 
 class UnauthorizedError(SynodError, builtins.PermissionError):
     """The member refused the request: the client's identity may not do this."""
@@ -330,7 +332,11 @@ class DurableVote:
 
 @final
 class Node:
-    """A control-plane member; `with` closes it."""
+    """A control-plane member; `with` closes it.
+
+    A member that stopped (its `RunningMember` closed, a storage failure, its
+    removal) raises `ShutdownError` (`StorageError` after a storage failure)
+    from every method and property but `id` and `closed`, reads included."""
 
     @staticmethod
     def single(
@@ -495,5 +501,7 @@ def _scripted_node(
     fail: Literal["not-leader", "no-quorum", "storage", "shutdown"] | None = None,
     leader: str | None = None,
     leader_address: str | None = None,
+    stopped: Literal["storage", "shutdown"] | None = None,
 ) -> Node:
-    """Test hook, not API: a node whose proposals are slowed or made to fail."""
+    """Test hook, not API: a node whose proposals are slowed or made to fail,
+    or that plays a member that stopped (`stopped`)."""

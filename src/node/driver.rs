@@ -6,12 +6,19 @@
 //! queued command (so proposals that arrive together share one fsync); tick
 //! when due; run [`Replica::process_ready`]; answer completed proposals and
 //! reads; expire deadlines; publish the status. When the loop ends, every
-//! waiter is answered ([`ProposeError::Shutdown`]) and no callback fires
-//! afterwards, since callbacks run only on this thread.
+//! waiter is answered ([`ProposeError::Shutdown`]).
+//!
+//! Completion callbacks do not run here: the driver hands each one, with its
+//! answer, to the member's callback thread ([`run_callbacks`]), so a
+//! callback may call the member's blocking methods (the driver is free to
+//! answer them) and a slow one does not hold up ticks. The driver owns the
+//! only sender of that queue: when it ends, the callback thread runs what is
+//! left and ends too, and `Node::shutdown` joins it after the driver, so no
+//! callback fires after `shutdown` returns.
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SendError, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,20 +41,76 @@ pub(crate) enum Reply {
     Callback(ProposeCallback),
 }
 
+/// A completion callback with its answer, on its way to the callback thread.
+pub(crate) type CallbackJob = (ProposeCallback, ProposeResult);
+
+/// The callback thread's end of the queue. Shared (behind a lock held only
+/// while waiting for the next job, never while a callback runs) so that a
+/// callback that shuts its own member down can run the rest of the queue
+/// itself, before its `shutdown` returns.
+pub(crate) type CallbackQueue = std::sync::Mutex<Receiver<CallbackJob>>;
+
 impl Reply {
-    fn answer(self, result: ProposeResult) {
+    /// Answers a waiter at once, or queues a callback for the callback
+    /// thread.
+    fn answer(self, result: ProposeResult, callbacks: &Sender<CallbackJob>) {
         match self {
             // The waiter may have given up; nobody to tell then.
             Reply::Wait(tx) => {
                 let _ = tx.send(result);
             }
             Reply::Callback(f) => {
-                // A panicking host callback must not take the driver down.
-                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(result))).is_err() {
-                    tracing::error!("a proposal callback panicked");
+                // The callback thread ends only once the driver's sender is
+                // gone, so this cannot fail; should it, the answer is still
+                // owed exactly once.
+                if let Err(SendError((f, result))) = callbacks.send((f, result)) {
+                    run_callback(f, result);
                 }
             }
         }
+    }
+}
+
+thread_local! {
+    /// On a callback thread: the queue it serves (compared, never read).
+    static SERVING: std::cell::Cell<*const CallbackQueue> =
+        const { std::cell::Cell::new(std::ptr::null()) };
+}
+
+/// The body of a member's callback thread: [`run_callbacks`], on a thread
+/// that knows it serves `queue`.
+pub(crate) fn callback_thread(queue: Arc<CallbackQueue>) {
+    SERVING.with(|s| s.set(Arc::as_ptr(&queue)));
+    run_callbacks(&queue);
+}
+
+/// Whether the calling thread is the callback thread serving `queue` (a
+/// callback of that member is calling).
+pub(crate) fn serves(queue: &CallbackQueue) -> bool {
+    SERVING
+        .try_with(|s| std::ptr::eq(s.get(), queue))
+        .unwrap_or(false)
+}
+
+/// Runs every queued callback, in the order the driver answered them, until
+/// the driver is gone and the queue is empty: the callback thread's loop, and
+/// what a callback that shuts its own member down runs to finish the queue
+/// before that `shutdown` returns.
+pub(crate) fn run_callbacks(queue: &CallbackQueue) {
+    loop {
+        // The guard is a temporary: released before the callback runs.
+        let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+        match job {
+            Ok((f, result)) => run_callback(f, result),
+            Err(_) => return,
+        }
+    }
+}
+
+fn run_callback(f: ProposeCallback, result: ProposeResult) {
+    // A panicking host callback must not take the callback thread down.
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(result))).is_err() {
+        tracing::error!("a proposal callback panicked");
     }
 }
 
@@ -122,6 +185,9 @@ pub(crate) struct Driver<S: ReplicaStore, T: Transport> {
     pub rx: Receiver<Command>,
     pub shared: Arc<Shared>,
     pub tick_interval: Duration,
+    /// Where completion callbacks go to run (the callback thread); the
+    /// only sender, dropped with the driver.
+    callbacks: Sender<CallbackJob>,
     proposals: HashMap<ProposalToken, ProposalWaiter>,
     reads: HashMap<ReadToken, ReadWaiter>,
     transfers: Vec<TransferWaiter>,
@@ -145,6 +211,7 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
         transport: T,
         rx: Receiver<Command>,
         shared: Arc<Shared>,
+        callbacks: Sender<CallbackJob>,
         tick_interval: Duration,
         resend_reads_after: Duration,
     ) -> Self {
@@ -153,6 +220,7 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
             transport,
             rx,
             shared,
+            callbacks,
             tick_interval,
             proposals: HashMap::new(),
             reads: HashMap::new(),
@@ -359,7 +427,7 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
             } => {
                 let token = ProposalToken(self.token());
                 match self.replica.propose(&proposal, token) {
-                    Ok(Some(first)) => reply.answer(Ok(first)),
+                    Ok(Some(first)) => reply.answer(Ok(first), &self.callbacks),
                     Ok(None) => {
                         let started = Instant::now();
                         self.proposals.insert(
@@ -371,7 +439,7 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
                             },
                         );
                     }
-                    Err(e) => reply.answer(Err(e)),
+                    Err(e) => reply.answer(Err(e), &self.callbacks),
                 }
             }
             Command::Read {
@@ -445,7 +513,7 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
                         } else {
                             m.proposals_failed.fetch_add(1, Relaxed);
                         }
-                        w.reply.answer(result);
+                        w.reply.answer(result, &self.callbacks);
                     }
                 }
                 Completion::Read(token, index) => {
@@ -467,7 +535,7 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
         for token in late {
             if let Some(w) = self.proposals.remove(&token) {
                 let err = self.replica.abandon(token, now - w.started);
-                w.reply.answer(Err(err));
+                w.reply.answer(Err(err), &self.callbacks);
             }
         }
         let late: Vec<ReadToken> = self
@@ -495,7 +563,7 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
             let _ = w.reply.send(Err(err.clone()));
         }
         for (_, w) in self.proposals.drain() {
-            w.reply.answer(Err(err.clone()));
+            w.reply.answer(Err(err.clone()), &self.callbacks);
         }
         for (_, w) in self.reads.drain() {
             run_read(w.f, Err(err.clone()));
@@ -503,7 +571,7 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
         // Commands still queued get the same answer.
         while let Ok(cmd) = self.rx.try_recv() {
             match cmd {
-                Command::Propose { reply, .. } => reply.answer(Err(err.clone())),
+                Command::Propose { reply, .. } => reply.answer(Err(err.clone()), &self.callbacks),
                 Command::Read { f, .. } => run_read(f, Err(err.clone())),
                 Command::TransferLeader { reply, .. } => {
                     let _ = reply.send(Err(err.clone()));

@@ -28,7 +28,7 @@ use crate::engine::replica::ReplicaStatus;
 use crate::engine::{EngineConfig, EngineError, Replica, ReplicaStore};
 use crate::entry::{ControlPlaneEntry, Epoch, Index, NodeId, Proposal, RangeId, Term};
 use crate::transport::{Inbox, Transport};
-use driver::{Command, Driver, Reply, Shared};
+use driver::{CallbackQueue, Command, Driver, Reply, Shared};
 
 /// Why a member stopped on its own ([`Node::stopped`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +58,7 @@ pub enum NodeError {
     /// The engine refused to open.
     #[error(transparent)]
     Engine(#[from] EngineError),
-    /// The driver thread could not be started.
+    /// The driver thread or the callback thread could not be started.
     #[error("could not start the driver thread: {0}")]
     Thread(#[from] std::io::Error),
 }
@@ -90,14 +90,24 @@ impl NodeOptions {
 }
 
 /// A running member of the replicated control plane: a driver thread that
-/// owns the replica, its store and its transport. Cheap to share behind an
-/// `Arc`; every method is thread-safe.
+/// owns the replica, its store and its transport, and a callback thread that
+/// runs completion callbacks. Cheap to share behind an `Arc`; every method
+/// is thread-safe.
+///
+/// Once the member stopped (shut down, failed on a fatal error, removed from
+/// the cluster), every fallible call answers why: [`ProposeError::Shutdown`]
+/// or the fatal [`ProposeError::Storage`]; it leads nobody.
 #[derive(Debug)]
 pub struct Node {
     id: NodeId,
     tx: mpsc::Sender<Command>,
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// The callback thread, joined by shutdown after the driver.
+    callbacks: Mutex<Option<JoinHandle<()>>>,
+    /// What the callback thread runs; a callback that shuts its own member
+    /// down runs the rest of it.
+    callback_queue: Arc<CallbackQueue>,
 }
 
 impl Node {
@@ -142,11 +152,23 @@ impl Node {
             removed: Mutex::new(None),
             gate: Mutex::new(true),
         });
+        // The callback thread first: should the driver not start, dropping
+        // it drops the queue's only sender and the callback thread ends.
+        let (callback_tx, callback_rx) = mpsc::channel();
+        let callback_queue = Arc::new(Mutex::new(callback_rx));
+        let queue = Arc::clone(&callback_queue);
+        let callbacks = std::thread::Builder::new()
+            .name(format!("synod-cb-{}", options.id))
+            .spawn(move || {
+                crate::transport::block_sigpipe();
+                driver::callback_thread(queue)
+            })?;
         let driver = Driver::new(
             replica,
             transport,
             rx,
             shared.clone(),
+            callback_tx,
             tick,
             resend_reads_after,
         );
@@ -161,6 +183,8 @@ impl Node {
             tx,
             shared,
             thread: Mutex::new(Some(thread)),
+            callbacks: Mutex::new(Some(callbacks)),
+            callback_queue,
         })
     }
 
@@ -186,9 +210,11 @@ impl Node {
         }
     }
 
-    /// Proposes `entry` and calls `callback` on the driver thread with the
-    /// answer (exactly once, unless the member is already shut down, in
-    /// which case it is called at once on this thread with the error).
+    /// Proposes `entry` and calls `callback` on the member's callback thread
+    /// with the answer (exactly once, unless the member is already shut
+    /// down, in which case it is called at once on this thread with the
+    /// error). The callback may call any method of this member, blocking
+    /// ones included; while it runs, later callbacks wait (not consensus).
     pub fn propose_with(
         &self,
         entry: ControlPlaneEntry,
@@ -206,7 +232,7 @@ impl Node {
     }
 
     /// Registers `proposal` unless the member is closed. `Ok`: `callback`
-    /// is called exactly once on the driver thread, before
+    /// is called exactly once on the member's callback thread, before
     /// [`Node::shutdown`] returns at the latest. `Err`: the member is shutting
     /// down or stopped, and the callback comes back uncalled.
     pub fn try_submit_with(
@@ -326,9 +352,11 @@ impl Node {
             .clone()
     }
 
-    /// Stops the driver and waits for it. Every waiting proposal is answered
-    /// [`ProposeError::Shutdown`]; after this returns no callback fires.
-    /// Idempotent.
+    /// Stops the driver and waits for it, then for the callback thread.
+    /// Every waiting proposal is answered [`ProposeError::Shutdown`]; after
+    /// this returns no callback fires. Idempotent. A callback may call it on
+    /// its own member: the callbacks still queued then run on that thread
+    /// before this returns.
     pub fn shutdown(&self) {
         *self.shared.gate.lock().unwrap_or_else(|p| p.into_inner()) = false;
         let _ = self.tx.send(Command::Shutdown);
@@ -337,6 +365,35 @@ impl Node {
             if h.join().is_err() {
                 tracing::error!("the driver thread of {} panicked", self.id);
             }
+        }
+        // The driver answered everything it owed and dropped the queue's
+        // sender: the callback thread runs what is left and ends.
+        let callbacks = self
+            .callbacks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if driver::serves(&self.callback_queue) {
+            // Called from a callback: joining would wait for this very call.
+            // Run the rest of the queue here instead (it returns once the
+            // driver is gone and the queue is empty); the callback thread
+            // ends after this callback returns.
+            driver::run_callbacks(&self.callback_queue);
+            drop(callbacks);
+        } else if let Some(h) = callbacks {
+            if h.join().is_err() {
+                tracing::error!("the callback thread of {} panicked", self.id);
+            }
+        }
+    }
+
+    /// `Ok` while the member takes commands, else why not (see
+    /// [`ControlPlaneConsensus::check_running`]).
+    fn running(&self) -> Result<(), ProposeError> {
+        if *self.shared.gate.lock().unwrap_or_else(|p| p.into_inner()) {
+            Ok(())
+        } else {
+            Err(self.stopped_error())
         }
     }
 }
@@ -357,11 +414,16 @@ impl ControlPlaneConsensus for Node {
     }
 
     fn leader(&self) -> Option<NodeId> {
+        if self.running().is_err() {
+            return None;
+        }
         self.status().leader.map(|l| l.id)
     }
 
+    /// False once the member stopped (or began to): a stopped member leads
+    /// nobody, even before its driver has published its last status.
     fn is_leader(&self) -> bool {
-        self.status().role == raft::StateRole::Leader
+        self.running().is_ok() && self.status().role == raft::StateRole::Leader
     }
 
     fn durable_vote(&self) -> DurableVoteState {
@@ -399,27 +461,52 @@ impl ControlPlaneConsensus for Node {
         Node::try_submit_with(self, proposal, timeout, callback)
     }
 
+    /// `None` on a stopped member as well: prefer `try_owner`.
     fn owner(&self, range: &RangeId) -> Option<RangeOwnership> {
-        let range = range.clone();
-        self.read_local(move |c, _| c.owner(&range).cloned())
-            .ok()
-            .flatten()
+        self.try_owner(range).ok().flatten()
     }
 
+    /// `Unknown` on a stopped member as well: prefer `try_fence_check`.
     fn fence_check(&self, range: &RangeId, owner: &NodeId, epoch: Epoch) -> FenceStatus {
-        let (range, owner) = (range.clone(), owner.clone());
-        self.read_local(move |c, _| c.fence_check(&range, &owner, epoch))
+        self.try_fence_check(range, owner, epoch)
             .unwrap_or(FenceStatus::Unknown)
     }
 
+    /// Empty on a stopped member: prefer `try_members`.
     fn members(&self) -> Vec<Member> {
-        self.read_local(|c, _| c.members().cloned().collect())
-            .unwrap_or_default()
+        self.try_members().unwrap_or_default()
     }
 
+    /// Empty on a stopped member: prefer `try_audit_log`.
     fn audit_log(&self) -> Vec<AuditRecord> {
+        self.try_audit_log().unwrap_or_default()
+    }
+
+    fn check_running(&self) -> Result<(), ProposeError> {
+        self.running()
+    }
+
+    fn try_owner(&self, range: &RangeId) -> Result<Option<RangeOwnership>, ProposeError> {
+        let range = range.clone();
+        self.read_local(move |c, _| c.owner(&range).cloned())
+    }
+
+    fn try_fence_check(
+        &self,
+        range: &RangeId,
+        owner: &NodeId,
+        epoch: Epoch,
+    ) -> Result<FenceStatus, ProposeError> {
+        let (range, owner) = (range.clone(), owner.clone());
+        self.read_local(move |c, _| c.fence_check(&range, &owner, epoch))
+    }
+
+    fn try_members(&self) -> Result<Vec<Member>, ProposeError> {
+        self.read_local(|c, _| c.members().cloned().collect())
+    }
+
+    fn try_audit_log(&self) -> Result<Vec<AuditRecord>, ProposeError> {
         self.read_local(|c, _| c.audit_log().to_vec())
-            .unwrap_or_default()
     }
 
     fn applied_index(&self) -> Index {

@@ -151,9 +151,227 @@ static void test_started_member(void) {
     free(c);
 }
 
+/* Starts a one-member cluster named `id` in a fresh directory and waits
+ * until it leads. */
+static synod_node *start_member(const char *id) {
+    char dir[] = "/tmp/synod-c-async-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char config[512];
+    char text[1024];
+    snprintf(config, sizeof config, "%s/node.toml", dir);
+    snprintf(text, sizeof text,
+             "id = \"%s\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"%s/data\"\n"
+             "[tls]\ninsecure = true\n"
+             "[cluster]\nbootstrap = [ { id = \"%s\", address = \"127.0.0.1:0\" } ]\n"
+             "[engine]\ntick_ms = 10\n",
+             id, dir, id);
+    FILE *f = fopen(config, "w");
+    CHECK(f != NULL);
+    CHECK(fputs(text, f) >= 0);
+    CHECK(fclose(f) == 0);
+    synod_node *node = NULL;
+    CHECK_OK(synod_node_start(config, &node));
+    bool led = false;
+    for (int i = 0; i < 500 && !led; i++) {
+        CHECK_OK(synod_node_is_leader(node, &led));
+        if (!led) sleep_ms(10);
+    }
+    CHECK(led);
+    return node;
+}
+
+static long elapsed_ms(const struct timespec *since) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - since->tv_sec) * 1000L + (now.tv_nsec - since->tv_nsec) / 1000000L;
+}
+
+/* What a callback that calls back into its own node saw. */
+typedef struct {
+    const synod_node *node;
+    atomic_int done;
+    atomic_int first;  /* the callback's own status */
+    atomic_int nested; /* a blocking proposal made from inside it */
+    atomic_int read;   /* a read made from inside it */
+    atomic_int owner_epoch;
+} reentry;
+
+static void propose_from_callback(void *user_data, synod_status status, const synod_commit *commit) {
+    reentry *r = user_data;
+    (void)commit;
+    atomic_store(&r->first, (int)status);
+    synod_commit c;
+    atomic_store(&r->nested, (int)synod_node_propose_transition(r->node, "nested", "CN=reentry", 1,
+                                                                 5000, &c));
+    synod_ownership *own = NULL;
+    synod_status read = synod_node_owner(r->node, "outer", &own);
+    atomic_store(&r->read, (int)read);
+    if (read == SYNOD_OK) {
+        atomic_store(&r->owner_epoch, (int)synod_ownership_epoch(own));
+        synod_ownership_free(own);
+    }
+    atomic_store(&r->done, 1);
+}
+
+/* A callback may call the blocking functions of its own node: callbacks run
+ * on the member's callback thread, not the thread that answers them. */
+static void test_callback_calls_its_own_node(void) {
+    synod_node *node = start_member("CN=reentry");
+    reentry *r = calloc(1, sizeof *r);
+    CHECK(r != NULL);
+    r->node = node;
+    atomic_store(&r->first, -1);
+    atomic_store(&r->nested, -1);
+    atomic_store(&r->read, -1);
+    CHECK_OK(synod_node_propose_transition_async(node, "outer", "CN=reentry", 1, 5000,
+                                                 propose_from_callback, r, NULL));
+    /* Deadlocked, this fails here (and exits) instead of hanging. */
+    wait_for(&r->done, 1);
+    CHECK(atomic_load(&r->first) == SYNOD_OK);
+    CHECK(atomic_load(&r->nested) == SYNOD_OK);
+    CHECK(atomic_load(&r->read) == SYNOD_OK);
+    CHECK(atomic_load(&r->owner_epoch) == 1);
+    synod_node_free(node);
+    free(r);
+}
+
+typedef struct {
+    atomic_int started;
+    atomic_int finished;
+} slow;
+
+static void sleep_in_callback(void *user_data, synod_status status, const synod_commit *commit) {
+    slow *s = user_data;
+    (void)status;
+    (void)commit;
+    atomic_store(&s->started, 1);
+    sleep_ms(2000);
+    atomic_store(&s->finished, 1);
+}
+
+/* A callback that sleeps 2 s holds up later callbacks, not the member: a
+ * blocking proposal made meanwhile commits at once. */
+static void test_slow_callback_does_not_stall(void) {
+    synod_node *node = start_member("CN=slow");
+    slow *s = calloc(1, sizeof *s);
+    CHECK(s != NULL);
+    CHECK_OK(synod_node_propose_transition_async(node, "slow", "CN=slow", 1, 5000,
+                                                 sleep_in_callback, s, NULL));
+    wait_for(&s->started, 1);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    synod_commit c;
+    for (int i = 0; i < 2; i++) {
+        char range[32];
+        snprintf(range, sizeof range, "meanwhile-%d", i);
+        CHECK_OK(synod_node_propose_transition(node, range, "CN=slow", 1, 1000, &c));
+    }
+    long took = elapsed_ms(&t0);
+    if (took >= 1500) fprintf(stderr, "proposals during a slow callback took %ld ms\n", took);
+    CHECK(took < 1500);
+    CHECK(atomic_load(&s->finished) == 0);
+    bool led = false;
+    CHECK_OK(synod_node_is_leader(node, &led));
+    CHECK(led);
+    /* Shutdown waits for the slow callback. */
+    CHECK_OK(synod_node_shutdown(node));
+    CHECK(atomic_load(&s->finished) == 1);
+    synod_node_free(node);
+    free(s);
+}
+
+typedef struct {
+    const synod_node *node;
+    atomic_int shutdown_status;
+    atomic_int returned;
+    counters *others;
+    atomic_int late;
+} stopper;
+
+static stopper *the_stopper;
+
+static void shut_down_from_callback(void *user_data, synod_status status, const synod_commit *commit) {
+    stopper *s = user_data;
+    (void)status;
+    (void)commit;
+    atomic_store(&s->shutdown_status, (int)synod_node_shutdown(s->node));
+    atomic_store(&s->returned, 1);
+}
+
+static void count_if_late(void *user_data, synod_status status, const synod_commit *commit) {
+    if (atomic_load(&the_stopper->returned)) atomic_fetch_add(&the_stopper->late, 1);
+    on_answer(user_data, status, commit);
+}
+
+/* A callback may shut its own started member down: no deadlock, and every
+ * other callback has run (and been freed) before that shutdown returns. */
+static void test_shutdown_from_a_callback(void) {
+    synod_node *node = start_member("CN=stopper");
+    stopper *s = calloc(1, sizeof *s);
+    CHECK(s != NULL);
+    s->node = node;
+    s->others = fresh();
+    atomic_store(&s->shutdown_status, -1);
+    the_stopper = s;
+    CHECK_OK(synod_node_propose_transition_async(node, "stop", "CN=stopper", 1, 5000,
+                                                 shut_down_from_callback, s, NULL));
+    int registered = 0;
+    for (int i = 0; i < 20; i++) {
+        char range[32];
+        snprintf(range, sizeof range, "after-%d", i);
+        if (synod_node_propose_transition_async(node, range, "CN=stopper", 1, 60000, count_if_late,
+                                                s->others, on_free) == SYNOD_OK) {
+            registered++;
+        }
+    }
+    wait_for(&s->returned, 1);
+    CHECK(atomic_load(&s->shutdown_status) == SYNOD_OK);
+    CHECK(atomic_load(&s->others->called) == registered);
+    CHECK(atomic_load(&s->others->freed) == 20);
+    CHECK(atomic_load(&s->late) == 0);
+    CHECK_OK(synod_node_shutdown(node));
+    synod_node_free(node);
+    free(s->others);
+    free(s);
+}
+
+typedef struct {
+    const synod_node *node;
+    atomic_int status;
+} single_stopper;
+
+static void shut_down_single_from_callback(void *user_data, synod_status status,
+                                           const synod_commit *commit) {
+    single_stopper *s = user_data;
+    (void)status;
+    (void)commit;
+    atomic_store(&s->status, (int)synod_node_shutdown(s->node));
+}
+
+/* The single-node engine calls back before the registration returns: a
+ * shutdown from there is refused with an error instead of deadlocking. */
+static void test_single_node_shutdown_from_a_callback_is_refused(void) {
+    synod_node *node = NULL;
+    CHECK_OK(synod_node_open_single("CN=solo", "127.0.0.1:7001", &node));
+    single_stopper s = {node, -1};
+    CHECK_OK(synod_node_propose_transition_async(node, "r", "CN=solo", 1, 1000,
+                                                 shut_down_single_from_callback, &s, NULL));
+    CHECK(atomic_load(&s.status) == SYNOD_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(last_message(), "callback") != NULL);
+    /* Nothing was shut down; outside the callback it works. */
+    synod_commit c;
+    CHECK_OK(synod_node_propose_transition(node, "r", "CN=solo", 2, 1000, &c));
+    CHECK_OK(synod_node_shutdown(node));
+    synod_node_free(node);
+}
+
 int main(void) {
     test_single_node();
     test_started_member();
+    test_callback_calls_its_own_node();
+    test_slow_callback_does_not_stall();
+    test_shutdown_from_a_callback();
+    test_single_node_shutdown_from_a_callback_is_refused();
     printf("test_async: ok\n");
     return 0;
 }

@@ -24,6 +24,46 @@ static void write_file(const char *path, const char *text) {
     CHECK(fclose(f) == 0);
 }
 
+/* A shut-down member answers every call with SYNOD_ERR_SHUTDOWN, never an
+ * empty answer ("no owner", no members, SYNOD_FENCE_UNKNOWN, not the
+ * leader), and leaves every out-parameter untouched. */
+static void test_stopped_member_reads(synod_node *node) {
+    synod_ownership *own = (synod_ownership *)0x1;
+    CHECK_STATUS(synod_node_owner(node, "orders:[0,100)", &own), SYNOD_ERR_SHUTDOWN);
+    CHECK(own == (synod_ownership *)0x1);
+    CHECK_STR(last_message(), "the member is shut down");
+    /* A range it never saw: still "shut down", not "no owner". */
+    CHECK_STATUS(synod_node_owner(node, "never-assigned", &own), SYNOD_ERR_SHUTDOWN);
+    CHECK(own == (synod_ownership *)0x1);
+
+    synod_member_list *list = (synod_member_list *)0x1;
+    CHECK_STATUS(synod_node_members(node, &list), SYNOD_ERR_SHUTDOWN);
+    CHECK(list == (synod_member_list *)0x1);
+
+    synod_fence_status fence = 0xdead;
+    CHECK_STATUS(synod_node_fence_check(node, "orders:[0,100)", "CN=c-member", 1, &fence),
+                 SYNOD_ERR_SHUTDOWN);
+    CHECK(fence == 0xdead);
+
+    bool leader = true;
+    CHECK_STATUS(synod_node_is_leader(node, &leader), SYNOD_ERR_SHUTDOWN);
+    CHECK(leader);
+    uint64_t u = 42;
+    CHECK_STATUS(synod_node_current_term(node, &u), SYNOD_ERR_SHUTDOWN);
+    CHECK_STATUS(synod_node_commit_index(node, &u), SYNOD_ERR_SHUTDOWN);
+    CHECK(u == 42);
+    CHECK(synod_last_error_status() == SYNOD_ERR_SHUTDOWN);
+
+    synod_commit commit;
+    memset(&commit, 0, sizeof commit);
+    CHECK_STATUS(synod_node_propose_admit(node, "CN=z", SYNOD_MEMBER_KIND_DATA, "h:1", 1000, &commit),
+                 SYNOD_ERR_SHUTDOWN);
+    CHECK(commit.index == 0);
+    /* What still works: its identity, and shutting down again. */
+    CHECK_STR(synod_node_id(node), "CN=c-member");
+    CHECK_OK(synod_node_shutdown(node));
+}
+
 static void test_member_from_config(void) {
     char dir[] = "/tmp/synod-c-member-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
@@ -77,6 +117,7 @@ static void test_member_from_config(void) {
     CHECK(synod_node_shutdown(node) == SYNOD_OK);
     CHECK(synod_node_propose_transition(node, "orders:[0,100)", "CN=c-member", 2, 5000, &commit) ==
           SYNOD_ERR_SHUTDOWN);
+    test_stopped_member_reads(node);
     synod_node_free(node);
 
     /* Reopening the same directory recovers the committed transition. */

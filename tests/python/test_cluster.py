@@ -326,6 +326,28 @@ def test_closing_the_leader_elects_another(cluster: Cluster) -> None:
             c.status_of(old.local_addr, timeout=0.5)
 
 
+def test_a_closed_member_raises_from_every_read(cluster: Cluster) -> None:
+    member = cluster.followers()[0]
+    node = member.node
+    assert node.owner(RANGE) is None and len(node.members()) == 3
+    member.close()
+    # A stopped member never answers "no owner", no members or "unknown".
+    with pytest.raises(synod.ShutdownError):
+        node.owner(RANGE)
+    with pytest.raises(synod.ShutdownError):
+        node.members()
+    with pytest.raises(synod.ShutdownError):
+        node.fence_check(RANGE, "CN=node-a", 1)
+    with pytest.raises(synod.ShutdownError):
+        node.audit_log()
+    with pytest.raises(synod.ShutdownError):
+        node.is_leader
+    with pytest.raises(synod.ShutdownError):
+        node.current_term
+    assert node.id == member.id and node.closed
+    assert "stopped=True" in repr(node)
+
+
 def test_transfer_leadership_and_the_audit_log(cluster: Cluster) -> None:
     target = cluster.followers()[0]
     with cluster.client("ops") as c:

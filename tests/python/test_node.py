@@ -1,6 +1,8 @@
 """Node: propose a transition, read the owner back, and the other reads."""
 
 import math
+from collections.abc import Callable
+from typing import Literal
 
 import pytest
 
@@ -167,6 +169,51 @@ def test_with_closes_even_when_the_body_raises() -> None:
     assert n.closed
     with pytest.raises(synod.ShutdownError):
         n.propose(synod.Remove(PEER))
+
+
+@pytest.mark.parametrize(
+    ("stopped", "error"),
+    [("shutdown", synod.ShutdownError), ("storage", synod.StorageError)],
+)
+def test_a_stopped_member_raises_from_every_read(
+    stopped: Literal["shutdown", "storage"], error: type[synod.SynodError]
+) -> None:
+    # An engine playing a member that stopped: no read answers None, an
+    # empty list or "unknown" for it.
+    n = synod._synod._scripted_node(LEADER, "h:1", stopped=stopped)
+    calls: list[Callable[[], object]] = [
+        lambda: n.owner(RANGE),
+        lambda: n.fence_check(RANGE, LEADER, 1),
+        lambda: n.members(),
+        lambda: n.audit_log(),
+        lambda: n.is_leader,
+        lambda: n.leader,
+        lambda: n.current_term,
+        lambda: n.commit_index,
+        lambda: n.applied_index,
+        lambda: n.durable_vote,
+    ]
+    for call in calls:
+        with pytest.raises(error):
+            call()
+    # What still answers: its identity, whether the handle is closed, repr.
+    assert n.id == LEADER
+    assert n.closed is False
+    assert repr(n).endswith("is_leader=False, closed=False, stopped=True)")
+    # Argument errors still come first.
+    with pytest.raises(synod.InvalidArgumentError):
+        n.owner("")
+
+
+def test_a_single_node_engine_answers_reads_after_close() -> None:
+    # The single-node engine is not a stopped member after close(): only
+    # its proposals fail, as documented.
+    n = synod.Node.single(LEADER, "h:1")
+    n.propose(synod.OwnershipTransition(RANGE, LEADER, 1))
+    n.close()
+    assert n.is_leader is True
+    assert [m.id for m in n.members()] == [LEADER]
+    assert n.fence_check(RANGE, LEADER, 1).is_current
 
 
 def test_engine_shutdown_is_reported_as_shutdown_error() -> None:

@@ -44,14 +44,19 @@ pub const SYNOD_ERR_NO_QUORUM: synod_status = 101;
 pub const SYNOD_ERR_TIMEOUT: synod_status = 102;
 /// The catalog refused the entry; `synod_last_refusal_code` says why.
 pub const SYNOD_ERR_REFUSED: synod_status = 103;
-/// The node is shut down.
+/// The node is shut down (or, a started member, was removed from the
+/// cluster): a stopped member answers every call with it, reads included,
+/// rather than an empty answer. A proposal answered this did not take
+/// effect here.
 pub const SYNOD_ERR_SHUTDOWN: synod_status = 104;
 /// Whether the proposal took effect is not known and could not be found
 /// out: it may have committed. Read the state before acting on it. (Every
 /// other error status of a proposal means it did not take effect, except
 /// `SYNOD_ERR_TIMEOUT`, whose entry may still commit later.)
 pub const SYNOD_ERR_INDETERMINATE: synod_status = 105;
-/// Durable storage failed; the node stops accepting writes.
+/// Durable storage failed; the member stopped on it and answers every later
+/// call with it, reads included (the last error says what failed). Also a
+/// damaged or locked data directory at `synod_node_start`.
 pub const SYNOD_ERR_STORAGE: synod_status = 200;
 /// A member could not start: its listener, TLS material, or joining the
 /// cluster failed (the last error says which).

@@ -87,11 +87,13 @@ class RefusedError(SynodError):
 
 
 class ShutdownError(SynodError):
-    """The node is closed or shutting down."""
+    """The node is closed or shutting down, or the member stopped: raised by
+    every call on a stopped member, reads included."""
 
 
 class StorageError(SynodError):
-    """Durable storage failed; the member stops accepting writes."""
+    """Durable storage failed; the member stopped on it and raises this from
+    every later call, reads included."""
 
 
 class UnauthorizedError(SynodError, PermissionError):

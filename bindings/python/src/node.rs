@@ -19,7 +19,7 @@ use synod::catalog::{
 };
 use synod::{
     Committed, ControlPlaneConsensus, ControlPlaneEntry, Epoch, FenceStatus as CoreFence,
-    InitialMember, SingleNodeControlPlane,
+    InitialMember, ProposeError, SingleNodeControlPlane,
 };
 
 use crate::entries::{
@@ -401,8 +401,16 @@ type Stop = Box<dyn Fn() + Send + Sync>;
 /// A control-plane member. Writes go through `propose`, which takes only the
 /// entry classes; reads answer from what this member has applied.
 ///
-/// `close()` (or leaving a `with` block) stops proposals: later proposals
-/// raise `ShutdownError`. Reads keep answering from the applied state.
+/// `close()` (or leaving a `with` block) stops proposals through this
+/// handle: later proposals raise `ShutdownError`. Reads keep answering from
+/// the applied state while the engine runs (the single-node engine's always
+/// do).
+///
+/// A member that stopped (its `RunningMember` closed, stopped on a storage
+/// failure, removed from its cluster) raises `ShutdownError` (`StorageError`
+/// after a storage failure) from every method and property but `id` and
+/// `closed`, reads included: it never answers None, an empty list or an
+/// "unknown" fence for want of a running member.
 #[pyclass(frozen, module = "synod._synod")]
 pub struct Node {
     engine: Arc<dyn ControlPlaneConsensus>,
@@ -427,6 +435,25 @@ impl Node {
     ) -> T {
         let engine = Arc::clone(&self.engine);
         py.detach(move || f(engine.as_ref()))
+    }
+
+    /// Runs a fallible read with the GIL released; a stopped member's error
+    /// becomes its exception (`ShutdownError`, `StorageError`).
+    fn read<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&dyn ControlPlaneConsensus) -> Result<T, ProposeError> + Send,
+    ) -> PyResult<T> {
+        self.with_engine(py, f).map_err(|e| propose_error(py, e))
+    }
+
+    /// Runs `f` with the GIL released once the engine says it runs.
+    fn status<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&dyn ControlPlaneConsensus) -> T + Send,
+    ) -> PyResult<T> {
+        self.read(py, |e| e.check_running().map(|()| f(e)))
     }
 }
 
@@ -473,16 +500,19 @@ impl Node {
             .map_err(|e| propose_error(py, e))
     }
 
-    /// The owner of `range` as this member has applied it, or None.
+    /// The owner of `range` as this member has applied it, or None when it
+    /// has none. A stopped member raises `ShutdownError` (`StorageError`
+    /// after a storage failure) instead of answering None.
     fn owner(&self, py: Python<'_>, range: &Bound<'_, PyString>) -> PyResult<Option<Ownership>> {
         let range = range_id(py, "range", &range.to_cow()?)?;
         let name = range.as_str().to_owned();
-        let found = self.with_engine(py, move |e| e.owner(&range));
+        let found = self.read(py, move |e| e.try_owner(&range))?;
         Ok(found.map(|o| Ownership::from_core(name, o)))
     }
 
     /// Whether (`owner`, `epoch`) currently owns `range`, as this member has
-    /// applied it.
+    /// applied it. A stopped member raises `ShutdownError` (`StorageError`
+    /// after a storage failure) instead of answering "unknown".
     fn fence_check(
         &self,
         py: Python<'_>,
@@ -493,24 +523,30 @@ impl Node {
         let range = range_id(py, "range", &range.to_cow()?)?;
         let owner = identity(py, "owner", &owner.to_cow()?)?;
         let epoch = Epoch(log_number("epoch", epoch)?);
-        let status = self.with_engine(py, move |e| e.fence_check(&range, &owner, epoch));
+        let status = self.read(py, move |e| e.try_fence_check(&range, &owner, epoch))?;
         Ok(FenceStatus::from_core(status))
     }
 
-    /// The members, in identity order.
-    fn members(&self, py: Python<'_>) -> Vec<Member> {
-        self.with_engine(py, |e| e.members())
+    /// The members, in identity order. A stopped member raises
+    /// `ShutdownError` (`StorageError` after a storage failure) instead of
+    /// answering an empty list.
+    fn members(&self, py: Python<'_>) -> PyResult<Vec<Member>> {
+        Ok(self
+            .read(py, |e| e.try_members())?
             .into_iter()
             .map(Member::from_core)
-            .collect()
+            .collect())
     }
 
-    /// The forced ownership transitions, oldest first.
-    fn audit_log(&self, py: Python<'_>) -> Vec<AuditRecord> {
-        self.with_engine(py, |e| e.audit_log())
+    /// The forced ownership transitions, oldest first. A stopped member
+    /// raises `ShutdownError` (`StorageError` after a storage failure)
+    /// instead of answering an empty list.
+    fn audit_log(&self, py: Python<'_>) -> PyResult<Vec<AuditRecord>> {
+        Ok(self
+            .read(py, |e| e.try_audit_log())?
             .into_iter()
             .map(AuditRecord::from_core)
-            .collect()
+            .collect())
     }
 
     /// This member's identity.
@@ -519,45 +555,52 @@ impl Node {
         self.engine.id().as_str()
     }
 
-    /// The current election term.
+    /// The current election term. A stopped member raises `ShutdownError`
+    /// (`StorageError` after a storage failure).
     #[getter]
-    fn current_term(&self, py: Python<'_>) -> u64 {
-        self.with_engine(py, |e| e.current_term()).get()
+    fn current_term(&self, py: Python<'_>) -> PyResult<u64> {
+        self.status(py, |e| e.current_term().get())
     }
 
-    /// The leader of the current term, if one is known.
+    /// The leader of the current term, if one is known. A stopped member
+    /// raises `ShutdownError` (`StorageError` after a storage failure).
     #[getter]
-    fn leader(&self, py: Python<'_>) -> Option<String> {
-        self.with_engine(py, |e| e.leader())
-            .map(|l| l.as_str().to_owned())
+    fn leader(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        self.status(py, |e| e.leader().map(|l| l.as_str().to_owned()))
     }
 
-    /// Whether this member is the leader.
+    /// Whether this member is the leader. A stopped member raises
+    /// `ShutdownError` (`StorageError` after a storage failure) rather than
+    /// answer for a member that leads nobody.
     #[getter]
-    fn is_leader(&self, py: Python<'_>) -> bool {
-        self.with_engine(py, |e| e.is_leader())
+    fn is_leader(&self, py: Python<'_>) -> PyResult<bool> {
+        self.status(py, |e| e.is_leader())
     }
 
     /// The index of the highest committed entry, or None before any commit.
+    /// A stopped member raises `ShutdownError` (`StorageError` after a
+    /// storage failure).
     #[getter]
-    fn commit_index(&self, py: Python<'_>) -> Option<u64> {
-        self.with_engine(py, |e| e.commit_index()).map(|i| i.get())
+    fn commit_index(&self, py: Python<'_>) -> PyResult<Option<u64>> {
+        self.status(py, |e| e.commit_index().map(|i| i.get()))
     }
 
-    /// The index of the last entry this member applied.
+    /// The index of the last entry this member applied. A stopped member
+    /// raises `ShutdownError` (`StorageError` after a storage failure).
     #[getter]
-    fn applied_index(&self, py: Python<'_>) -> u64 {
-        self.with_engine(py, |e| e.applied_index()).get()
+    fn applied_index(&self, py: Python<'_>) -> PyResult<u64> {
+        self.status(py, |e| e.applied_index().get())
     }
 
-    /// The persisted vote state.
+    /// The persisted vote state. A stopped member raises `ShutdownError`
+    /// (`StorageError` after a storage failure).
     #[getter]
-    fn durable_vote(&self, py: Python<'_>) -> DurableVote {
-        let v = self.with_engine(py, |e| e.durable_vote());
-        DurableVote {
+    fn durable_vote(&self, py: Python<'_>) -> PyResult<DurableVote> {
+        let v = self.status(py, |e| e.durable_vote())?;
+        Ok(DurableVote {
             term: v.term.get(),
             voted_for: v.voted_for.map(|n| n.as_str().to_owned()),
-        }
+        })
     }
 
     /// Whether `close()` has been called.
@@ -589,13 +632,22 @@ impl Node {
         self.close(py);
     }
 
+    /// Never raises: a stopped member shows its last term and `stopped`.
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let (term, leads, running) = self.with_engine(py, |e| {
+            (
+                e.current_term().get(),
+                e.is_leader(),
+                e.check_running().is_ok(),
+            )
+        });
         Ok(format!(
-            "Node(id={}, term={}, is_leader={}, closed={})",
+            "Node(id={}, term={}, is_leader={}, closed={}{})",
             py_repr(py, self.engine.id().as_str())?,
-            self.current_term(py),
-            if self.is_leader(py) { "True" } else { "False" },
-            if self.closed() { "True" } else { "False" }
+            term,
+            if leads { "True" } else { "False" },
+            if self.closed() { "True" } else { "False" },
+            if running { "" } else { ", stopped=True" }
         ))
     }
 }

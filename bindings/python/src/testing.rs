@@ -3,7 +3,9 @@
 //! the GIL is released and `timeout` is honoured) or fail the way a
 //! replicated engine can (not leader, no quorum, storage, shutdown), so the
 //! mapping of every `ProposeError` onto the exception tree is tested through
-//! the real `Node.propose` path. Reads are the wrapped engine's.
+//! the real `Node.propose` path. Reads are the wrapped engine's, unless the
+//! engine plays a member that stopped (`stopped`): then every fallible read
+//! answers the stop's error, as a stopped replicated member does.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +28,14 @@ struct Scripted {
     inner: SingleNodeControlPlane,
     delay: Duration,
     fail: Option<ProposeError>,
+    /// Plays a member that stopped with this error.
+    stopped: Option<ProposeError>,
+}
+
+impl Scripted {
+    fn running(&self) -> Result<(), ProposeError> {
+        self.stopped.clone().map_or(Ok(()), Err)
+    }
 }
 
 impl ControlPlaneConsensus for Scripted {
@@ -39,7 +49,7 @@ impl ControlPlaneConsensus for Scripted {
         self.inner.leader()
     }
     fn is_leader(&self) -> bool {
-        self.inner.is_leader()
+        self.running().is_ok() && self.inner.is_leader()
     }
     fn durable_vote(&self) -> DurableVoteState {
         self.inner.durable_vote()
@@ -73,14 +83,38 @@ impl ControlPlaneConsensus for Scripted {
     fn applied_index(&self) -> Index {
         self.inner.applied_index()
     }
+    fn check_running(&self) -> Result<(), ProposeError> {
+        self.running()
+    }
+    fn try_owner(&self, range: &RangeId) -> Result<Option<RangeOwnership>, ProposeError> {
+        self.running().map(|()| self.inner.owner(range))
+    }
+    fn try_fence_check(
+        &self,
+        range: &RangeId,
+        owner: &NodeId,
+        epoch: Epoch,
+    ) -> Result<FenceStatus, ProposeError> {
+        self.running()
+            .map(|()| self.inner.fence_check(range, owner, epoch))
+    }
+    fn try_members(&self) -> Result<Vec<Member>, ProposeError> {
+        self.running().map(|()| self.inner.members())
+    }
+    fn try_audit_log(&self) -> Result<Vec<AuditRecord>, ProposeError> {
+        self.running().map(|()| self.inner.audit_log())
+    }
 }
 
 /// Test hook (not API): a single-member node whose proposals first wait
 /// `delay` seconds (or time out, if `delay` exceeds their `timeout`) and
 /// then fail with `fail` (`"not-leader"`, `"no-quorum"`, `"storage"`,
-/// `"shutdown"`) or go to the real single-node engine.
+/// `"shutdown"`) or go to the real single-node engine. With `stopped`
+/// (`"storage"`, `"shutdown"`) it plays a member that stopped: every read
+/// answers that error.
 #[pyfunction]
-#[pyo3(signature = (identity, address, *, delay = 0.0, fail = None, leader = None, leader_address = None))]
+#[pyo3(signature = (identity, address, *, delay = 0.0, fail = None, leader = None, leader_address = None, stopped = None))]
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn _scripted_node(
     py: Python<'_>,
     identity: &Bound<'_, PyString>,
@@ -89,6 +123,7 @@ pub(crate) fn _scripted_node(
     fail: Option<&str>,
     leader: Option<&Bound<'_, PyString>>,
     leader_address: Option<&Bound<'_, PyString>>,
+    stopped: Option<&str>,
 ) -> PyResult<Node> {
     let me = InitialMember {
         id: crate::entries::identity(py, "identity", &identity.to_cow()?)?,
@@ -120,9 +155,26 @@ pub(crate) fn _scripted_node(
             ))
         }
     };
+    let stopped = match stopped {
+        None => None,
+        Some("storage") => Some(ProposeError::Storage("injected disk failure".into())),
+        Some("shutdown") => Some(ProposeError::Shutdown),
+        Some(other) => {
+            return Err(invalid_argument(
+                py,
+                "stopped",
+                format!("unknown stop {other:?}"),
+            ))
+        }
+    };
     let inner = SingleNodeControlPlane::bootstrap_leader(me)
         .map_err(|e| new_err(py, Kind::Synod, e.to_string(), None))?;
-    let engine = Arc::new(Scripted { inner, delay, fail });
+    let engine = Arc::new(Scripted {
+        inner,
+        delay,
+        fail,
+        stopped,
+    });
     let stopper = Arc::clone(&engine);
     Ok(Node::new(
         engine,

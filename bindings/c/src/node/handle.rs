@@ -21,6 +21,10 @@ pub struct synod_node {
     /// Set when `synod_node_shutdown` (or free) began: no new callback is
     /// registered from then on.
     pub(super) shut_down: AtomicBool,
+    /// True for the single-node engine, whose callbacks run on the
+    /// registering thread before the registration returns (a started member
+    /// runs them on its own callback thread).
+    pub(super) inline_callbacks: bool,
     pub(super) id: CString,
 }
 

@@ -30,8 +30,11 @@ struct MemberRow {
 
 /// Takes a snapshot of the members, in identity order.
 ///
-/// Returns `SYNOD_OK` and writes `*out`, leaving it untouched on failure. The
-/// caller owns `*out` and frees it with `synod_member_list_free`.
+/// Returns `SYNOD_OK` and writes `*out`, leaving it untouched on failure:
+/// `SYNOD_ERR_SHUTDOWN` once the member is shut down (or removed),
+/// `SYNOD_ERR_STORAGE` once it stopped on a storage failure (a stopped member
+/// never answers an empty list), `SYNOD_ERR_NULL_ARGUMENT`. The caller owns
+/// `*out` and frees it with `synod_member_list_free`.
 #[no_mangle]
 pub unsafe extern "C" fn synod_node_members(
     node: *const synod_node,
@@ -42,7 +45,7 @@ pub unsafe extern "C" fn synod_node_members(
         let out = out_arg(out, "out")?;
         let members = node
             .engine
-            .members()
+            .try_members()?
             .into_iter()
             .map(|m: Member| {
                 Ok(MemberRow {

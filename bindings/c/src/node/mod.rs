@@ -42,3 +42,7 @@ pub use propose::*;
 pub use shutdown::*;
 pub use state::*;
 pub use values::*;
+
+// Tests of a member that stopped on a storage failure (Rust, no C hook).
+#[cfg(test)]
+mod stopped_tests;

@@ -54,6 +54,7 @@ pub unsafe extern "C" fn synod_node_start(
         let node = Box::new(synod_node {
             engine,
             shut_down: AtomicBool::new(false),
+            inline_callbacks: false,
             stop: Box::new(move || {
                 let m = running.lock().unwrap_or_else(|p| p.into_inner()).take();
                 if let Some(m) = m {
@@ -96,6 +97,7 @@ pub unsafe extern "C" fn synod_node_open_single(
             engine,
             stop: Box::new(move || stopper.shutdown()),
             shut_down: AtomicBool::new(false),
+            inline_callbacks: true,
             id: id_text,
         });
         unsafe { write_out(out, Box::into_raw(node)) };

@@ -29,10 +29,13 @@ pub struct synod_ownership {
 
 /// Looks up the owner of `range` as this member has applied it.
 ///
-/// Returns `SYNOD_OK` and writes a new snapshot to `*out`, or
-/// `SYNOD_ERR_NOT_FOUND` when the range has no owner (and the other errors),
-/// leaving `*out` untouched. The caller owns `*out` and frees it with
-/// `synod_ownership_free`.
+/// Returns `SYNOD_OK` and writes a new snapshot to `*out`. On failure `*out`
+/// is left untouched: `SYNOD_ERR_NOT_FOUND` when the range has no owner on
+/// this running member; `SYNOD_ERR_SHUTDOWN` once the member is shut down
+/// (or removed from the cluster), `SYNOD_ERR_STORAGE` once it stopped on a
+/// storage failure (a stopped member never answers "no owner");
+/// `SYNOD_ERR_NULL_ARGUMENT`, `SYNOD_ERR_INVALID_ARGUMENT`. The caller owns
+/// `*out` and frees it with `synod_ownership_free`.
 #[no_mangle]
 pub unsafe extern "C" fn synod_node_owner(
     node: *const synod_node,
@@ -49,7 +52,7 @@ pub unsafe extern "C" fn synod_node_owner(
             version,
             term,
             index,
-        } = node.engine.owner(&range).ok_or_else(|| {
+        } = node.engine.try_owner(&range)?.ok_or_else(|| {
             Error::new(SYNOD_ERR_NOT_FOUND, format!("range {range} has no owner"))
         })?;
         let snapshot = Box::new(synod_ownership {
@@ -140,8 +143,11 @@ pub unsafe extern "C" fn synod_ownership_free(ownership: *mut synod_ownership) {
 /// member has applied it: a data plane's fence.
 ///
 /// Writes `SYNOD_FENCE_CURRENT`, `SYNOD_FENCE_STALE` or `SYNOD_FENCE_UNKNOWN`
-/// to `*out` on `SYNOD_OK` only. The caller owns `*out`; strings are borrowed
-/// for the call only.
+/// to `*out` on `SYNOD_OK` only. A stopped member answers no fence:
+/// `SYNOD_ERR_SHUTDOWN` once it is shut down (or removed),
+/// `SYNOD_ERR_STORAGE` once it stopped on a storage failure, never
+/// `SYNOD_FENCE_UNKNOWN`. The caller owns `*out`; strings are borrowed for
+/// the call only.
 #[no_mangle]
 pub unsafe extern "C" fn synod_node_fence_check(
     node: *const synod_node,
@@ -155,7 +161,7 @@ pub unsafe extern "C" fn synod_node_fence_check(
         let out = out_arg(out, "out")?;
         let range: RangeId = unsafe { parsed_arg(range, "range")? };
         let owner = unsafe { identity_arg(owner, "owner")? };
-        let status = match node.engine.fence_check(&range, &owner, Epoch(epoch)) {
+        let status = match node.engine.try_fence_check(&range, &owner, Epoch(epoch))? {
             FenceStatus::Current => SYNOD_FENCE_CURRENT,
             FenceStatus::Stale { .. } => SYNOD_FENCE_STALE,
             FenceStatus::Unknown => SYNOD_FENCE_UNKNOWN,

@@ -4,6 +4,7 @@
 //! (`synod_node_propose_transition_async`, with the registration that carries
 //! the callback and its user data across threads).
 
+use std::cell::Cell;
 use std::ffi::{c_char, c_void};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -159,8 +160,18 @@ pub unsafe extern "C" fn synod_node_propose_transition(
 /// `SYNOD_OK` with `commit` pointing at the commit (valid during the call
 /// only), or an error status with `commit` NULL, in which case this thread's
 /// last error (`synod_last_error_message`, `synod_last_refusal_code`,
-/// `synod_last_leader_hint`) describes it during the call. The callback must
-/// not call `synod_node_shutdown` or `synod_node_free` on the same node.
+/// `synod_last_leader_hint`) describes it during the call.
+///
+/// A started member (`synod_node_start`) runs callbacks on a thread of its
+/// own, one at a time in the order of the answers, never on its consensus
+/// thread: a callback may call any function on the same node, blocking ones
+/// included (`synod_node_propose_*`, reads), and `synod_node_shutdown`,
+/// which then runs the node's remaining callbacks before it returns; a slow
+/// callback delays the node's later callbacks, not its consensus. The
+/// single-node engine runs the callback on the registering thread before
+/// `synod_node_propose_transition_async` returns: there `synod_node_shutdown`
+/// on the same node returns `SYNOD_ERR_INVALID_ARGUMENT` and does nothing.
+/// No callback may call `synod_node_free` on its own node.
 pub type synod_propose_callback = Option<
     unsafe extern "C" fn(user_data: *mut c_void, status: synod_status, commit: *const synod_commit),
 >;
@@ -176,6 +187,20 @@ struct Registration {
     callback: unsafe extern "C" fn(*mut c_void, synod_status, *const synod_commit),
     user_data: *mut c_void,
     free: synod_free_callback,
+    /// The node it was registered on: compared, never dereferenced.
+    node: *const synod_node,
+}
+
+thread_local! {
+    /// The node whose callback this thread is running, if any (NULL).
+    static CALLING_BACK: Cell<*const synod_node> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Whether this thread is inside a callback registered on `node`.
+pub(super) fn in_callback_of(node: *const synod_node) -> bool {
+    CALLING_BACK
+        .try_with(|c| !node.is_null() && c.get() == node)
+        .unwrap_or(false)
 }
 
 // SAFETY: the C caller hands user_data over to the library for the
@@ -185,6 +210,18 @@ unsafe impl Send for Registration {}
 
 impl Registration {
     fn answer(self, result: Result<synod::Committed, synod::ProposeError>) {
+        // Restored even if the callback unwinds (it must not, being C).
+        struct Restore(*const synod_node);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let _ = CALLING_BACK.try_with(|c| c.set(self.0));
+            }
+        }
+        let _restore = Restore(
+            CALLING_BACK
+                .try_with(|c| c.replace(self.node))
+                .unwrap_or(std::ptr::null()),
+        );
         match result {
             Ok(c) => {
                 let commit = synod_commit {
@@ -220,14 +257,16 @@ impl Drop for Registration {
 ///
 /// Returns `SYNOD_OK` when the proposal was handed to the member; the
 /// callback may run before this function returns (on the calling thread,
-/// for the single-node engine) or later on the member's driver thread (a
-/// started member). It never runs after `synod_node_shutdown` returns: a
-/// shutdown answers every proposal still waiting (`SYNOD_ERR_SHUTDOWN`)
-/// before it returns. On failure (`SYNOD_ERR_NULL_ARGUMENT`,
+/// for the single-node engine) or later on the member's callback thread (a
+/// started member; see `synod_propose_callback` for what a callback may
+/// call). It never runs after `synod_node_shutdown` returns: a shutdown
+/// answers every proposal still waiting (`SYNOD_ERR_SHUTDOWN`) before it
+/// returns. On failure (`SYNOD_ERR_NULL_ARGUMENT`,
 /// `SYNOD_ERR_INVALID_ARGUMENT`, `SYNOD_ERR_INVALID_IDENTITY`,
-/// `SYNOD_ERR_SHUTDOWN` once shutdown began) the callback is not called and
-/// `free_user_data` is called before this function returns. Strings are
-/// borrowed for the call only.
+/// `SYNOD_ERR_SHUTDOWN` once shutdown began or the member stopped,
+/// `SYNOD_ERR_STORAGE` once it stopped on a storage failure) the callback is
+/// not called and `free_user_data` is called before this function returns.
+/// Strings are borrowed for the call only.
 #[no_mangle]
 pub unsafe extern "C" fn synod_node_propose_transition_async(
     node: *const synod_node,
@@ -253,6 +292,7 @@ pub unsafe extern "C" fn synod_node_propose_transition_async(
             callback,
             user_data,
             free: free_user_data,
+            node,
         };
         let node = unsafe { node_arg(node)? };
         let entry = ControlPlaneEntry::OwnershipTransition(OwnershipTransition {
@@ -269,16 +309,20 @@ pub unsafe extern "C" fn synod_node_propose_transition_async(
         if node.shut_down.load(Ordering::SeqCst) {
             return Err(refused());
         }
-        // Registered, or handed back uncalled when a shutdown began in the
-        // meantime: then dropping it releases user_data here, before this
-        // function returns, and the callback never runs.
+        // Registered, or handed back uncalled when the member stopped or a
+        // shutdown began in the meantime: then dropping it releases
+        // user_data here, before this function returns, and the callback
+        // never runs. A member that stopped on its own says why.
         node.engine
             .try_submit_with(
                 Proposal::bare(entry),
                 Duration::from_millis(u64::from(timeout_ms)),
                 Box::new(move |result| registration.answer(result)),
             )
-            .map_err(|_uncalled| refused())
+            .map_err(|_uncalled| match node.engine.check_running() {
+                Err(e) => Error::from(e),
+                Ok(()) => refused(),
+            })
     })
 }
 

@@ -5,17 +5,36 @@
 use std::sync::atomic::Ordering;
 
 use super::handle::{node_arg, synod_node};
-use crate::error::synod_status;
+use super::propose::in_callback_of;
+use crate::error::{synod_status, Error, SYNOD_ERR_INVALID_ARGUMENT};
 
-/// Stops the node: every later proposal answers `SYNOD_ERR_SHUTDOWN`; reads
-/// keep working. Calling it again does nothing more.
+/// Stops the node: every proposal still waiting is answered. Afterwards a
+/// started member (`synod_node_start`) answers every call but
+/// `synod_node_id`, `synod_node_shutdown` and `synod_node_free` with
+/// `SYNOD_ERR_SHUTDOWN` (`SYNOD_ERR_STORAGE` if it had stopped on a storage
+/// failure), reads and `synod_node_is_leader` included; the single-node
+/// engine (`synod_node_open_single`) answers `SYNOD_ERR_SHUTDOWN` to
+/// proposals and keeps answering reads. Calling it again does nothing more.
+///
+/// May be called from a callback of the same started member (it then runs
+/// the member's remaining callbacks before it returns). From a callback of
+/// the same single-node engine it would wait for that very callback: it
+/// returns `SYNOD_ERR_INVALID_ARGUMENT` and does nothing.
 ///
 /// Does not free `node`; the caller still owns it and frees it with
 /// `synod_node_free`.
 #[no_mangle]
 pub unsafe extern "C" fn synod_node_shutdown(node: *const synod_node) -> synod_status {
     ffi_boundary!(status "synod_node_shutdown", {
+        let raw = node;
         let node = unsafe { node_arg(node)? };
+        if node.inline_callbacks && in_callback_of(raw) {
+            return Err(Error::new(
+                SYNOD_ERR_INVALID_ARGUMENT,
+                "synod_node_shutdown was called from a callback of the same single-node engine, \
+                 which runs before its registration returns: shut it down after that",
+            ));
+        }
         node.shut_down.store(true, Ordering::SeqCst);
         (node.stop)();
         Ok(())

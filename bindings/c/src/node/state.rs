@@ -23,7 +23,9 @@ pub unsafe extern "C" fn synod_node_id(node: *const synod_node) -> *const c_char
 
 /// Writes whether this member is the leader to `*out`.
 ///
-/// `*out` is written only on `SYNOD_OK`; the caller owns it.
+/// `*out` is written only on `SYNOD_OK`; the caller owns it. A stopped member
+/// answers `SYNOD_ERR_SHUTDOWN` (shut down or removed) or `SYNOD_ERR_STORAGE`
+/// (stopped on a storage failure) instead.
 #[no_mangle]
 pub unsafe extern "C" fn synod_node_is_leader(
     node: *const synod_node,
@@ -32,6 +34,7 @@ pub unsafe extern "C" fn synod_node_is_leader(
     ffi_boundary!(status "synod_node_is_leader", {
         let node = unsafe { node_arg(node)? };
         let out = out_arg(out, "out")?;
+        node.engine.check_running()?;
         unsafe { write_out(out, node.engine.is_leader()) };
         Ok(())
     })
@@ -39,7 +42,8 @@ pub unsafe extern "C" fn synod_node_is_leader(
 
 /// Writes the current election term to `*out`.
 ///
-/// `*out` is written only on `SYNOD_OK`; the caller owns it.
+/// `*out` is written only on `SYNOD_OK`; the caller owns it. A stopped member
+/// answers `SYNOD_ERR_SHUTDOWN` or `SYNOD_ERR_STORAGE` instead.
 #[no_mangle]
 pub unsafe extern "C" fn synod_node_current_term(
     node: *const synod_node,
@@ -48,6 +52,7 @@ pub unsafe extern "C" fn synod_node_current_term(
     ffi_boundary!(status "synod_node_current_term", {
         let node = unsafe { node_arg(node)? };
         let out = out_arg(out, "out")?;
+        node.engine.check_running()?;
         unsafe { write_out(out, node.engine.current_term().get()) };
         Ok(())
     })
@@ -56,7 +61,8 @@ pub unsafe extern "C" fn synod_node_current_term(
 /// Writes the index of the highest committed entry to `*out`, 0 when nothing
 /// is committed yet (log indices start at 1).
 ///
-/// `*out` is written only on `SYNOD_OK`; the caller owns it.
+/// `*out` is written only on `SYNOD_OK`; the caller owns it. A stopped member
+/// answers `SYNOD_ERR_SHUTDOWN` or `SYNOD_ERR_STORAGE` instead.
 #[no_mangle]
 pub unsafe extern "C" fn synod_node_commit_index(
     node: *const synod_node,
@@ -65,6 +71,7 @@ pub unsafe extern "C" fn synod_node_commit_index(
     ffi_boundary!(status "synod_node_commit_index", {
         let node = unsafe { node_arg(node)? };
         let out = out_arg(out, "out")?;
+        node.engine.check_running()?;
         let index = node.engine.commit_index().map_or(0, |i| i.get());
         unsafe { write_out(out, index) };
         Ok(())
