@@ -6,7 +6,7 @@
 //! client and [`ClientConnection`] sends one request at a time.
 
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::dialer::FrameConnection;
 use super::framing::{write_frame, FrameReader};
@@ -86,8 +86,8 @@ impl ClientConnection {
     }
 }
 
-/// Serves an accepted client connection until it closes: each request to
-/// `handler`, each answer back.
+/// Serves an accepted client connection until it closes, or asks nothing
+/// for `client_idle_timeout`: each request to `handler`, each answer back.
 pub(super) fn serve_client(
     shared: &Shared,
     stream: &mut Stream,
@@ -96,8 +96,21 @@ pub(super) fn serve_client(
     handler: &dyn ClientHandler,
     peer: &str,
 ) -> Result<(), TransportError> {
+    let idle = shared.cfg.client_idle_timeout;
     loop {
-        let Some((kind, payload)) = reader.read(stream, Some(&shared.stopping), None, peer)? else {
+        // The whole next request must arrive within the idle timeout: a
+        // client that asks nothing (or trickles a request) gives its slot
+        // back.
+        let until = deadline_after(Instant::now(), idle);
+        let frame = match reader.read(stream, Some(&shared.stopping), Some(until), peer) {
+            Err(TransportError::Timeout(_)) => {
+                shared.idle_clients_closed.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(peer, %identity, ?idle, "closed an idle client connection");
+                return Ok(());
+            }
+            other => other?,
+        };
+        let Some((kind, payload)) = frame else {
             return Ok(());
         };
         if kind != FrameKind::ClientRequest {
@@ -123,4 +136,11 @@ pub(super) fn serve_client(
         write_frame(stream, FrameKind::ClientResponse, &response, peer)?;
         shared.client_requests.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// `now + d`, or far in the future when that overflows (a huge timeout
+/// means none).
+fn deadline_after(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }

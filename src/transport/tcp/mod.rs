@@ -112,6 +112,7 @@
 mod client;
 mod dialer;
 mod framing;
+mod limits;
 mod listener;
 mod membership;
 mod peer_link;
@@ -143,6 +144,15 @@ const POLL: Duration = Duration::from_millis(100);
 const ACCEPT_POLL: Duration = Duration::from_millis(20);
 /// Buffer for socket reads and batched writes.
 const IO_BUF: usize = 64 << 10;
+/// Idle time before TCP keepalive probes start, on every accepted and
+/// dialled socket.
+pub const KEEPALIVE_TIME: Duration = Duration::from_secs(30);
+/// Time between keepalive probes.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+/// Unanswered keepalive probes after which the kernel drops the
+/// connection (so a vanished peer or client is noticed within about
+/// `KEEPALIVE_TIME + KEEPALIVE_RETRIES * KEEPALIVE_INTERVAL`, one minute).
+pub const KEEPALIVE_RETRIES: u32 = 3;
 
 /// How to run a [`TcpTransport`].
 #[derive(Clone)]
@@ -168,11 +178,21 @@ pub struct TcpConfig {
     /// Largest reconnect delay (before jitter).
     pub backoff_max: Duration,
     /// Inbound connections served at once. When all are taken, the oldest
-    /// connection that has not had its Hello accepted is closed to make
-    /// room (a silent flood cannot lock members out); clients may hold at
-    /// most three quarters of them; refusals are logged at most ten a
-    /// second.
+    /// connection that has not had its Hello accepted, of the source
+    /// holding the most such connections, is closed to make room (a silent
+    /// flood cannot lock members out); clients may hold at most three
+    /// quarters of them; refusals are logged at most ten a second.
     pub max_inbound: usize,
+    /// Connections that have not had their Hello accepted one source (an
+    /// IPv4 address, an IPv6 /64) may hold; a source holding that many
+    /// gives way its own oldest for a new one. `None`: half of
+    /// `max_inbound`.
+    pub max_pending_per_source: Option<usize>,
+    /// Client connections one identity may hold at once; more are refused.
+    pub max_client_connections_per_identity: usize,
+    /// A client connection that sends no whole request for this long is
+    /// closed (its client reconnects when it next asks).
+    pub client_idle_timeout: Duration,
     /// Largest snapshot message reassembled from chunks.
     pub max_snapshot_bytes: usize,
     /// Data bytes per snapshot chunk sent.
@@ -193,6 +213,12 @@ impl std::fmt::Debug for TcpConfig {
             .field("backoff_min", &self.backoff_min)
             .field("backoff_max", &self.backoff_max)
             .field("max_inbound", &self.max_inbound)
+            .field("max_pending_per_source", &self.max_pending_per_source)
+            .field(
+                "max_client_connections_per_identity",
+                &self.max_client_connections_per_identity,
+            )
+            .field("client_idle_timeout", &self.client_idle_timeout)
             .field("max_snapshot_bytes", &self.max_snapshot_bytes)
             .field("snapshot_chunk_len", &self.snapshot_chunk_len)
             .field("client_handler", &self.client_handler.is_some())
@@ -202,9 +228,11 @@ impl std::fmt::Debug for TcpConfig {
 
 impl TcpConfig {
     /// Defaults: 16 MiB per peer queue, 2 s connect timeout, 5 s I/O
-    /// timeout, backoff 50 ms to 2 s, 64 inbound connections, snapshots up
-    /// to [`wire::MAX_SNAPSHOT_MESSAGE`] in [`wire::SNAPSHOT_CHUNK_LEN`]
-    /// chunks, no client handler, no seed peers.
+    /// timeout, backoff 50 ms to 2 s, 64 inbound connections (32 pending
+    /// per source, 16 per client identity, idle clients closed after 60 s),
+    /// snapshots up to [`wire::MAX_SNAPSHOT_MESSAGE`] in
+    /// [`wire::SNAPSHOT_CHUNK_LEN`] chunks, no client handler, no seed
+    /// peers.
     pub fn new(listen: SocketAddr, security: Security) -> Self {
         Self {
             listen,
@@ -216,6 +244,9 @@ impl TcpConfig {
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_secs(2),
             max_inbound: 64,
+            max_pending_per_source: None,
+            max_client_connections_per_identity: 16,
+            client_idle_timeout: Duration::from_secs(60),
             max_snapshot_bytes: wire::MAX_SNAPSHOT_MESSAGE,
             snapshot_chunk_len: wire::SNAPSHOT_CHUNK_LEN,
             client_handler: None,
@@ -250,10 +281,20 @@ pub struct TcpStats {
     /// Peers accepted now on a known member's word (see the module docs).
     pub vouched_peers: usize,
     /// Inbound connections closed before their Hello to make room for
-    /// newer ones (the slots were full).
+    /// newer ones (the slots were full, or their source held its share).
     pub evicted_connections: u64,
+    /// Client connections closed for asking nothing for
+    /// [`TcpConfig::client_idle_timeout`].
+    pub idle_clients_closed: u64,
+    /// Peer connections closed because a newer connection of the same peer
+    /// id replaced them (as its raft connection, or as a spare).
+    pub superseded_peer_connections: u64,
     /// Inbound connections being served now.
     pub inbound_connections: usize,
+    /// Of those, connections that have not had their Hello accepted.
+    pub pending_connections: usize,
+    /// Of those, accepted client connections.
+    pub client_connections: usize,
     /// Bytes queued for peers now.
     pub queued_bytes: usize,
 }
@@ -464,6 +505,27 @@ fn log_dropped_vouches(dropped: &[Peer], why: &str) {
 /// Locks `m`, going on after a thread panicked while holding it.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Turns TCP keepalive on for `sock` ([`KEEPALIVE_TIME`],
+/// [`KEEPALIVE_INTERVAL`], [`KEEPALIVE_RETRIES`] where the platform has
+/// them): a peer or client that vanished without closing (power loss, a
+/// dropped NAT mapping) is found and its connection ends.
+fn keepalive(sock: &std::net::TcpStream) -> std::io::Result<()> {
+    let params = socket2::TcpKeepalive::new().with_time(KEEPALIVE_TIME);
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "windows"
+    ))]
+    let params = params
+        .with_interval(KEEPALIVE_INTERVAL)
+        .with_retries(KEEPALIVE_RETRIES);
+    socket2::SockRef::from(sock).set_tcp_keepalive(&params)
 }
 
 /// Turns a socket error into a [`TransportError::Io`] that says what was
