@@ -1,5 +1,7 @@
 //! The listener: the accept loop (at most `max_inbound` connections, one
-//! thread each), the TLS handshake and Hello of every inbound connection,
+//! thread each, unfinished handshakes giving way to new connections; see
+//! "Limits" in the `tcp` docs), the TLS handshake and Hello of every
+//! inbound connection, the client and peer limits,
 //! the identity and membership checks (asking known members to vouch for a
 //! peer admitted after this catalog's view, see `vouch`), refusals (no
 //! answer, a warning with the remote address and reason), and reading an

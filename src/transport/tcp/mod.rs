@@ -4,7 +4,7 @@
 //! Every connection is dialled by the side that sends: member A's raft
 //! messages to B travel on A's outbound connection to B's listener; B's
 //! answers travel on B's own outbound connection to A. After TCP (with
-//! `TCP_NODELAY`) and the TLS handshake (both sides present certificates of
+//! `TCP_NODELAY` and keepalive, see below) and the TLS handshake (both sides present certificates of
 //! the configured CA), the dialer sends a [`Hello`] frame with its role:
 //!
 //! * **peer** with the raft peer id it claims. The listener takes the
@@ -55,6 +55,50 @@
 //! refused, and the handshake plus Hello must complete within
 //! [`TcpConfig::io_timeout`].
 //!
+//! # Limits (anyone who can reach the port)
+//! Peers, clients and unfinished handshakes share [`TcpConfig::max_inbound`]
+//! slots (64). So that connecting, or holding a certificate of the CA, is
+//! not enough to cut a member off from its peers:
+//!
+//! * **Unfinished handshakes give way.** A connection is *pending* until
+//!   its Hello is accepted, and must get there within
+//!   [`TcpConfig::io_timeout`]. One source (an IPv4 address, an IPv6 /64)
+//!   holds at most [`TcpConfig::max_pending_per_source`] pending
+//!   connections (half the slots); a new one from a source holding that
+//!   many closes that source's oldest. When every slot is taken, the
+//!   oldest pending connection of the source holding the most pending
+//!   connections is closed for the new one; only when none is pending is
+//!   the new one refused (and while closed ones are still leaving, at
+//!   twice the slots). A flood from one address thus makes room from its
+//!   own connections, and a member's handshake (milliseconds) from another
+//!   address is never the one closed while the flood holds more.
+//!   *Trade-off:* a new connection from a source at its share is not
+//!   refused but takes the place of that source's oldest, because members
+//!   may share an address with the flood (127.0.0.1 in tests, a NAT): they
+//!   then get in by being quick, as with one shared pool, not by their
+//!   address. Many addresses (a botnet) can still crowd out members that
+//!   take longer to handshake than the flood takes to renew the slots.
+//! * **Clients** hold at most three quarters of the slots (the rest stay
+//!   for members), one identity at most
+//!   [`TcpConfig::max_client_connections_per_identity`] (16) of them; more
+//!   are refused (the reason is logged). A client that sends no whole
+//!   request for [`TcpConfig::client_idle_timeout`] (60 s) is closed.
+//! * **Peers**: a peer id holds one raft connection (the newest one that
+//!   carried raft frames: an older one is closed; one that speaks up after
+//!   a newer one did is closed itself) and at most two spare connections
+//!   (a `WhoIs` question, the next raft connection being dialled); a third
+//!   spare closes the oldest. Peer connections have no idle timeout: a
+//!   follower's connection to another follower is silent between
+//!   elections.
+//! * **Keepalive**: every accepted and dialled socket probes after
+//!   [`KEEPALIVE_TIME`] (30 s) of silence, [`KEEPALIVE_RETRIES`] times
+//!   [`KEEPALIVE_INTERVAL`] apart, so a connection whose other end vanished
+//!   without a word (power loss, a dropped NAT mapping) ends within about a
+//!   minute instead of holding its slot for ever.
+//! * **Refusals** are logged at most ten a second; the rest are counted
+//!   ([`TcpStats::refused_connections`]) and the next logged one says how
+//!   many were not.
+//!
 //! # Sending
 //! One writer thread per peer drains that peer's byte-bounded queue
 //! ([`TcpConfig::queue_bytes`]; overflow is dropped and counted in
@@ -76,9 +120,7 @@
 //!
 //! # Threads and shutdown
 //! One accept thread; one thread per inbound connection (at most
-//! [`TcpConfig::max_inbound`]; when full, the oldest connection that has not
-//! said Hello gives way, and if none has, the new one is refused; clients
-//! hold at most three quarters of the slots); one writer thread per
+//! [`TcpConfig::max_inbound`], see "Limits"); one writer thread per
 //! peer. A 3-member cluster thus runs 1 + 2 + 2 threads per member.
 //! [`TcpTransport::shutdown`] (also run on drop, so stopping a [`crate::Node`]
 //! stops its transport) stops accepting, closes every queue, shuts every
@@ -100,6 +142,8 @@
 //!   reconnect backoff;
 //! * `listener`: the accept loop, the handshake and Hello checks of inbound
 //!   connections, refusals, and reading an accepted peer's frames;
+//! * `limits`: the bookkeeping of the limits: pending connections by
+//!   source, client connections by identity, peer connections by peer id;
 //! * `client`: the client channel, both the listener's side (handing
 //!   requests to the [`ClientHandler`]) and the client's
 //!   ([`connect_client`]);

@@ -1,8 +1,10 @@
 //! What the transport's threads share: the configuration, the current
 //! members, the peer links, the sockets shutdown must cut, the counters and
 //! the member's inbox. Owns the membership check every inbound connection
-//! and frame goes through, the reports to the inbox, and shutdown, which
-//! closes every queue and socket and joins every thread.
+//! and frame goes through, the inbound limits (making room for a new
+//! connection, client slots, peer connections per peer id; the bookkeeping
+//! is in `limits`), the reports to the inbox, and shutdown, which closes
+//! every queue and socket and joins every thread.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpStream};
@@ -329,7 +331,7 @@ impl Shared {
         self.membership.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The membership, for changing (then [`Shared::relink`]).
+    /// The membership, for changing (then [`relink`](super::peer_link::relink)).
     pub(super) fn membership_mut(&self) -> RwLockWriteGuard<'_, Membership> {
         self.membership.write().unwrap_or_else(|p| p.into_inner())
     }
