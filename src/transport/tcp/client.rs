@@ -25,11 +25,22 @@ pub trait ClientHandler: Send + Sync {
     fn handle(&self, client: &NodeId, request: &[u8]) -> Vec<u8>;
 }
 
-/// A client's connection to a member's listener.
-#[derive(Debug)]
+/// A client's connection to a member's listener. When the listener closed
+/// it between requests (it closes idle clients, or it restarted), the next
+/// request dials again first: nothing was sent on the closed one.
 pub struct ClientConnection {
     conn: FrameConnection,
+    security: Security,
     broken: bool,
+}
+
+impl std::fmt::Debug for ClientConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConnection")
+            .field("conn", &self.conn)
+            .field("broken", &self.broken)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Connects to the listener at `addr` as a client, within `timeout`. With
@@ -42,6 +53,7 @@ pub fn connect_client(
 ) -> Result<ClientConnection, TransportError> {
     Ok(ClientConnection {
         conn: FrameConnection::dial(addr, security, HelloRole::Client, timeout)?,
+        security: security.clone(),
         broken: false,
     })
 }
@@ -52,9 +64,11 @@ impl ClientConnection {
         self.conn.server_identity()
     }
 
-    /// Sends one request and waits up to `timeout` for its response. After
-    /// an error the connection is unusable (a late response would be
-    /// mistaken for the next one's): connect again.
+    /// Sends one request and waits up to `timeout` for its response (first
+    /// dialling again, within `timeout`, if the listener closed the
+    /// connection since the last one). After an error the connection is
+    /// unusable (a late response would be mistaken for the next one's):
+    /// connect again.
     pub fn request(
         &mut self,
         payload: &[u8],
@@ -69,6 +83,10 @@ impl ClientConnection {
                 max: MAX_FRAME_PAYLOAD,
             }
             .into());
+        }
+        if self.conn.closed_by_listener() {
+            let addr = self.conn.addr().to_string();
+            self.conn = FrameConnection::dial(&addr, &self.security, HelloRole::Client, timeout)?;
         }
         self.broken = true;
         self.conn.send_frame(FrameKind::ClientRequest, payload)?;

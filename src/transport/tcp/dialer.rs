@@ -173,6 +173,28 @@ impl FrameConnection {
         self.server.as_ref()
     }
 
+    /// Whether the listener closed (or is closing) this connection while
+    /// nothing was asked of it: for a request/response connection, any
+    /// byte waiting unasked (the TLS close_notify, the end of the stream,
+    /// a reset) means it is over. Does not block.
+    pub(super) fn closed_by_listener(&self) -> bool {
+        if self.reader.buffered() > 0 {
+            return true;
+        }
+        let sock = self.stream.socket();
+        if sock.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let over = match sock.peek(&mut [0u8; 1]) {
+            Ok(_) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => false,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => false,
+            Err(_) => true,
+        };
+        let _ = sock.set_nonblocking(false);
+        over
+    }
+
     /// Sends one frame.
     pub fn send_frame(&mut self, kind: FrameKind, payload: &[u8]) -> Result<(), TransportError> {
         write_frame(&mut self.stream, kind, payload, &self.addr)

@@ -82,7 +82,10 @@
 //!   for members), one identity at most
 //!   [`TcpConfig::max_client_connections_per_identity`] (16) of them; more
 //!   are refused (the reason is logged). A client that sends no whole
-//!   request for [`TcpConfig::client_idle_timeout`] (60 s) is closed.
+//!   request for [`TcpConfig::client_idle_timeout`] (60 s) is closed; a
+//!   [`ClientConnection`] that finds its connection closed between
+//!   requests dials again before sending, so idle closes are invisible to
+//!   its user.
 //! * **Peers**: a peer id holds one raft connection (the newest one that
 //!   carried raft frames: an older one is closed; one that speaks up after
 //!   a newer one did is closed itself) and at most two spare connections
