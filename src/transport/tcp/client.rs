@@ -6,7 +6,7 @@
 //! client and [`ClientConnection`] sends one request at a time.
 
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::dialer::FrameConnection;
 use super::framing::{write_frame, FrameReader};
@@ -25,11 +25,22 @@ pub trait ClientHandler: Send + Sync {
     fn handle(&self, client: &NodeId, request: &[u8]) -> Vec<u8>;
 }
 
-/// A client's connection to a member's listener.
-#[derive(Debug)]
+/// A client's connection to a member's listener. When the listener closed
+/// it between requests (it closes idle clients, or it restarted), the next
+/// request dials again first: nothing was sent on the closed one.
 pub struct ClientConnection {
     conn: FrameConnection,
+    security: Security,
     broken: bool,
+}
+
+impl std::fmt::Debug for ClientConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConnection")
+            .field("conn", &self.conn)
+            .field("broken", &self.broken)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Connects to the listener at `addr` as a client, within `timeout`. With
@@ -42,6 +53,7 @@ pub fn connect_client(
 ) -> Result<ClientConnection, TransportError> {
     Ok(ClientConnection {
         conn: FrameConnection::dial(addr, security, HelloRole::Client, timeout)?,
+        security: security.clone(),
         broken: false,
     })
 }
@@ -52,9 +64,11 @@ impl ClientConnection {
         self.conn.server_identity()
     }
 
-    /// Sends one request and waits up to `timeout` for its response. After
-    /// an error the connection is unusable (a late response would be
-    /// mistaken for the next one's): connect again.
+    /// Sends one request and waits up to `timeout` for its response (first
+    /// dialling again, within `timeout`, if the listener closed the
+    /// connection since the last one). After an error the connection is
+    /// unusable (a late response would be mistaken for the next one's):
+    /// connect again.
     pub fn request(
         &mut self,
         payload: &[u8],
@@ -69,6 +83,10 @@ impl ClientConnection {
                 max: MAX_FRAME_PAYLOAD,
             }
             .into());
+        }
+        if self.conn.closed_by_listener() {
+            let addr = self.conn.addr().to_string();
+            self.conn = FrameConnection::dial(&addr, &self.security, HelloRole::Client, timeout)?;
         }
         self.broken = true;
         self.conn.send_frame(FrameKind::ClientRequest, payload)?;
@@ -86,8 +104,8 @@ impl ClientConnection {
     }
 }
 
-/// Serves an accepted client connection until it closes: each request to
-/// `handler`, each answer back.
+/// Serves an accepted client connection until it closes, or asks nothing
+/// for `client_idle_timeout`: each request to `handler`, each answer back.
 pub(super) fn serve_client(
     shared: &Shared,
     stream: &mut Stream,
@@ -96,8 +114,21 @@ pub(super) fn serve_client(
     handler: &dyn ClientHandler,
     peer: &str,
 ) -> Result<(), TransportError> {
+    let idle = shared.cfg.client_idle_timeout;
     loop {
-        let Some((kind, payload)) = reader.read(stream, Some(&shared.stopping), None, peer)? else {
+        // The whole next request must arrive within the idle timeout: a
+        // client that asks nothing (or trickles a request) gives its slot
+        // back.
+        let until = deadline_after(Instant::now(), idle);
+        let frame = match reader.read(stream, Some(&shared.stopping), Some(until), peer) {
+            Err(TransportError::Timeout(_)) => {
+                shared.idle_clients_closed.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(peer, %identity, ?idle, "closed an idle client connection");
+                return Ok(());
+            }
+            other => other?,
+        };
+        let Some((kind, payload)) = frame else {
             return Ok(());
         };
         if kind != FrameKind::ClientRequest {
@@ -123,4 +154,11 @@ pub(super) fn serve_client(
         write_frame(stream, FrameKind::ClientResponse, &response, peer)?;
         shared.client_requests.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// `now + d`, or far in the future when that overflows (a huge timeout
+/// means none).
+fn deadline_after(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }

@@ -1,4 +1,4 @@
-//! Dialling a listener: TCP connect (with `TCP_NODELAY`), the TLS
+//! Dialling a listener: TCP connect (with `TCP_NODELAY` and keepalive), the TLS
 //! handshake, the check that the listener is who the dialer meant to reach,
 //! the Hello and the wait for its HelloAck, all within the I/O deadline.
 //! [`FrameConnection`] is a dialled connection with raw frame access.
@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use super::framing::{write_frame, FrameReader};
-use super::{sock_err, POLL};
+use super::{keepalive, sock_err, POLL};
 use crate::entry::NodeId;
 use crate::transport::tls::{connect_tls, io_error, Security, Stream};
 use crate::transport::wire::{
@@ -56,8 +56,23 @@ pub(super) fn dial(
             })
         }
     };
+    dial_on(sock, security, address, role, expect, io_timeout, stop)
+}
+
+/// [`dial`] on a socket already connected to `address`: the handshake,
+/// the Hello and the wait for the HelloAck.
+pub(super) fn dial_on(
+    sock: TcpStream,
+    security: &Security,
+    address: &str,
+    role: HelloRole,
+    expect: Option<&NodeId>,
+    io_timeout: Duration,
+    stop: Option<&AtomicBool>,
+) -> Result<(Stream, Option<NodeId>), TransportError> {
     let setup = sock_err(address, "configuring the connection to");
     sock.set_nodelay(true).map_err(&setup)?;
+    keepalive(&sock).map_err(&setup)?;
     sock.set_read_timeout(Some(POLL.min(io_timeout)))
         .map_err(&setup)?;
     sock.set_write_timeout(Some(io_timeout)).map_err(&setup)?;
@@ -156,6 +171,28 @@ impl FrameConnection {
     /// The identity in the listener's certificate (`None` when insecure).
     pub fn server_identity(&self) -> Option<&NodeId> {
         self.server.as_ref()
+    }
+
+    /// Whether the listener closed (or is closing) this connection while
+    /// nothing was asked of it: for a request/response connection, any
+    /// byte waiting unasked (the TLS close_notify, the end of the stream,
+    /// a reset) means it is over. Does not block.
+    pub(super) fn closed_by_listener(&self) -> bool {
+        if self.reader.buffered() > 0 {
+            return true;
+        }
+        let sock = self.stream.socket();
+        if sock.set_nonblocking(true).is_err() {
+            return false;
+        }
+        let over = match sock.peek(&mut [0u8; 1]) {
+            Ok(_) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => false,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => false,
+            Err(_) => true,
+        };
+        let _ = sock.set_nonblocking(false);
+        over
     }
 
     /// Sends one frame.

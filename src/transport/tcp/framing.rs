@@ -26,6 +26,11 @@ impl FrameReader {
         }
     }
 
+    /// Bytes read but not yet returned as a whole frame.
+    pub(super) fn buffered(&self) -> usize {
+        self.dec.buffered()
+    }
+
     /// Changes the payload limit (at most
     /// [`MAX_FRAME_PAYLOAD`](crate::transport::wire::MAX_FRAME_PAYLOAD)),
     /// for example once a connection's Hello is accepted.

@@ -1,5 +1,7 @@
 //! The listener: the accept loop (at most `max_inbound` connections, one
-//! thread each), the TLS handshake and Hello of every inbound connection,
+//! thread each, unfinished handshakes giving way to new connections; see
+//! "Limits" in the `tcp` docs), the TLS handshake and Hello of every
+//! inbound connection, the client and peer limits,
 //! the identity and membership checks (asking known members to vouch for a
 //! peer admitted after this catalog's view, see `vouch`), refusals (no
 //! answer, a warning with the remote address and reason), and reading an
@@ -18,9 +20,10 @@ use raft::eraftpb::MessageType;
 
 use super::client::serve_client;
 use super::framing::{write_frame, FrameReader};
+use super::limits::Source;
 use super::shared::Shared;
 use super::vouch::{answer, vouch};
-use super::{sock_err, ACCEPT_POLL, POLL};
+use super::{keepalive, sock_err, ACCEPT_POLL, POLL};
 use crate::entry::NodeId;
 use crate::transport::tls::{accept_tls, Security, Stream};
 use crate::transport::wire::{
@@ -34,14 +37,11 @@ pub(super) fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     while !shared.stopping() {
         match listener.accept() {
             Ok((sock, remote)) => {
-                // Full: the oldest connection that has not said Hello gives
-                // way (a silent flood cannot hold the slots members need;
-                // a member's handshake takes milliseconds). Evicted ones
-                // leave within a poll, so at most twice the slots are open.
-                let open = shared.inbound.load(Ordering::SeqCst);
-                if open >= shared.cfg.max_inbound
-                    && (open >= 2 * shared.cfg.max_inbound || !shared.evict_oldest_pending())
-                {
+                // Connections that have not said Hello give way (a silent
+                // flood cannot hold the slots members need; a member's
+                // handshake takes milliseconds): see `Shared::make_room`.
+                let source = Source::of(remote.ip());
+                if !shared.make_room(source) {
                     shared.refused.fetch_add(1, Ordering::Relaxed);
                     if let Some(suppressed) = shared.log_refusal() {
                         tracing::warn!(
@@ -54,7 +54,7 @@ pub(super) fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
                 }
                 shared.inbound.fetch_add(1, Ordering::SeqCst);
                 let key = shared.register(&sock);
-                shared.pending_opened(key, &sock);
+                shared.pending_opened(key, source, &sock);
                 let s = shared.clone();
                 let started = shared.spawn("synod-tcp-in".into(), move || {
                     serve(&s, sock, remote, key);
@@ -126,6 +126,7 @@ fn serve_inner(
         .map_err(&setup)
         .map_err(refuse)?;
     sock.set_nodelay(true).map_err(&setup).map_err(refuse)?;
+    keepalive(&sock).map_err(&setup).map_err(refuse)?;
     sock.set_read_timeout(Some(POLL))
         .map_err(&setup)
         .map_err(refuse)?;
@@ -226,9 +227,18 @@ fn serve_stream(
             tracing::debug!(peer, %identity, peer_id, "peer connected");
             reader.set_limit(MAX_FRAME_PAYLOAD);
             let (generation, previous) = shared.inbound_opened(peer_id);
-            let served = serve_peer(shared, stream, reader, &identity, peer_id, peer);
-            if let Ok(PeerEnd::Answered) = served {
-                // A question, not the peer's raft connection.
+            shared.peer_accepted(peer_id, generation, key);
+            let conn = PeerConn {
+                identity: &identity,
+                peer_id,
+                generation,
+                peer,
+            };
+            let served = serve_peer(shared, stream, reader, &conn);
+            shared.peer_ended(peer_id, generation);
+            if let Ok(PeerEnd::Answered | PeerEnd::Superseded) = served {
+                // A question, or an older connection that a newer one of the
+                // peer replaced: not the peer's raft connection.
                 shared.inbound_withdrawn(peer_id, generation, previous);
                 return Ok(());
             }
@@ -254,45 +264,53 @@ fn serve_stream(
                     "this listener serves no clients".into(),
                 )));
             };
-            // Clients may hold at most three quarters of the slots: the
-            // rest stay for members.
-            let open = shared.clients.fetch_add(1, Ordering::SeqCst);
-            if open >= shared.max_clients() {
-                shared.clients.fetch_sub(1, Ordering::SeqCst);
-                return Err(refuse(TransportError::NotAuthorized(format!(
-                    "too many client connections ({open})"
-                ))));
-            }
+            // Clients may hold at most three quarters of the slots (the
+            // rest stay for members), and one identity its own share.
+            let _slot = shared
+                .take_client_slot(&identity)
+                .map_err(|why| refuse(TransportError::NotAuthorized(why.to_string())))?;
             shared.pending_done(key);
-            let served = write_frame(stream, FrameKind::HelloAck, &encode_hello_ack(), peer)
-                .map_err(refuse)
-                .and_then(|()| {
-                    reader.set_limit(MAX_FRAME_PAYLOAD);
-                    serve_client(shared, stream, reader, &identity, handler.as_ref(), peer)
-                        .map_err(Ending::Bad)
-                });
-            shared.clients.fetch_sub(1, Ordering::SeqCst);
-            served
+            write_frame(stream, FrameKind::HelloAck, &encode_hello_ack(), peer).map_err(refuse)?;
+            reader.set_limit(MAX_FRAME_PAYLOAD);
+            serve_client(shared, stream, reader, &identity, handler.as_ref(), peer)
+                .map_err(Ending::Bad)
         }
     }
 }
 
 /// How an accepted peer connection ended well.
 enum PeerEnd {
-    /// The peer closed it.
+    /// The peer closed it (or this side did, for a newer one).
     Closed,
     /// It asked a `WhoIs`, which was answered; this side closes it.
     Answered,
+    /// It sent raft frames while a newer connection of the same peer id
+    /// carried them already; this side closes it.
+    Superseded,
+}
+
+/// An accepted peer connection: who, and which of its connections.
+struct PeerConn<'a> {
+    identity: &'a NodeId,
+    peer_id: u64,
+    /// Its place in acceptance order (see `Shared::inbound_opened`).
+    generation: u64,
+    /// The remote address, for messages.
+    peer: &'a str,
 }
 
 fn serve_peer(
     shared: &Shared,
     stream: &mut Stream,
     mut reader: FrameReader,
-    identity: &NodeId,
-    peer_id: u64,
-    peer: &str,
+    conn: &PeerConn<'_>,
 ) -> Result<PeerEnd, TransportError> {
+    let &PeerConn {
+        identity,
+        peer_id,
+        generation,
+        peer,
+    } = conn;
     let mut assembler = SnapshotAssembler::new(shared.cfg.max_snapshot_bytes);
     let mut first = true;
     loop {
@@ -317,7 +335,19 @@ fn serve_peer(
             )?;
             return Ok(PeerEnd::Answered);
         }
-        first = false;
+        if first {
+            // Its raft connection now: an older one of the peer gives way
+            // (one peer id holds one raft connection's slot, not many).
+            if !shared.peer_carries_raft(peer_id, generation) {
+                tracing::debug!(
+                    peer,
+                    peer_id,
+                    "closed: a newer connection of this peer serves it"
+                );
+                return Ok(PeerEnd::Superseded);
+            }
+            first = false;
+        }
         if let Some(inbox) = shared.inbox.get() {
             inbox.traffic().peer(peer_id).bytes_in.fetch_add(
                 (payload.len() + wire::FRAME_HEADER_LEN) as u64,

@@ -4,7 +4,7 @@
 //! Every connection is dialled by the side that sends: member A's raft
 //! messages to B travel on A's outbound connection to B's listener; B's
 //! answers travel on B's own outbound connection to A. After TCP (with
-//! `TCP_NODELAY`) and the TLS handshake (both sides present certificates of
+//! `TCP_NODELAY` and keepalive, see below) and the TLS handshake (both sides present certificates of
 //! the configured CA), the dialer sends a [`Hello`] frame with its role:
 //!
 //! * **peer** with the raft peer id it claims. The listener takes the
@@ -55,6 +55,53 @@
 //! refused, and the handshake plus Hello must complete within
 //! [`TcpConfig::io_timeout`].
 //!
+//! # Limits (anyone who can reach the port)
+//! Peers, clients and unfinished handshakes share [`TcpConfig::max_inbound`]
+//! slots (64). So that connecting, or holding a certificate of the CA, is
+//! not enough to cut a member off from its peers:
+//!
+//! * **Unfinished handshakes give way.** A connection is *pending* until
+//!   its Hello is accepted, and must get there within
+//!   [`TcpConfig::io_timeout`]. One source (an IPv4 address, an IPv6 /64)
+//!   holds at most [`TcpConfig::max_pending_per_source`] pending
+//!   connections (half the slots); a new one from a source holding that
+//!   many closes that source's oldest. When every slot is taken, the
+//!   oldest pending connection of the source holding the most pending
+//!   connections is closed for the new one; only when none is pending is
+//!   the new one refused (and while closed ones are still leaving, at
+//!   twice the slots). A flood from one address thus makes room from its
+//!   own connections, and a member's handshake (milliseconds) from another
+//!   address is never the one closed while the flood holds more.
+//!   *Trade-off:* a new connection from a source at its share is not
+//!   refused but takes the place of that source's oldest, because members
+//!   may share an address with the flood (127.0.0.1 in tests, a NAT): they
+//!   then get in by being quick, as with one shared pool, not by their
+//!   address. Many addresses (a botnet) can still crowd out members that
+//!   take longer to handshake than the flood takes to renew the slots.
+//! * **Clients** hold at most three quarters of the slots (the rest stay
+//!   for members), one identity at most
+//!   [`TcpConfig::max_client_connections_per_identity`] (16) of them; more
+//!   are refused (the reason is logged). A client that sends no whole
+//!   request for [`TcpConfig::client_idle_timeout`] (60 s) is closed; a
+//!   [`ClientConnection`] that finds its connection closed between
+//!   requests dials again before sending, so idle closes are invisible to
+//!   its user.
+//! * **Peers**: a peer id holds one raft connection (the newest one that
+//!   carried raft frames: an older one is closed; one that speaks up after
+//!   a newer one did is closed itself) and at most two spare connections
+//!   (a `WhoIs` question, the next raft connection being dialled); a third
+//!   spare closes the oldest. Peer connections have no idle timeout: a
+//!   follower's connection to another follower is silent between
+//!   elections.
+//! * **Keepalive**: every accepted and dialled socket probes after
+//!   [`KEEPALIVE_TIME`] (30 s) of silence, [`KEEPALIVE_RETRIES`] times
+//!   [`KEEPALIVE_INTERVAL`] apart, so a connection whose other end vanished
+//!   without a word (power loss, a dropped NAT mapping) ends within about a
+//!   minute instead of holding its slot for ever.
+//! * **Refusals** are logged at most ten a second; the rest are counted
+//!   ([`TcpStats::refused_connections`]) and the next logged one says how
+//!   many were not.
+//!
 //! # Sending
 //! One writer thread per peer drains that peer's byte-bounded queue
 //! ([`TcpConfig::queue_bytes`]; overflow is dropped and counted in
@@ -76,9 +123,7 @@
 //!
 //! # Threads and shutdown
 //! One accept thread; one thread per inbound connection (at most
-//! [`TcpConfig::max_inbound`]; when full, the oldest connection that has not
-//! said Hello gives way, and if none has, the new one is refused; clients
-//! hold at most three quarters of the slots); one writer thread per
+//! [`TcpConfig::max_inbound`], see "Limits"); one writer thread per
 //! peer. A 3-member cluster thus runs 1 + 2 + 2 threads per member.
 //! [`TcpTransport::shutdown`] (also run on drop, so stopping a [`crate::Node`]
 //! stops its transport) stops accepting, closes every queue, shuts every
@@ -100,6 +145,8 @@
 //!   reconnect backoff;
 //! * `listener`: the accept loop, the handshake and Hello checks of inbound
 //!   connections, refusals, and reading an accepted peer's frames;
+//! * `limits`: the bookkeeping of the limits: pending connections by
+//!   source, client connections by identity, peer connections by peer id;
 //! * `client`: the client channel, both the listener's side (handing
 //!   requests to the [`ClientHandler`]) and the client's
 //!   ([`connect_client`]);
@@ -112,6 +159,7 @@
 mod client;
 mod dialer;
 mod framing;
+mod limits;
 mod listener;
 mod membership;
 mod probe;
@@ -144,6 +192,15 @@ const POLL: Duration = Duration::from_millis(100);
 const ACCEPT_POLL: Duration = Duration::from_millis(20);
 /// Buffer for socket reads and batched writes.
 const IO_BUF: usize = 64 << 10;
+/// Idle time before TCP keepalive probes start, on every accepted and
+/// dialled socket.
+pub const KEEPALIVE_TIME: Duration = Duration::from_secs(30);
+/// Time between keepalive probes.
+pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+/// Unanswered keepalive probes after which the kernel drops the
+/// connection (so a vanished peer or client is noticed within about
+/// `KEEPALIVE_TIME + KEEPALIVE_RETRIES * KEEPALIVE_INTERVAL`, one minute).
+pub const KEEPALIVE_RETRIES: u32 = 3;
 
 /// How to run a [`TcpTransport`].
 #[derive(Clone)]
@@ -169,11 +226,21 @@ pub struct TcpConfig {
     /// Largest reconnect delay (before jitter).
     pub backoff_max: Duration,
     /// Inbound connections served at once. When all are taken, the oldest
-    /// connection that has not had its Hello accepted is closed to make
-    /// room (a silent flood cannot lock members out); clients may hold at
-    /// most three quarters of them; refusals are logged at most ten a
-    /// second.
+    /// connection that has not had its Hello accepted, of the source
+    /// holding the most such connections, is closed to make room (a silent
+    /// flood cannot lock members out); clients may hold at most three
+    /// quarters of them; refusals are logged at most ten a second.
     pub max_inbound: usize,
+    /// Connections that have not had their Hello accepted one source (an
+    /// IPv4 address, an IPv6 /64) may hold; a source holding that many
+    /// gives way its own oldest for a new one. `None`: half of
+    /// `max_inbound`.
+    pub max_pending_per_source: Option<usize>,
+    /// Client connections one identity may hold at once; more are refused.
+    pub max_client_connections_per_identity: usize,
+    /// A client connection that sends no whole request for this long is
+    /// closed (its client reconnects when it next asks).
+    pub client_idle_timeout: Duration,
     /// Largest snapshot message reassembled from chunks.
     pub max_snapshot_bytes: usize,
     /// Data bytes per snapshot chunk sent.
@@ -194,6 +261,12 @@ impl std::fmt::Debug for TcpConfig {
             .field("backoff_min", &self.backoff_min)
             .field("backoff_max", &self.backoff_max)
             .field("max_inbound", &self.max_inbound)
+            .field("max_pending_per_source", &self.max_pending_per_source)
+            .field(
+                "max_client_connections_per_identity",
+                &self.max_client_connections_per_identity,
+            )
+            .field("client_idle_timeout", &self.client_idle_timeout)
             .field("max_snapshot_bytes", &self.max_snapshot_bytes)
             .field("snapshot_chunk_len", &self.snapshot_chunk_len)
             .field("client_handler", &self.client_handler.is_some())
@@ -203,9 +276,11 @@ impl std::fmt::Debug for TcpConfig {
 
 impl TcpConfig {
     /// Defaults: 16 MiB per peer queue, 2 s connect timeout, 5 s I/O
-    /// timeout, backoff 50 ms to 2 s, 64 inbound connections, snapshots up
-    /// to [`wire::MAX_SNAPSHOT_MESSAGE`] in [`wire::SNAPSHOT_CHUNK_LEN`]
-    /// chunks, no client handler, no seed peers.
+    /// timeout, backoff 50 ms to 2 s, 64 inbound connections (32 pending
+    /// per source, 16 per client identity, idle clients closed after 60 s),
+    /// snapshots up to [`wire::MAX_SNAPSHOT_MESSAGE`] in
+    /// [`wire::SNAPSHOT_CHUNK_LEN`] chunks, no client handler, no seed
+    /// peers.
     pub fn new(listen: SocketAddr, security: Security) -> Self {
         Self {
             listen,
@@ -217,6 +292,9 @@ impl TcpConfig {
             backoff_min: Duration::from_millis(50),
             backoff_max: Duration::from_secs(2),
             max_inbound: 64,
+            max_pending_per_source: None,
+            max_client_connections_per_identity: 16,
+            client_idle_timeout: Duration::from_secs(60),
             max_snapshot_bytes: wire::MAX_SNAPSHOT_MESSAGE,
             snapshot_chunk_len: wire::SNAPSHOT_CHUNK_LEN,
             client_handler: None,
@@ -251,10 +329,20 @@ pub struct TcpStats {
     /// Peers accepted now on a known member's word (see the module docs).
     pub vouched_peers: usize,
     /// Inbound connections closed before their Hello to make room for
-    /// newer ones (the slots were full).
+    /// newer ones (the slots were full, or their source held its share).
     pub evicted_connections: u64,
+    /// Client connections closed for asking nothing for
+    /// [`TcpConfig::client_idle_timeout`].
+    pub idle_clients_closed: u64,
+    /// Peer connections closed because a newer connection of the same peer
+    /// id replaced them (as its raft connection, or as a spare).
+    pub superseded_peer_connections: u64,
     /// Inbound connections being served now.
     pub inbound_connections: usize,
+    /// Of those, connections that have not had their Hello accepted.
+    pub pending_connections: usize,
+    /// Of those, accepted client connections.
+    pub client_connections: usize,
     /// Bytes queued for peers now.
     pub queued_bytes: usize,
 }
@@ -469,6 +557,27 @@ fn log_dropped_vouches(dropped: &[Peer], why: &str) {
 /// Locks `m`, going on after a thread panicked while holding it.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Turns TCP keepalive on for `sock` ([`KEEPALIVE_TIME`],
+/// [`KEEPALIVE_INTERVAL`], [`KEEPALIVE_RETRIES`] where the platform has
+/// them): a peer or client that vanished without closing (power loss, a
+/// dropped NAT mapping) is found and its connection ends.
+fn keepalive(sock: &std::net::TcpStream) -> std::io::Result<()> {
+    let params = socket2::TcpKeepalive::new().with_time(KEEPALIVE_TIME);
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "macos",
+        target_os = "ios",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "windows"
+    ))]
+    let params = params
+        .with_interval(KEEPALIVE_INTERVAL)
+        .with_retries(KEEPALIVE_RETRIES);
+    socket2::SockRef::from(sock).set_tcp_keepalive(&params)
 }
 
 /// Turns a socket error into a [`TransportError::Io`] that says what was

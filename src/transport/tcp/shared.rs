@@ -1,8 +1,10 @@
 //! What the transport's threads share: the configuration, the current
 //! members, the peer links, the sockets shutdown must cut, the counters and
 //! the member's inbox. Owns the membership check every inbound connection
-//! and frame goes through, the reports to the inbox, and shutdown, which
-//! closes every queue and socket and joins every thread.
+//! and frame goes through, the inbound limits (making room for a new
+//! connection, client slots, peer connections per peer id; the bookkeeping
+//! is in `limits`), the reports to the inbox, and shutdown, which closes
+//! every queue and socket and joins every thread.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpStream};
@@ -10,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::JoinHandle;
 
+use super::limits::{ClientRefusal, Clients, PeerConns, Pending, RaftClaim, Source};
 use super::membership::Membership;
 use super::membership::Vouching;
 use super::{lock, Outgoing, SendQueue, TcpConfig, TcpStats};
@@ -59,13 +62,21 @@ pub(super) struct Shared {
     inbound_newest: Mutex<HashMap<u64, u64>>,
     pub(super) inbound: AtomicUsize,
     /// Inbound connections that have not had their Hello accepted yet, by
-    /// acceptance order (socket key): the oldest gives way when the slots
-    /// are full.
-    pending: Mutex<std::collections::BTreeMap<u64, TcpStream>>,
-    /// Accepted client connections (at most [`Shared::max_clients`]).
-    pub(super) clients: AtomicUsize,
+    /// acceptance order (socket key) and source: see [`Shared::make_room`].
+    pending: Mutex<Pending>,
+    /// Accepted client connections, in all (at most
+    /// [`Shared::max_clients`]) and per identity.
+    clients: Mutex<Clients>,
+    /// Accepted peer connections per peer id.
+    peer_conns: Mutex<PeerConns>,
     /// Pending connections closed to make room for newer ones.
     pub(super) evicted: AtomicU64,
+    /// Client connections closed for asking nothing for
+    /// `client_idle_timeout`.
+    pub(super) idle_clients_closed: AtomicU64,
+    /// Peer connections closed because a newer one of the same peer id
+    /// took their place.
+    pub(super) superseded: AtomicU64,
     /// The current one-second window of refusal logging, the refusals
     /// logged in it, and those not logged since the last one that was.
     refusal_log: Mutex<(Option<std::time::Instant>, u64, u64)>,
@@ -100,9 +111,12 @@ impl Shared {
             next_stream: AtomicU64::new(1),
             inbound_newest: Mutex::new(HashMap::new()),
             inbound: AtomicUsize::new(0),
-            pending: Mutex::new(std::collections::BTreeMap::new()),
-            clients: AtomicUsize::new(0),
+            pending: Mutex::new(Pending::default()),
+            clients: Mutex::new(Clients::default()),
+            peer_conns: Mutex::new(PeerConns::default()),
             evicted: AtomicU64::new(0),
+            idle_clients_closed: AtomicU64::new(0),
+            superseded: AtomicU64::new(0),
             refusal_log: Mutex::new((None, 0, 0)),
             dropped_other: AtomicU64::new(0),
             dropped_other_bytes: AtomicU64::new(0),
@@ -151,42 +165,149 @@ impl Shared {
     pub(super) fn unregister(&self, key: Option<u64>) {
         if let Some(k) = key {
             lock(&self.sockets).remove(&k);
-            lock(&self.pending).remove(&k);
+            lock(&self.pending).ended(k);
         }
     }
 
-    /// Notes a new inbound connection that has not said Hello yet.
-    pub(super) fn pending_opened(&self, key: Option<u64>, sock: &TcpStream) {
+    /// Shuts down the registered socket `key` (its thread then ends).
+    pub(super) fn cut(&self, key: u64) {
+        if let Some(sock) = lock(&self.sockets).get(&key) {
+            let _ = sock.shutdown(std::net::Shutdown::Both);
+        }
+    }
+
+    /// Notes a new inbound connection from `source` that has not said
+    /// Hello yet.
+    pub(super) fn pending_opened(&self, key: Option<u64>, source: Source, sock: &TcpStream) {
         if let (Some(k), Ok(clone)) = (key, sock.try_clone()) {
-            lock(&self.pending).insert(k, clone);
+            lock(&self.pending).opened(k, source, clone);
         }
     }
 
     /// The connection `key` said an accepted Hello: it no longer gives way.
     pub(super) fn pending_done(&self, key: Option<u64>) {
         if let Some(k) = key {
-            lock(&self.pending).remove(&k);
+            lock(&self.pending).done(k);
         }
     }
 
-    /// Closes the oldest connection that has not said Hello yet, to make
-    /// room for a new one; false if there is none.
-    pub(super) fn evict_oldest_pending(&self) -> bool {
-        let oldest = lock(&self.pending).pop_first();
-        match oldest {
-            Some((_, sock)) => {
-                let _ = sock.shutdown(std::net::Shutdown::Both);
-                self.evicted.fetch_add(1, Ordering::Relaxed);
-                true
-            }
-            None => false,
+    /// Makes room for a new connection from `source`, closing connections
+    /// that have not had their Hello accepted; false if it must be refused.
+    ///
+    /// * A source that holds [`Shared::max_pending_per_source`] pending
+    ///   connections gives way its own oldest: one address cannot hold more
+    ///   than its share of the handshake capacity, so a flood from one
+    ///   address makes room from its own connections. (The new one is not
+    ///   refused: members behind the same address as a flooder, as on
+    ///   127.0.0.1 in tests or behind a NAT, would be locked out.)
+    /// * When every slot is taken, the oldest pending connection of the
+    ///   source holding the most gives way (a member's handshake takes
+    ///   milliseconds); if none is pending, the new one is refused.
+    ///
+    /// Closed connections leave within a poll; until then they count
+    /// towards the hard bound of twice the slots.
+    pub(super) fn make_room(&self, source: Source) -> bool {
+        let max = self.cfg.max_inbound;
+        let mut pending = lock(&self.pending);
+        if pending.of_source(source) >= self.max_pending_per_source()
+            && pending.evict_oldest_of(source)
+        {
+            self.evicted.fetch_add(1, Ordering::Relaxed);
         }
+        let open = self.inbound.load(Ordering::SeqCst);
+        if open.saturating_sub(pending.leaving()) < max {
+            return true;
+        }
+        if open >= 2 * max || !pending.evict_from_heaviest() {
+            return false;
+        }
+        self.evicted.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// How many connections that have not said Hello one source may hold:
+    /// [`TcpConfig::max_pending_per_source`], by default half the slots.
+    pub(super) fn max_pending_per_source(&self) -> usize {
+        self.cfg
+            .max_pending_per_source
+            .unwrap_or(self.cfg.max_inbound / 2)
+            .max(1)
     }
 
     /// How many client connections may be open at once: the inbound slots
     /// minus a quarter kept for members.
     pub(super) fn max_clients(&self) -> usize {
         self.cfg.max_inbound - self.cfg.max_inbound / 4
+    }
+
+    /// Takes a client slot for `identity` (at most [`Shared::max_clients`]
+    /// in all, [`TcpConfig::max_client_connections_per_identity`] for one
+    /// identity); the slot is given back when the returned guard drops.
+    pub(super) fn take_client_slot<'a>(
+        &'a self,
+        identity: &'a NodeId,
+    ) -> Result<ClientSlot<'a>, ClientRefusal> {
+        lock(&self.clients).take(
+            identity,
+            self.max_clients(),
+            self.cfg.max_client_connections_per_identity,
+        )?;
+        Ok(ClientSlot {
+            shared: self,
+            identity,
+        })
+    }
+
+    /// Notes the accepted connection `generation` of `peer_id` (socket
+    /// `key`), closing its oldest spare connections beyond
+    /// [`super::limits::PEER_SPARE_CONNECTIONS`].
+    pub(super) fn peer_accepted(&self, peer_id: u64, generation: u64, key: Option<u64>) {
+        let close = lock(&self.peer_conns).accepted(peer_id, generation, key);
+        for k in close {
+            self.superseded.fetch_add(1, Ordering::Relaxed);
+            self.cut(k);
+        }
+    }
+
+    /// Connection `generation` of `peer_id` carries raft frames: it becomes
+    /// the peer's raft connection and an older one is closed; false if a
+    /// newer one carries them already (this one should close).
+    pub(super) fn peer_carries_raft(&self, peer_id: u64, generation: u64) -> bool {
+        let claim = lock(&self.peer_conns).carries_raft(peer_id, generation);
+        match claim {
+            RaftClaim::Taken { replaced } => {
+                if let Some(k) = replaced {
+                    self.superseded.fetch_add(1, Ordering::Relaxed);
+                    self.cut(k);
+                }
+                true
+            }
+            RaftClaim::Superseded => {
+                self.superseded.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// The connection `generation` of `peer_id` ended.
+    pub(super) fn peer_ended(&self, peer_id: u64, generation: u64) {
+        lock(&self.peer_conns).ended(peer_id, generation);
+    }
+
+    /// Accepted connections of `peer_id` now.
+    #[cfg(test)]
+    pub(super) fn peer_connections(&self, peer_id: u64) -> usize {
+        lock(&self.peer_conns).of_peer(peer_id)
+    }
+
+    /// The registered socket of every inbound connection and connection in
+    /// progress (for tests of socket options).
+    #[cfg(test)]
+    pub(super) fn registered_sockets(&self) -> Vec<TcpStream> {
+        lock(&self.sockets)
+            .values()
+            .filter_map(|s| s.try_clone().ok())
+            .collect()
     }
 
     /// Whether to log a refusal now: at most [`REFUSAL_LOG_BURST`] a
@@ -213,7 +334,7 @@ impl Shared {
         self.membership.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The membership, for changing (then [`Shared::relink`]).
+    /// The membership, for changing (then [`relink`](super::peer_link::relink)).
     pub(super) fn membership_mut(&self) -> RwLockWriteGuard<'_, Membership> {
         self.membership.write().unwrap_or_else(|p| p.into_inner())
     }
@@ -317,7 +438,11 @@ impl Shared {
             vouch_queries: self.vouching.queries(),
             vouched_peers: self.membership().vouched_count(),
             inbound_connections: self.inbound.load(Ordering::Relaxed),
+            pending_connections: lock(&self.pending).len(),
+            client_connections: lock(&self.clients).open(),
             evicted_connections: self.evicted.load(Ordering::Relaxed),
+            idle_clients_closed: self.idle_clients_closed.load(Ordering::Relaxed),
+            superseded_peer_connections: self.superseded.load(Ordering::Relaxed),
             queued_bytes: queued,
         }
     }
@@ -342,5 +467,17 @@ impl Shared {
                 }
             }
         }
+    }
+}
+
+/// A client slot taken by [`Shared::take_client_slot`], given back on drop.
+pub(super) struct ClientSlot<'a> {
+    shared: &'a Shared,
+    identity: &'a NodeId,
+}
+
+impl Drop for ClientSlot<'_> {
+    fn drop(&mut self) {
+        lock(&self.shared.clients).release(self.identity);
     }
 }

@@ -1,9 +1,10 @@
 //! Tests of the TCP transport's own pieces: the dialer's identity check,
-//! the inbound connection limit and prompt shutdown.
+//! the inbound connection limits (slots, per source, per client identity,
+//! per peer id, idle clients), keepalive and prompt shutdown.
 
 use std::time::Instant;
 
-use super::dialer::dial;
+use super::dialer::{dial, dial_on};
 use super::*;
 use crate::entry::NodeId;
 use crate::transport::certs::DevCa;
@@ -479,4 +480,288 @@ fn a_flood_of_silent_connections_does_not_lock_peers_out() {
         stats.inbound_connections
     );
     drop(silent);
+}
+
+/// A TCP connection to `addr` from the loopback address `from` (Linux
+/// routes all of 127.0.0.0/8 to loopback), sending nothing.
+fn silent_from(from: &str, addr: &str) -> std::net::TcpStream {
+    use socket2::{Domain, SockAddr, Socket, Type};
+    let s = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    let local: SocketAddr = format!("{from}:0").parse().unwrap();
+    s.bind(&SockAddr::from(local)).unwrap();
+    let remote: SocketAddr = addr.parse().unwrap();
+    s.connect(&SockAddr::from(remote)).unwrap();
+    s.into()
+}
+
+/// Whether the listener closed `s` (end of stream or reset) within
+/// `within`.
+fn closed_within(s: &std::net::TcpStream, within: Duration) -> bool {
+    use std::io::Read;
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 1];
+    !matches!((&*s).read(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+        || e.kind() == std::io::ErrorKind::TimedOut)
+}
+
+/// Whether the listener has closed `s` (end of stream or reset), without
+/// waiting.
+fn closed_now(s: &std::net::TcpStream) -> bool {
+    s.set_nonblocking(true).unwrap();
+    let closed =
+        !matches!(s.peek(&mut [0u8; 1]), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+    s.set_nonblocking(false).unwrap();
+    closed
+}
+
+/// One address may hold at most its share (by default half the slots) of
+/// the connections that have not said Hello: past it, its own oldest give
+/// way, though the slots are not full. Before, one address could hold every
+/// slot.
+#[test]
+fn one_source_holds_at_most_its_share_of_unfinished_handshakes() {
+    let ca = DevCa::new("ca").unwrap();
+    let mut cfg = TcpConfig::new(local(), tls(&ca, "node-1"));
+    cfg.max_inbound = 16;
+    cfg.io_timeout = Duration::from_secs(30);
+    let t = TcpTransport::bind(cfg).unwrap();
+    let addr = t.local_addr().to_string();
+    let silent: Vec<std::net::TcpStream> =
+        (0..12).map(|_| silent_from("127.0.0.2", &addr)).collect();
+    eventually("the 12 connections are accepted", || {
+        t.stats().evicted_connections + t.stats().pending_connections as u64 == 12
+    });
+    let stats = t.stats();
+    assert_eq!(stats.pending_connections, 8, "{stats:?}");
+    assert_eq!(stats.evicted_connections, 4, "{stats:?}");
+    // The oldest gave way, the newest stay.
+    let t2 = Duration::from_secs(2);
+    assert!(silent[..4].iter().all(|s| closed_within(s, t2)));
+    assert!(
+        !silent[4..]
+            .iter()
+            .any(|s| closed_within(s, Duration::from_millis(50))),
+        "a newer connection was closed"
+    );
+    // Another address is not held back by that one's share.
+    let other: Vec<std::net::TcpStream> = (0..4).map(|_| silent_from("127.0.0.3", &addr)).collect();
+    eventually("the other address's connections are accepted", || {
+        t.stats().pending_connections == 12
+    });
+    assert_eq!(t.stats().evicted_connections, 4);
+    drop((silent, other));
+}
+
+/// When the slots are full, the connection that gives way is the oldest of
+/// the address holding the most unfinished handshakes, not the oldest of
+/// all: a member's slow handshake from another address survives a flood
+/// from one address. Before, the member's connection, being the oldest,
+/// was the first closed.
+#[test]
+fn a_flood_from_one_address_makes_room_from_its_own_connections() {
+    let ca = DevCa::new("ca").unwrap();
+    let mut cfg = TcpConfig::new(local(), tls(&ca, "node-1"));
+    cfg.seed_peers = vec![peer(1, "CN=node-1"), peer(2, "CN=node-2")];
+    cfg.max_inbound = 8;
+    // No share per address: only the choice of whom to close is tested.
+    cfg.max_pending_per_source = Some(8);
+    cfg.io_timeout = Duration::from_secs(30);
+    let t = TcpTransport::bind(cfg).unwrap();
+    let addr = t.local_addr().to_string();
+    // The member connects first and is slow to start its handshake.
+    let member = silent_from("127.0.0.1", &addr);
+    eventually("the member's connection is accepted", || {
+        t.stats().pending_connections == 1
+    });
+    let flood: Vec<std::net::TcpStream> =
+        (0..50).map(|_| silent_from("127.0.0.2", &addr)).collect();
+    // The listener took all: 7 of the flood wait with the member, the
+    // rest were closed (evicted, or refused while the closed ones left).
+    eventually("the flood is taken in", || {
+        t.stats().pending_connections == 8 && flood.iter().filter(|s| closed_now(s)).count() == 43
+    });
+    let t5 = Duration::from_secs(5);
+    dial_on(
+        member,
+        &tls(&ca, "node-2"),
+        &addr,
+        HelloRole::Peer { peer_id: 2 },
+        None,
+        t5,
+        None,
+    )
+    .expect("the member's handshake survives a flood from another address");
+    drop(flood);
+}
+
+/// One client identity may hold at most
+/// `max_client_connections_per_identity` connections; more are refused
+/// (other identities are not), and a freed one can be taken again.
+/// Before, one identity could take every client slot.
+#[test]
+fn one_client_identity_holds_at_most_its_share_of_connections() {
+    let ca = DevCa::new("ca").unwrap();
+    let mut cfg = TcpConfig::new(local(), tls(&ca, "node-1"));
+    cfg.max_client_connections_per_identity = 2;
+    cfg.client_handler = Some(Arc::new(Nop));
+    let t = TcpTransport::bind(cfg).unwrap();
+    let addr = t.local_addr().to_string();
+    let t5 = Duration::from_secs(5);
+    let (ops, boss) = (tls(&ca, "ops"), tls(&ca, "boss"));
+    let first = connect_client(&addr, &ops, t5).unwrap();
+    let mut second = connect_client(&addr, &ops, t5).unwrap();
+    match connect_client(&addr, &ops, t5) {
+        Err(TransportError::Refused { .. }) => {}
+        Err(e) => panic!("expected a refusal, got {e}"),
+        Ok(_) => panic!("a third connection of one identity was accepted"),
+    }
+    eventually("the refusal is counted", || {
+        t.stats().refused_connections == 1
+    });
+    let mut other = connect_client(&addr, &boss, t5).expect("another identity is let in");
+    assert_eq!(other.request(b"", t5).unwrap(), Vec::<u8>::new());
+    assert_eq!(second.request(b"", t5).unwrap(), Vec::<u8>::new());
+    drop(first);
+    eventually("the freed slot is taken again", || {
+        connect_client(&addr, &ops, t5).is_ok()
+    });
+}
+
+/// A peer id holds one raft connection's slot, not many: when a newer
+/// connection of the peer carries raft frames the older raft connection is
+/// closed (and an older one that speaks up late is closed itself), and
+/// beyond two spare connections (a question, the next raft connection) the
+/// oldest spare is closed. Before, a member's certificate could hold every
+/// slot.
+#[test]
+fn a_peer_holds_one_raft_connection_and_few_spares() {
+    let ca = DevCa::new("ca").unwrap();
+    let mut cfg = TcpConfig::new(local(), tls(&ca, "node-1"));
+    cfg.seed_peers = vec![peer(1, "CN=node-1"), peer(2, "CN=node-2")];
+    let t = TcpTransport::bind(cfg).unwrap();
+    let addr = t.local_addr().to_string();
+    let node2 = tls(&ca, "node-2");
+    let t5 = Duration::from_secs(5);
+    let role = HelloRole::Peer { peer_id: 2 };
+    let hb = encode_message(&heartbeat(2, 1)).unwrap();
+    let conn = || FrameConnection::dial(&addr, &node2, role, t5).unwrap();
+    let closed = |c: &mut FrameConnection| {
+        matches!(
+            c.read_frame(Duration::from_millis(500)),
+            Ok(None) | Err(TransportError::Io { .. } | TransportError::Closed(_))
+        )
+    };
+
+    let mut raft1 = conn();
+    raft1.send_frame(FrameKind::Raft, &hb).unwrap();
+    eventually("delivered", || {
+        t.stats().delivered_messages + t.stats().dropped_messages >= 1
+    });
+    let mut raft2 = conn();
+    raft2.send_frame(FrameKind::Raft, &hb).unwrap();
+    assert!(closed(&mut raft1), "the older raft connection stayed open");
+    // Spares: the third silent one closes the first.
+    let mut spares: Vec<FrameConnection> = (0..3).map(|_| conn()).collect();
+    assert!(closed(&mut spares[0]), "the oldest spare stayed open");
+    assert!(!closed(&mut spares[1]) && !closed(&mut spares[2]));
+    assert!(
+        !closed(&mut raft2),
+        "the raft connection was closed for a spare"
+    );
+    eventually("the peer holds three connections", || {
+        t.shared.peer_connections(2) == 3
+    });
+    // A newer spare carries raft frames; then an older one speaks up late.
+    spares[2].send_frame(FrameKind::Raft, &hb).unwrap();
+    assert!(
+        closed(&mut raft2),
+        "the replaced raft connection stayed open"
+    );
+    let _ = spares[1].send_frame(FrameKind::Raft, &hb);
+    assert!(
+        closed(&mut spares[1]),
+        "a superseded connection stayed open"
+    );
+    assert!(
+        !closed(&mut spares[2]),
+        "the newest raft connection was closed"
+    );
+    assert!(
+        t.stats().superseded_peer_connections >= 4,
+        "{:?}",
+        t.stats()
+    );
+}
+
+/// A client connection that asks nothing for `client_idle_timeout` is
+/// closed; one that keeps asking is not. A [`ClientConnection`] whose
+/// connection was closed so dials again for its next request (nothing was
+/// sent on the closed one). Before, an authenticated client held its slot
+/// for ever.
+#[test]
+fn an_idle_client_connection_is_closed() {
+    let ca = DevCa::new("ca").unwrap();
+    let mut cfg = TcpConfig::new(local(), tls(&ca, "node-1"));
+    cfg.client_handler = Some(Arc::new(Nop));
+    cfg.client_idle_timeout = Duration::from_millis(400);
+    let t = TcpTransport::bind(cfg).unwrap();
+    let addr = t.local_addr().to_string();
+    let t5 = Duration::from_secs(5);
+    let ops = tls(&ca, "ops");
+    let mut busy = connect_client(&addr, &ops, t5).unwrap();
+    let mut idle = FrameConnection::dial(&addr, &ops, HelloRole::Client, t5).unwrap();
+    let mut reconnects = connect_client(&addr, &ops, t5).unwrap();
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_millis(100));
+        busy.request(b"", t5).expect("a busy client was closed");
+    }
+    assert!(
+        matches!(
+            idle.read_frame(t5),
+            Ok(None) | Err(TransportError::Io { .. })
+        ),
+        "an idle client stayed open"
+    );
+    let stats = t.stats();
+    assert_eq!(stats.idle_clients_closed, 2, "{stats:?}");
+    assert_eq!(stats.client_connections, 1, "{stats:?}");
+    assert_eq!(
+        reconnects
+            .request(b"", t5)
+            .expect("no new connection after an idle close"),
+        Vec::<u8>::new()
+    );
+}
+
+/// Every accepted and every dialled socket has TCP keepalive on, probing
+/// after `KEEPALIVE_TIME`: a peer or client that vanished without a word
+/// is noticed. Before, an idle connection to a vanished host stayed open
+/// for ever.
+#[test]
+fn accepted_and_dialled_sockets_keep_alive() {
+    let ca = DevCa::new("ca").unwrap();
+    let mut cfg = TcpConfig::new(local(), tls(&ca, "node-1"));
+    cfg.client_handler = Some(Arc::new(Nop));
+    let t = TcpTransport::bind(cfg).unwrap();
+    let addr = t.local_addr().to_string();
+    let t5 = Duration::from_secs(5);
+    let (stream, _) = dial(
+        &tls(&ca, "ops"),
+        &addr,
+        HelloRole::Client,
+        None,
+        t5,
+        t5,
+        None,
+    )
+    .unwrap();
+    let keeps_alive = |s: &std::net::TcpStream| {
+        let s = socket2::SockRef::from(s);
+        s.keepalive().unwrap() && s.tcp_keepalive_time().unwrap() == KEEPALIVE_TIME
+    };
+    assert!(keeps_alive(stream.socket()), "the dialled socket");
+    eventually("the accepted socket keeps alive", || {
+        let socks = t.shared.registered_sockets();
+        !socks.is_empty() && socks.iter().all(keeps_alive)
+    });
 }

@@ -21,6 +21,9 @@
 //! [`MAX_REFUSED`] remembered), so a flood of bogus claims cannot make this
 //! member dial out in a loop.
 //!
+//! [`REFUSED_FOR`]: super::membership::REFUSED_FOR
+//! [`MAX_REFUSED`]: super::membership::MAX_REFUSED
+//!
 //! The other side, answering a `WhoIs` from the membership, is [`answer`].
 
 use std::sync::atomic::Ordering;
