@@ -32,6 +32,7 @@
 //!
 //! [transport]                      # optional
 //! max_inbound = 64                 # peer + client connections served at once
+//! max_client_connections_per_identity = 16   # one client identity's share
 //! ```
 //!
 //! Relative paths are relative to the configuration file's directory.
@@ -180,6 +181,7 @@ struct RawAdmin {
 #[serde(deny_unknown_fields)]
 struct RawTransport {
     max_inbound: Option<usize>,
+    max_client_connections_per_identity: Option<usize>,
 }
 
 /// The default of `transport.max_inbound` (as [`crate::transport::tcp::TcpConfig::new`]).
@@ -257,6 +259,9 @@ pub struct NodeConfig {
     /// Most inbound connections (peers and clients) served at once; more
     /// are refused.
     pub max_inbound: usize,
+    /// Most client connections one identity may hold at once (the TCP
+    /// transport's default when not set).
+    pub max_client_connections_per_identity: Option<usize>,
     /// Identities and CRLs refused although the CA signed them.
     pub revocation: RevocationSettings,
     /// Whether `allow_key_readable_by_others = true` was set (the key file's
@@ -470,6 +475,14 @@ impl NodeConfig {
                 "at least 1 connection is needed".into(),
             ));
         }
+        let max_client_connections_per_identity =
+            raw.transport.max_client_connections_per_identity;
+        if max_client_connections_per_identity == Some(0) {
+            return Err(invalid(
+                "transport.max_client_connections_per_identity",
+                "at least 1 connection is needed".into(),
+            ));
+        }
         let metrics_listen = match raw.admin.metrics_listen {
             None => None,
             Some(addr) => {
@@ -495,6 +508,7 @@ impl NodeConfig {
             engine,
             metrics_listen,
             max_inbound,
+            max_client_connections_per_identity,
             revocation,
             allow_key_readable_by_others: raw_tls.allow_key_readable_by_others,
             warnings,
@@ -703,6 +717,16 @@ election_ticks = 15
         assert!(e.contains("not among the bootstrap members"), "{e}");
         let e = refused(&format!("{GOOD}[transport]\nmax_inbound = 0\n"));
         assert!(e.contains("transport.max_inbound"), "{e}");
+        let e = refused(&format!(
+            "{GOOD}[transport]\nmax_client_connections_per_identity = 0\n"
+        ));
+        assert!(e.contains("max_client_connections_per_identity"), "{e}");
+        let c = NodeConfig::parse(
+            &format!("{GOOD}[transport]\nmax_client_connections_per_identity = 5\n"),
+            Path::new("n.toml"),
+        )
+        .expect("valid");
+        assert_eq!(c.max_client_connections_per_identity, Some(5));
         let e = refused(&format!("{GOOD}[transport]\nmax_outbound = 3\n"));
         assert!(e.contains("max_outbound"), "{e}");
         let c = NodeConfig::parse(

@@ -37,9 +37,13 @@ pub enum Stopped {
     /// engine failed. The text says what; the data directory needs an
     /// operator's look before the member starts again.
     Failed(String),
-    /// It was removed from the cluster: it applied its own removal, or a
-    /// member it contacted answered that its catalog no longer lists it.
-    /// Its data directory belongs to a removed member and cannot rejoin.
+    /// It was removed from the cluster: a member it contacted answered that
+    /// it is done with it (its catalog and configuration no longer list
+    /// it). A member that applies its own removal lingers until then,
+    /// answering peers that may still need its vote (to leave a joint
+    /// configuration) and refusing proposals, and asks its peers once an
+    /// election timeout. Its data directory belongs to a removed member and
+    /// cannot rejoin.
     Removed(String),
 }
 

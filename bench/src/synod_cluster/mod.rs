@@ -69,7 +69,9 @@ pub struct ClusterOptions {
     /// temporary directory).
     pub parent_dir: Option<PathBuf>,
     /// Each member's `transport.max_inbound`: enough for the most
-    /// concurrent writers plus peers and probes.
+    /// concurrent writers (clients hold at most three quarters of the
+    /// slots, all writers share one identity, whose limit is set to the
+    /// same) plus peers and probes.
     pub max_inbound: usize,
 }
 
@@ -80,7 +82,7 @@ impl ClusterOptions {
             binary: std::env::current_exe().map_err(ctx("locate this binary"))?,
             tls,
             parent_dir,
-            max_inbound: max_writers + 64,
+            max_inbound: max_writers * 4 / 3 + 64,
         })
     }
 }
@@ -369,7 +371,7 @@ pub fn member_config(
         Start::Join(a) => format!("join = \"{a}\""),
     };
     format!(
-        "id = \"CN={name}\"\nlisten = \"{addr}\"\ndata_dir = \"data/{name}\"\n\n[tls]\n{tls}\n\n[cluster]\n{cluster}\n\n[authorization]\noperators = [\"{BENCH_CLIENT}\"]\n\n[transport]\nmax_inbound = {max_inbound}\n"
+        "id = \"CN={name}\"\nlisten = \"{addr}\"\ndata_dir = \"data/{name}\"\n\n[tls]\n{tls}\n\n[cluster]\n{cluster}\n\n[authorization]\noperators = [\"{BENCH_CLIENT}\"]\n\n[transport]\nmax_inbound = {max_inbound}\nmax_client_connections_per_identity = {max_inbound}\n"
     )
 }
 

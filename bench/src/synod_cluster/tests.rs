@@ -33,6 +33,7 @@ fn configs_parse_as_member_configurations() {
         let c = synod::node::config::NodeConfig::parse(&text, &path).expect(&text);
         assert_eq!(c.id.as_str(), "CN=node-2");
         assert_eq!(c.max_inbound, 320);
+        assert_eq!(c.max_client_connections_per_identity, Some(320));
         assert_eq!(c.data_dir, dir.path().join("data/node-2"));
         assert_eq!(matches!(c.tls, TlsSettings::Mutual { .. }), tls);
         assert!(c
