@@ -180,12 +180,10 @@ impl<S: ReplicaStore> Replica<S> {
         // is gone. Members that stay may still need its vote (a joint
         // configuration whose commit index they have not learnt), and
         // refusing to start would leave them waiting forever.
-        let known = catalog.member(&id).map(|m| m.peer_id).or_else(|| {
-            catalog
-                .departed()
-                .find(|m| m.id == id)
-                .map(|m| m.peer_id)
-        });
+        let known = catalog
+            .member(&id)
+            .map(|m| m.peer_id)
+            .or_else(|| catalog.departed().find(|m| m.id == id).map(|m| m.peer_id));
         let peer_id = match (known, join_peer_id) {
             (Some(p), Some(j)) if p != j => {
                 return Err(EngineError::Config(format!(

@@ -475,8 +475,7 @@ impl NodeConfig {
                 "at least 1 connection is needed".into(),
             ));
         }
-        let max_client_connections_per_identity =
-            raw.transport.max_client_connections_per_identity;
+        let max_client_connections_per_identity = raw.transport.max_client_connections_per_identity;
         if max_client_connections_per_identity == Some(0) {
             return Err(invalid(
                 "transport.max_client_connections_per_identity",

@@ -372,9 +372,9 @@ impl World {
             *k != peer
                 && !self.net.blocked.contains(&(peer, *k))
                 && n.serving(now)
-                && n.replica.as_ref().is_some_and(|r| {
-                    peer < r.catalog().next_peer_id() && !r.talks_to(peer)
-                })
+                && n.replica
+                    .as_ref()
+                    .is_some_and(|r| peer < r.catalog().next_peer_id() && !r.talks_to(peer))
         })
     }
 

@@ -162,8 +162,8 @@ mod framing;
 mod limits;
 mod listener;
 mod membership;
-mod probe;
 mod peer_link;
+mod probe;
 mod shared;
 #[cfg(test)]
 mod tests;
