@@ -290,39 +290,42 @@ pub trait ControlPlaneConsensus: Send + Sync {
 
     /// [`ControlPlaneConsensus::owner`], or why this member cannot answer:
     /// a stopped member answers [`ProposeError::Shutdown`] (or the fatal
-    /// [`ProposeError::Storage`]) instead of "no owner". The default wraps
-    /// `owner`.
+    /// [`ProposeError::Storage`]) instead of "no owner". The default asks
+    /// [`ControlPlaneConsensus::check_running`], then `owner`.
     fn try_owner(&self, range: &RangeId) -> Result<Option<RangeOwnership>, ProposeError> {
-        Ok(self.owner(range))
+        self.check_running().map(|()| self.owner(range))
     }
 
     /// [`ControlPlaneConsensus::fence_check`], or why this member cannot
     /// answer: a stopped member answers [`ProposeError::Shutdown`] (or the
     /// fatal [`ProposeError::Storage`]) instead of
-    /// [`FenceStatus::Unknown`]. The default wraps `fence_check`.
+    /// [`FenceStatus::Unknown`]. The default asks
+    /// [`ControlPlaneConsensus::check_running`], then `fence_check`.
     fn try_fence_check(
         &self,
         range: &RangeId,
         owner: &NodeId,
         epoch: Epoch,
     ) -> Result<FenceStatus, ProposeError> {
-        Ok(self.fence_check(range, owner, epoch))
+        self.check_running()
+            .map(|()| self.fence_check(range, owner, epoch))
     }
 
     /// [`ControlPlaneConsensus::members`], or why this member cannot answer:
     /// a stopped member answers [`ProposeError::Shutdown`] (or the fatal
     /// [`ProposeError::Storage`]) instead of an empty list. The default
-    /// wraps `members`.
+    /// asks [`ControlPlaneConsensus::check_running`], then `members`.
     fn try_members(&self) -> Result<Vec<Member>, ProposeError> {
-        Ok(self.members())
+        self.check_running().map(|()| self.members())
     }
 
     /// [`ControlPlaneConsensus::audit_log`], or why this member cannot
     /// answer: a stopped member answers [`ProposeError::Shutdown`] (or the
     /// fatal [`ProposeError::Storage`]) instead of an empty list. The
-    /// default wraps `audit_log`.
+    /// default asks [`ControlPlaneConsensus::check_running`], then
+    /// `audit_log`.
     fn try_audit_log(&self) -> Result<Vec<AuditRecord>, ProposeError> {
-        Ok(self.audit_log())
+        self.check_running().map(|()| self.audit_log())
     }
 
     /// The index of the last entry this member applied: what its local reads

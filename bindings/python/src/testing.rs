@@ -86,24 +86,6 @@ impl ControlPlaneConsensus for Scripted {
     fn check_running(&self) -> Result<(), ProposeError> {
         self.running()
     }
-    fn try_owner(&self, range: &RangeId) -> Result<Option<RangeOwnership>, ProposeError> {
-        self.running().map(|()| self.inner.owner(range))
-    }
-    fn try_fence_check(
-        &self,
-        range: &RangeId,
-        owner: &NodeId,
-        epoch: Epoch,
-    ) -> Result<FenceStatus, ProposeError> {
-        self.running()
-            .map(|()| self.inner.fence_check(range, owner, epoch))
-    }
-    fn try_members(&self) -> Result<Vec<Member>, ProposeError> {
-        self.running().map(|()| self.inner.members())
-    }
-    fn try_audit_log(&self) -> Result<Vec<AuditRecord>, ProposeError> {
-        self.running().map(|()| self.inner.audit_log())
-    }
 }
 
 /// Test hook (not API): a single-member node whose proposals first wait
