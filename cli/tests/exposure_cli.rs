@@ -5,6 +5,9 @@
 //! read are refused at load (exit 2); a metrics listener off loopback is
 //! logged as a warning.
 
+mod common;
+use common::port;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -87,14 +90,6 @@ impl Drop for Member {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A single-member configuration in `dir` (certificates in `dir/certs`),

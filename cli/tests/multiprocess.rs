@@ -2,6 +2,9 @@
 //! 127.0.0.1: kill -9 the leader under load and lose nothing acknowledged;
 //! strangers and garbage are refused without harm; the demo runs end to end.
 
+mod common;
+use common::port;
+
 use std::io::Write;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -56,14 +59,6 @@ impl Drop for Proc {
     fn drop(&mut self) {
         self.kill9();
     }
-}
-
-fn port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn security(dir: &Path, name: &str) -> synod::transport::Security {
