@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 
 use protobuf::Message as _;
 use raft::eraftpb::{
-    ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2, Entry, EntryType,
+    ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2, ConfState, Entry,
+    EntryType,
 };
 use raft::StateRole;
 
@@ -75,16 +76,10 @@ impl<S: ReplicaStore> Replica<S> {
     /// the removed member's acknowledgements). Ascending by peer id.
     pub fn peers(&self) -> Vec<crate::catalog::Member> {
         let cs = &self.conf_state;
-        let in_conf = |p: u64| {
-            cs.voters.contains(&p)
-                || cs.learners.contains(&p)
-                || cs.voters_outgoing.contains(&p)
-                || cs.learners_next.contains(&p)
-        };
         let mut peers: Vec<crate::catalog::Member> = self
             .catalog
             .members()
-            .chain(self.catalog.departed().filter(|m| in_conf(m.peer_id)))
+            .chain(self.catalog.departed().filter(|m| holds(cs, m.peer_id)))
             .cloned()
             .collect();
         peers.sort_by_key(|m| m.peer_id);
@@ -100,20 +95,13 @@ impl<S: ReplicaStore> Replica<S> {
         let catalog = &self.catalog;
         catalog.members().len() == 0
             || catalog.members().any(|m| m.peer_id == peer_id)
-            || ((cs.voters.contains(&peer_id)
-                || cs.learners.contains(&peer_id)
-                || cs.voters_outgoing.contains(&peer_id)
-                || cs.learners_next.contains(&peer_id))
-                && catalog.departed().any(|m| m.peer_id == peer_id))
+            || (holds(cs, peer_id) && catalog.departed().any(|m| m.peer_id == peer_id))
     }
 
     pub(super) fn check_removed(&mut self) {
         let cs = &self.conf_state;
         let me = self.peer_id;
-        let present = cs.voters.contains(&me)
-            || cs.learners.contains(&me)
-            || cs.voters_outgoing.contains(&me)
-            || cs.learners_next.contains(&me);
+        let present = holds(cs, me);
         // A member with an empty configuration has not joined yet.
         let configured = !(cs.voters.is_empty() && cs.learners.is_empty());
         if configured && !present && !self.removed {
@@ -282,6 +270,15 @@ impl<S: ReplicaStore> Replica<S> {
             None => false,
         }
     }
+}
+
+/// Whether raft configuration `cs` holds `peer` in any role (voter or
+/// learner, incoming or outgoing).
+fn holds(cs: &ConfState, peer: u64) -> bool {
+    cs.voters.contains(&peer)
+        || cs.learners.contains(&peer)
+        || cs.voters_outgoing.contains(&peer)
+        || cs.learners_next.contains(&peer)
 }
 
 fn single(peer: u64, ty: ConfChangeType, transition: ConfChangeTransition) -> ConfChangeV2 {
