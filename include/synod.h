@@ -233,6 +233,12 @@ typedef uint32_t synod_member_state;
 // `SYNOD_ERR_TIMEOUT`, whose entry may still commit later.)
 #define SYNOD_ERR_INDETERMINATE 105
 
+// The member has as many calls in flight as it takes and none finished in
+// time (a blocking call waited until its deadline; an asynchronous proposal
+// is told at once). Nothing was proposed: the call did not take effect.
+// Retry later, with backoff.
+#define SYNOD_ERR_OVERLOADED 106
+
 // Durable storage failed; the member stopped on it and answers every later
 // call with it, reads included (the last error says what failed). Also a
 // damaged or locked data directory at `synod_node_start`.
@@ -517,7 +523,9 @@ synod_status synod_node_propose_transition(const struct synod_node *node,
 // returns. On failure (`SYNOD_ERR_NULL_ARGUMENT`,
 // `SYNOD_ERR_INVALID_ARGUMENT`, `SYNOD_ERR_INVALID_IDENTITY`,
 // `SYNOD_ERR_SHUTDOWN` once shutdown began or the member stopped,
-// `SYNOD_ERR_STORAGE` once it stopped on a storage failure) the callback is
+// `SYNOD_ERR_STORAGE` once it stopped on a storage failure,
+// `SYNOD_ERR_OVERLOADED` when the member has as many calls in flight as it
+// takes: this never waits for room) the callback is
 // not called and `free_user_data` is called before this function returns.
 // Strings are borrowed for the call only.
 synod_status synod_node_propose_transition_async(const struct synod_node *node,

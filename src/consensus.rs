@@ -128,6 +128,31 @@ pub enum ProposeError {
     /// where it was. Says why, as far as the leader knows.
     #[error("leadership did not move: {0}")]
     NotTransferred(String),
+    /// The member has as many calls in flight as it takes
+    /// (`NodeOptions::max_pending_calls`) and none finished before the
+    /// call's deadline. Nothing was proposed: the call did not take effect;
+    /// retry later (with backoff) or elsewhere.
+    #[error("overloaded: {0}")]
+    Overloaded(String),
+}
+
+/// A proposal [`ControlPlaneConsensus::try_submit_with`] did not register:
+/// its callback, uncalled, and why (the member stopped:
+/// [`ProposeError::Shutdown`] or the fatal error; or it is overloaded:
+/// [`ProposeError::Overloaded`]). Nothing was proposed.
+pub struct Unsubmitted {
+    /// The callback, never called.
+    pub callback: ProposeCallback,
+    /// Why the proposal was not registered.
+    pub error: ProposeError,
+}
+
+impl std::fmt::Debug for Unsubmitted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unsubmitted")
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Committed {
@@ -233,18 +258,20 @@ pub trait ControlPlaneConsensus: Send + Sync {
         callback(self.submit(proposal, timeout));
     }
 
-    /// Registers `proposal` unless the engine is shut down or shutting down.
-    /// `Ok`: `callback` is called exactly once (never after `shutdown`
-    /// returns). `Err`: nothing was registered and the callback comes back
-    /// uncalled, so a caller registering concurrently with a shutdown is told
-    /// on its own thread and no callback runs late. The default registers
-    /// through [`ControlPlaneConsensus::submit_with`].
+    /// Registers `proposal` unless the engine is shut down or shutting down,
+    /// or has as many calls in flight as it takes. `Ok`: `callback` is
+    /// called exactly once (never after `shutdown` returns). `Err`: nothing
+    /// was registered and the callback comes back uncalled with the reason
+    /// ([`Unsubmitted`]), so a caller registering concurrently with a
+    /// shutdown is told on its own thread and no callback runs late. Never
+    /// waits for room. The default registers through
+    /// [`ControlPlaneConsensus::submit_with`].
     fn try_submit_with(
         &self,
         proposal: Proposal,
         timeout: Duration,
         callback: ProposeCallback,
-    ) -> Result<(), ProposeCallback> {
+    ) -> Result<(), Unsubmitted> {
         self.submit_with(proposal, timeout, callback);
         Ok(())
     }

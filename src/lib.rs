@@ -37,7 +37,9 @@ pub mod storage;
 pub mod transport;
 
 pub use catalog::{ApplyOutcome, Catalog, FenceStatus, InitialMember, Refusal};
-pub use consensus::{Committed, ControlPlaneConsensus, DurableVoteState, LeaderHint, ProposeError};
+pub use consensus::{
+    Committed, ControlPlaneConsensus, DurableVoteState, LeaderHint, ProposeError, Unsubmitted,
+};
 pub use engine::SingleNodeControlPlane;
 pub use entry::{
     CatalogVersion, ControlPlaneEntry, Epoch, ForcedOwnershipTransition, Index, MembershipChange,

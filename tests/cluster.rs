@@ -67,6 +67,15 @@ impl Cluster {
     }
 
     fn start(&self, i: usize, join_peer_id: Option<u64>) -> Node {
+        self.start_with(i, join_peer_id, |_| {})
+    }
+
+    fn start_with(
+        &self,
+        i: usize,
+        join_peer_id: Option<u64>,
+        options: impl FnOnce(&mut NodeOptions),
+    ) -> Node {
         let name = &self.names[i];
         let path = self.dir.path().join(name.as_str());
         let (store, _) =
@@ -74,10 +83,17 @@ impl Cluster {
         let mut opts = NodeOptions::new(name.clone());
         opts.engine = engine();
         opts.join_peer_id = join_peer_id;
+        options(&mut opts);
         let peer = join_peer_id.unwrap_or(i as u64 + 1);
         let net = self.net.clone();
         Node::start(opts, store, move |inbox| net.join(peer, inbox))
             .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn leader_of(&self, node: &Node) {
+        wait_until("the member leads", Duration::from_secs(5), || {
+            node.is_leader()
+        });
     }
 
     fn leader(&self, within: Duration) -> usize {
@@ -1133,4 +1149,216 @@ fn a_callback_may_shut_its_own_member_down() {
         "a callback ran after shutdown returned"
     );
     assert_eq!(node.check_running(), Err(ProposeError::Shutdown));
+}
+
+/// A steady stream of calls must not hold up the leader's ticks: with 32
+/// threads keeping its queue full of slow local reads for two seconds (20
+/// election timeouts), its followers keep hearing from it and nobody starts
+/// an election.
+#[test]
+fn a_flood_of_calls_does_not_stop_the_leaders_heartbeats() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+    let c = Cluster::new(3);
+    let l = c.leader(Duration::from_secs(5));
+    let leader = c.nodes[l].as_ref().unwrap();
+    leader
+        .propose(transition("before", &c.names[l], 1), T)
+        .unwrap();
+    let term = leader.current_term();
+    let stop = AtomicBool::new(false);
+    let served = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..32 {
+            s.spawn(|| {
+                while !stop.load(SeqCst) {
+                    let r = leader.read_local(|_, _| std::thread::sleep(Duration::from_millis(2)));
+                    assert!(r.is_ok(), "{r:?}");
+                    served.fetch_add(1, SeqCst);
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_secs(2));
+        stop.store(true, SeqCst);
+    });
+    assert!(served.load(SeqCst) > 100, "the flood did not flow");
+    for n in c.nodes.iter().flatten() {
+        assert_eq!(
+            n.current_term(),
+            term,
+            "{}: an election happened while the leader was flooded",
+            n.id()
+        );
+    }
+    assert!(leader.is_leader());
+    leader
+        .propose(transition("after", &c.names[l], 1), T)
+        .unwrap();
+}
+
+/// Calls in flight are bounded (`max_pending_calls`): with the driver held
+/// up, the calls past the bound are answered `Overloaded` (an asynchronous
+/// one at once, a blocking one at its deadline) and take no effect; the
+/// ones admitted commit once the driver moves again, and room comes back.
+#[test]
+fn calls_past_the_bound_are_answered_overloaded_and_take_no_effect() {
+    let mut c = Cluster::new(1);
+    c.leader(Duration::from_secs(5));
+    c.nodes[0].take().unwrap().shutdown();
+    let node = Arc::new(c.start_with(0, None, |o| o.max_pending_calls = 8));
+    c.leader_of(&node);
+    let me = c.names[0].clone();
+    // One call holds the driver (and one slot) until released.
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let blocker = {
+        let node = Arc::clone(&node);
+        std::thread::spawn(move || {
+            node.read_local(move |_, _| {
+                let _ = held.recv();
+            })
+        })
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let (tx, answers) = std::sync::mpsc::channel();
+    let mut overloaded = Vec::new();
+    for i in 0..12 {
+        let tx = tx.clone();
+        let p = synod::entry::Proposal::bare(transition(&format!("r{i}"), &me, 1));
+        match node.try_submit_with(p, T, Box::new(move |r| tx.send((i, r)).unwrap())) {
+            Ok(()) => {}
+            Err(u) => {
+                assert!(
+                    matches!(u.error, ProposeError::Overloaded(_)),
+                    "{:?}",
+                    u.error
+                );
+                overloaded.push(i);
+            }
+        }
+    }
+    assert_eq!(
+        overloaded,
+        vec![7, 8, 9, 10, 11],
+        "7 admitted besides the blocker"
+    );
+    let t0 = Instant::now();
+    let late = node.propose(transition("sync", &me, 1), Duration::from_millis(200));
+    assert!(matches!(late, Err(ProposeError::Overloaded(_))), "{late:?}");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(200),
+        "it waited for room"
+    );
+    release.send(()).unwrap();
+    blocker.join().unwrap().unwrap();
+    drop(tx);
+    let mut committed: Vec<i32> = answers
+        .iter()
+        .map(|(i, r)| {
+            assert!(r.is_ok(), "r{i}: {r:?}");
+            i
+        })
+        .collect();
+    committed.sort();
+    assert_eq!(committed, vec![0, 1, 2, 3, 4, 5, 6]);
+    for i in 7..12 {
+        assert!(node
+            .try_owner(&format!("r{i}").parse().unwrap())
+            .unwrap()
+            .is_none());
+    }
+    assert!(node.try_owner(&"sync".parse().unwrap()).unwrap().is_none());
+    // Room came back.
+    node.propose(transition("later", &me, 1), T).unwrap();
+    node.shutdown();
+}
+
+/// Messages from peers wait for the driver in a bounded inbox
+/// (`max_inbound_messages`): a transport thread delivering into a full one
+/// waits (back-pressure) and then drops the raft message, counted; reports
+/// still go through; and the member carries on once its driver moves.
+#[test]
+fn a_full_inbox_pushes_back_then_drops_peer_messages_and_counts_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let me = id("CN=node-0");
+    let initial = vec![InitialMember {
+        id: me.clone(),
+        kind: MemberKind::Data,
+        address: "mem:0".parse().unwrap(),
+    }];
+    let path = dir.path().join("n0");
+    DurableStore::bootstrap(Arc::new(RealDisk), &path, StoreOptions::default(), &initial).unwrap();
+    let (store, _) =
+        DurableStore::open(Arc::new(RealDisk), &path, StoreOptions::default()).unwrap();
+    let mut opts = NodeOptions::new(me.clone());
+    opts.engine = engine();
+    opts.max_inbound_messages = 4;
+    let net = MemoryNetwork::new();
+    let (inbox_tx, inbox_rx) = std::sync::mpsc::channel();
+    let node = Arc::new(
+        Node::start(opts, store, move |inbox| {
+            inbox_tx.send(inbox.clone()).unwrap();
+            net.join(1, inbox)
+        })
+        .unwrap(),
+    );
+    let inbox = inbox_rx.recv().unwrap();
+    wait_until("the member leads", Duration::from_secs(5), || {
+        node.is_leader()
+    });
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let blocker = {
+        let node = Arc::clone(&node);
+        std::thread::spawn(move || {
+            node.read_local(move |_, _| {
+                let _ = held.recv();
+            })
+        })
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let heartbeat = || {
+        let mut m = raft::eraftpb::Message::default();
+        m.set_msg_type(raft::eraftpb::MessageType::MsgHeartbeatResponse);
+        m.from = 7;
+        m.to = 1;
+        m
+    };
+    let t0 = Instant::now();
+    for _ in 0..10 {
+        assert!(inbox.deliver(heartbeat()));
+    }
+    let waited = t0.elapsed();
+    // Four fit; each of the six others waited a tick (10 ms) for room.
+    assert!(
+        waited >= Duration::from_millis(50),
+        "no back-pressure: {waited:?}"
+    );
+    let metrics = node.metrics();
+    assert_eq!(
+        metrics
+            .inbox_dropped
+            .load(std::sync::atomic::Ordering::SeqCst),
+        6
+    );
+    assert!(
+        inbox.report_unreachable(7),
+        "a report goes through a full inbox"
+    );
+    assert!(node.metrics_text().contains("synod_inbox_dropped_total"));
+    release.send(()).unwrap();
+    blocker.join().unwrap().unwrap();
+    node.propose(transition("after", &me, 1), T).unwrap();
+    // Room came back: nothing more is dropped.
+    for _ in 0..3 {
+        assert!(inbox.deliver(heartbeat()));
+    }
+    assert_eq!(
+        metrics
+            .inbox_dropped
+            .load(std::sync::atomic::Ordering::SeqCst),
+        6
+    );
+    node.shutdown();
+    assert!(
+        !inbox.deliver(heartbeat()),
+        "a stopped member takes nothing"
+    );
 }

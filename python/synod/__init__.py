@@ -27,7 +27,8 @@ error is a `SynodError`; invalid arguments are also `ValueError`s,
 `UnauthorizedError` a `PermissionError` and `UnavailableError` (no member
 reachable) a `ConnectionError`. A proposal that fails with any error but
 `TimeoutError` and `IndeterminateError` did not take effect; after those two,
-read the state before acting. A member that stopped (closed, failed on its
+read the state before acting. `OverloadedError` (the member has as many calls
+in flight as it takes) means nothing was proposed: retry later. A member that stopped (closed, failed on its
 storage, removed) raises `ShutdownError` (`StorageError` after a storage
 failure) from every call, reads included, rather than answer None or an
 empty list.
@@ -54,6 +55,7 @@ from synod._synod import (
     Node,
     NoQuorumError,
     NotLeaderError,
+    OverloadedError,
     Ownership,
     OwnershipTransition,
     RefusedError,
@@ -101,6 +103,7 @@ __all__ = [
     "Node",
     "NoQuorumError",
     "NotLeaderError",
+    "OverloadedError",
     "Ownership",
     "OwnershipTransition",
     "RefusedError",

@@ -23,6 +23,7 @@ __all__ = [
     "UnauthorizedError",
     "UnavailableError",
     "IndeterminateError",
+    "OverloadedError",
     "MemberKind",
     "Admit",
     "BeginDrain",
@@ -125,6 +126,9 @@ class UnavailableError(SynodError, builtins.ConnectionError):
 
 class IndeterminateError(SynodError):
     """Whether the proposal took effect is not known: it may have committed."""
+
+class OverloadedError(SynodError):
+    """The member had too many calls in flight; nothing was proposed."""
 
 # ------------------------------------------------------------------ entries
 

@@ -202,10 +202,13 @@ impl ControlPlaneConsensus for SingleNodeControlPlane {
         proposal: Proposal,
         timeout: Duration,
         callback: crate::consensus::ProposeCallback,
-    ) -> Result<(), crate::consensus::ProposeCallback> {
+    ) -> Result<(), crate::consensus::Unsubmitted> {
         let _running = self.callbacks.read().unwrap_or_else(|p| p.into_inner());
         if self.lock().shut_down {
-            return Err(callback);
+            return Err(crate::consensus::Unsubmitted {
+                callback,
+                error: ProposeError::Shutdown,
+            });
         }
         callback(self.submit(proposal, timeout));
         Ok(())

@@ -239,7 +239,11 @@ impl Client {
                             _ => last_error = format!("{addr} knows no leader"),
                         }
                     }
-                    Ok(Err(e @ (RemoteError::NoQuorum | RemoteError::Shutdown))) => {
+                    Ok(Err(
+                        e @ (RemoteError::NoQuorum
+                        | RemoteError::Shutdown
+                        | RemoteError::Overloaded(_)),
+                    )) => {
                         last_error = e.to_string();
                     }
                     // A read through a member that knows no leader yet:
@@ -363,6 +367,10 @@ impl Client {
                         // The entry may be in a log: retry in the session.
                         last_error = format!("{addr}: {e}");
                         open = Some(last_error.clone());
+                    }
+                    // Nothing was proposed: try again after a pause.
+                    Ok(Err(e @ RemoteError::Overloaded(_))) => {
+                        last_error = format!("{addr}: {e}");
                     }
                     Ok(Err(e)) => return Err(e.into()),
                     Err(Failed::NotSent(e)) => last_error = e,

@@ -26,6 +26,8 @@
 //! [engine]                         # all optional; defaults documented in
 //! tick_ms = 50                     # synod::engine::EngineConfig
 //! election_ticks = 10
+//! max_pending_calls = 4096         # calls in flight; past it: Overloaded
+//! max_inbound_messages = 4096      # peer messages waiting for the driver
 //!
 //! [admin]
 //! metrics_listen = "127.0.0.1:9401"  # optional HTTP GET /metrics ("9401": loopback)
@@ -169,6 +171,8 @@ struct RawEngine {
     election_ticks: Option<usize>,
     snapshot_every: Option<u64>,
     max_learner_lag: Option<u64>,
+    max_pending_calls: Option<usize>,
+    max_inbound_messages: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -256,6 +260,11 @@ pub struct NodeConfig {
     /// The optional metrics HTTP listener's address (`host:port`; a bare
     /// port in the file is [`DEFAULT_METRICS_HOST`]).
     pub metrics_listen: Option<String>,
+    /// `engine.max_pending_calls` ([`crate::NodeOptions::max_pending_calls`]).
+    pub max_pending_calls: usize,
+    /// `engine.max_inbound_messages`
+    /// ([`crate::NodeOptions::max_inbound_messages`]).
+    pub max_inbound_messages: usize,
     /// Most inbound connections (peers and clients) served at once; more
     /// are refused.
     pub max_inbound: usize,
@@ -468,6 +477,27 @@ impl NodeConfig {
             engine.max_learner_lag = v;
         }
         engine.validate().map_err(|e| invalid("engine", e))?;
+        let defaults = crate::NodeOptions::new(id.clone());
+        let max_pending_calls = raw
+            .engine
+            .max_pending_calls
+            .unwrap_or(defaults.max_pending_calls);
+        if max_pending_calls == 0 {
+            return Err(invalid(
+                "engine.max_pending_calls",
+                "at least 1 call is needed".into(),
+            ));
+        }
+        let max_inbound_messages = raw
+            .engine
+            .max_inbound_messages
+            .unwrap_or(defaults.max_inbound_messages);
+        if max_inbound_messages == 0 {
+            return Err(invalid(
+                "engine.max_inbound_messages",
+                "at least 1 message is needed".into(),
+            ));
+        }
         let max_inbound = raw.transport.max_inbound.unwrap_or(DEFAULT_MAX_INBOUND);
         if max_inbound == 0 {
             return Err(invalid(
@@ -506,6 +536,8 @@ impl NodeConfig {
             authorization,
             engine,
             metrics_listen,
+            max_pending_calls,
+            max_inbound_messages,
             max_inbound,
             max_client_connections_per_identity,
             revocation,
@@ -726,6 +758,17 @@ election_ticks = 15
         )
         .expect("valid");
         assert_eq!(c.max_client_connections_per_identity, Some(5));
+        let c = NodeConfig::parse(
+            &GOOD.replace(
+                "[engine]",
+                "[engine]\nmax_pending_calls = 9\nmax_inbound_messages = 10",
+            ),
+            Path::new("n.toml"),
+        )
+        .expect("valid");
+        assert_eq!((c.max_pending_calls, c.max_inbound_messages), (9, 10));
+        let e = refused(&GOOD.replace("[engine]", "[engine]\nmax_pending_calls = 0"));
+        assert!(e.contains("engine.max_pending_calls"), "{e}");
         let e = refused(&format!("{GOOD}[transport]\nmax_outbound = 3\n"));
         assert!(e.contains("max_outbound"), "{e}");
         let c = NodeConfig::parse(

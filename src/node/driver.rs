@@ -36,6 +36,9 @@ use crate::transport::{Inbound, Peer, Transport};
 pub type ReadFn =
     Box<dyn for<'a> FnOnce(Result<(&'a Catalog, Index), ProposeError>) + Send + 'static>;
 
+/// At most this many commands are handled between two turns of the engine.
+const MAX_BATCH: usize = 1024;
+
 pub(crate) enum Reply {
     Wait(Sender<ProposeResult>),
     Callback(ProposeCallback),
@@ -75,6 +78,15 @@ thread_local! {
     /// On a callback thread: the queue it serves (compared, never read).
     static SERVING: std::cell::Cell<*const CallbackQueue> =
         const { std::cell::Cell::new(std::ptr::null()) };
+    /// On a driver thread: true.
+    static DRIVING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the calling thread is a member's driver thread (which must
+/// never wait for room in another member's inbox: that one may be waiting
+/// for room in its own).
+pub(crate) fn on_driver_thread() -> bool {
+    DRIVING.try_with(|d| d.get()).unwrap_or(false)
 }
 
 /// The body of a member's callback thread: [`run_callbacks`], on a thread
@@ -115,7 +127,8 @@ fn run_callback(f: ProposeCallback, result: ProposeResult) {
 }
 
 pub(crate) enum Command {
-    Inbound(Inbound),
+    /// From a peer, with its inbound slot (freed once stepped).
+    Inbound(Inbound, Option<super::admission::Permit>),
     Propose {
         proposal: Proposal,
         timeout: Duration,
@@ -240,6 +253,7 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
     /// it becomes the member's fatal state, logged, in its status, and the
     /// answer of every waiting and later call.
     pub fn run(mut self) {
+        DRIVING.with(|d| d.set(true));
         let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_loop()));
         if let Err(panic) = ran {
             let what = panic
@@ -273,7 +287,14 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
                     if !self.handle(cmd) {
                         break;
                     }
-                    while let Ok(cmd) = self.rx.try_recv() {
+                    // What else is queued, so proposals that arrive together
+                    // share one fsync; but never past a due tick or a batch
+                    // bound: a steady stream of commands must not hold up
+                    // heartbeats and elections.
+                    let mut batch = 1;
+                    while batch < MAX_BATCH && Instant::now() < next_tick {
+                        let Ok(cmd) = self.rx.try_recv() else { break };
+                        batch += 1;
                         if !self.handle(cmd) {
                             break 'outer;
                         }
@@ -404,19 +425,19 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
     /// Handles one command; false means stop.
     fn handle(&mut self, cmd: Command) -> bool {
         match cmd {
-            Command::Inbound(Inbound::Message(m)) => {
+            Command::Inbound(Inbound::Message(m), _slot) => {
                 let from = m.from;
                 if let Err(e) = self.replica.step(m) {
                     tracing::warn!(from, "message refused: {e}");
                 }
             }
-            Command::Inbound(Inbound::SnapshotReport { peer_id, delivered }) => {
+            Command::Inbound(Inbound::SnapshotReport { peer_id, delivered }, _slot) => {
                 self.replica.report_snapshot(peer_id, delivered)
             }
-            Command::Inbound(Inbound::Unreachable { peer_id }) => {
+            Command::Inbound(Inbound::Unreachable { peer_id }, _slot) => {
                 self.replica.report_unreachable(peer_id)
             }
-            Command::Inbound(Inbound::Removed { by_peer, detail }) => {
+            Command::Inbound(Inbound::Removed { by_peer, detail }, _slot) => {
                 self.stop_removed(format!("peer {by_peer} says so: {detail}"));
                 return false;
             }
@@ -576,7 +597,7 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
                 Command::TransferLeader { reply, .. } => {
                     let _ = reply.send(Err(err.clone()));
                 }
-                Command::Inbound(_) | Command::Shutdown => {}
+                Command::Inbound(..) | Command::Shutdown => {}
             }
         }
     }

@@ -152,6 +152,8 @@ pub struct Metrics {
     pub snapshots_installed: AtomicU64,
     /// Size of the latest snapshot taken or installed, in bytes.
     pub snapshot_bytes: AtomicU64,
+    /// Messages from peers dropped because the inbox was full.
+    pub inbox_dropped: AtomicU64,
     followers: Mutex<BTreeMap<u64, FollowerProgress>>,
     traffic: Arc<Traffic>,
 }
@@ -268,6 +270,11 @@ impl Metrics {
                 "synod_apply_seconds",
                 "Time to apply a batch of committed entries.",
                 &self.apply_latency,
+            ),
+            counter(
+                "synod_inbox_dropped_total",
+                "Messages from peers dropped because the driver's inbox was full.",
+                &self.inbox_dropped,
             ),
             counter(
                 "synod_snapshots_created_total",

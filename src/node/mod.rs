@@ -4,6 +4,7 @@
 //! service, configuration, runner, metrics and admin metrics listener.
 
 pub(crate) mod admin;
+mod admission;
 pub mod client;
 pub mod config;
 pub(crate) mod driver;
@@ -14,7 +15,7 @@ pub mod service;
 
 pub use crate::consensus::{
     Committed, ControlPlaneConsensus, DurableVoteState, LeaderHint, ProposeCallback, ProposeError,
-    ProposeResult,
+    ProposeResult, Unsubmitted,
 };
 
 use std::time::Duration;
@@ -79,6 +80,17 @@ pub struct NodeOptions {
     pub join_peer_id: Option<u64>,
     /// Seed for the election-timeout draws (defaults to the clock).
     pub seed: Option<u64>,
+    /// At most this many calls (proposals, reads, leadership transfers) in
+    /// flight at once, counting queued, waiting and answered-but-not-yet-
+    /// called-back ones. A blocking call waits for room until its deadline;
+    /// an asynchronous proposal is answered [`ProposeError::Overloaded`] at
+    /// once. Bounds the member's memory under a flood of calls.
+    pub max_pending_calls: usize,
+    /// At most this many messages from peers waiting for the driver. A
+    /// transport thread delivering into a full inbox waits up to one tick
+    /// for room (back-pressure on the connection), then drops a raft message
+    /// (raft retransmits; `synod_inbox_dropped_total` counts it).
+    pub max_inbound_messages: usize,
 }
 
 impl NodeOptions {
@@ -89,6 +101,8 @@ impl NodeOptions {
             engine: EngineConfig::default(),
             join_peer_id: None,
             seed: None,
+            max_pending_calls: 4096,
+            max_inbound_messages: 4096,
         }
     }
 }
@@ -105,6 +119,10 @@ impl NodeOptions {
 pub struct Node {
     id: NodeId,
     tx: mpsc::Sender<Command>,
+    /// The calls in flight (see [`NodeOptions::max_pending_calls`]).
+    calls: Arc<admission::Slots>,
+    /// How long a leadership transfer may take to start waiting.
+    election_timeout: Duration,
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
     /// The callback thread, joined by shutdown after the driver.
@@ -145,9 +163,12 @@ impl Node {
         replica.measure_timings(true);
         let (tx, rx) = mpsc::channel();
         let metrics = Arc::new(metrics::Metrics::new());
-        let inbound_tx = tx.clone();
-        let deliver: crate::transport::Deliver =
-            Arc::new(move |inbound| inbound_tx.send(Command::Inbound(inbound)).is_ok());
+        let deliver = inbox_deliver(
+            tx.clone(),
+            admission::Slots::new(options.max_inbound_messages),
+            tick,
+            metrics.clone(),
+        );
         let transport = transport(Inbox::new(deliver, metrics.traffic().clone()));
         let shared = Arc::new(Shared {
             status: Mutex::new(replica.status()),
@@ -185,6 +206,8 @@ impl Node {
         Ok(Node {
             id: options.id,
             tx,
+            calls: admission::Slots::new(options.max_pending_calls),
+            election_timeout: resend_reads_after,
             shared,
             thread: Mutex::new(Some(thread)),
             callbacks: Mutex::new(Some(callbacks)),
@@ -205,6 +228,33 @@ impl Node {
         self.tx
             .send(cmd)
             .map_err(|mpsc::SendError(cmd)| Box::new(cmd))
+    }
+
+    /// A call slot (see [`NodeOptions::max_pending_calls`]), waiting for one
+    /// until `timeout` from now; on the member's own callback thread it never
+    /// waits (the callbacks holding the slots queue behind it) and goes over
+    /// the bound by that one call instead.
+    fn call_slot(&self, timeout: Duration) -> Result<Option<admission::Permit>, ProposeError> {
+        self.running()?;
+        if let Some(p) = self.calls.try_acquire() {
+            return Ok(Some(p));
+        }
+        if driver::serves(&self.callback_queue) {
+            return Ok(None);
+        }
+        let deadline = crate::consensus::deadline_after(std::time::Instant::now(), timeout);
+        match self.calls.acquire_until(Some(deadline)) {
+            Some(p) => Ok(Some(p)),
+            None => Err(self.overloaded()),
+        }
+    }
+
+    fn overloaded(&self) -> ProposeError {
+        ProposeError::Overloaded(format!(
+            "{} has {} calls in flight, the most it takes (max_pending_calls); nothing was proposed",
+            self.id,
+            self.calls.in_use()
+        ))
     }
 
     fn stopped_error(&self) -> ProposeError {
@@ -230,32 +280,62 @@ impl Node {
 
     /// [`Node::propose_with`] for a proposal with its client session.
     pub fn submit_with(&self, proposal: Proposal, timeout: Duration, callback: ProposeCallback) {
-        if let Err(cb) = self.try_submit_with(proposal, timeout, callback) {
-            cb(Err(self.stopped_error()));
+        if let Err(u) = self.try_submit_with(proposal, timeout, callback) {
+            (u.callback)(Err(u.error));
         }
     }
 
-    /// Registers `proposal` unless the member is closed. `Ok`: `callback`
+    /// Registers `proposal` unless the member is closed or has
+    /// [`NodeOptions::max_pending_calls`] calls in flight. `Ok`: `callback`
     /// is called exactly once on the member's callback thread, before
     /// [`Node::shutdown`] returns at the latest. `Err`: the member is shutting
-    /// down or stopped, and the callback comes back uncalled.
+    /// down or stopped, or overloaded ([`ProposeError::Overloaded`]; this
+    /// never waits for room), and the callback comes back uncalled with the
+    /// reason.
     pub fn try_submit_with(
         &self,
         proposal: Proposal,
         timeout: Duration,
         callback: ProposeCallback,
-    ) -> Result<(), ProposeCallback> {
+    ) -> Result<(), Unsubmitted> {
+        if let Err(error) = self.running() {
+            return Err(Unsubmitted { callback, error });
+        }
+        let Some(permit) = self.calls.try_acquire() else {
+            return Err(Unsubmitted {
+                callback,
+                error: self.overloaded(),
+            });
+        };
+        // The slot is held until the callback has run: queued callbacks
+        // count against the bound too.
+        let held = std::sync::Arc::new(Mutex::new(Some(callback)));
+        let inner = std::sync::Arc::clone(&held);
         let cmd = Command::Propose {
             proposal,
             timeout,
-            reply: Reply::Callback(callback),
+            reply: Reply::Callback(Box::new(move |result| {
+                let _permit = permit;
+                let cb = inner.lock().unwrap_or_else(|p| p.into_inner()).take();
+                if let Some(cb) = cb {
+                    cb(result);
+                }
+            })),
         };
-        match self.send(cmd).map_err(|cmd| *cmd) {
-            Err(Command::Propose {
-                reply: Reply::Callback(cb),
-                ..
-            }) => Err(cb),
-            _ => Ok(()),
+        match self.send(cmd) {
+            Ok(()) => Ok(()),
+            Err(_) => {
+                // Handed back uncalled: take the caller's callback out of the
+                // wrapper (the wrapper, dropped, frees the slot).
+                let callback = held.lock().unwrap_or_else(|p| p.into_inner()).take();
+                match callback {
+                    Some(callback) => Err(Unsubmitted {
+                        callback,
+                        error: self.stopped_error(),
+                    }),
+                    None => Ok(()),
+                }
+            }
         }
     }
 
@@ -284,6 +364,7 @@ impl Node {
         timeout: Duration,
         f: impl FnOnce(&Catalog, Index) -> R + Send + 'static,
     ) -> Result<R, ProposeError> {
+        let _permit = self.call_slot(timeout)?;
         let (tx, rx) = mpsc::channel();
         let cmd = Command::Read {
             linearizable,
@@ -305,15 +386,13 @@ impl Node {
     /// [`ProposeError::NotTransferred`] when the target did not take over
     /// within two election timeouts.
     pub fn transfer_leadership(&self, to: &NodeId) -> Result<(), ProposeError> {
+        let _permit = self.call_slot(self.election_timeout * 2)?;
         let (tx, rx) = mpsc::channel();
-        if self
-            .tx
-            .send(Command::TransferLeader {
-                to: to.clone(),
-                reply: tx,
-            })
-            .is_err()
-        {
+        let cmd = Command::TransferLeader {
+            to: to.clone(),
+            reply: tx,
+        };
+        if self.send(cmd).is_err() {
             return Err(self.stopped_error());
         }
         rx.recv().unwrap_or_else(|_| Err(self.stopped_error()))
@@ -402,6 +481,41 @@ impl Node {
     }
 }
 
+/// What a transport calls to hand the driver a peer's message (or a report):
+/// it takes an inbound slot (see [`NodeOptions::max_inbound_messages`]),
+/// waiting up to `wait` for one (never on a driver thread: a driver
+/// delivering into another's full inbox must not wait on it), and drops a
+/// raft message that finds none (raft retransmits). Reports are rare and
+/// bounded by the number of peers: they always go through.
+fn inbox_deliver(
+    tx: mpsc::Sender<Command>,
+    slots: Arc<admission::Slots>,
+    wait: Duration,
+    metrics: Arc<metrics::Metrics>,
+) -> crate::transport::Deliver {
+    Arc::new(move |inbound| {
+        let permit = match slots.try_acquire() {
+            Some(p) => Some(p),
+            None if driver::on_driver_thread() => None,
+            None => slots.acquire_until(Some(std::time::Instant::now() + wait)),
+        };
+        if permit.is_none() && matches!(inbound, crate::transport::Inbound::Message(_)) {
+            let n = metrics
+                .inbox_dropped
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1;
+            if n.is_power_of_two() {
+                tracing::warn!(
+                    dropped = n,
+                    "the inbox is full: a message from a peer was dropped (the driver is behind)"
+                );
+            }
+            return true;
+        }
+        tx.send(Command::Inbound(inbound, permit)).is_ok()
+    })
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         self.shutdown();
@@ -440,6 +554,10 @@ impl ControlPlaneConsensus for Node {
     }
 
     fn submit(&self, proposal: Proposal, timeout: Duration) -> Result<Committed, ProposeError> {
+        let started = std::time::Instant::now();
+        let _permit = self.call_slot(timeout)?;
+        // What waiting for a slot used up comes off the commit's wait.
+        let timeout = timeout.saturating_sub(started.elapsed());
         let (tx, rx) = mpsc::channel();
         let cmd = Command::Propose {
             proposal,
@@ -461,7 +579,7 @@ impl ControlPlaneConsensus for Node {
         proposal: Proposal,
         timeout: Duration,
         callback: ProposeCallback,
-    ) -> Result<(), ProposeCallback> {
+    ) -> Result<(), Unsubmitted> {
         Node::try_submit_with(self, proposal, timeout, callback)
     }
 

@@ -330,6 +330,8 @@ pub fn start_member(config: &NodeConfig) -> Result<RunningMember, RunError> {
     let mut options = NodeOptions::new(config.id.clone());
     options.engine = config.engine.clone();
     options.join_peer_id = join_peer_id;
+    options.max_pending_calls = config.max_pending_calls;
+    options.max_inbound_messages = config.max_inbound_messages;
     let node = Arc::new(Node::start(options, store, move |inbox| {
         transport.attach(inbox)
     })?);

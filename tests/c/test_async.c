@@ -153,7 +153,7 @@ static void test_started_member(void) {
 
 /* Starts a one-member cluster named `id` in a fresh directory and waits
  * until it leads. */
-static synod_node *start_member(const char *id) {
+static synod_node *start_member_with(const char *id, const char *engine_extra) {
     char dir[] = "/tmp/synod-c-async-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
     char config[512];
@@ -163,8 +163,8 @@ static synod_node *start_member(const char *id) {
              "id = \"%s\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"%s/data\"\n"
              "[tls]\ninsecure = true\n"
              "[cluster]\nbootstrap = [ { id = \"%s\", address = \"127.0.0.1:0\" } ]\n"
-             "[engine]\ntick_ms = 10\n",
-             id, dir, id);
+             "[engine]\ntick_ms = 10\n%s",
+             id, dir, id, engine_extra);
     FILE *f = fopen(config, "w");
     CHECK(f != NULL);
     CHECK(fputs(text, f) >= 0);
@@ -179,6 +179,8 @@ static synod_node *start_member(const char *id) {
     CHECK(led);
     return node;
 }
+
+static synod_node *start_member(const char *id) { return start_member_with(id, ""); }
 
 static long elapsed_ms(const struct timespec *since) {
     struct timespec now;
@@ -365,9 +367,68 @@ static void test_single_node_shutdown_from_a_callback_is_refused(void) {
     synod_node_free(node);
 }
 
+/* A callback that holds its call slot until released. */
+typedef struct {
+    atomic_int release;
+    atomic_int status;
+    atomic_int done;
+} holder;
+
+static void hold_until_released(void *user_data, synod_status status, const synod_commit *commit) {
+    holder *h = user_data;
+    (void)commit;
+    atomic_store(&h->status, (int)status);
+    for (int i = 0; i < 2000 && !atomic_load(&h->release); i++) sleep_ms(5);
+    atomic_store(&h->done, 1);
+}
+
+/* Calls in flight are bounded (engine.max_pending_calls): past the bound an
+ * asynchronous proposal is refused at once with SYNOD_ERR_OVERLOADED (its
+ * free function runs, its callback never), a blocking one waits for room
+ * until its deadline, and neither takes effect. */
+static void test_overloaded(void) {
+    synod_node *node = start_member_with("CN=busy", "max_pending_calls = 1\n");
+    holder *h = calloc(1, sizeof *h);
+    CHECK(h != NULL);
+    atomic_store(&h->status, -1);
+    CHECK_OK(synod_node_propose_transition_async(node, "first", "CN=busy", 1, 5000, hold_until_released, h,
+                                                 NULL));
+    /* The first answer arrives, and its callback keeps the only slot. */
+    for (int i = 0; i < 1000 && atomic_load(&h->status) == -1; i++) sleep_ms(5);
+    CHECK(atomic_load(&h->status) == SYNOD_OK);
+
+    counters *c = fresh();
+    CHECK(synod_node_propose_transition_async(node, "second", "CN=busy", 1, 5000, on_answer, c, on_free) ==
+          SYNOD_ERR_OVERLOADED);
+    char message[512];
+    size_t n = 0;
+    CHECK_OK(synod_last_error_message(message, sizeof message, &n));
+    CHECK(strstr(message, "overloaded") != NULL);
+    CHECK(atomic_load(&c->called) == 0 && atomic_load(&c->freed) == 1);
+
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    synod_commit commit;
+    CHECK(synod_node_propose_transition(node, "third", "CN=busy", 1, 200, &commit) == SYNOD_ERR_OVERLOADED);
+    CHECK(elapsed_ms(&t0) >= 190);
+
+    atomic_store(&h->release, 1);
+    wait_for(&h->done, 1);
+    /* Room came back; neither refused proposal took effect. */
+    synod_ownership *own = NULL;
+    CHECK(synod_node_owner(node, "second", &own) == SYNOD_ERR_NOT_FOUND);
+    CHECK(synod_node_owner(node, "third", &own) == SYNOD_ERR_NOT_FOUND);
+    CHECK_OK(synod_node_propose_transition(node, "fourth", "CN=busy", 1, 5000, &commit));
+    CHECK_OK(synod_node_shutdown(node));
+    synod_node_free(node);
+    free(c);
+    free(h);
+}
+
 int main(void) {
     test_single_node();
     test_started_member();
+    test_overloaded();
     test_callback_calls_its_own_node();
     test_slow_callback_does_not_stall();
     test_shutdown_from_a_callback();

@@ -36,7 +36,8 @@ static void test_status_strings(void)
     CHECK_STR(synod_status_str(SYNOD_ERR_STORAGE), "SYNOD_ERR_STORAGE");
     CHECK_STR(synod_status_str(SYNOD_ERR_PANIC), "SYNOD_ERR_PANIC");
     CHECK_STR(synod_status_str(6), "SYNOD_ERR_UNKNOWN");
-    CHECK_STR(synod_status_str(106), "SYNOD_ERR_UNKNOWN");
+    CHECK_STR(synod_status_str(SYNOD_ERR_OVERLOADED), "SYNOD_ERR_OVERLOADED");
+    CHECK_STR(synod_status_str(107), "SYNOD_ERR_UNKNOWN");
     CHECK_STR(synod_status_str(UINT32_MAX), "SYNOD_ERR_UNKNOWN");
 
     /* The numbers are part of the ABI. */
@@ -44,6 +45,7 @@ static void test_status_strings(void)
     CHECK(SYNOD_ERR_NULL_ARGUMENT == 1);
     CHECK(SYNOD_ERR_REFUSED == 103);
     CHECK(SYNOD_ERR_INDETERMINATE == 105);
+    CHECK(SYNOD_ERR_OVERLOADED == 106);
     CHECK(SYNOD_ERR_PANIC == 900);
     CHECK(sizeof(synod_status) == 4);
 

@@ -21,6 +21,7 @@ ALL_ERRORS: list[type[synod.SynodError]] = [
     synod.UnauthorizedError,
     synod.UnavailableError,
     synod.IndeterminateError,
+    synod.OverloadedError,
 ]
 
 
@@ -96,6 +97,7 @@ def test_attributes_are_real_instance_attributes() -> None:
         synod.UnauthorizedError("no", identity="CN=reader"),
         synod.UnavailableError("nobody answers"),
         synod.IndeterminateError("may have committed"),
+        synod.OverloadedError("too many calls in flight"),
     ],
 )
 def test_errors_pickle_with_their_attributes(err: synod.SynodError) -> None:

@@ -54,6 +54,11 @@ pub const SYNOD_ERR_SHUTDOWN: synod_status = 104;
 /// other error status of a proposal means it did not take effect, except
 /// `SYNOD_ERR_TIMEOUT`, whose entry may still commit later.)
 pub const SYNOD_ERR_INDETERMINATE: synod_status = 105;
+/// The member has as many calls in flight as it takes and none finished in
+/// time (a blocking call waited until its deadline; an asynchronous proposal
+/// is told at once). Nothing was proposed: the call did not take effect.
+/// Retry later, with backoff.
+pub const SYNOD_ERR_OVERLOADED: synod_status = 106;
 /// Durable storage failed; the member stopped on it and answers every later
 /// call with it, reads included (the last error says what failed). Also a
 /// damaged or locked data directory at `synod_node_start`.
@@ -173,6 +178,7 @@ impl From<ProposeError> for Error {
             ProposeError::Indeterminate(_) => Self::new(SYNOD_ERR_INDETERMINATE, message),
             // The deadline of the transfer passed; nothing changed.
             ProposeError::NotTransferred(_) => Self::new(SYNOD_ERR_TIMEOUT, message),
+            ProposeError::Overloaded(_) => Self::new(SYNOD_ERR_OVERLOADED, message),
         }
     }
 }
@@ -292,6 +298,7 @@ fn status_name(status: synod_status) -> &'static CStr {
         SYNOD_ERR_REFUSED => c"SYNOD_ERR_REFUSED",
         SYNOD_ERR_SHUTDOWN => c"SYNOD_ERR_SHUTDOWN",
         SYNOD_ERR_INDETERMINATE => c"SYNOD_ERR_INDETERMINATE",
+        SYNOD_ERR_OVERLOADED => c"SYNOD_ERR_OVERLOADED",
         SYNOD_ERR_STORAGE => c"SYNOD_ERR_STORAGE",
         SYNOD_ERR_START => c"SYNOD_ERR_START",
         SYNOD_ERR_PANIC => c"SYNOD_ERR_PANIC",

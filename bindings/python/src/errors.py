@@ -119,3 +119,9 @@ class IndeterminateError(SynodError):
     memory of the client's session). Read the state before acting on it.
     Every other error of a proposal means it did not take effect, except
     `TimeoutError`, whose entry may still commit later."""
+
+
+class OverloadedError(SynodError):
+    """The member had as many calls in flight as it takes and none finished
+    before the deadline (an asynchronous proposal is told at once). Nothing
+    was proposed: the call did not take effect. Retry later, with backoff."""

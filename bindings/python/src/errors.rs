@@ -15,7 +15,7 @@ use synod::node::protocol::RemoteError;
 use synod::{IdentityError, LeaderHint, ProposeError, Refusal};
 
 /// The names, in definition order, of the classes `errors.py` defines.
-const NAMES: [&str; 12] = [
+const NAMES: [&str; 13] = [
     "SynodError",
     "InvalidArgumentError",
     "InvalidIdentityError",
@@ -28,6 +28,7 @@ const NAMES: [&str; 12] = [
     "UnauthorizedError",
     "UnavailableError",
     "IndeterminateError",
+    "OverloadedError",
 ];
 
 #[derive(Clone, Copy)]
@@ -44,6 +45,7 @@ pub(crate) enum Kind {
     Unauthorized = 9,
     Unavailable = 10,
     Indeterminate = 11,
+    Overloaded = 12,
 }
 
 static CLASSES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
@@ -173,6 +175,7 @@ pub(crate) fn client_error(py: Python<'_>, err: ClientCallError, identity: &str)
                 RemoteError::BadRequest(_) => Kind::Synod,
                 RemoteError::Indeterminate(_) => Kind::Indeterminate,
                 RemoteError::NotTransferred(_) => Kind::Timeout,
+                RemoteError::Overloaded(_) => Kind::Overloaded,
             },
             ClientCallError::Unreachable(_) => Kind::Unavailable,
             ClientCallError::Indeterminate(_) => Kind::Indeterminate,
@@ -217,6 +220,7 @@ pub(crate) fn propose_error(py: Python<'_>, err: ProposeError) -> PyErr {
             ProposeError::Storage(_) => Kind::Storage,
             ProposeError::Indeterminate(_) => Kind::Indeterminate,
             ProposeError::NotTransferred(_) => Kind::Timeout,
+            ProposeError::Overloaded(_) => Kind::Overloaded,
         })
     })();
     match filled {

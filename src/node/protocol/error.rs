@@ -82,6 +82,10 @@ pub enum RemoteError {
     /// [`ProposeError::NotTransferred`]).
     #[error("leadership did not move: {0}")]
     NotTransferred(String),
+    /// The member had too many calls in flight; nothing was proposed (see
+    /// [`ProposeError::Overloaded`]).
+    #[error("overloaded: {0}")]
+    Overloaded(String),
 }
 
 fn put_refusal(w: &mut Writer, refusal: &Refusal) {
@@ -147,6 +151,10 @@ pub(super) fn put_error(w: &mut Writer, e: &ClientError) {
             w.u8(10);
             w.str(clip(s));
         }
+        ClientError::Propose(ProposeError::Overloaded(s)) => {
+            w.u8(11);
+            w.str(clip(s));
+        }
     }
 }
 
@@ -198,6 +206,7 @@ pub(super) fn get_error(r: &mut Reader<'_>) -> Result<RemoteError, DecodeError> 
         8 => RemoteError::BadRequest(text(r, "bad request")?),
         9 => RemoteError::Indeterminate(text(r, "outcome unknown")?),
         10 => RemoteError::NotTransferred(text(r, "transfer")?),
+        11 => RemoteError::Overloaded(text(r, "overloaded")?),
         tag => {
             return Err(DecodeError::UnknownTag {
                 what: "client error",

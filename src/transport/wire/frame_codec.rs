@@ -120,18 +120,24 @@ pub fn parse_header(h: &[u8; FRAME_HEADER_LEN]) -> Result<FrameHeader, WireError
 }
 
 /// Splits a byte stream into frames; feed it what the socket gives.
+///
+/// Frames are parsed at an offset into the buffer; the consumed front is cut
+/// off only when it is at least half the buffer (or all of it), so the bytes
+/// moved stay linear in the bytes fed however many frames one read holds.
 #[derive(Debug)]
 pub struct FrameDecoder {
     buf: Vec<u8>,
+    /// Where the next frame starts in `buf`.
+    start: usize,
     limit: usize,
+    /// Bytes moved by compaction (for the linearity test).
+    #[cfg(test)]
+    pub(super) moved: usize,
 }
 
 impl Default for FrameDecoder {
     fn default() -> Self {
-        Self {
-            buf: Vec::new(),
-            limit: MAX_FRAME_PAYLOAD,
-        }
+        Self::with_limit(MAX_FRAME_PAYLOAD)
     }
 }
 
@@ -147,7 +153,10 @@ impl FrameDecoder {
     pub fn with_limit(limit: usize) -> Self {
         Self {
             buf: Vec::new(),
+            start: 0,
             limit: limit.min(MAX_FRAME_PAYLOAD),
+            #[cfg(test)]
+            moved: 0,
         }
     }
 
@@ -158,16 +167,28 @@ impl FrameDecoder {
 
     /// Appends received bytes.
     pub fn feed(&mut self, bytes: &[u8]) {
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        } else if self.start > 0 && self.start >= self.buf.len() / 2 {
+            #[cfg(test)]
+            {
+                self.moved += self.buf.len() - self.start;
+            }
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
         self.buf.extend_from_slice(bytes);
     }
 
     /// The next complete frame, `Ok(None)` when more bytes are needed, or an
     /// error (after which the stream is unusable: close the connection).
     pub fn next_frame(&mut self) -> Result<Option<(FrameKind, Vec<u8>)>, WireError> {
-        let Some(head) = self.buf.first_chunk::<FRAME_HEADER_LEN>() else {
+        let rest = self.buf.get(self.start..).unwrap_or_default();
+        let Some(head) = rest.first_chunk::<FRAME_HEADER_LEN>() else {
             // Refuse a wrong magic as early as it can be seen.
-            let n = self.buf.len().min(4);
-            if self.buf[..n] != MAGIC[..n] {
+            let n = rest.len().min(4);
+            if rest[..n] != MAGIC[..n] {
                 return Err(WireError::BadMagic);
             }
             return Ok(None);
@@ -179,11 +200,11 @@ impl FrameDecoder {
                 max: self.limit,
             });
         }
-        if self.buf.len() < FRAME_HEADER_LEN + h.len {
+        let Some(payload) = rest.get(FRAME_HEADER_LEN..FRAME_HEADER_LEN + h.len) else {
             return Ok(None);
-        }
-        let payload = self.buf[FRAME_HEADER_LEN..FRAME_HEADER_LEN + h.len].to_vec();
-        self.buf.drain(..FRAME_HEADER_LEN + h.len);
+        };
+        let payload = payload.to_vec();
+        self.start += FRAME_HEADER_LEN + h.len;
         if crc32c::crc32c(&payload) != h.crc {
             return Err(WireError::Checksum);
         }
@@ -192,6 +213,6 @@ impl FrameDecoder {
 
     /// Bytes buffered and not yet returned.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.start
     }
 }

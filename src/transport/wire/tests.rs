@@ -509,3 +509,33 @@ fn bad_who_is_frames_are_refused() {
         assert_eq!(d.next_frame().unwrap(), Some((kind, payload.clone())));
     }
 }
+
+/// One read holding many frames costs bytes moved linear in its size (the
+/// decoder parses at an offset), not one shift of the whole rest per frame.
+#[test]
+fn many_frames_in_one_read_move_linear_bytes() {
+    let one = frame(FrameKind::Raft, &[7u8; 10]);
+    let mut stream = Vec::new();
+    for _ in 0..20_000 {
+        stream.extend_from_slice(&one);
+    }
+    let mut d = FrameDecoder::new();
+    // Two reads, the second split mid-frame, then the rest.
+    let (a, b) = stream.split_at(stream.len() / 2 + 5);
+    let mut frames = 0;
+    for part in [a, b] {
+        d.feed(part);
+        while let Some((kind, payload)) = d.next_frame().unwrap() {
+            assert_eq!((kind, payload.len()), (FrameKind::Raft, 10));
+            frames += 1;
+        }
+    }
+    assert_eq!(frames, 20_000);
+    assert_eq!(d.buffered(), 0);
+    assert!(
+        d.moved <= stream.len(),
+        "moved {} bytes for a {}-byte stream",
+        d.moved,
+        stream.len()
+    );
+}

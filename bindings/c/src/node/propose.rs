@@ -264,7 +264,9 @@ impl Drop for Registration {
 /// returns. On failure (`SYNOD_ERR_NULL_ARGUMENT`,
 /// `SYNOD_ERR_INVALID_ARGUMENT`, `SYNOD_ERR_INVALID_IDENTITY`,
 /// `SYNOD_ERR_SHUTDOWN` once shutdown began or the member stopped,
-/// `SYNOD_ERR_STORAGE` once it stopped on a storage failure) the callback is
+/// `SYNOD_ERR_STORAGE` once it stopped on a storage failure,
+/// `SYNOD_ERR_OVERLOADED` when the member has as many calls in flight as it
+/// takes: this never waits for room) the callback is
 /// not called and `free_user_data` is called before this function returns.
 /// Strings are borrowed for the call only.
 #[no_mangle]
@@ -319,10 +321,7 @@ pub unsafe extern "C" fn synod_node_propose_transition_async(
                 Duration::from_millis(u64::from(timeout_ms)),
                 Box::new(move |result| registration.answer(result)),
             )
-            .map_err(|_uncalled| match node.engine.check_running() {
-                Err(e) => Error::from(e),
-                Ok(()) => refused(),
-            })
+            .map_err(|uncalled| Error::from(uncalled.error))
     })
 }
 
