@@ -138,6 +138,14 @@ typedef uint32_t synod_status;
 // `Refusal::code()`. Numbers are never reused.
 typedef uint32_t synod_refusal_code;
 
+// The outcome of `synod_node_reload_revocation`.
+typedef struct synod_revocation_summary {
+    // Identities on the deny list now in force.
+    uint64_t denied;
+    // Certificate revocation lists now in force.
+    uint64_t crls;
+} synod_revocation_summary;
+
 // What a member does: `SYNOD_MEMBER_KIND_DATA` or `SYNOD_MEMBER_KIND_WITNESS`.
 // Any other value is refused with `SYNOD_ERR_INVALID_ARGUMENT`; 0 is never a
 // kind, so a zeroed variable is never mistaken for one.
@@ -430,6 +438,28 @@ synod_status synod_node_start(const char *config_path, struct synod_node **out);
 synod_status synod_node_open_single(const char *identity,
                                     const char *address,
                                     struct synod_node **out);
+
+// Re-reads the revocation lists (`[tls] deny` and `[tls] crl`) of the
+// configuration file at `config_path` (normally the one the member started
+// from) and puts them in force on a started member without a restart: new
+// connections see them at once, open connections of a newly refused
+// identity fail at their next read or write. This is what `synod node`
+// does on SIGHUP; the library never handles signals itself, so a host
+// calls this from wherever it learns of a change (its own SIGHUP handler
+// thread, an admin command). Only these two settings are re-read.
+//
+// Returns `SYNOD_OK` and, if `out` is not NULL, writes what is now in
+// force. On failure nothing changed (the lists in force stay):
+// `SYNOD_ERR_NULL_ARGUMENT`; `SYNOD_ERR_INVALID_ARGUMENT` for an unreadable
+// or invalid configuration, a CRL that cannot be read or belongs to
+// another CA, lists that would refuse the member's own certificate, lists
+// on a member running without TLS, or a node from
+// `synod_node_open_single` (nothing to reload); `SYNOD_ERR_SHUTDOWN` once
+// the node was shut down. Thread-safe: any thread, any time before
+// `synod_node_free`.
+synod_status synod_node_reload_revocation(const struct synod_node *node,
+                                          const char *config_path,
+                                          struct synod_revocation_summary *out);
 
 // This member's identity, or NULL when `node` is NULL.
 //

@@ -298,6 +298,16 @@ public:
         return out;
     }
 
+    /// Puts the `[tls] deny` and `crl` of the configuration file at
+    /// `config_path` in force on a started member without a restart (see
+    /// synod_node_reload_revocation); throws SYNOD_ERR_INVALID_ARGUMENT when
+    /// they cannot apply (nothing changed then).
+    synod_revocation_summary reload_revocation(const std::string &config_path) const {
+        synod_revocation_summary out{};
+        detail::check(synod_node_reload_revocation(get(), config_path.c_str(), &out));
+        return out;
+    }
+
     /// Stops the node (see synod_node_shutdown): a started member then throws
     /// SYNOD_ERR_SHUTDOWN from every method but id() and shutdown(); a
     /// single-node engine throws it from proposals and keeps answering reads.

@@ -41,6 +41,7 @@ __all__ = [
     "DurableVote",
     "Client",
     "Status",
+    "RevocationSummary",
     "RunningMember",
     "parse_identity",
     "write_dev_certs",
@@ -467,6 +468,15 @@ class Client:
     ) -> None: ...
 
 @final
+class RevocationSummary:
+    """What `RunningMember.reload_revocation` put in force."""
+
+    @property
+    def denied(self) -> int: ...
+    @property
+    def crls(self) -> int: ...
+
+@final
 class RunningMember:
     """One member of a cluster, running in this process; `with` stops it."""
 
@@ -481,6 +491,8 @@ class RunningMember:
     @property
     def metrics_addr(self) -> str | None: ...
     def metrics(self) -> str: ...
+    def reload_revocation(self, config_path: _StrPath | None = None) -> RevocationSummary:
+        """Puts the configuration's `[tls] deny` and `crl` in force without a restart."""
     @property
     def closed(self) -> bool: ...
     def close(self) -> None: ...

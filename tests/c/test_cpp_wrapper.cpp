@@ -103,6 +103,9 @@ int main() {
     CHECK(node.get() == nullptr); // NOLINT(bugprone-use-after-move)
     expect_error([&] { node.commit_index(); }, SYNOD_ERR_NULL_ARGUMENT);
 
+    // A single-node engine has no revocation lists to reload.
+    expect_error([&] { moved.reload_revocation("/nonexistent/node.toml"); }, SYNOD_ERR_INVALID_ARGUMENT);
+
     moved.shutdown();
     auto down = expect_error(
         [&] { moved.propose_admit("CN=z", synod::member_kind::witness, "h:1"); },

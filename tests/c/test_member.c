@@ -154,9 +154,84 @@ static void test_bad_configurations(void) {
     CHECK_STR(synod_status_str(SYNOD_ERR_START), "SYNOD_ERR_START");
 }
 
+/* Writes the configuration of the mutual-TLS member CN=node-0 with `tls_extra`
+ * appended to its [tls] table. */
+static void write_tls_config(const char *config, const char *dir, const char *certs, const char *tls_extra) {
+    char text[4096];
+    snprintf(text, sizeof text,
+             "id = \"CN=node-0\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"%s/data\"\n"
+             "[tls]\ncert = \"%s/node-0.pem\"\nkey = \"%s/node-0-key.pem\"\nca = \"%s/ca.pem\"\n%s"
+             "[cluster]\nbootstrap = [ { id = \"CN=node-0\", address = \"127.0.0.1:0\" } ]\n"
+             "[engine]\ntick_ms = 10\n",
+             dir, certs, certs, certs, tls_extra);
+    write_file(config, text);
+}
+
+/* An embedded member's host puts new revocation lists in force without a
+ * restart (the library handles no signals: this is the host's SIGHUP); a
+ * reload that cannot apply changes nothing and says why. */
+static void test_reload_revocation(void) {
+    const char *certs = getenv("SYNOD_TEST_CERTS");
+    CHECK(certs != NULL); /* set by the test harness (bindings/c/tests/c_tests.rs) */
+    char dir[] = "/tmp/synod-c-reload-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char config[512];
+    snprintf(config, sizeof config, "%s/node.toml", dir);
+    write_tls_config(config, dir, certs, "");
+    synod_node *node = NULL;
+    CHECK_OK(synod_node_start(config, &node));
+    bool led = false;
+    for (int i = 0; i < 500 && !led; i++) {
+        CHECK_OK(synod_node_is_leader(node, &led));
+        if (!led) sleep_ms(10);
+    }
+    CHECK(led);
+
+    synod_revocation_summary summary = {99, 99};
+    CHECK_OK(synod_node_reload_revocation(node, config, &summary));
+    CHECK(summary.denied == 0 && summary.crls == 0);
+
+    write_tls_config(config, dir, certs, "deny = [\"CN=ops\", \"CN=old\"]\n");
+    CHECK_OK(synod_node_reload_revocation(node, config, &summary));
+    CHECK(summary.denied == 2 && summary.crls == 0);
+    CHECK_OK(synod_node_reload_revocation(node, config, NULL));
+
+    /* Refused, and nothing changes: lists that refuse the member's own
+     * certificate, an unreadable CRL, a broken file, NULLs. */
+    write_tls_config(config, dir, certs, "deny = [\"CN=node-0\"]\n");
+    summary.denied = 77;
+    CHECK(synod_node_reload_revocation(node, config, &summary) == SYNOD_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(last_message(), "CN=node-0") != NULL);
+    CHECK(summary.denied == 77);
+    write_tls_config(config, dir, certs, "crl = \"/nonexistent/ca.crl.pem\"\n");
+    CHECK(synod_node_reload_revocation(node, config, &summary) == SYNOD_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(last_message(), "/nonexistent/ca.crl.pem") != NULL);
+    write_file(config, "id = ");
+    CHECK(synod_node_reload_revocation(node, config, &summary) == SYNOD_ERR_INVALID_ARGUMENT);
+    CHECK(synod_node_reload_revocation(node, NULL, &summary) == SYNOD_ERR_NULL_ARGUMENT);
+    CHECK(synod_node_reload_revocation(NULL, config, &summary) == SYNOD_ERR_NULL_ARGUMENT);
+    CHECK(summary.denied == 77);
+
+    /* The member carries on. */
+    synod_commit commit;
+    CHECK_OK(synod_node_propose_transition(node, "reloaded", "CN=node-0", 1, 5000, &commit));
+
+    CHECK_OK(synod_node_shutdown(node));
+    write_tls_config(config, dir, certs, "");
+    CHECK(synod_node_reload_revocation(node, config, &summary) == SYNOD_ERR_SHUTDOWN);
+    synod_node_free(node);
+
+    /* The single-node engine has nothing to reload. */
+    synod_node *single = NULL;
+    CHECK_OK(synod_node_open_single("CN=solo", "127.0.0.1:7001", &single));
+    CHECK(synod_node_reload_revocation(single, config, &summary) == SYNOD_ERR_INVALID_ARGUMENT);
+    synod_node_free(single);
+}
+
 int main(void) {
     test_member_from_config();
     test_bad_configurations();
+    test_reload_revocation();
     printf("test_member: ok\n");
     return 0;
 }

@@ -547,3 +547,37 @@ def test_write_dev_certs(tmp_path: Path) -> None:
     with pytest.raises(synod.InvalidArgumentError) as info:
         synod.write_dev_certs(blocker / "sub", ["n"])
     assert info.value.field == "out_dir"
+
+
+def test_reload_revocation_puts_a_deny_list_in_force_without_a_restart(cluster: Cluster) -> None:
+    with cluster.client("reader", timeout=2.0) as c:
+        c.status()
+    originals = {n: p.read_text() for n, p in cluster.configs.items()}
+    for n, path in cluster.configs.items():
+        path.write_text(originals[n].replace("[cluster]", 'deny = ["CN=reader"]\n[cluster]'))
+        summary = cluster.members[n].reload_revocation()
+        assert (summary.denied, summary.crls) == (1, 0)
+        assert repr(summary) == "RevocationSummary(denied=1, crls=0)"
+    with cluster.client("reader", timeout=2.0) as c:
+        with pytest.raises(synod.UnavailableError):
+            c.status()
+    with cluster.client("ops") as c:
+        c.status()
+    # A reload that cannot apply changes nothing and says why.
+    member = cluster.members["node-a"]
+    with pytest.raises(synod.InvalidArgumentError) as bad:
+        member.reload_revocation(cluster.dir / "missing.toml")
+    assert bad.value.field == "config_path"
+    path = cluster.configs["node-a"]
+    path.write_text(originals["node-a"].replace("[cluster]", 'deny = ["CN=node-a"]\n[cluster]'))
+    with pytest.raises(synod.InvalidArgumentError, match="CN=node-a"):
+        member.reload_revocation()
+    # Lifted again, explicitly by path.
+    for n, p in cluster.configs.items():
+        p.write_text(originals[n])
+        assert cluster.members[n].reload_revocation(p).denied == 0
+    with cluster.client("reader", timeout=5.0) as c:
+        c.status()
+    member.close()
+    with pytest.raises(synod.ShutdownError):
+        member.reload_revocation()

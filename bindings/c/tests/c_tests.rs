@@ -167,6 +167,18 @@ fn c_and_cpp_tests_pass() {
         eprintln!("SKIPPED: the compiler cannot link -fsanitize=address,undefined here");
     }
 
+    // Mutual-TLS material for the tests that run members with TLS
+    // (SYNOD_TEST_CERTS: a CA, node-0, node-1 and the client `ops`).
+    let certs = out_dir.join("certs");
+    let _ = std::fs::remove_dir_all(&certs);
+    synod::transport::certs::write_dev_certs(
+        &certs,
+        &["node-0".into(), "node-1".into()],
+        &["ops".into()],
+    )
+    .expect("can write the development certificates");
+    std::env::set_var("SYNOD_TEST_CERTS", &certs);
+
     let mut failures = Vec::new();
     for src in &sources {
         let stem = src

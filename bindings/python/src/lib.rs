@@ -56,6 +56,7 @@ fn _synod(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::Client>()?;
     m.add_class::<client::Status>()?;
     m.add_class::<member::RunningMember>()?;
+    m.add_class::<member::RevocationSummary>()?;
     m.add_function(wrap_pyfunction!(parse_identity, m)?)?;
     m.add_function(wrap_pyfunction!(member::write_dev_certs, m)?)?;
     // The test hook is reachable as `_synod._scripted_node` but is not

@@ -107,6 +107,30 @@ pub struct RunningMember {
     local_addr: String,
     metrics_addr: Option<String>,
     closed: AtomicBool,
+    /// The configuration file it started from (what a reload re-reads by
+    /// default).
+    config_path: PathBuf,
+}
+
+/// What `RunningMember.reload_revocation` put in force.
+#[pyclass(frozen, module = "synod._synod")]
+pub struct RevocationSummary {
+    /// Identities on the deny list.
+    #[pyo3(get)]
+    denied: usize,
+    /// Certificate revocation lists.
+    #[pyo3(get)]
+    crls: usize,
+}
+
+#[pymethods]
+impl RevocationSummary {
+    fn __repr__(&self) -> String {
+        format!(
+            "RevocationSummary(denied={}, crls={})",
+            self.denied, self.crls
+        )
+    }
 }
 
 #[pymethods]
@@ -134,7 +158,46 @@ impl RunningMember {
             engine,
             node,
             closed: AtomicBool::new(false),
+            config_path,
         })
+    }
+
+    /// Re-reads the revocation lists (`[tls] deny` and `[tls] crl`) of the
+    /// configuration file (`config_path`, by default the one the member
+    /// started from) and puts them in force without a restart: new
+    /// connections see them at once, open connections of a newly refused
+    /// identity fail at their next read or write. What `synod node` does on
+    /// SIGHUP; only these two settings are re-read. A reload that cannot
+    /// apply (an invalid file, an unreadable CRL or one of another CA, lists
+    /// that would refuse the member's own certificate, lists on a member
+    /// without TLS) raises `InvalidArgumentError` and changes nothing;
+    /// `ShutdownError` once the member is closed.
+    #[pyo3(signature = (config_path=None))]
+    fn reload_revocation(
+        &self,
+        py: Python<'_>,
+        config_path: Option<PathBuf>,
+    ) -> PyResult<RevocationSummary> {
+        let path = config_path.unwrap_or_else(|| self.config_path.clone());
+        let done = py.detach(|| {
+            let config =
+                NodeConfig::load(&path).map_err(|e| (Kind::InvalidArgument, e.to_string()))?;
+            let member = self.member.lock().unwrap_or_else(|p| p.into_inner());
+            match member.as_ref() {
+                None => Err((Kind::Shutdown, "the member is closed".to_string())),
+                Some(m) => m
+                    .reload_revocation(&config)
+                    .map_err(|e| (Kind::InvalidArgument, format!("{}: {e}", path.display()))),
+            }
+        });
+        match done {
+            Ok(s) => Ok(RevocationSummary {
+                denied: s.denied,
+                crls: s.crls,
+            }),
+            Err((Kind::InvalidArgument, m)) => Err(invalid_argument(py, "config_path", m)),
+            Err((kind, m)) => Err(new_err(py, kind, m, None)),
+        }
     }
 
     /// A `synod.Node` over this member's engine.

@@ -26,7 +26,15 @@ pub struct synod_node {
     /// runs them on its own callback thread).
     pub(super) inline_callbacks: bool,
     pub(super) id: CString,
+    /// A started member: re-reads the revocation lists (`[tls] deny` and
+    /// `crl`) of a configuration; `None` for the single-node engine.
+    pub(super) reload: Option<Box<Reload>>,
 }
+
+/// What `synod_node_reload_revocation` runs on a started member.
+pub(super) type Reload = dyn Fn(&synod::node::config::NodeConfig) -> Result<synod::node::runner::RevocationSummary, Error>
+    + Send
+    + Sync;
 
 /// Parses a string argument with `T`'s `FromStr`, refusals becoming
 /// `SYNOD_ERR_INVALID_ARGUMENT`.

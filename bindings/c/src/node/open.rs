@@ -13,8 +13,8 @@ use synod::{
 
 use super::handle::{parsed_arg, synod_node, write_out};
 use crate::error::{
-    c_string, out_arg, str_arg, synod_status, Error, SYNOD_ERR_INVALID_ARGUMENT, SYNOD_ERR_START,
-    SYNOD_ERR_STORAGE,
+    c_string, out_arg, str_arg, synod_status, Error, SYNOD_ERR_INVALID_ARGUMENT,
+    SYNOD_ERR_SHUTDOWN, SYNOD_ERR_START, SYNOD_ERR_STORAGE,
 };
 use crate::identity::identity_arg;
 
@@ -50,7 +50,8 @@ pub unsafe extern "C" fn synod_node_start(
         })?;
         let id_text = c_string(config.id.as_str())?;
         let engine: Arc<dyn ControlPlaneConsensus> = member.node().clone();
-        let running = std::sync::Mutex::new(Some(member));
+        let running = Arc::new(std::sync::Mutex::new(Some(member)));
+        let reloading = Arc::clone(&running);
         let node = Box::new(synod_node {
             engine,
             shut_down: AtomicBool::new(false),
@@ -62,6 +63,15 @@ pub unsafe extern "C" fn synod_node_start(
                 }
             }),
             id: id_text,
+            reload: Some(Box::new(move |config| {
+                let guard = reloading.lock().unwrap_or_else(|p| p.into_inner());
+                match guard.as_ref() {
+                    None => Err(Error::new(SYNOD_ERR_SHUTDOWN, "the node is shut down")),
+                    Some(m) => m
+                        .reload_revocation(config)
+                        .map_err(|e| Error::new(SYNOD_ERR_INVALID_ARGUMENT, e.to_string())),
+                }
+            })),
         });
         unsafe { write_out(out, Box::into_raw(node)) };
         Ok(())
@@ -99,8 +109,66 @@ pub unsafe extern "C" fn synod_node_open_single(
             shut_down: AtomicBool::new(false),
             inline_callbacks: true,
             id: id_text,
+            reload: None,
         });
         unsafe { write_out(out, Box::into_raw(node)) };
+        Ok(())
+    })
+}
+
+/// The outcome of `synod_node_reload_revocation`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct synod_revocation_summary {
+    /// Identities on the deny list now in force.
+    pub denied: u64,
+    /// Certificate revocation lists now in force.
+    pub crls: u64,
+}
+
+/// Re-reads the revocation lists (`[tls] deny` and `[tls] crl`) of the
+/// configuration file at `config_path` (normally the one the member started
+/// from) and puts them in force on a started member without a restart: new
+/// connections see them at once, open connections of a newly refused
+/// identity fail at their next read or write. This is what `synod node`
+/// does on SIGHUP; the library never handles signals itself, so a host
+/// calls this from wherever it learns of a change (its own SIGHUP handler
+/// thread, an admin command). Only these two settings are re-read.
+///
+/// Returns `SYNOD_OK` and, if `out` is not NULL, writes what is now in
+/// force. On failure nothing changed (the lists in force stay):
+/// `SYNOD_ERR_NULL_ARGUMENT`; `SYNOD_ERR_INVALID_ARGUMENT` for an unreadable
+/// or invalid configuration, a CRL that cannot be read or belongs to
+/// another CA, lists that would refuse the member's own certificate, lists
+/// on a member running without TLS, or a node from
+/// `synod_node_open_single` (nothing to reload); `SYNOD_ERR_SHUTDOWN` once
+/// the node was shut down. Thread-safe: any thread, any time before
+/// `synod_node_free`.
+#[no_mangle]
+pub unsafe extern "C" fn synod_node_reload_revocation(
+    node: *const synod_node,
+    config_path: *const c_char,
+    out: *mut synod_revocation_summary,
+) -> synod_status {
+    ffi_boundary!(status "synod_node_reload_revocation", {
+        let node = unsafe { super::handle::node_arg(node)? };
+        let path = unsafe { str_arg(config_path, "config_path")? };
+        let Some(reload) = node.reload.as_ref() else {
+            return Err(Error::new(
+                SYNOD_ERR_INVALID_ARGUMENT,
+                "a single-node engine has no transport and no revocation lists to reload",
+            ));
+        };
+        let config = synod::node::config::NodeConfig::load(std::path::Path::new(path))
+            .map_err(|e| Error::new(SYNOD_ERR_INVALID_ARGUMENT, e.to_string()))?;
+        let summary = reload(&config)?;
+        if !out.is_null() {
+            let value = synod_revocation_summary {
+                denied: summary.denied as u64,
+                crls: summary.crls as u64,
+            };
+            unsafe { write_out(out, value) };
+        }
         Ok(())
     })
 }

@@ -60,6 +60,7 @@ fn a_member_whose_store_failed_answers_storage_to_every_call() {
         shut_down: AtomicBool::new(false),
         inline_callbacks: false,
         id: std::ffi::CString::new(ME).unwrap(),
+        reload: None,
     };
     let range = c"r".as_ptr();
     let owner = c"CN=c-storage".as_ptr();
