@@ -473,6 +473,7 @@ mod tests {
             "# TYPE synod_leader_changes_total counter",
             "synod_leader_changes_total{member=\"CN=a\"} 2",
             "synod_proposals_committed_total{member=\"CN=a\"} 100",
+            "# TYPE synod_inbox_dropped_total counter",
             "# TYPE synod_fsync_seconds histogram",
             "synod_fsync_seconds_bucket{member=\"CN=a\",le=\"5e-05\"} 1",
             "synod_fsync_seconds_bucket{member=\"CN=a\",le=\"0.01\"} 1",
@@ -496,6 +497,6 @@ mod tests {
             assert!(l.contains("{member=\"CN=a\""), "{l}");
         }
         let types: Vec<&str> = text.lines().filter(|l| l.starts_with("# TYPE")).collect();
-        assert_eq!(types.len(), 20);
+        assert_eq!(types.len(), 21);
     }
 }
