@@ -25,7 +25,11 @@
 //!   by exactly one per transition and can never be pushed to a value it
 //!   cannot move on from;
 //! * leader-configuration terms never go backwards, and one term has one
-//!   leader.
+//!   leader;
+//! * the catalog does not grow past its documented [`limits`] (members,
+//!   ranges, audit records): an entry that would add a member, a range or
+//!   an audit record beyond one is refused ([`Refusal::CatalogFull`]);
+//!   entries that change what exists still apply.
 //!
 //! Exactly-once: a proposal logged with a client session
 //! ([`crate::entry::Proposal`]) is applied once; when a retry of it is
@@ -35,6 +39,7 @@
 //! Fencing: [`Catalog::fence_check`] tells a data plane whether an
 //! (owner, epoch) pair it is presented with is the current owner of a range.
 
+pub mod limits;
 mod outcome_codec;
 mod refusal;
 pub mod sessions;
@@ -48,6 +53,7 @@ use crate::entry::{
     MemberAddress, MemberKind, MembershipChange, NodeId, OwnershipTransition, Proposal, RangeId,
     Term,
 };
+pub use limits::{CatalogLimit, MAX_AUDIT_RECORDS, MAX_MEMBERS, MAX_RANGES};
 pub use refusal::Refusal;
 pub use sessions::{RecordedOutcome, SessionCheck, SessionTable};
 
@@ -217,6 +223,14 @@ impl ApplyOutcome {
 /// configuration changes go one at a time, so a handful is plenty.
 pub const MAX_DEPARTED: usize = 16;
 
+/// The refusal of growth past `what`.
+fn full(what: CatalogLimit) -> Refusal {
+    Refusal::CatalogFull {
+        what,
+        limit: what.max() as u64,
+    }
+}
+
 /// The membership and ownership catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Catalog {
@@ -255,6 +269,12 @@ impl Catalog {
             return Err(CatalogError::InvalidBootstrap(
                 "at least one member is needed".into(),
             ));
+        }
+        if initial.len() > MAX_MEMBERS {
+            return Err(CatalogError::InvalidBootstrap(format!(
+                "{} members, more than the {MAX_MEMBERS} a catalog holds",
+                initial.len()
+            )));
         }
         let mut sorted: Vec<&InitialMember> = initial.iter().collect();
         sorted.sort_by(|a, b| a.id.cmp(&b.id));
@@ -444,6 +464,9 @@ impl Catalog {
                     }
                     return self.unchanged();
                 }
+                if self.members.len() >= MAX_MEMBERS {
+                    return ApplyOutcome::Refused(full(CatalogLimit::Members));
+                }
                 let peer_id = self.next_peer_id;
                 self.next_peer_id += 1;
                 self.members.insert(
@@ -518,9 +541,23 @@ impl Catalog {
     /// apply always checks again.
     pub fn check_transition(&self, transition: &OwnershipTransition) -> Result<(), Refusal> {
         self.eligible_owner(&transition.new_owner)?;
-        if self.skip_epoch_check {
-            return Ok(());
+        if !self.skip_epoch_check {
+            self.check_next_epoch(transition)?;
         }
+        self.room_for(&transition.range)
+    }
+
+    /// Checks that the catalog may hold `range`: it does already, or it
+    /// holds fewer than [`MAX_RANGES`].
+    fn room_for(&self, range: &RangeId) -> Result<(), Refusal> {
+        if self.ranges.len() >= MAX_RANGES && !self.ranges.contains_key(range) {
+            return Err(full(CatalogLimit::Ranges));
+        }
+        Ok(())
+    }
+
+    /// Checks that `transition`'s epoch is its range's current epoch plus one.
+    fn check_next_epoch(&self, transition: &OwnershipTransition) -> Result<(), Refusal> {
         let current = self.epoch_of(&transition.range);
         let (range, proposed) = (transition.range.clone(), transition.epoch);
         match current.0.checked_add(1) {
@@ -570,6 +607,12 @@ impl Catalog {
                 range: t.range.clone(),
             });
         };
+        if let Err(refusal) = self.room_for(&t.range) {
+            return ApplyOutcome::Refused(refusal);
+        }
+        if self.audit.len() >= MAX_AUDIT_RECORDS {
+            return ApplyOutcome::Refused(full(CatalogLimit::AuditRecords));
+        }
         self.set_owner(index, term, &t.range, &t.new_owner, epoch);
         self.audit.push(AuditRecord {
             index,

@@ -5,6 +5,7 @@
 //! Tags never change meaning: a refusal's tag is its stable
 //! [`Refusal::code`].
 
+use super::limits::CatalogLimit;
 use super::sessions::RecordedOutcome;
 use super::{ApplyOutcome, Refusal};
 use crate::entry::codec::{DecodeError, Reader, Writer};
@@ -131,6 +132,10 @@ fn put_refusal(w: &mut Writer, r: &Refusal) {
             w.str(recorded.as_str());
             w.str(proposed.as_str());
         }
+        Refusal::CatalogFull { what, limit } => {
+            w.u8(what.tag());
+            w.u64(*limit);
+        }
     }
 }
 
@@ -184,6 +189,19 @@ fn get_refusal(r: &mut Reader<'_>) -> Result<Refusal, DecodeError> {
             current: Epoch(r.u64("current epoch")?),
             proposed: Epoch(r.u64("proposed epoch")?),
         },
+        13 => {
+            let offset = r.offset();
+            let tag = r.u8("catalog limit")?;
+            let what = CatalogLimit::from_tag(tag).ok_or(DecodeError::UnknownTag {
+                what: "catalog limit",
+                tag,
+                offset,
+            })?;
+            Refusal::CatalogFull {
+                what,
+                limit: r.u64("limit")?,
+            }
+        }
         tag => {
             return Err(DecodeError::UnknownTag {
                 what: "refusal",
@@ -244,6 +262,10 @@ mod tests {
                 current: Epoch(4),
                 proposed: Epoch(9),
             },
+            Refusal::CatalogFull {
+                what: CatalogLimit::Ranges,
+                limit: 65_536,
+            },
         ]
     }
 
@@ -251,7 +273,7 @@ mod tests {
     fn every_refusal_and_outcome_round_trips_and_truncations_fail() {
         let refusals = every_refusal();
         let codes: Vec<u32> = refusals.iter().map(Refusal::code).collect();
-        assert_eq!(codes, (1..=12).collect::<Vec<u32>>(), "one of each code");
+        assert_eq!(codes, (1..=13).collect::<Vec<u32>>(), "one of each code");
         let mut outcomes: Vec<ApplyOutcome> =
             refusals.into_iter().map(ApplyOutcome::Refused).collect();
         outcomes.push(ApplyOutcome::Applied {
@@ -278,5 +300,32 @@ mod tests {
                 assert!(get_recorded(&mut r, 1).is_err(), "{rec:?} cut at {n}");
             }
         }
+    }
+
+    #[test]
+    fn every_catalog_limit_round_trips_and_an_unknown_one_is_refused() {
+        for what in [
+            CatalogLimit::Members,
+            CatalogLimit::Ranges,
+            CatalogLimit::AuditRecords,
+        ] {
+            let refusal = Refusal::CatalogFull {
+                what,
+                limit: what.max() as u64,
+            };
+            let mut w = Writer::new();
+            put_refusal(&mut w, &refusal);
+            let bytes = w.finish();
+            assert_eq!(get_refusal(&mut Reader::new(&bytes)), Ok(refusal));
+        }
+        let bad = [13, 3, 0, 0, 0, 0, 0, 0, 0, 0];
+        assert!(matches!(
+            get_refusal(&mut Reader::new(&bad)),
+            Err(DecodeError::UnknownTag {
+                what: "catalog limit",
+                tag: 3,
+                offset: 1
+            })
+        ));
     }
 }

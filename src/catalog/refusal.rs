@@ -2,6 +2,7 @@
 //! every replica from the catalog alone, with a stable code and name per
 //! kind for foreign callers (never renumbered).
 
+use super::limits::CatalogLimit;
 use crate::entry::{Epoch, MemberAddress, MemberKind, NodeId, RangeId, Term};
 
 /// Why an entry was refused. Every replica computes the same refusal for the
@@ -106,6 +107,17 @@ pub enum Refusal {
         /// The leader proposed.
         proposed: NodeId,
     },
+    /// The entry would grow the catalog past one of its documented limits
+    /// ([`super::limits`]): a new member, a new range, or an audit record
+    /// (any forced transition). Nothing of it was applied; entries that
+    /// change what already exists still are.
+    #[error("the catalog holds the most {what} it may ({limit}); nothing was applied")]
+    CatalogFull {
+        /// Which limit.
+        what: CatalogLimit,
+        /// Its value.
+        limit: u64,
+    },
 }
 
 impl Refusal {
@@ -125,6 +137,7 @@ impl Refusal {
             Refusal::ConflictingLeader { .. } => 10,
             Refusal::LeaderConfigurationNotCurrent { .. } => 11,
             Refusal::EpochNotNext { .. } => 12,
+            Refusal::CatalogFull { .. } => 13,
         }
     }
 
@@ -143,6 +156,7 @@ impl Refusal {
             Refusal::ConflictingLeader { .. } => "conflicting-leader",
             Refusal::LeaderConfigurationNotCurrent { .. } => "leader-configuration-not-current",
             Refusal::EpochNotNext { .. } => "epoch-not-next",
+            Refusal::CatalogFull { .. } => "catalog-full",
         }
     }
 }

@@ -85,18 +85,7 @@ impl Catalog {
             w.str(a.operator.as_str());
             w.str(a.reason.as_str());
         }
-        w.u64(self.sessions.clients.len() as u64);
-        for (client, c) in &self.sessions.clients {
-            w.u64(client.0 as u64);
-            w.u64((client.0 >> 64) as u64);
-            w.u64(c.last_index.0);
-            w.u64(c.max_seq);
-            w.u64(c.outcomes.len() as u64);
-            for (seq, rec) in &c.outcomes {
-                w.u64(*seq);
-                put_recorded(&mut w, rec);
-            }
-        }
+        put_sessions(&mut w, &self.sessions);
         w.u64(self.departed.len() as u64);
         for m in self.departed.values() {
             put_member(&mut w, m);
@@ -274,6 +263,24 @@ impl Catalog {
     }
 }
 
+/// Encodes the client sessions: a count, then per client (ascending) its
+/// id, last applied index, highest sequence and its recorded outcomes. The
+/// clients take exactly [`SessionTable::bytes`] after the count.
+pub(super) fn put_sessions(w: &mut Writer, table: &SessionTable) {
+    w.u64(table.clients.len() as u64);
+    for (client, c) in &table.clients {
+        w.u64(client.0 as u64);
+        w.u64((client.0 >> 64) as u64);
+        w.u64(c.last_index.0);
+        w.u64(c.max_seq);
+        w.u64(c.outcomes.len() as u64);
+        for (seq, rec) in &c.outcomes {
+            w.u64(*seq);
+            put_recorded(w, rec);
+        }
+    }
+}
+
 /// Encodes one member (of the members or the departed).
 fn put_member(w: &mut Writer, m: &Member) {
     w.str(m.id.as_str());
@@ -328,6 +335,7 @@ fn decode_sessions(r: &mut Reader<'_>, applied_index: Index) -> Result<SessionTa
     let n = r.count("session count", 40)?;
     let mut table = SessionTable::default();
     for _ in 0..n {
+        let start = r.offset();
         let low = r.u64("client id")? as u128;
         let client = ClientId(((r.u64("client id")? as u128) << 64) | low);
         let last_index = Index(r.u64("session index")?);
@@ -337,6 +345,7 @@ fn decode_sessions(r: &mut Reader<'_>, applied_index: Index) -> Result<SessionTa
             last_index,
             max_seq,
             outcomes: BTreeMap::new(),
+            bytes: 0,
         };
         for _ in 0..k {
             let seq = r.u64("sequence")?;
@@ -359,6 +368,10 @@ fn decode_sessions(r: &mut Reader<'_>, applied_index: Index) -> Result<SessionTa
         {
             return Err(inconsistent(format!("session {client} is out of order")));
         }
+        // What this client took in the input is what it takes re-encoded:
+        // the encoding is canonical (checked above).
+        c.bytes = r.offset() - start;
+        table.bytes += c.bytes;
         table.by_activity.insert((last_index, client));
         table.clients.insert(client, c);
     }

@@ -474,11 +474,46 @@ impl Client {
         }
     }
 
-    /// The forced transitions.
+    /// The forced transitions, oldest first, fetched page by page
+    /// (`AuditPage`: a member from before pages answers "bad request").
     pub fn audit(&mut self, linearizable: bool) -> Result<Vec<AuditRecord>, ClientCallError> {
-        match self.call(&Request::Audit { linearizable }, false)? {
-            Response::Audit(a, _) => Ok(a),
-            _ => Err(ClientCallError::Unexpected("audit")),
+        self.audit_in_pages(linearizable, super::protocol::MAX_AUDIT_PAGE)
+    }
+
+    /// [`Client::audit`] with pages of at most `limit` records.
+    pub(crate) fn audit_in_pages(
+        &mut self,
+        linearizable: bool,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, ClientCallError> {
+        let mut out: Vec<AuditRecord> = Vec::new();
+        let mut after = None;
+        loop {
+            let req = Request::AuditPage {
+                after,
+                limit,
+                linearizable,
+            };
+            match self.call(&req, false)? {
+                Response::AuditPage(page, more, _) => {
+                    // Each page starts after the last record so far, so the
+                    // indexes only grow; a member that answers otherwise is
+                    // not followed round in circles.
+                    let mut last = after;
+                    for a in &page {
+                        if last.is_some_and(|l| a.index <= l) {
+                            return Err(ClientCallError::Unexpected("audit page out of order"));
+                        }
+                        last = Some(a.index);
+                    }
+                    out.extend(page);
+                    if !more || last == after {
+                        return Ok(out);
+                    }
+                    after = last;
+                }
+                _ => return Err(ClientCallError::Unexpected("audit")),
+            }
         }
     }
 
@@ -496,5 +531,63 @@ impl Client {
             Response::Metrics(t) => Ok(t),
             _ => Err(ClientCallError::Unexpected("metrics")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::entry::ForcedOwnershipTransition;
+    use crate::node::config::NodeConfig;
+    use crate::node::runner::start_member;
+    use crate::transport::Security;
+
+    fn id(s: &str) -> NodeId {
+        NodeId::from_certificate_subject(s).unwrap()
+    }
+
+    /// A member over plain TCP on loopback and an operator's client.
+    fn member(dir: &std::path::Path) -> (crate::node::runner::RunningMember, Client) {
+        let text = "id = \"CN=solo\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n[tls]\ninsecure = true\n[cluster]\nbootstrap = [{ id = \"CN=solo\", address = \"127.0.0.1:0\" }]\n[authorization]\noperators = [\"CN=ops\"]\n[engine]\ntick_ms = 10\n";
+        let path = dir.join("node.toml");
+        std::fs::write(&path, text).unwrap();
+        let m = start_member(&NodeConfig::load(&path).unwrap()).unwrap();
+        let security = Security::Insecure {
+            identity: id("CN=ops"),
+        };
+        let c = Client::new(
+            vec![m.local_addr().to_string()],
+            security,
+            Duration::from_secs(10),
+        );
+        (m, c)
+    }
+
+    #[test]
+    fn the_audit_list_is_fetched_page_by_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let (m, mut c) = member(dir.path());
+        for i in 0..7 {
+            c.propose(ControlPlaneEntry::ForcedOwnershipTransition(
+                ForcedOwnershipTransition {
+                    range: format!("r{}", i % 3).parse().unwrap(),
+                    new_owner: id("CN=solo"),
+                    operator: id("CN=ops"),
+                    reason: "drill".parse().unwrap(),
+                },
+            ))
+            .unwrap();
+        }
+        let all = crate::node::ControlPlaneConsensus::try_audit_log(m.node().as_ref()).unwrap();
+        assert_eq!(all.len(), 7);
+        for page in [1, 2, 3, 7, 100] {
+            assert_eq!(
+                c.audit_in_pages(true, page).unwrap(),
+                all,
+                "pages of {page}"
+            );
+        }
+        assert_eq!(c.audit(false).unwrap(), all);
+        m.shutdown();
     }
 }

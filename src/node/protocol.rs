@@ -8,9 +8,19 @@
 //! encoded [`ControlPlaneEntry`](crate::entry::ControlPlaneEntry) values, so
 //! the closed entry set is the only thing a client can ask to append.
 //!
+//! Every answer fits in one frame whatever the catalog holds: members are at
+//! most [`MAX_MEMBERS`](crate::catalog::MAX_MEMBERS) (0.3 MB at their
+//! longest), ranges and audit records come in pages ([`MAX_PAGE`],
+//! [`MAX_AUDIT_PAGE`]). The whole audit list in one answer (`Audit`, from
+//! before pages) is answered only while it fits in a frame; past that the
+//! member answers "bad request" naming `AuditPage`, which the [`Client`]
+//! uses.
+//!
 //! This module holds the version, the limits and the encoding helpers the
 //! requests, responses and errors share; [`Request`] lives in `request`,
 //! [`Response`] and [`StatusInfo`] in `response`, the errors in `error`.
+//!
+//! [`Client`]: crate::node::client::Client
 
 mod error;
 mod request;
@@ -20,6 +30,7 @@ mod tests;
 
 pub use error::{ClientError, RemoteError, RemoteRefusal};
 pub use request::Request;
+pub(crate) use response::{audit_record_len, AUDIT_ANSWER_OVERHEAD};
 pub use response::{Response, StatusInfo};
 
 use crate::entry::codec::{Reader, Writer};
@@ -28,8 +39,14 @@ use crate::node::LeaderHint;
 
 /// The protocol version this build speaks.
 pub const PROTOCOL_VERSION: u8 = 1;
-/// The most ranges one `Ranges` page returns.
+/// The most ranges one `Ranges` page returns: at their longest (1,572
+/// bytes each) a page is 15.7 MB, within one frame
+/// ([`MAX_FRAME_PAYLOAD`](crate::transport::wire::MAX_FRAME_PAYLOAD),
+/// 16 MiB).
 pub const MAX_PAGE: u32 = 10_000;
+/// The most audit records one `AuditPage` answer returns: at their longest
+/// (4,139 bytes each) a page is 8.3 MB, half a frame.
+pub const MAX_AUDIT_PAGE: u32 = 2_000;
 
 fn put_opt_str(w: &mut Writer, s: Option<&str>) {
     match s {

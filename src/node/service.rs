@@ -13,9 +13,14 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::protocol::{ClientError, Request, Response, StatusInfo, MAX_PAGE};
+use super::protocol::{
+    audit_record_len, ClientError, Request, Response, StatusInfo, AUDIT_ANSWER_OVERHEAD,
+    MAX_AUDIT_PAGE, MAX_PAGE,
+};
 use super::{Node, ProposeError};
-use crate::entry::{ControlPlaneEntry, ForcedOwnershipTransition, NodeId};
+use crate::catalog::AuditRecord;
+use crate::entry::{ControlPlaneEntry, ForcedOwnershipTransition, Index, NodeId};
+use crate::transport::wire::MAX_FRAME_PAYLOAD;
 
 /// What a request needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -211,8 +216,19 @@ impl ClientService {
                 Response::Ranges(page, more, at)
             }
             Request::Audit { linearizable } => {
-                let (a, at) = self.read(linearizable, |c, at| (c.audit_log().to_vec(), at))?;
-                Response::Audit(a, at)
+                let (a, at) = self.read(linearizable, |c, at| (whole_audit(c.audit_log()), at))?;
+                Response::Audit(a?, at)
+            }
+            Request::AuditPage {
+                after,
+                limit,
+                linearizable,
+            } => {
+                let (page, more, at) = self.read(linearizable, move |c, at| {
+                    let (page, more) = audit_page(c.audit_log(), after, limit);
+                    (page, more, at)
+                })?;
+                Response::AuditPage(page, more, at)
             }
             Request::Propose {
                 entry,
@@ -232,6 +248,36 @@ impl ClientService {
             Request::Metrics => Response::Metrics(self.node.metrics_text()),
         })
     }
+}
+
+/// The whole audit list for the one-answer `Audit` request, while its
+/// answer fits in one frame; past that a bad request that names the paged
+/// request (a member never writes an answer its client cannot read).
+fn whole_audit(log: &[AuditRecord]) -> Result<Vec<AuditRecord>, ClientError> {
+    let budget = MAX_FRAME_PAYLOAD - AUDIT_ANSWER_OVERHEAD;
+    let mut len = 0usize;
+    for a in log {
+        len += audit_record_len(a);
+        if len > budget {
+            return Err(ClientError::BadRequest(format!(
+                "the audit list ({} records) is too large for one answer; \
+                 ask for it page by page (AuditPage, as synod's clients do)",
+                log.len()
+            )));
+        }
+    }
+    Ok(log.to_vec())
+}
+
+/// The audit records after the one at index `after` (the list is in index
+/// order), at most `limit` of them (capped at [`MAX_AUDIT_PAGE`]), and
+/// whether more follow.
+fn audit_page(log: &[AuditRecord], after: Option<Index>, limit: u32) -> (Vec<AuditRecord>, bool) {
+    let limit = limit.clamp(1, MAX_AUDIT_PAGE) as usize;
+    let start = after.map_or(0, |after| log.partition_point(|a| a.index <= after));
+    let rest = log.get(start..).unwrap_or_default();
+    let page = rest.get(..limit).unwrap_or(rest);
+    (page.to_vec(), rest.len() > page.len())
 }
 
 /// A forced transition's audit record names the identity that
@@ -306,5 +352,154 @@ mod tests {
         assert_eq!(capability_for(&t), Capability::Propose);
         let m = ControlPlaneEntry::Membership(MembershipChange::Remove { member: id("CN=a") });
         assert_eq!(capability_for(&m), Capability::Operate);
+    }
+
+    fn forced(range: &str, owner: &str) -> ControlPlaneEntry {
+        ControlPlaneEntry::ForcedOwnershipTransition(ForcedOwnershipTransition {
+            range: range.parse().unwrap(),
+            new_owner: id(owner),
+            operator: id("CN=whoever"),
+            reason: "drill".parse().unwrap(),
+        })
+    }
+
+    /// A single-member cluster on a simulated disk, served to `CN=ops`
+    /// (operator) and `CN=reader`.
+    fn solo() -> ClientService {
+        use crate::catalog::InitialMember;
+        use crate::entry::MemberKind;
+        use crate::storage::{sim::SimDisk, DurableStore, StoreOptions};
+        use crate::transport::memory::MemoryNetwork;
+        let dir = std::path::Path::new("/sim/solo");
+        let disk = Arc::new(SimDisk::new());
+        let initial = [InitialMember {
+            id: id("CN=solo"),
+            kind: MemberKind::Data,
+            address: "mem:0".parse().unwrap(),
+        }];
+        DurableStore::bootstrap(disk.clone(), dir, StoreOptions::default(), &initial).unwrap();
+        let (store, _) = DurableStore::open(disk, dir, StoreOptions::default()).unwrap();
+        let mut opts = crate::node::NodeOptions::new(id("CN=solo"));
+        opts.engine.tick_interval = Duration::from_millis(5);
+        let net = MemoryNetwork::new();
+        let node = Node::start(opts, store, move |inbox| net.join(1, inbox)).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !crate::node::ControlPlaneConsensus::is_leader(&node) {
+            assert!(std::time::Instant::now() < deadline, "no leader");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let mut policy = Authorization::default();
+        policy.operators.insert(id("CN=ops"));
+        policy.readers.insert(id("CN=reader"));
+        ClientService::new(Arc::new(node), policy)
+    }
+
+    /// Sends `req` as `who` through the encoded path, as the transport does.
+    fn ask(s: &ClientService, who: &str, req: &Request) -> Response {
+        match Response::decode(&s.handle_bytes(&id(who), &req.encode())) {
+            Ok(Ok(r)) => r,
+            other => panic!("{req:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_audit_list_comes_in_pages_after_an_index() {
+        let s = solo();
+        for i in 0..12 {
+            let req = Request::Propose {
+                entry: forced(&format!("r{}", i % 5), "CN=solo"),
+                session: None,
+                timeout_ms: 5_000,
+            };
+            assert!(matches!(ask(&s, "CN=ops", &req), Response::Committed(_)));
+        }
+        let Response::Audit(all, _) = ask(&s, "CN=reader", &Request::Audit { linearizable: true })
+        else {
+            panic!("not an audit answer");
+        };
+        assert_eq!(all.len(), 12);
+        let mut after = None;
+        let mut pages = Vec::new();
+        loop {
+            let req = Request::AuditPage {
+                after,
+                limit: 5,
+                linearizable: false,
+            };
+            let Response::AuditPage(page, more, at) = ask(&s, "CN=reader", &req) else {
+                panic!("not an audit page");
+            };
+            assert!(at >= page.last().map_or(Index(0), |a| a.index));
+            after = page.last().map(|a| a.index);
+            pages.push(page);
+            if !more {
+                break;
+            }
+        }
+        assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [5, 5, 2]);
+        assert_eq!(pages.concat(), all);
+        // After the last record: nothing, and no more.
+        let req = Request::AuditPage {
+            after: Some(all[11].index),
+            limit: 5,
+            linearizable: true,
+        };
+        let Response::AuditPage(page, more, _) = ask(&s, "CN=reader", &req) else {
+            panic!("not an audit page");
+        };
+        assert!(page.is_empty() && !more);
+        // A limit of 0 still moves on (one record); after an index between
+        // records starts at the next one.
+        let req = Request::AuditPage {
+            after: Some(Index(all[3].index.0 - 1)),
+            limit: 0,
+            linearizable: false,
+        };
+        let Response::AuditPage(page, true, _) = ask(&s, "CN=reader", &req) else {
+            panic!("not an audit page with more");
+        };
+        assert_eq!(page, all[3..4]);
+    }
+
+    #[test]
+    fn a_page_is_capped_and_the_whole_list_only_while_it_fits_in_a_frame() {
+        use crate::entry::{AuditReason, Epoch, RangeId, Term};
+        let pad = |prefix: &str, len: usize| {
+            let mut s = prefix.to_string();
+            while s.len() < len {
+                s.push('x');
+            }
+            s
+        };
+        let longest = |i: u64| AuditRecord {
+            index: Index(i),
+            term: Term(1),
+            range: pad("r", RangeId::MAX_LEN).parse().unwrap(),
+            previous_owner: Some(id(&pad("CN=p", NodeId::MAX_LEN))),
+            previous_epoch: Epoch(i),
+            new_owner: id(&pad("CN=n", NodeId::MAX_LEN)),
+            epoch: Epoch(i + 1),
+            operator: id(&pad("CN=o", NodeId::MAX_LEN)),
+            reason: pad("why", AuditReason::MAX_LEN).parse().unwrap(),
+        };
+        let per = audit_record_len(&longest(1));
+        let fits = (MAX_FRAME_PAYLOAD - AUDIT_ANSWER_OVERHEAD) / per;
+        let mut log: Vec<AuditRecord> = (1..=fits as u64).map(longest).collect();
+        // The largest list that fits is answered whole, and its answer fits.
+        let whole = whole_audit(&log).unwrap();
+        let len = Response::Audit(whole, Index(1)).encode().len();
+        assert!(len <= MAX_FRAME_PAYLOAD, "{len}");
+        // One more record and the member says to page, rather than write an
+        // answer no client can read.
+        log.push(longest(fits as u64 + 1));
+        match whole_audit(&log) {
+            Err(ClientError::BadRequest(text)) => assert!(text.contains("AuditPage"), "{text}"),
+            other => panic!("{:?}", other.map(|v| v.len())),
+        }
+        // A page never exceeds MAX_AUDIT_PAGE, whatever the client asks.
+        let (page, more) = audit_page(&log, None, u32::MAX);
+        assert_eq!((page.len(), more), (MAX_AUDIT_PAGE as usize, true));
+        let (page, more) = audit_page(&log, Some(log[log.len() - 2].index), u32::MAX);
+        assert_eq!((page.len(), more), (1, false));
     }
 }

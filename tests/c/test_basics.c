@@ -57,7 +57,9 @@ static void test_status_strings(void)
     CHECK_STR(synod_refusal_str(SYNOD_REFUSAL_EPOCH_NOT_NEXT), "epoch-not-next");
     CHECK(SYNOD_REFUSAL_STALE_EPOCH == 7);
     CHECK(SYNOD_REFUSAL_EPOCH_NOT_NEXT == 12);
-    CHECK_STR(synod_refusal_str(13), "unknown"); /* the first unknown code */
+    CHECK_STR(synod_refusal_str(SYNOD_REFUSAL_CATALOG_FULL), "catalog-full");
+    CHECK(SYNOD_REFUSAL_CATALOG_FULL == 13);
+    CHECK_STR(synod_refusal_str(14), "unknown"); /* the first unknown code */
     CHECK_STR(synod_refusal_str(UINT32_MAX), "unknown");
 }
 

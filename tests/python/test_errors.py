@@ -200,6 +200,23 @@ def test_refusal_codes_and_names(node: synod.Node) -> None:
     assert refusal(last) == (12, "epoch-not-next")
 
 
+def test_a_full_catalog_refuses_growth_and_says_which_limit(node: synod.Node) -> None:
+    # The node has two members; the catalog holds at most 256.
+    for i in range(254):
+        node.propose(synod.Admit(f"CN=m{i:03}", "witness", f"10.0.{i}.1:7000"))
+    with pytest.raises(synod.RefusedError) as info:
+        node.propose(synod.Admit("CN=one-too-many", "witness", "10.1.0.1:7000"))
+    e = info.value
+    assert (e.code, e.name) == (13, "catalog-full")
+    assert e.details == {"what": "members", "limit": 256}
+    assert e.reason == "the catalog holds the most members it may (256); nothing was applied"
+    assert e.index is not None, "refused at apply, on every member alike"
+    assert len(node.members()) == 256
+    # Removing a member makes room.
+    node.propose(synod.Remove("CN=m000"))
+    node.propose(synod.Admit("CN=one-too-many", "witness", "10.1.0.1:7000"))
+
+
 def test_removing_the_last_member_is_refused() -> None:
     with synod.Node.single(LEADER, "h:1") as n:
         with pytest.raises(synod.RefusedError) as info:

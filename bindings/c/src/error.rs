@@ -103,9 +103,19 @@ pub const SYNOD_REFUSAL_LEADER_CONFIGURATION_NOT_CURRENT: synod_refusal_code = 1
 /// The proposed epoch skips epochs: a transition moves a range to exactly
 /// its current epoch plus one.
 pub const SYNOD_REFUSAL_EPOCH_NOT_NEXT: synod_refusal_code = 12;
+/// The entry would grow the catalog past one of its documented limits
+/// (256 members, 65,536 ranges, 16,384 audit records: see
+/// docs/configuration.md): admitting a new member, the first transition of
+/// a range, or any forced transition (each adds an audit record). It was
+/// refused: nothing of it was applied, on any member. Entries that change
+/// what exists still apply (moving an owned range, draining, removing or
+/// re-admitting a member); removing members makes room for new ones.
+/// Whether the limit was members, ranges or audit records is in the last
+/// error message.
+pub const SYNOD_REFUSAL_CATALOG_FULL: synod_refusal_code = 13;
 
 /// The stable names of the refusal codes, indexed by code.
-pub(crate) const REFUSAL_NAMES: [&CStr; 13] = [
+pub(crate) const REFUSAL_NAMES: [&CStr; 14] = [
     c"none",
     c"unknown-member",
     c"member-conflict",
@@ -119,6 +129,7 @@ pub(crate) const REFUSAL_NAMES: [&CStr; 13] = [
     c"conflicting-leader",
     c"leader-configuration-not-current",
     c"epoch-not-next",
+    c"catalog-full",
 ];
 
 /// A failure on its way to the caller: the status it returns and what the
@@ -538,6 +549,10 @@ mod tests {
                 current: Epoch(1),
                 proposed: Epoch(3),
             },
+            Refusal::CatalogFull {
+                what: synod::CatalogLimit::Ranges,
+                limit: 65_536,
+            },
         ];
         let constants = [
             SYNOD_REFUSAL_UNKNOWN_MEMBER,
@@ -552,6 +567,7 @@ mod tests {
             SYNOD_REFUSAL_CONFLICTING_LEADER,
             SYNOD_REFUSAL_LEADER_CONFIGURATION_NOT_CURRENT,
             SYNOD_REFUSAL_EPOCH_NOT_NEXT,
+            SYNOD_REFUSAL_CATALOG_FULL,
         ];
         assert_eq!(all.len() + 1, REFUSAL_NAMES.len());
         for (refusal, constant) in all.iter().zip(constants) {

@@ -282,6 +282,10 @@ fn refusal_details<'py>(py: Python<'py>, refusal: &Refusal) -> PyResult<Bound<'p
             d.set_item("term", term.get())?;
             d.set_item("leader", leader.as_str())?;
         }
+        Refusal::CatalogFull { what, limit } => {
+            d.set_item("what", what.name())?;
+            d.set_item("limit", *limit)?;
+        }
     }
     Ok(d)
 }

@@ -3,7 +3,7 @@
 use super::{put_opt_str, PROTOCOL_VERSION};
 use crate::entry::codec::{Reader, Writer};
 use crate::entry::{
-    ClientId, ControlPlaneEntry, DecodeError, Epoch, NodeId, ProposalSession, RangeId,
+    ClientId, ControlPlaneEntry, DecodeError, Epoch, Index, NodeId, ProposalSession, RangeId,
 };
 
 /// What a client asks.
@@ -44,8 +44,21 @@ pub enum Request {
         /// Through the leader.
         linearizable: bool,
     },
-    /// The forced transitions.
+    /// The forced transitions, all in one answer: answered only while they
+    /// fit in one frame, else refused as a bad request naming `AuditPage`
+    /// (kept for clients from before pages).
     Audit {
+        /// Through the leader.
+        linearizable: bool,
+    },
+    /// A page of the forced transitions, oldest first, after the record at
+    /// log index `after` (request tag 11).
+    AuditPage {
+        /// Start after the record at this index (`None`: from the first).
+        after: Option<Index>,
+        /// At most this many (capped at
+        /// [`MAX_AUDIT_PAGE`](super::MAX_AUDIT_PAGE)).
+        limit: u32,
         /// Through the leader.
         linearizable: bool,
     },
@@ -133,6 +146,22 @@ impl Request {
                 w.u8(6);
                 w.u8(*linearizable as u8);
             }
+            Request::AuditPage {
+                after,
+                limit,
+                linearizable,
+            } => {
+                w.u8(11);
+                w.u8(*linearizable as u8);
+                match after {
+                    None => w.u8(0),
+                    Some(i) => {
+                        w.u8(1);
+                        w.u64(i.0);
+                    }
+                }
+                w.u32(*limit);
+            }
             Request::Propose {
                 entry,
                 session: None,
@@ -205,6 +234,19 @@ impl Request {
             6 => Request::Audit {
                 linearizable: r.bool("linearizable")?,
             },
+            11 => {
+                let linearizable = r.bool("linearizable")?;
+                let after = if r.bool("after flag")? {
+                    Some(Index(r.u64("after")?))
+                } else {
+                    None
+                };
+                Request::AuditPage {
+                    linearizable,
+                    after,
+                    limit: r.u32("limit")?,
+                }
+            }
             7 => {
                 let timeout_ms = r.u32("timeout")?;
                 Request::Propose {

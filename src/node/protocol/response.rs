@@ -50,6 +50,9 @@ pub enum Response {
     Ranges(Vec<(RangeId, RangeOwnership)>, bool, Index),
     /// For [`Request::Audit`].
     Audit(Vec<AuditRecord>, Index),
+    /// For [`Request::AuditPage`]: the page, and whether more follow
+    /// (response tag 11).
+    AuditPage(Vec<AuditRecord>, bool, Index),
     /// For [`Request::Propose`].
     Committed(Committed),
     /// For [`Request::TransferLeader`]: the request was passed to raft.
@@ -76,6 +79,71 @@ fn get_ownership(r: &mut Reader<'_>) -> Result<RangeOwnership, DecodeError> {
         term: Term(r.u64("term")?),
         index: Index(r.u64("index")?),
     })
+}
+
+/// The bytes of an `Audit` or `AuditPage` answer besides its records:
+/// version, tag, applied index, the more flag (pages only) and the count.
+pub(crate) const AUDIT_ANSWER_OVERHEAD: usize = 1 + 1 + 8 + 1 + 8;
+
+/// The length of `a`'s encoding in an audit answer.
+pub(crate) fn audit_record_len(a: &AuditRecord) -> usize {
+    8 + 8
+        + 2
+        + a.range.as_str().len()
+        + 1
+        + a.previous_owner
+            .as_ref()
+            .map_or(0, |p| 2 + p.as_str().len())
+        + 8
+        + 2
+        + a.new_owner.as_str().len()
+        + 8
+        + 2
+        + a.operator.as_str().len()
+        + 2
+        + a.reason.as_str().len()
+}
+
+fn put_audit(w: &mut Writer, records: &[AuditRecord]) {
+    w.u64(records.len() as u64);
+    for a in records {
+        w.u64(a.index.0);
+        w.u64(a.term.0);
+        w.str(a.range.as_str());
+        put_opt_str(w, a.previous_owner.as_ref().map(|o| o.as_str()));
+        w.u64(a.previous_epoch.0);
+        w.str(a.new_owner.as_str());
+        w.u64(a.epoch.0);
+        w.str(a.operator.as_str());
+        w.str(a.reason.as_str());
+    }
+}
+
+fn get_audit(r: &mut Reader<'_>) -> Result<Vec<AuditRecord>, DecodeError> {
+    let n = r.count("audit count", 43)?;
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        let index = Index(r.u64("index")?);
+        let term = Term(r.u64("term")?);
+        let range = r.range_id("range")?;
+        let previous_owner = if r.bool("previous flag")? {
+            Some(r.node_id("previous owner")?)
+        } else {
+            None
+        };
+        v.push(AuditRecord {
+            index,
+            term,
+            range,
+            previous_owner,
+            previous_epoch: Epoch(r.u64("previous epoch")?),
+            new_owner: r.node_id("new owner")?,
+            epoch: Epoch(r.u64("epoch")?),
+            operator: r.node_id("operator")?,
+            reason: r.reason("reason")?,
+        });
+    }
+    Ok(v)
 }
 
 impl Response {
@@ -146,18 +214,13 @@ impl Response {
             Response::Audit(records, at) => {
                 w.u8(6);
                 w.u64(at.0);
-                w.u64(records.len() as u64);
-                for a in records {
-                    w.u64(a.index.0);
-                    w.u64(a.term.0);
-                    w.str(a.range.as_str());
-                    put_opt_str(&mut w, a.previous_owner.as_ref().map(|o| o.as_str()));
-                    w.u64(a.previous_epoch.0);
-                    w.str(a.new_owner.as_str());
-                    w.u64(a.epoch.0);
-                    w.str(a.operator.as_str());
-                    w.str(a.reason.as_str());
-                }
+                put_audit(&mut w, records);
+            }
+            Response::AuditPage(records, more, at) => {
+                w.u8(11);
+                w.u64(at.0);
+                w.u8(*more as u8);
+                put_audit(&mut w, records);
             }
             Response::Committed(c) => {
                 w.u8(7);
@@ -267,30 +330,12 @@ impl Response {
             }
             6 => {
                 let at = Index(r.u64("applied")?);
-                let n = r.count("audit count", 43)?;
-                let mut v = Vec::with_capacity(n);
-                for _ in 0..n {
-                    let index = Index(r.u64("index")?);
-                    let term = Term(r.u64("term")?);
-                    let range = r.range_id("range")?;
-                    let previous_owner = if r.bool("previous flag")? {
-                        Some(r.node_id("previous owner")?)
-                    } else {
-                        None
-                    };
-                    v.push(AuditRecord {
-                        index,
-                        term,
-                        range,
-                        previous_owner,
-                        previous_epoch: Epoch(r.u64("previous epoch")?),
-                        new_owner: r.node_id("new owner")?,
-                        epoch: Epoch(r.u64("epoch")?),
-                        operator: r.node_id("operator")?,
-                        reason: r.reason("reason")?,
-                    });
-                }
-                Response::Audit(v, at)
+                Response::Audit(get_audit(&mut r)?, at)
+            }
+            11 => {
+                let at = Index(r.u64("applied")?);
+                let more = r.bool("more")?;
+                Response::AuditPage(get_audit(&mut r)?, more, at)
             }
             7 => Response::Committed(Committed {
                 index: Index(r.u64("index")?),

@@ -1,7 +1,7 @@
 //! The client protocol's round-trip and robustness tests.
 
 use super::*;
-use crate::catalog::{FenceStatus, Member, MemberState, RangeOwnership, Refusal};
+use crate::catalog::{AuditRecord, FenceStatus, Member, MemberState, RangeOwnership, Refusal};
 use crate::entry::codec::tests::entry as any_entry;
 use crate::entry::{CatalogVersion, Epoch, Index, MemberKind, NodeId, Term};
 use crate::node::{Committed, ProposeError};
@@ -65,6 +65,16 @@ fn every_request_round_trips() {
             linearizable: true,
         },
         Request::Audit {
+            linearizable: false,
+        },
+        Request::AuditPage {
+            after: None,
+            limit: 7,
+            linearizable: true,
+        },
+        Request::AuditPage {
+            after: Some(Index(u64::MAX)),
+            limit: MAX_AUDIT_PAGE,
             linearizable: false,
         },
         Request::TransferLeader { to: id("CN=b") },
@@ -159,4 +169,141 @@ fn responses_and_errors_round_trip() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+fn record(index: u64, previous_owner: Option<NodeId>) -> AuditRecord {
+    AuditRecord {
+        index: Index(index),
+        term: Term(2),
+        range: "r".parse().unwrap(),
+        previous_owner,
+        previous_epoch: Epoch(4),
+        new_owner: id("CN=b"),
+        epoch: Epoch(5),
+        operator: id("CN=ops"),
+        reason: "disk lost".parse().unwrap(),
+    }
+}
+
+#[test]
+fn audit_answers_round_trip_and_truncations_fail() {
+    let records = vec![record(3, Some(id("CN=a"))), record(9, None)];
+    for r in [
+        Response::Audit(records.clone(), Index(12)),
+        Response::Audit(Vec::new(), Index(0)),
+        Response::AuditPage(records.clone(), true, Index(12)),
+        Response::AuditPage(records[..1].to_vec(), false, Index(12)),
+        Response::AuditPage(Vec::new(), false, Index(1)),
+    ] {
+        let bytes = r.encode();
+        assert_eq!(Response::decode(&bytes).unwrap().unwrap(), r);
+        for cut in 0..bytes.len() {
+            assert!(
+                Response::decode(&bytes[..cut]).is_err(),
+                "{r:?} cut at {cut}"
+            );
+        }
+    }
+    // The page's tag is new (11); the whole list keeps its own (6).
+    assert_eq!(
+        Response::AuditPage(Vec::new(), false, Index(1)).encode()[1],
+        11
+    );
+    assert_eq!(Response::Audit(Vec::new(), Index(1)).encode()[1], 6);
+    // What the member counts before answering is what it encodes.
+    let empty = Response::AuditPage(Vec::new(), false, Index(1))
+        .encode()
+        .len();
+    assert_eq!(empty, AUDIT_ANSWER_OVERHEAD);
+    let n = Response::AuditPage(records.clone(), false, Index(1))
+        .encode()
+        .len();
+    assert_eq!(
+        n,
+        AUDIT_ANSWER_OVERHEAD + records.iter().map(audit_record_len).sum::<usize>()
+    );
+}
+
+#[test]
+fn a_catalog_full_refusal_travels_with_its_code_and_name() {
+    let refused = Response::Error(ClientError::Propose(ProposeError::Refused {
+        refusal: Refusal::CatalogFull {
+            what: crate::catalog::CatalogLimit::AuditRecords,
+            limit: 16_384,
+        },
+        at: Some((Index(8), Term(2))),
+    }));
+    match Response::decode(&refused.encode()).unwrap().unwrap_err() {
+        RemoteError::Refused { refusal, at } => {
+            assert_eq!((refusal.code, refusal.name.as_str()), (13, "catalog-full"));
+            assert!(refusal.text.contains("audit records"), "{}", refusal.text);
+            assert_eq!(at, Some((Index(8), Term(2))));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// `prefix` padded with `fill` to `len` bytes.
+fn padded(prefix: &str, fill: char, len: usize) -> String {
+    let mut s = prefix.to_string();
+    while s.len() < len {
+        s.push(fill);
+    }
+    s
+}
+
+/// Every answer that grows with the catalog fits in one frame at its
+/// largest: a full page of the longest ranges or audit records, every
+/// member with the longest names.
+#[test]
+fn the_largest_answers_fit_in_one_frame() {
+    use crate::catalog::MAX_MEMBERS;
+    use crate::entry::{AuditReason, MemberAddress, RangeId};
+    use crate::transport::wire::MAX_FRAME_PAYLOAD;
+    let long_id = |tag: &str| id(&padded(&format!("CN={tag},O="), 'x', NodeId::MAX_LEN));
+    let long_range: RangeId = padded("r:", 'r', RangeId::MAX_LEN).parse().unwrap();
+    let owner = RangeOwnership {
+        owner: long_id("owner"),
+        epoch: Epoch(u64::MAX),
+        version: CatalogVersion(u64::MAX),
+        term: Term(u64::MAX),
+        index: Index(u64::MAX),
+    };
+    let ranges = vec![(long_range.clone(), owner); MAX_PAGE as usize];
+    let len = Response::Ranges(ranges, true, Index(1)).encode().len();
+    assert!(len <= MAX_FRAME_PAYLOAD, "a page of ranges is {len} bytes");
+
+    let longest = AuditRecord {
+        index: Index(u64::MAX),
+        term: Term(u64::MAX),
+        range: long_range,
+        previous_owner: Some(long_id("previous")),
+        previous_epoch: Epoch(u64::MAX),
+        new_owner: long_id("new"),
+        epoch: Epoch(u64::MAX),
+        operator: long_id("operator"),
+        reason: padded("why", 'y', AuditReason::MAX_LEN)
+            .parse::<AuditReason>()
+            .unwrap(),
+    };
+    let page = vec![longest; MAX_AUDIT_PAGE as usize];
+    let len = Response::AuditPage(page, true, Index(1)).encode().len();
+    assert!(
+        len <= MAX_FRAME_PAYLOAD / 2 + 1024,
+        "a page of audit is {len} bytes"
+    );
+
+    let member = Member {
+        id: long_id("member"),
+        kind: MemberKind::Data,
+        address: padded("h:1/", 'h', MemberAddress::MAX_LEN)
+            .parse::<MemberAddress>()
+            .unwrap(),
+        state: MemberState::Draining,
+        peer_id: u64::MAX,
+    };
+    let len = Response::Members(vec![member; MAX_MEMBERS], Index(1))
+        .encode()
+        .len();
+    assert!(len <= MAX_FRAME_PAYLOAD / 32, "the members are {len} bytes");
 }

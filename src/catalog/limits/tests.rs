@@ -1,0 +1,415 @@
+//! The limits: each refuses growth past it, and only growth, identically on
+//! a replica that installed the catalog by snapshot; each item's longest
+//! encoding is what the module's arithmetic says, and a catalog at every
+//! limit with every name at its longest encodes within [`MAX_SNAPSHOT_LEN`].
+
+use super::*;
+use crate::catalog::{ApplyOutcome, Catalog, CatalogError, InitialMember, Refusal};
+use crate::entry::{
+    ControlPlaneEntry, Epoch, ForcedOwnershipTransition, Index, MemberKind, MembershipChange,
+    OwnershipTransition, Proposal, ProposalSession, Term,
+};
+
+fn id(s: &str) -> NodeId {
+    NodeId::from_certificate_subject(s).expect("identity")
+}
+fn range(s: &str) -> RangeId {
+    s.parse().expect("range")
+}
+
+/// `prefix` padded with `fill` to `len` bytes.
+fn padded(prefix: &str, fill: char, len: usize) -> String {
+    let mut s = prefix.to_string();
+    while s.len() < len {
+        s.push(fill);
+    }
+    s
+}
+/// A distinct identity of the longest length.
+fn long_id(tag: &str) -> NodeId {
+    id(&padded(&format!("CN={tag},O="), 'x', NodeId::MAX_LEN))
+}
+/// A distinct range id of the longest length.
+fn long_range(tag: &str) -> RangeId {
+    range(&padded(&format!("{tag}:"), 'r', RangeId::MAX_LEN))
+}
+fn long_address(tag: &str) -> MemberAddress {
+    padded(&format!("{tag}:7000/"), 'h', MemberAddress::MAX_LEN)
+        .parse()
+        .expect("address")
+}
+fn long_reason() -> AuditReason {
+    padded("because ", 'z', AuditReason::MAX_LEN)
+        .parse()
+        .expect("reason")
+}
+
+/// A catalog and the next index to apply at.
+struct Log {
+    catalog: Catalog,
+    next: u64,
+}
+
+impl Log {
+    fn new(initial: &[InitialMember]) -> Self {
+        Self {
+            catalog: Catalog::bootstrap(initial).expect("bootstrap"),
+            next: 1,
+        }
+    }
+
+    /// Data members a and b, witness w.
+    fn small() -> Self {
+        Self::new(&[
+            member("CN=a", MemberKind::Data),
+            member("CN=b", MemberKind::Data),
+            member("CN=w", MemberKind::Witness),
+        ])
+    }
+
+    fn apply(&mut self, entry: &ControlPlaneEntry) -> ApplyOutcome {
+        self.propose(&Proposal::bare(entry.clone()))
+    }
+
+    fn propose(&mut self, p: &Proposal) -> ApplyOutcome {
+        let index = Index(self.next);
+        self.next += 1;
+        self.catalog
+            .apply_proposal(index, Term(1), p)
+            .expect("in order")
+    }
+
+    fn applied(&mut self, entry: &ControlPlaneEntry) {
+        let outcome = self.apply(entry);
+        assert!(
+            matches!(outcome, ApplyOutcome::Applied { .. }),
+            "{entry:?}: {outcome:?}"
+        );
+    }
+
+    /// Applies `entry`, which must be refused and change nothing but the
+    /// applied position; returns the refusal.
+    fn refused(&mut self, entry: &ControlPlaneEntry) -> Refusal {
+        let before = self.catalog.clone();
+        let outcome = self.apply(entry);
+        let mut after = self.catalog.clone();
+        after.applied_index = before.applied_index;
+        after.applied_term = before.applied_term;
+        assert!(after == before, "a refused entry changed the catalog");
+        match outcome {
+            ApplyOutcome::Refused(r) => r,
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    /// A replica that installed this catalog by snapshot.
+    fn replica(&self) -> Log {
+        Log {
+            catalog: Catalog::decode_snapshot(&self.catalog.encode_snapshot()).expect("decodes"),
+            next: self.next,
+        }
+    }
+}
+
+fn member(name: &str, kind: MemberKind) -> InitialMember {
+    InitialMember {
+        id: id(name),
+        kind,
+        address: format!("{name}:7000").parse().expect("address"),
+    }
+}
+fn transition(r: &RangeId, owner: &NodeId, epoch: u64) -> ControlPlaneEntry {
+    ControlPlaneEntry::OwnershipTransition(OwnershipTransition {
+        range: r.clone(),
+        new_owner: owner.clone(),
+        epoch: Epoch(epoch),
+    })
+}
+fn forced(r: &RangeId, owner: &NodeId) -> ControlPlaneEntry {
+    forced_by(
+        r,
+        owner,
+        &id("CN=operator"),
+        &"moved".parse().expect("reason"),
+    )
+}
+fn forced_by(
+    r: &RangeId,
+    owner: &NodeId,
+    operator: &NodeId,
+    reason: &AuditReason,
+) -> ControlPlaneEntry {
+    ControlPlaneEntry::ForcedOwnershipTransition(ForcedOwnershipTransition {
+        range: r.clone(),
+        new_owner: owner.clone(),
+        operator: operator.clone(),
+        reason: reason.clone(),
+    })
+}
+fn admit(m: &NodeId, address: &MemberAddress) -> ControlPlaneEntry {
+    ControlPlaneEntry::Membership(MembershipChange::Admit {
+        member: m.clone(),
+        kind: MemberKind::Data,
+        address: address.clone(),
+    })
+}
+fn full(what: CatalogLimit) -> Refusal {
+    Refusal::CatalogFull {
+        what,
+        limit: what.max() as u64,
+    }
+}
+
+#[test]
+fn a_full_range_table_refuses_a_new_range_and_still_moves_the_ranges_it_has() {
+    let mut l = Log::small();
+    let (a, b) = (id("CN=a"), id("CN=b"));
+    for i in 0..MAX_RANGES {
+        l.applied(&transition(&range(&format!("r{i:05}")), &a, 1));
+    }
+    assert_eq!(l.catalog.ranges().len(), MAX_RANGES);
+    let new = range("new");
+    let refusal = full(CatalogLimit::Ranges);
+    // The leader's check before the log agrees with apply.
+    let t = OwnershipTransition {
+        range: new.clone(),
+        new_owner: a.clone(),
+        epoch: Epoch(1),
+    };
+    assert_eq!(l.catalog.check_transition(&t), Err(refusal.clone()));
+    assert_eq!(l.refused(&transition(&new, &a, 1)), refusal);
+    assert_eq!(l.refused(&forced(&new, &a)), refusal);
+    // A refusal for another reason keeps its own code.
+    assert!(matches!(
+        l.refused(&transition(&new, &a, 2)),
+        Refusal::EpochNotNext { .. }
+    ));
+    // What exists still moves, ordinarily and by force.
+    l.applied(&transition(&range("r00000"), &b, 2));
+    l.applied(&forced(&range("r00001"), &b));
+    // A replica that installed the catalog by snapshot refuses identically.
+    let mut other = l.replica();
+    assert_eq!(
+        other.apply(&transition(&new, &b, 1)),
+        l.apply(&transition(&new, &b, 1))
+    );
+    // A catalog over the limit (grown before there were limits) still
+    // decodes and serves, and still refuses to grow.
+    let over = range("over");
+    let at = Index(l.next);
+    l.catalog.set_owner(at, Term(1), &over, &a, Epoch(1));
+    l.catalog.skip(at, Term(1)).expect("in order");
+    l.next += 1;
+    let mut other = l.replica();
+    assert_eq!(other.catalog.ranges().len(), MAX_RANGES + 1);
+    assert_eq!(other.refused(&transition(&new, &a, 1)), refusal);
+    other.applied(&transition(&over, &b, 2));
+}
+
+#[test]
+fn a_full_audit_list_refuses_forced_transitions_and_ordinary_ones_go_on() {
+    let mut l = Log::small();
+    let (a, b) = (id("CN=a"), id("CN=b"));
+    let r = range("r");
+    for i in 0..MAX_AUDIT_RECORDS {
+        l.applied(&forced(&r, if i % 2 == 0 { &a } else { &b }));
+    }
+    assert_eq!(l.catalog.audit_log().len(), MAX_AUDIT_RECORDS);
+    let refusal = full(CatalogLimit::AuditRecords);
+    assert_eq!(l.refused(&forced(&r, &a)), refusal);
+    assert_eq!(l.refused(&forced(&range("other"), &a)), refusal);
+    // A forced transition refused for another reason keeps its own code.
+    assert!(matches!(
+        l.refused(&forced(&r, &id("CN=w"))),
+        Refusal::WitnessCannotOwn { .. }
+    ));
+    // Ordinary transitions are not audited and go on.
+    l.applied(&transition(&r, &a, MAX_AUDIT_RECORDS as u64 + 1));
+    l.applied(&transition(&range("other"), &b, 1));
+    let mut other = l.replica();
+    assert_eq!(other.apply(&forced(&r, &b)), l.apply(&forced(&r, &b)));
+}
+
+#[test]
+fn a_full_membership_refuses_a_new_member_and_still_changes_the_ones_it_has() {
+    let mut l = Log::small();
+    let name = |i: usize| id(&format!("CN=m{i:03}"));
+    let address = |i: usize| -> MemberAddress {
+        format!("10.0.{}.{}:7000", i / 256, i % 256)
+            .parse()
+            .expect("address")
+    };
+    for i in 3..MAX_MEMBERS {
+        l.applied(&admit(&name(i), &address(i)));
+    }
+    assert_eq!(l.catalog.members().len(), MAX_MEMBERS);
+    let refusal = full(CatalogLimit::Members);
+    let newcomer = admit(&name(MAX_MEMBERS), &address(MAX_MEMBERS));
+    assert_eq!(l.refused(&newcomer), refusal);
+    // Re-admitting a member is idempotent at the limit, a conflicting
+    // re-admission keeps its own refusal.
+    assert!(matches!(
+        l.apply(&admit(&name(3), &address(3))),
+        ApplyOutcome::Unchanged { .. }
+    ));
+    assert!(matches!(
+        l.refused(&admit(&name(3), &address(4))),
+        Refusal::MemberConflict { .. }
+    ));
+    let mut other = l.replica();
+    assert_eq!(other.apply(&newcomer), l.apply(&newcomer));
+    // Draining and removing go on, and make room.
+    let m = name(3);
+    l.applied(&ControlPlaneEntry::Membership(
+        MembershipChange::BeginDrain { member: m.clone() },
+    ));
+    l.applied(&ControlPlaneEntry::Membership(MembershipChange::Remove {
+        member: m,
+    }));
+    l.applied(&newcomer);
+}
+
+#[test]
+fn bootstrap_refuses_more_members_than_the_limit() {
+    let initial: Vec<InitialMember> = (0..=MAX_MEMBERS)
+        .map(|i| member(&format!("CN=m{i:03}"), MemberKind::Data))
+        .collect();
+    assert!(Catalog::bootstrap(&initial[..MAX_MEMBERS]).is_ok());
+    assert!(matches!(
+        Catalog::bootstrap(&initial),
+        Err(CatalogError::InvalidBootstrap(_))
+    ));
+}
+
+/// Each item's longest encoding, measured on the encoder: the snapshot of a
+/// catalog grows by exactly the module's constant per item added.
+#[test]
+fn each_item_s_longest_encoding_is_what_the_arithmetic_says() {
+    let mut l = Log::new(&[InitialMember {
+        id: long_id("a"),
+        kind: MemberKind::Data,
+        address: long_address("a"),
+    }]);
+    // No leader yet: the header is shorter by the leader's term and name.
+    let empty = HEADER_MAX_LEN - 8 - (2 + NodeId::MAX_LEN) + COUNTS_LEN;
+    assert_eq!(l.catalog.encode_snapshot().len(), empty + MEMBER_MAX_LEN);
+    l.applied(&ControlPlaneEntry::LeaderConfiguration {
+        term: Term(1),
+        leader: long_id("a"),
+    });
+    let base = HEADER_MAX_LEN + COUNTS_LEN;
+    assert_eq!(l.catalog.encode_snapshot().len(), base + MEMBER_MAX_LEN);
+    l.applied(&admit(&long_id("b"), &long_address("b")));
+    assert_eq!(l.catalog.encode_snapshot().len(), base + 2 * MEMBER_MAX_LEN);
+    l.applied(&transition(&long_range("r"), &long_id("a"), 1));
+    let with_range = base + 2 * MEMBER_MAX_LEN + RANGE_MAX_LEN;
+    assert_eq!(l.catalog.encode_snapshot().len(), with_range);
+    // A forced transition of an owned range: one more audit record (with a
+    // previous owner), the range's record keeps its length.
+    l.applied(&forced_by(
+        &long_range("r"),
+        &long_id("b"),
+        &long_id("operator"),
+        &long_reason(),
+    ));
+    assert_eq!(
+        l.catalog.encode_snapshot().len(),
+        with_range + AUDIT_RECORD_MAX_LEN
+    );
+    // A removed member moves to the departed with the same encoding.
+    l.applied(&ControlPlaneEntry::Membership(MembershipChange::Remove {
+        member: long_id("a"),
+    }));
+    assert_eq!(l.catalog.departed().len(), 1);
+    assert_eq!(
+        l.catalog.encode_snapshot().len(),
+        with_range + AUDIT_RECORD_MAX_LEN
+    );
+}
+
+#[test]
+fn the_largest_snapshot_is_about_195_mib() {
+    assert_eq!(MAX_SNAPSHOT_LEN, 204_743_212);
+    const { assert!(MAX_SNAPSHOT_LEN < 196 << 20) };
+}
+
+/// The whole worst case, built and encoded: every limit reached with every
+/// name at its longest, the client sessions filled with the largest
+/// outcomes. Everything but the sessions encodes to exactly the arithmetic;
+/// the sessions stay within their byte budget.
+#[test]
+fn a_catalog_at_every_limit_with_the_longest_names_encodes_within_the_arithmetic() {
+    let initial: Vec<InitialMember> = (0..MAX_MEMBERS)
+        .map(|i| InitialMember {
+            id: long_id(&format!("m{i:03}")),
+            kind: MemberKind::Data,
+            address: long_address(&format!("m{i:03}")),
+        })
+        .collect();
+    let mut l = Log::new(&initial);
+    let (a, b) = (initial[0].id.clone(), initial[1].id.clone());
+    // Fill the departed: remove a member and admit another in its place.
+    for i in 0..MAX_DEPARTED {
+        l.applied(&ControlPlaneEntry::Membership(MembershipChange::Remove {
+            member: initial[MAX_MEMBERS - 1 - i].id.clone(),
+        }));
+        let tag = format!("n{i:03}");
+        l.applied(&admit(&long_id(&tag), &long_address(&tag)));
+    }
+    l.applied(&ControlPlaneEntry::LeaderConfiguration {
+        term: Term(1),
+        leader: a.clone(),
+    });
+    let ranges: Vec<RangeId> = (0..MAX_RANGES)
+        .map(|i| long_range(&format!("{i:05}")))
+        .collect();
+    for r in &ranges {
+        l.applied(&transition(r, &a, 1));
+    }
+    let (operator, reason) = (long_id("operator"), long_reason());
+    // Each forced transition moves another range (so each record has a
+    // previous owner).
+    const { assert!(MAX_AUDIT_RECORDS <= MAX_RANGES) };
+    for r in &ranges[..MAX_AUDIT_RECORDS] {
+        l.applied(&forced_by(r, &b, &operator, &reason));
+    }
+    // The largest outcome: a conflicting leader, both names at their
+    // longest. Enough clients to pass the byte budget.
+    let mut per_client = usize::MAX;
+    let mut client = 0u128;
+    while (client as usize) < MAX_SESSION_BYTES / per_client + 2 {
+        for seq in 1..=crate::catalog::sessions::SESSION_WINDOW {
+            let p = Proposal {
+                session: Some(ProposalSession {
+                    client: crate::entry::ClientId(client),
+                    seq,
+                }),
+                entry: ControlPlaneEntry::LeaderConfiguration {
+                    term: Term(1),
+                    leader: b.clone(),
+                },
+            };
+            assert!(matches!(
+                l.propose(&p),
+                ApplyOutcome::Refused(Refusal::ConflictingLeader { .. })
+            ));
+        }
+        if client == 0 {
+            per_client = l.catalog.sessions().bytes();
+        }
+        client += 1;
+    }
+    assert!(
+        l.catalog.sessions().len() < client as usize,
+        "some forgotten"
+    );
+    assert_eq!(l.catalog.members().len(), MAX_MEMBERS);
+    assert_eq!(l.catalog.departed().len(), MAX_DEPARTED);
+    assert_eq!(l.catalog.ranges().len(), MAX_RANGES);
+    assert_eq!(l.catalog.audit_log().len(), MAX_AUDIT_RECORDS);
+    let sessions = l.catalog.sessions().bytes();
+    assert!(sessions <= MAX_SESSION_BYTES && sessions > MAX_SESSION_BYTES - per_client);
+    let len = l.catalog.encode_snapshot().len();
+    assert_eq!(len, MAX_SNAPSHOT_LEN - MAX_SESSION_BYTES + sessions);
+    assert!(len <= MAX_SNAPSHOT_LEN);
+}
