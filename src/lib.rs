@@ -36,7 +36,9 @@ pub mod sim;
 pub mod storage;
 pub mod transport;
 
-pub use catalog::{ApplyOutcome, Catalog, CatalogLimit, FenceStatus, InitialMember, Refusal};
+pub use catalog::{
+    ApplyOutcome, AuditLog, Catalog, CatalogLimit, FenceStatus, InitialMember, Refusal,
+};
 pub use consensus::{
     Committed, ControlPlaneConsensus, DurableVoteState, LeaderHint, ProposeError, Unsubmitted,
 };

@@ -1362,3 +1362,115 @@ fn a_full_inbox_pushes_back_then_drops_peer_messages_and_counts_them() {
         "a stopped member takes nothing"
     );
 }
+
+/// Local reads load the published catalog: they answer while the driver
+/// is held up (inside an fsync, or here a slow read), with the index they
+/// reflect.
+#[test]
+fn local_reads_never_wait_for_the_driver() {
+    let mut c = Cluster::new(1);
+    c.leader(Duration::from_secs(5));
+    let node = Arc::new(c.nodes[0].take().unwrap());
+    let me = c.names[0].clone();
+    let committed = node.propose(transition("r", &me, 1), T).unwrap();
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let blocker = {
+        let node = Arc::clone(&node);
+        std::thread::spawn(move || {
+            node.read_local(move |_, _| {
+                let _ = held.recv();
+            })
+        })
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let (tx, answered) = std::sync::mpsc::channel();
+    {
+        let node = Arc::clone(&node);
+        let me = me.clone();
+        std::thread::spawn(move || {
+            let r: synod::RangeId = "r".parse().unwrap();
+            let fence = node.try_fence_check(&r, &me, Epoch(1));
+            let view = node.view().map(|v| v.applied());
+            let _ = tx.send((fence, view));
+        });
+    }
+    let got = answered.recv_timeout(Duration::from_secs(2));
+    release.send(()).unwrap();
+    blocker.join().unwrap().unwrap();
+    let (fence, view) = got.expect("a local read waited for the driver");
+    assert_eq!(fence, Ok(synod::FenceStatus::Current));
+    let (index, term) = view.unwrap();
+    assert!(index >= committed.index && term >= committed.term);
+    node.shutdown();
+    assert_eq!(node.view().err(), Some(ProposeError::Shutdown));
+}
+
+/// Whoever is told a proposal committed reads it at once from the member
+/// that answered (the view is published before the answer), and at any
+/// member with `AtLeast(index)`; a linearizable read on a follower
+/// reflects everything committed before it began.
+#[test]
+fn reads_say_their_index_and_levels_keep_their_promises() {
+    use synod::node::ReadLevel;
+    let c = Cluster::new(3);
+    let l = c.leader(Duration::from_secs(5));
+    let leader = c.nodes[l].as_ref().unwrap();
+    let f = (l + 1) % 3;
+    let follower = c.nodes[f].as_ref().unwrap();
+    for i in 0..50 {
+        let range = format!("ryw{i}");
+        let committed = leader
+            .propose(transition(&range, &c.names[l], 1), T)
+            .unwrap();
+        let r: synod::RangeId = range.parse().unwrap();
+        let here = leader.view().unwrap();
+        assert!(here.applied().0 >= committed.index);
+        assert!(
+            here.owner(&r).is_some(),
+            "the leader's own answer is readable at once"
+        );
+        let there = follower
+            .read_view(ReadLevel::AtLeast(committed.index), T)
+            .unwrap();
+        assert!(there.applied().0 >= committed.index);
+        assert_eq!(there.owner(&r).map(|o| o.index), Some(committed.index));
+    }
+    let committed = leader
+        .propose(transition("lin", &c.names[l], 1), T)
+        .unwrap();
+    let v = follower.read_view(ReadLevel::Linearizable, T).unwrap();
+    assert!(v.applied().0 >= committed.index);
+    assert!(v.owner(&"lin".parse().unwrap()).is_some());
+    // An index nobody reached: the wait ends at its deadline.
+    let far = synod::Index(committed.index.0 + 1_000_000);
+    let t0 = Instant::now();
+    assert_eq!(
+        follower.wait_applied(far, Duration::from_millis(100)).err(),
+        Some(ProposeError::Timeout(Duration::from_millis(100)))
+    );
+    assert!(t0.elapsed() >= Duration::from_millis(100));
+    // The leader, as every member knows it.
+    let info = follower.leader_info().unwrap();
+    assert_eq!(info.hint.id, c.names[l]);
+    assert_eq!(info.term, leader.current_term());
+    assert!(info.hint.address.is_some());
+}
+
+/// A waiter on an index is woken by the member's shutdown and told so.
+#[test]
+fn a_wait_for_an_index_ends_when_the_member_stops() {
+    let mut c = Cluster::new(1);
+    c.leader(Duration::from_secs(5));
+    let node = Arc::new(c.nodes[0].take().unwrap());
+    let waiter = {
+        let node = Arc::clone(&node);
+        std::thread::spawn(move || {
+            node.wait_applied(synod::Index(1 << 40), Duration::from_secs(60))
+        })
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let t0 = Instant::now();
+    node.shutdown();
+    assert_eq!(waiter.join().unwrap().err(), Some(ProposeError::Shutdown));
+    assert!(t0.elapsed() < Duration::from_secs(5));
+}

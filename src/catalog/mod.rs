@@ -44,6 +44,7 @@ mod outcome_codec;
 mod refusal;
 pub mod sessions;
 pub mod snapshot;
+mod view;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -56,6 +57,7 @@ use crate::entry::{
 pub use limits::{CatalogLimit, MAX_AUDIT_RECORDS, MAX_MEMBERS, MAX_RANGES};
 pub use refusal::Refusal;
 pub use sessions::{RecordedOutcome, SessionCheck, SessionTable};
+pub use view::CatalogView;
 
 /// Errors from using the catalog out of its contract (not refusals of an
 /// entry, which are outcomes).
@@ -140,6 +142,10 @@ pub struct RangeOwnership {
     /// The index of the entry that set it.
     pub index: Index,
 }
+
+/// The audit list: forced transitions, oldest first, in a persistent vector
+/// (indexable, iterable; a clone shares its records).
+pub type AuditLog = imbl::Vector<AuditRecord>;
 
 /// One forced ownership transition, kept forever in the audit list.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -234,9 +240,12 @@ fn full(what: CatalogLimit) -> Refusal {
 /// The membership and ownership catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Catalog {
-    members: BTreeMap<NodeId, Member>,
-    ranges: BTreeMap<RangeId, RangeOwnership>,
-    audit: Vec<AuditRecord>,
+    // The parts readers share ([`Catalog::view`]) are persistent
+    // structures: a clone shares everything unchanged, so publishing the
+    // applied state after every batch costs O(1), not a copy.
+    members: imbl::OrdMap<NodeId, Member>,
+    ranges: imbl::OrdMap<RangeId, RangeOwnership>,
+    audit: imbl::Vector<AuditRecord>,
     version: CatalogVersion,
     leader: Option<(Term, NodeId)>,
     applied_index: Index,
@@ -278,7 +287,7 @@ impl Catalog {
         }
         let mut sorted: Vec<&InitialMember> = initial.iter().collect();
         sorted.sort_by(|a, b| a.id.cmp(&b.id));
-        let mut members = BTreeMap::new();
+        let mut members = imbl::OrdMap::new();
         for (i, m) in sorted.iter().enumerate() {
             let peer_id = i as u64 + 1;
             let member = Member {
@@ -298,8 +307,8 @@ impl Catalog {
         let next_peer_id = members.len() as u64 + 1;
         Ok(Self {
             members,
-            ranges: BTreeMap::new(),
-            audit: Vec::new(),
+            ranges: imbl::OrdMap::new(),
+            audit: imbl::Vector::new(),
             version: CatalogVersion(0),
             leader: None,
             applied_index: Index(0),
@@ -317,9 +326,9 @@ impl Catalog {
     /// yet received its first snapshot: no members, nothing applied.
     pub fn empty() -> Self {
         Self {
-            members: BTreeMap::new(),
-            ranges: BTreeMap::new(),
-            audit: Vec::new(),
+            members: imbl::OrdMap::new(),
+            ranges: imbl::OrdMap::new(),
+            audit: imbl::Vector::new(),
             version: CatalogVersion(0),
             leader: None,
             applied_index: Index(0),
@@ -614,7 +623,7 @@ impl Catalog {
             return ApplyOutcome::Refused(full(CatalogLimit::AuditRecords));
         }
         self.set_owner(index, term, &t.range, &t.new_owner, epoch);
-        self.audit.push(AuditRecord {
+        self.audit.push_back(AuditRecord {
             index,
             term,
             range: t.range.clone(),
@@ -702,15 +711,7 @@ impl Catalog {
 
     /// Whether (`owner`, `epoch`) is the current owner of `range`.
     pub fn fence_check(&self, range: &RangeId, owner: &NodeId, epoch: Epoch) -> FenceStatus {
-        match self.ranges.get(range) {
-            None => FenceStatus::Unknown,
-            Some(r) if epoch > r.epoch => FenceStatus::Unknown,
-            Some(r) if epoch == r.epoch && *owner == r.owner => FenceStatus::Current,
-            Some(r) => FenceStatus::Stale {
-                owner: r.owner.clone(),
-                epoch: r.epoch,
-            },
-        }
+        view::fence(self.ranges.get(range), owner, epoch)
     }
 
     /// The members, in identity order.
@@ -741,7 +742,7 @@ impl Catalog {
     }
 
     /// The forced transitions, oldest first.
-    pub fn audit_log(&self) -> &[AuditRecord] {
+    pub fn audit_log(&self) -> &AuditLog {
         &self.audit
     }
 

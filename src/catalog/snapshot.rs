@@ -246,9 +246,9 @@ impl Catalog {
         }
         r.finish(WHAT)?;
         Ok(Catalog {
-            members,
-            ranges,
-            audit,
+            members: members.into_iter().collect(),
+            ranges: ranges.into_iter().collect(),
+            audit: audit.into_iter().collect(),
             version: catalog_version,
             leader,
             applied_index,

@@ -381,8 +381,8 @@ fn forced_transition_bumps_the_epoch_and_is_audited() {
     let o = f.catalog.owner(&range("r1")).unwrap();
     assert_eq!((o.owner.clone(), o.epoch), (id("CN=b"), Epoch(3)));
     assert_eq!(
-        f.catalog.audit_log(),
-        &[AuditRecord {
+        f.catalog.audit_log().iter().cloned().collect::<Vec<_>>(),
+        [AuditRecord {
             index: Index(3),
             term: Term(1),
             range: range("r1"),

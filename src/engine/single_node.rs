@@ -227,7 +227,7 @@ impl ControlPlaneConsensus for SingleNodeControlPlane {
     }
 
     fn audit_log(&self) -> Vec<AuditRecord> {
-        self.lock().catalog.audit_log().to_vec()
+        self.lock().catalog.audit_log().iter().cloned().collect()
     }
 
     fn applied_index(&self) -> Index {

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use raft::eraftpb::Message;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, CatalogView};
 use crate::consensus::{deadline_after, ProposeCallback, ProposeError, ProposeResult};
 use crate::engine::replica::ReplicaStatus;
 use crate::engine::{Completion, MessageSink, ProposalToken, ReadToken, Replica, ReplicaStore};
@@ -182,6 +182,42 @@ pub(crate) struct Shared {
     /// Senders send only while holding it open, so every command sent is
     /// answered and none arrives after the last drain.
     pub gate: Mutex<bool>,
+    /// Mirrors `gate` for readers that must not lock (the published view's
+    /// readers): false once the member closed.
+    pub open: std::sync::atomic::AtomicBool,
+    /// The applied catalog, published after every applied batch and before
+    /// the proposals it completes are answered (so a caller reads its own
+    /// write). Read by any thread without waiting for the driver.
+    pub view: arc_swap::ArcSwap<CatalogView>,
+    /// The applied index of `view`, for waiters on an index
+    /// ([`super::Node::wait_applied`]), and their wake-up.
+    pub applied: Mutex<Index>,
+    pub applied_changed: std::sync::Condvar,
+}
+
+impl Shared {
+    /// Publishes `view` if it moved past the last one, and wakes whoever
+    /// waits for its index.
+    fn publish_view(&self, catalog: &Catalog) {
+        let (index, _) = catalog.applied();
+        let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        if index == *applied && self.view.load().version() == catalog.version() {
+            return;
+        }
+        self.view.store(Arc::new(catalog.view()));
+        *applied = index;
+        drop(applied);
+        self.applied_changed.notify_all();
+    }
+
+    /// Closes the member to new commands and wakes every waiter.
+    pub fn close(&self) {
+        *self.gate.lock().unwrap_or_else(|p| p.into_inner()) = false;
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        // Waiters on an index re-check and see the member closed.
+        let _guard = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        self.applied_changed.notify_all();
+    }
 }
 
 struct Sink<'a, T: Transport>(&'a mut T);
@@ -314,6 +350,9 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
             }
             match self.replica.process_ready(&mut Sink(&mut self.transport)) {
                 Ok(done) => {
+                    // Published before the answers: whoever is told its
+                    // proposal committed reads it here at once.
+                    self.shared.publish_view(self.replica.catalog());
                     self.complete(done);
                     // Removed: it lingers (answering peers that may still
                     // need its vote) and asks its peers, once an election
@@ -414,7 +453,7 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
     }
 
     fn close(&self) {
-        *self.shared.gate.lock().unwrap_or_else(|p| p.into_inner()) = false;
+        self.shared.close();
     }
 
     fn token(&mut self) -> u64 {

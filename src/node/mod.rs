@@ -10,6 +10,7 @@ pub mod config;
 pub(crate) mod driver;
 pub mod metrics;
 pub mod protocol;
+mod reads;
 pub mod runner;
 pub mod service;
 
@@ -30,6 +31,7 @@ use crate::engine::{EngineConfig, EngineError, Replica, ReplicaStore};
 use crate::entry::{ControlPlaneEntry, Epoch, Index, NodeId, Proposal, RangeId, Term};
 use crate::transport::{Inbox, Transport};
 use driver::{CallbackQueue, Command, Driver, Reply, Shared};
+pub use reads::{LeaderInfo, ReadLevel};
 
 /// Why a member stopped on its own ([`Node::stopped`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,6 +178,10 @@ impl Node {
             fatal: Mutex::new(None),
             removed: Mutex::new(None),
             gate: Mutex::new(true),
+            open: std::sync::atomic::AtomicBool::new(true),
+            view: arc_swap::ArcSwap::from_pointee(replica.catalog().view()),
+            applied: Mutex::new(replica.catalog().applied().0),
+            applied_changed: std::sync::Condvar::new(),
         });
         // The callback thread first: should the driver not start, dropping
         // it drops the queue's only sender and the callback thread ends.
@@ -441,7 +447,7 @@ impl Node {
     /// its own member: the callbacks still queued then run on that thread
     /// before this returns.
     pub fn shutdown(&self) {
-        *self.shared.gate.lock().unwrap_or_else(|p| p.into_inner()) = false;
+        self.shared.close();
         let _ = self.tx.send(Command::Shutdown);
         let handle = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(h) = handle {
@@ -609,8 +615,7 @@ impl ControlPlaneConsensus for Node {
     }
 
     fn try_owner(&self, range: &RangeId) -> Result<Option<RangeOwnership>, ProposeError> {
-        let range = range.clone();
-        self.read_local(move |c, _| c.owner(&range).cloned())
+        Ok(self.view()?.owner(range).cloned())
     }
 
     fn try_fence_check(
@@ -619,16 +624,15 @@ impl ControlPlaneConsensus for Node {
         owner: &NodeId,
         epoch: Epoch,
     ) -> Result<FenceStatus, ProposeError> {
-        let (range, owner) = (range.clone(), owner.clone());
-        self.read_local(move |c, _| c.fence_check(&range, &owner, epoch))
+        Ok(self.view()?.fence_check(range, owner, epoch))
     }
 
     fn try_members(&self) -> Result<Vec<Member>, ProposeError> {
-        self.read_local(|c, _| c.members().cloned().collect())
+        Ok(self.view()?.members().cloned().collect())
     }
 
     fn try_audit_log(&self) -> Result<Vec<AuditRecord>, ProposeError> {
-        self.read_local(|c, _| c.audit_log().to_vec())
+        Ok(self.view()?.audit_log().iter().cloned().collect())
     }
 
     fn applied_index(&self) -> Index {

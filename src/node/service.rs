@@ -18,7 +18,7 @@ use super::protocol::{
     MAX_AUDIT_PAGE, MAX_PAGE,
 };
 use super::{Node, ProposeError};
-use crate::catalog::AuditRecord;
+use crate::catalog::{AuditLog, AuditRecord};
 use crate::entry::{ControlPlaneEntry, ForcedOwnershipTransition, Index, NodeId};
 use crate::transport::wire::MAX_FRAME_PAYLOAD;
 
@@ -253,7 +253,7 @@ impl ClientService {
 /// The whole audit list for the one-answer `Audit` request, while its
 /// answer fits in one frame; past that a bad request that names the paged
 /// request (a member never writes an answer its client cannot read).
-fn whole_audit(log: &[AuditRecord]) -> Result<Vec<AuditRecord>, ClientError> {
+fn whole_audit(log: &AuditLog) -> Result<Vec<AuditRecord>, ClientError> {
     let budget = MAX_FRAME_PAYLOAD - AUDIT_ANSWER_OVERHEAD;
     let mut len = 0usize;
     for a in log {
@@ -266,18 +266,31 @@ fn whole_audit(log: &[AuditRecord]) -> Result<Vec<AuditRecord>, ClientError> {
             )));
         }
     }
-    Ok(log.to_vec())
+    Ok(log.iter().cloned().collect())
 }
 
 /// The audit records after the one at index `after` (the list is in index
 /// order), at most `limit` of them (capped at [`MAX_AUDIT_PAGE`]), and
 /// whether more follow.
-fn audit_page(log: &[AuditRecord], after: Option<Index>, limit: u32) -> (Vec<AuditRecord>, bool) {
+fn audit_page(log: &AuditLog, after: Option<Index>, limit: u32) -> (Vec<AuditRecord>, bool) {
     let limit = limit.clamp(1, MAX_AUDIT_PAGE) as usize;
-    let start = after.map_or(0, |after| log.partition_point(|a| a.index <= after));
-    let rest = log.get(start..).unwrap_or_default();
-    let page = rest.get(..limit).unwrap_or(rest);
-    (page.to_vec(), rest.len() > page.len())
+    // The list is in index order: find the first record after `after`.
+    let start = after.map_or(0, |after| {
+        let (mut lo, mut hi) = (0, log.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if log[mid].index <= after {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    });
+    let rest = log.len().saturating_sub(start);
+    let page: Vec<AuditRecord> = log.iter().skip(start).take(limit).cloned().collect();
+    let more = rest > page.len();
+    (page, more)
 }
 
 /// A forced transition's audit record names the identity that
@@ -484,14 +497,14 @@ mod tests {
         };
         let per = audit_record_len(&longest(1));
         let fits = (MAX_FRAME_PAYLOAD - AUDIT_ANSWER_OVERHEAD) / per;
-        let mut log: Vec<AuditRecord> = (1..=fits as u64).map(longest).collect();
+        let mut log: AuditLog = (1..=fits as u64).map(longest).collect();
         // The largest list that fits is answered whole, and its answer fits.
         let whole = whole_audit(&log).unwrap();
         let len = Response::Audit(whole, Index(1)).encode().len();
         assert!(len <= MAX_FRAME_PAYLOAD, "{len}");
         // One more record and the member says to page, rather than write an
         // answer no client can read.
-        log.push(longest(fits as u64 + 1));
+        log.push_back(longest(fits as u64 + 1));
         match whole_audit(&log) {
             Err(ClientError::BadRequest(text)) => assert!(text.contains("AuditPage"), "{text}"),
             other => panic!("{:?}", other.map(|v| v.len())),

@@ -36,7 +36,7 @@ mod durability;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::catalog::{ApplyOutcome, AuditRecord};
+use crate::catalog::ApplyOutcome;
 use crate::engine::Applied;
 use crate::entry::{ControlPlaneEntry, Epoch, NodeId, ProposalSession, RangeId};
 use crate::storage::DurableStore;
@@ -131,7 +131,7 @@ impl Checker {
 
     /// The audit list of a member's catalog: at most one forced transition
     /// per client session.
-    pub fn audit(&mut self, tick: u64, peer: u64, audit: &[AuditRecord]) {
+    pub fn audit(&mut self, tick: u64, peer: u64, audit: &crate::catalog::AuditLog) {
         let mut seen: HashMap<ProposalSession, u64> = HashMap::new();
         for rec in audit {
             let Some(session) = self.committed.get(&rec.index.0).and_then(|c| c.session) else {
