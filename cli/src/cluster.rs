@@ -477,3 +477,161 @@ pub fn cmd_metrics(args: &ClientArgs) -> ExitCode {
         Err(e) => call_error(e),
     }
 }
+
+/// How fresh a CLI read must be.
+#[derive(Debug, Args)]
+pub struct LevelArgs {
+    /// Read through the leader: reflects every entry committed before the
+    /// call.
+    #[arg(long, conflicts_with = "at_least")]
+    pub linearizable: bool,
+    /// Wait until the member asked has applied this log index (for example
+    /// the index a proposal committed at).
+    #[arg(long, value_name = "INDEX")]
+    pub at_least: Option<u64>,
+}
+
+impl LevelArgs {
+    fn level(&self) -> synod::node::ReadLevel {
+        match (self.linearizable, self.at_least) {
+            (true, _) => synod::node::ReadLevel::Linearizable,
+            (false, Some(i)) => synod::node::ReadLevel::AtLeast(synod::Index(i)),
+            (false, None) => synod::node::ReadLevel::Local,
+        }
+    }
+}
+
+fn parsed<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    s.parse().map_err(|e| format!("{what}: {e}"))
+}
+
+/// `synod owner`: one range's owner and the applied index it reflects.
+pub fn cmd_owner(args: &ClientArgs, range: &str, level: &LevelArgs, json: bool) -> ExitCode {
+    let range: synod::RangeId = match parsed("range", range) {
+        Ok(r) => r,
+        Err(e) => return fail(e, 2),
+    };
+    let mut c = match client(args) {
+        Ok(c) => c,
+        Err(e) => return fail(e, 2),
+    };
+    let (owner, at) = match c.owner_at(&range, level.level()) {
+        Ok(x) => x,
+        Err(e) => return call_error(e),
+    };
+    if json {
+        let v = serde_json::json!({
+            "range": range.as_str(),
+            "applied_index": at.0,
+            "owner": owner.as_ref().map(|o| serde_json::json!({
+                "owner": o.owner.as_str(), "epoch": o.epoch.0, "version": o.version.0,
+                "term": o.term.0, "index": o.index.0,
+            })),
+        });
+        println!("{v}");
+    } else {
+        match owner {
+            Some(o) => println!(
+                "{range}: {} at epoch {} (set at index {}) as of applied index {at}",
+                o.owner, o.epoch, o.index
+            ),
+            None => println!("{range}: no owner as of applied index {at}"),
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// `synod fence`: whether (owner, epoch) owns a range. Exit 0 when it is
+/// the current owner, 5 when stale or unknown (a fencing script tests it).
+pub fn cmd_fence(
+    args: &ClientArgs,
+    range: &str,
+    owner: &str,
+    epoch: u64,
+    level: &LevelArgs,
+    json: bool,
+) -> ExitCode {
+    let (range, owner): (synod::RangeId, NodeId) = match (
+        parsed("range", range),
+        NodeId::from_certificate_subject(owner),
+    ) {
+        (Ok(r), Ok(o)) => (r, o),
+        (Err(e), _) => return fail(e, 2),
+        (_, Err(e)) => return fail(format!("owner: {e}"), 2),
+    };
+    let mut c = match client(args) {
+        Ok(c) => c,
+        Err(e) => return fail(e, 2),
+    };
+    let (status, at) = match c.fence_check_at(&range, &owner, Epoch(epoch), level.level()) {
+        Ok(x) => x,
+        Err(e) => return call_error(e),
+    };
+    let (name, current, by) = match &status {
+        synod::FenceStatus::Current => ("current", true, None),
+        synod::FenceStatus::Unknown => ("unknown", false, None),
+        synod::FenceStatus::Stale { owner, epoch } => ("stale", false, Some((owner, epoch))),
+    };
+    if json {
+        let v = serde_json::json!({
+            "range": range.as_str(), "owner": owner.as_str(), "epoch": epoch,
+            "status": name, "applied_index": at.0,
+            "current_owner": by.map(|(o, _)| o.as_str()),
+            "current_epoch": by.map(|(_, e)| e.0),
+        });
+        println!("{v}");
+    } else {
+        match by {
+            Some((o, e)) => println!(
+                "{range}: {owner} at epoch {epoch} is stale ({o} owns it at epoch {e}) as of applied index {at}"
+            ),
+            None => println!("{range}: {owner} at epoch {epoch} is {name} as of applied index {at}"),
+        }
+    }
+    if current {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(5)
+    }
+}
+
+/// `synod leader`: the leader, its address and term, as the first member
+/// that knows one says.
+pub fn cmd_leader(args: &ClientArgs, json: bool) -> ExitCode {
+    let mut c = match client(args) {
+        Ok(c) => c,
+        Err(e) => return fail(e, 2),
+    };
+    let mut last = String::from("no endpoint answered");
+    for e in &args.endpoints {
+        match c.status_of(e) {
+            Ok(s) => match s.leader {
+                Some(l) => {
+                    let address = l.address.as_ref().map(|a| a.as_str().to_string());
+                    if json {
+                        let v = serde_json::json!({
+                            "leader": l.id.as_str(), "address": address, "term": s.term.0,
+                            "according_to": s.id.as_str(),
+                        });
+                        println!("{v}");
+                    } else {
+                        println!(
+                            "{} at {} leads term {} (according to {})",
+                            l.id,
+                            address.as_deref().unwrap_or("an unknown address"),
+                            s.term,
+                            s.id
+                        );
+                    }
+                    return ExitCode::SUCCESS;
+                }
+                None => last = format!("{e} knows no leader (term {})", s.term),
+            },
+            Err(err) => last = format!("{e}: {err}"),
+        }
+    }
+    fail(last, 1)
+}

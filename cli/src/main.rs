@@ -53,6 +53,47 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// One range's owner, with the applied index the answer reflects.
+    Owner {
+        #[command(flatten)]
+        client: cluster::ClientArgs,
+        /// The range.
+        #[arg(long)]
+        range: String,
+        #[command(flatten)]
+        level: cluster::LevelArgs,
+        /// Print JSON (one object).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Whether an owner at an epoch currently owns a range (exit 0 when it
+    /// does, 5 when it is stale or unknown).
+    Fence {
+        #[command(flatten)]
+        client: cluster::ClientArgs,
+        /// The range.
+        #[arg(long)]
+        range: String,
+        /// The owner's identity.
+        #[arg(long)]
+        owner: String,
+        /// The epoch it claims.
+        #[arg(long)]
+        epoch: u64,
+        #[command(flatten)]
+        level: cluster::LevelArgs,
+        /// Print JSON (one object).
+        #[arg(long)]
+        json: bool,
+    },
+    /// The leader: its identity, address and term.
+    Leader {
+        #[command(flatten)]
+        client: cluster::ClientArgs,
+        /// Print JSON (one object).
+        #[arg(long)]
+        json: bool,
+    },
     /// Propose a typed entry (exit 3 when refused, 4 when not authorized).
     Propose {
         #[command(flatten)]
@@ -171,6 +212,21 @@ fn main() -> ExitCode {
             linearizable,
             json,
         } => cluster::cmd_catalog(&client, linearizable, json),
+        Command::Owner {
+            client,
+            range,
+            level,
+            json,
+        } => cluster::cmd_owner(&client, &range, &level, json),
+        Command::Fence {
+            client,
+            range,
+            owner,
+            epoch,
+            level,
+            json,
+        } => cluster::cmd_fence(&client, &range, &owner, epoch, &level, json),
+        Command::Leader { client, json } => cluster::cmd_leader(&client, json),
         Command::Propose { client, what } => cluster::cmd_propose(&client, &what),
         Command::Transfer { client, to } => cluster::cmd_transfer(&client, &to),
         Command::Metrics { client } => cluster::cmd_metrics(&client),

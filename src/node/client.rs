@@ -23,7 +23,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::protocol::{RemoteError, Request, Response, StatusInfo};
+use super::protocol::{ReadLevel, ReadQuery, RemoteError, Request, Response, StatusInfo};
 use crate::catalog::{AuditRecord, FenceStatus, Member, RangeOwnership};
 use crate::consensus::{deadline_after, Committed};
 use crate::entry::{
@@ -443,6 +443,56 @@ impl Client {
     /// The members.
     pub fn members(&mut self, linearizable: bool) -> Result<(Vec<Member>, Index), ClientCallError> {
         match self.call(&Request::Members { linearizable }, false)? {
+            Response::Members(m, at) => Ok((m, at)),
+            _ => Err(ClientCallError::Unexpected("members")),
+        }
+    }
+
+    /// The owner of `range` at `level` (see [`ReadLevel`]), with the applied
+    /// index the answer reflects. `AtLeast(i)` waits (within the member's
+    /// read timeout) for the member asked to apply `i`: pass a commit's
+    /// index to read your own write from any member.
+    pub fn owner_at(
+        &mut self,
+        range: &RangeId,
+        level: ReadLevel,
+    ) -> Result<(Option<RangeOwnership>, Index), ClientCallError> {
+        let query = ReadQuery::Owner {
+            range: range.clone(),
+        };
+        match self.call(&Request::Read { query, level }, false)? {
+            Response::Owner(o, at) => Ok((o, at)),
+            _ => Err(ClientCallError::Unexpected("owner")),
+        }
+    }
+
+    /// Whether (`owner`, `epoch`) owns `range`, at `level`, with the applied
+    /// index the answer reflects.
+    pub fn fence_check_at(
+        &mut self,
+        range: &RangeId,
+        owner: &NodeId,
+        epoch: Epoch,
+        level: ReadLevel,
+    ) -> Result<(FenceStatus, Index), ClientCallError> {
+        let query = ReadQuery::FenceCheck {
+            range: range.clone(),
+            owner: owner.clone(),
+            epoch,
+        };
+        match self.call(&Request::Read { query, level }, false)? {
+            Response::Fence(f, at) => Ok((f, at)),
+            _ => Err(ClientCallError::Unexpected("fence check")),
+        }
+    }
+
+    /// The members at `level`, with the applied index the answer reflects.
+    pub fn members_at(
+        &mut self,
+        level: ReadLevel,
+    ) -> Result<(Vec<Member>, Index), ClientCallError> {
+        let query = ReadQuery::Members;
+        match self.call(&Request::Read { query, level }, false)? {
             Response::Members(m, at) => Ok((m, at)),
             _ => Err(ClientCallError::Unexpected("members")),
         }

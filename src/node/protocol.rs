@@ -28,8 +28,9 @@ mod response;
 #[cfg(test)]
 mod tests;
 
+pub use crate::node::ReadLevel;
 pub use error::{ClientError, RemoteError, RemoteRefusal};
-pub use request::Request;
+pub use request::{ReadQuery, Request};
 pub(crate) use response::{audit_record_len, AUDIT_ANSWER_OVERHEAD};
 pub use response::{Response, StatusInfo};
 

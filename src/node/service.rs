@@ -14,11 +14,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::protocol::{
-    audit_record_len, ClientError, Request, Response, StatusInfo, AUDIT_ANSWER_OVERHEAD,
+    audit_record_len, ClientError, ReadQuery, Request, Response, StatusInfo, AUDIT_ANSWER_OVERHEAD,
     MAX_AUDIT_PAGE, MAX_PAGE,
 };
+use super::ReadLevel;
 use super::{Node, ProposeError};
-use crate::catalog::{AuditLog, AuditRecord};
+use crate::catalog::{AuditLog, AuditRecord, CatalogView};
 use crate::entry::{ControlPlaneEntry, ForcedOwnershipTransition, Index, NodeId};
 use crate::transport::wire::MAX_FRAME_PAYLOAD;
 
@@ -110,10 +111,7 @@ impl ClientService {
     }
 
     fn is_member(&self, who: &NodeId) -> bool {
-        let who = who.clone();
-        self.node
-            .read_local(move |c, _| c.member(&who).is_some())
-            .unwrap_or(false)
+        self.node.view().is_ok_and(|v| v.member(who).is_some())
     }
 
     fn authorize(&self, who: &NodeId, cap: Capability) -> Result<(), ClientError> {
@@ -137,17 +135,11 @@ impl ClientService {
         }
     }
 
-    fn read<R: Send + 'static>(
-        &self,
-        linearizable: bool,
-        f: impl FnOnce(&crate::catalog::Catalog, crate::entry::Index) -> R + Send + 'static,
-    ) -> Result<R, ClientError> {
-        let r = if linearizable {
-            self.node.read_linearizable(self.read_timeout, f)
-        } else {
-            self.node.read_local(f)
-        };
-        r.map_err(ClientError::from)
+    /// The catalog at `level`, waiting at most the read timeout.
+    fn view(&self, level: ReadLevel) -> Result<Arc<CatalogView>, ClientError> {
+        self.node
+            .read_view(level, self.read_timeout)
+            .map_err(ClientError::from)
     }
 
     fn serve(&self, client: &NodeId, req: Request) -> Result<Response, ClientError> {
@@ -160,7 +152,7 @@ impl ClientService {
         Ok(match req {
             Request::Status => {
                 let st = self.node.status();
-                let version = self.read(false, |c, _| c.version())?;
+                let version = self.view(ReadLevel::Local)?.version();
                 Response::Status(StatusInfo {
                     id: st.id,
                     peer_id: st.peer_id,
@@ -177,58 +169,53 @@ impl ClientService {
             Request::Owner {
                 range,
                 linearizable,
-            } => {
-                let (o, at) =
-                    self.read(linearizable, move |c, at| (c.owner(&range).cloned(), at))?;
-                Response::Owner(o, at)
-            }
+            } => read_query(
+                &*self.view(level(linearizable))?,
+                ReadQuery::Owner { range },
+            ),
             Request::FenceCheck {
                 range,
                 owner,
                 epoch,
                 linearizable,
-            } => {
-                let (f, at) = self.read(linearizable, move |c, at| {
-                    (c.fence_check(&range, &owner, epoch), at)
-                })?;
-                Response::Fence(f, at)
-            }
+            } => read_query(
+                &*self.view(level(linearizable))?,
+                ReadQuery::FenceCheck {
+                    range,
+                    owner,
+                    epoch,
+                },
+            ),
             Request::Members { linearizable } => {
-                let (m, at) =
-                    self.read(linearizable, |c, at| (c.members().cloned().collect(), at))?;
-                Response::Members(m, at)
+                read_query(&*self.view(level(linearizable))?, ReadQuery::Members)
             }
+            Request::Read { query, level } => read_query(&*self.view(level)?, query),
             Request::Ranges {
                 after,
                 limit,
                 linearizable,
             } => {
                 let limit = limit.clamp(1, MAX_PAGE) as usize;
-                let (page, more, at) = self.read(linearizable, move |c, at| {
-                    let mut it = c
-                        .ranges()
-                        .filter(|(r, _)| after.as_ref().is_none_or(|a| *r > a))
-                        .map(|(r, o)| (r.clone(), o.clone()));
-                    let page: Vec<_> = it.by_ref().take(limit).collect();
-                    let more = it.next().is_some();
-                    (page, more, at)
-                })?;
-                Response::Ranges(page, more, at)
+                let v = self.view(level(linearizable))?;
+                let mut it = v
+                    .ranges_after(after.as_ref())
+                    .map(|(r, o)| (r.clone(), o.clone()));
+                let page: Vec<_> = it.by_ref().take(limit).collect();
+                let more = it.next().is_some();
+                Response::Ranges(page, more, v.applied().0)
             }
             Request::Audit { linearizable } => {
-                let (a, at) = self.read(linearizable, |c, at| (whole_audit(c.audit_log()), at))?;
-                Response::Audit(a?, at)
+                let v = self.view(level(linearizable))?;
+                Response::Audit(whole_audit(v.audit_log())?, v.applied().0)
             }
             Request::AuditPage {
                 after,
                 limit,
                 linearizable,
             } => {
-                let (page, more, at) = self.read(linearizable, move |c, at| {
-                    let (page, more) = audit_page(c.audit_log(), after, limit);
-                    (page, more, at)
-                })?;
-                Response::AuditPage(page, more, at)
+                let v = self.view(level(linearizable))?;
+                let (page, more) = audit_page(v.audit_log(), after, limit);
+                Response::AuditPage(page, more, v.applied().0)
             }
             Request::Propose {
                 entry,
@@ -247,6 +234,29 @@ impl ClientService {
             }
             Request::Metrics => Response::Metrics(self.node.metrics_text()),
         })
+    }
+}
+
+/// The read level of the older requests' `linearizable` flag.
+fn level(linearizable: bool) -> ReadLevel {
+    if linearizable {
+        ReadLevel::Linearizable
+    } else {
+        ReadLevel::Local
+    }
+}
+
+/// Answers `query` from `view`, with the index it reflects.
+fn read_query(view: &CatalogView, query: ReadQuery) -> Response {
+    let at = view.applied().0;
+    match query {
+        ReadQuery::Owner { range } => Response::Owner(view.owner(&range).cloned(), at),
+        ReadQuery::FenceCheck {
+            range,
+            owner,
+            epoch,
+        } => Response::Fence(view.fence_check(&range, &owner, epoch), at),
+        ReadQuery::Members => Response::Members(view.members().cloned().collect(), at),
     }
 }
 

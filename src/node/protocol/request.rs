@@ -1,6 +1,6 @@
 //! Client requests ([`Request`]) and their encoding.
 
-use super::{put_opt_str, PROTOCOL_VERSION};
+use super::{put_opt_str, ReadLevel, PROTOCOL_VERSION};
 use crate::entry::codec::{Reader, Writer};
 use crate::entry::{
     ClientId, ControlPlaneEntry, DecodeError, Epoch, Index, NodeId, ProposalSession, RangeId,
@@ -79,6 +79,63 @@ pub enum Request {
     },
     /// The member's metrics in the Prometheus text format.
     Metrics,
+    /// One read at a [`ReadLevel`] (request tag 12), answered as the
+    /// matching older request is ([`Response::Owner`](super::Response::Owner),
+    /// `Fence`, `Members`), with the applied index the answer reflects.
+    Read {
+        /// What to read.
+        query: ReadQuery,
+        /// How fresh it must be.
+        level: ReadLevel,
+    },
+}
+
+/// What a [`Request::Read`] reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadQuery {
+    /// The owner of one range.
+    Owner {
+        /// The range.
+        range: RangeId,
+    },
+    /// Whether (owner, epoch) currently owns the range.
+    FenceCheck {
+        /// The range.
+        range: RangeId,
+        /// The claimed owner.
+        owner: NodeId,
+        /// The claimed epoch.
+        epoch: Epoch,
+    },
+    /// The members.
+    Members,
+}
+
+fn put_level(w: &mut Writer, level: ReadLevel) {
+    match level {
+        ReadLevel::Local => w.u8(0),
+        ReadLevel::Linearizable => w.u8(1),
+        ReadLevel::AtLeast(i) => {
+            w.u8(2);
+            w.u64(i.0);
+        }
+    }
+}
+
+fn get_level(r: &mut Reader<'_>) -> Result<ReadLevel, DecodeError> {
+    let offset = r.offset();
+    Ok(match r.u8("read level")? {
+        0 => ReadLevel::Local,
+        1 => ReadLevel::Linearizable,
+        2 => ReadLevel::AtLeast(Index(r.u64("index")?)),
+        tag => {
+            return Err(DecodeError::UnknownTag {
+                what: "read level",
+                tag,
+                offset,
+            })
+        }
+    })
 }
 
 fn put_entry(w: &mut Writer, e: &ControlPlaneEntry) {
@@ -188,6 +245,27 @@ impl Request {
                 w.str(to.as_str());
             }
             Request::Metrics => w.u8(9),
+            Request::Read { query, level } => {
+                w.u8(12);
+                put_level(&mut w, *level);
+                match query {
+                    ReadQuery::Owner { range } => {
+                        w.u8(1);
+                        w.str(range.as_str());
+                    }
+                    ReadQuery::FenceCheck {
+                        range,
+                        owner,
+                        epoch,
+                    } => {
+                        w.u8(2);
+                        w.str(range.as_str());
+                        w.str(owner.as_str());
+                        w.u64(epoch.0);
+                    }
+                    ReadQuery::Members => w.u8(3),
+                }
+            }
         }
         w.finish()
     }
@@ -270,6 +348,29 @@ impl Request {
                 to: r.node_id("to")?,
             },
             9 => Request::Metrics,
+            12 => {
+                let level = get_level(&mut r)?;
+                let offset = r.offset();
+                let query = match r.u8("read query")? {
+                    1 => ReadQuery::Owner {
+                        range: r.range_id("range")?,
+                    },
+                    2 => ReadQuery::FenceCheck {
+                        range: r.range_id("range")?,
+                        owner: r.node_id("owner")?,
+                        epoch: Epoch(r.u64("epoch")?),
+                    },
+                    3 => ReadQuery::Members,
+                    tag => {
+                        return Err(DecodeError::UnknownTag {
+                            what: "read query",
+                            tag,
+                            offset,
+                        })
+                    }
+                };
+                Request::Read { query, level }
+            }
             tag => {
                 return Err(DecodeError::UnknownTag {
                     what: "client request",

@@ -79,6 +79,24 @@ fn every_request_round_trips() {
         },
         Request::TransferLeader { to: id("CN=b") },
         Request::Metrics,
+        Request::Read {
+            query: ReadQuery::Owner {
+                range: "r".parse().unwrap(),
+            },
+            level: ReadLevel::AtLeast(Index(u64::MAX)),
+        },
+        Request::Read {
+            query: ReadQuery::FenceCheck {
+                range: "r".parse().unwrap(),
+                owner: id("CN=a"),
+                epoch: Epoch(9),
+            },
+            level: ReadLevel::Linearizable,
+        },
+        Request::Read {
+            query: ReadQuery::Members,
+            level: ReadLevel::Local,
+        },
     ];
     for r in reqs {
         let bytes = r.encode();
@@ -306,4 +324,20 @@ fn the_largest_answers_fit_in_one_frame() {
         .encode()
         .len();
     assert!(len <= MAX_FRAME_PAYLOAD / 32, "the members are {len} bytes");
+}
+
+#[test]
+fn unknown_read_levels_and_queries_are_refused() {
+    let ok = Request::Read {
+        query: ReadQuery::Members,
+        level: ReadLevel::Local,
+    }
+    .encode();
+    // [version, 12, level, query]
+    let mut bad_level = ok.clone();
+    bad_level[2] = 9;
+    assert!(Request::decode(&bad_level).is_err());
+    let mut bad_query = ok.clone();
+    bad_query[3] = 9;
+    assert!(Request::decode(&bad_query).is_err());
 }
