@@ -44,6 +44,25 @@ pub enum BenchCommand {
     /// each concurrency level, and kill -9 failover trials. Needs `etcd` on
     /// PATH (exit code 2 without it).
     Etcd(EtcdArgs),
+    /// Local fence checks on a follower of an in-process 3-member cluster
+    /// while proposers write to the leader. The last line reads `reads:
+    /// p50 A us, p99 B us, C reads/s per core under N writers`; the exit
+    /// code is 1 when a goal (p99 <= 2 us, >= 5 M reads/s per core) is
+    /// missed.
+    Reads {
+        /// A short run (2 s, 32 writers).
+        #[arg(long)]
+        quick: bool,
+        /// Measured seconds (default 10, quick 2).
+        #[arg(long)]
+        seconds: Option<f64>,
+        /// Proposer threads on the leader (default 256, quick 32).
+        #[arg(long)]
+        writers: Option<usize>,
+        /// Reader threads on the follower.
+        #[arg(long, default_value_t = 2)]
+        readers: usize,
+    },
 }
 
 /// Runs what the arguments name; the exit code follows each part's rules.
@@ -56,6 +75,38 @@ pub fn run(args: BenchArgs) -> ExitCode {
             recovery_entries,
         }) => cmd_bench_storage(dir, seconds, recovery_entries),
         Some(BenchCommand::Etcd(etcd)) => cmd_bench_etcd(etcd),
+        Some(BenchCommand::Reads {
+            quick,
+            seconds,
+            writers,
+            readers,
+        }) => cmd_bench_reads(crate::reads::ReadsOptions {
+            seconds: seconds.unwrap_or(if quick { 2.0 } else { 10.0 }),
+            writers: writers.unwrap_or(if quick { 32 } else { 256 }),
+            readers: readers.max(1),
+            ranges: 10_000,
+        }),
+    }
+}
+
+/// `synod bench reads`: exit 0 when the goals are met, 1 when one is
+/// missed, 2 when the run failed.
+fn cmd_bench_reads(opts: crate::reads::ReadsOptions) -> ExitCode {
+    match crate::reads::bench_reads(&opts) {
+        Ok(r) => {
+            print!("{}", crate::reads::format_reads(&r));
+            let p99_us = r.latency.value_at_quantile(0.99) as f64 / 1000.0;
+            if p99_us <= 2.0 && r.per_core >= 5e6 {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("goal missed: p99 <= 2 us and >= 5,000,000 reads/s per core");
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("synod bench reads: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 

@@ -31,6 +31,7 @@ pub mod http;
 pub mod load;
 pub mod plot;
 pub mod process;
+pub mod reads;
 pub mod report;
 pub mod storage;
 pub mod synod_cluster;

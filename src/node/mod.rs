@@ -615,7 +615,7 @@ impl ControlPlaneConsensus for Node {
     }
 
     fn try_owner(&self, range: &RangeId) -> Result<Option<RangeOwnership>, ProposeError> {
-        Ok(self.view()?.owner(range).cloned())
+        self.with_view(|v| v.owner(range).cloned())
     }
 
     fn try_fence_check(
@@ -624,15 +624,15 @@ impl ControlPlaneConsensus for Node {
         owner: &NodeId,
         epoch: Epoch,
     ) -> Result<FenceStatus, ProposeError> {
-        Ok(self.view()?.fence_check(range, owner, epoch))
+        self.with_view(|v| v.fence_check(range, owner, epoch))
     }
 
     fn try_members(&self) -> Result<Vec<Member>, ProposeError> {
-        Ok(self.view()?.members().cloned().collect())
+        self.with_view(|v| v.members().cloned().collect())
     }
 
     fn try_audit_log(&self) -> Result<Vec<AuditRecord>, ProposeError> {
-        Ok(self.view()?.audit_log().iter().cloned().collect())
+        self.with_view(|v| v.audit_log().iter().cloned().collect())
     }
 
     fn applied_index(&self) -> Index {

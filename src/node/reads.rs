@@ -54,6 +54,19 @@ impl Node {
         Ok(self.shared.view.load_full())
     }
 
+    /// Runs `f` on the published view without taking a reference to it
+    /// (no reference count is touched: readers on many threads share no
+    /// cache line but the pointer's); the stopped error on a stopped member.
+    pub(super) fn with_view<R>(
+        &self,
+        f: impl FnOnce(&CatalogView) -> R,
+    ) -> Result<R, ProposeError> {
+        if !self.shared.open.load(Ordering::Acquire) {
+            return Err(self.stopped_error());
+        }
+        Ok(f(&self.shared.view.load()))
+    }
+
     /// The catalog at `level`, waiting at most `timeout` for it (a
     /// [`ReadLevel::Local`] read never waits). The view says the index and
     /// term it reflects.
