@@ -1474,3 +1474,227 @@ fn a_wait_for_an_index_ends_when_the_member_stops() {
     assert_eq!(waiter.join().unwrap().err(), Some(ProposeError::Shutdown));
     assert!(t0.elapsed() < Duration::from_secs(5));
 }
+
+mod watching {
+    use super::*;
+    use synod::node::watch::{WatchError, WatchItem};
+    use synod::{ApplyOutcome, Index};
+
+    /// Collects the events of `w` until one at `last` or later arrived.
+    fn events_until(w: &synod::node::watch::Watch, last: Index) -> Vec<WatchItem> {
+        let mut got = Vec::new();
+        loop {
+            match w.next(Duration::from_secs(10)) {
+                Ok(item) => {
+                    let done = matches!(&item, WatchItem::Event(e) if e.index >= last);
+                    got.push(item);
+                    if done {
+                        return got;
+                    }
+                }
+                Err(e) => panic!("the watch ended early: {e}; got {got:?}"),
+            }
+        }
+    }
+
+    fn event_indexes(items: &[WatchItem]) -> Vec<u64> {
+        items
+            .iter()
+            .filter_map(|i| match i {
+                WatchItem::Event(e) => Some(e.index.0),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Concurrent writers on the leader; a watcher on a follower sees every
+    /// acknowledged transition once, in log order, with its outcome; a
+    /// second watcher started later from the first's start gets the same
+    /// events from the history.
+    #[test]
+    fn a_watch_sees_every_committed_entry_once_in_order() {
+        let c = Cluster::new(3);
+        let l = c.leader(Duration::from_secs(5));
+        let leader = c.nodes[l].as_ref().unwrap();
+        let follower = c.nodes[(l + 1) % 3].as_ref().unwrap();
+        let from = Index(follower.view().unwrap().applied().0 .0 + 1);
+        let w = follower.watch(from).unwrap();
+        let acked = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let acked = &acked;
+                let owner = c.names[l].clone();
+                s.spawn(move || {
+                    for i in 0..25 {
+                        let r = format!("w{t}-{i}");
+                        let done = leader.propose(transition(&r, &owner, 1), T).unwrap();
+                        acked.lock().unwrap().push((done.index, r));
+                    }
+                });
+            }
+        });
+        let mut acked = acked.into_inner().unwrap();
+        acked.sort();
+        let last = acked.last().unwrap().0;
+        let items = events_until(&w, last);
+        let indexes = event_indexes(&items);
+        assert!(
+            indexes.windows(2).all(|p| p[0] < p[1]),
+            "in order, once: {indexes:?}"
+        );
+        for (index, range) in &acked {
+            let e = items
+                .iter()
+                .find_map(|i| match i {
+                    WatchItem::Event(e) if e.index == *index => Some(e),
+                    _ => None,
+                })
+                .unwrap_or_else(|| panic!("index {index} ({range}) was not delivered"));
+            match &e.entry {
+                ControlPlaneEntry::OwnershipTransition(t) => assert_eq!(t.range.as_str(), range),
+                other => panic!("{other:?}"),
+            }
+            assert!(
+                matches!(e.outcome, ApplyOutcome::Applied { .. }),
+                "{:?}",
+                e.outcome
+            );
+        }
+        // The same events again, from the history, for a later watcher.
+        let again = follower.watch(from).unwrap();
+        let replay = events_until(&again, last);
+        assert_eq!(event_indexes(&replay), indexes);
+    }
+
+    /// A watch that starts before what the member keeps gets the catalog
+    /// first, then what follows; a watcher that falls behind its bound is
+    /// cut with where to resume, and resuming there misses nothing; a
+    /// shutdown ends every watch with the reason.
+    #[test]
+    fn history_limits_cuts_and_stops_are_said_never_silent() {
+        let mut c = Cluster::new(1);
+        c.leader(Duration::from_secs(5));
+        c.nodes[0].take().unwrap().shutdown();
+        let node = c.start_with(0, None, |o| {
+            // 22 events below: the first four leave the history.
+            o.watch_history = 18;
+            o.watch_queue = 5;
+        });
+        c.leader_of(&node);
+        let me = c.names[0].clone();
+        let first = node.propose(transition("h0", &me, 1), T).unwrap().index;
+        let slow = node.watch(Index(first.0 + 1)).unwrap();
+        let mut last = first;
+        for i in 1..20 {
+            last = node
+                .propose(transition(&format!("h{i}"), &me, 1), T)
+                .unwrap()
+                .index;
+        }
+        // Too old for the history: the catalog as of now, then events.
+        let old = node.watch(first).unwrap();
+        match old.next(T).unwrap() {
+            WatchItem::Snapshot(v) => {
+                assert!(v.applied().0 >= last);
+                assert!(v.owner(&"h19".parse().unwrap()).is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+        let next = node.propose(transition("after", &me, 1), T).unwrap().index;
+        assert_eq!(event_indexes(&events_until(&old, next)), vec![next.0]);
+        // The slow watcher: five items, then the cut, saying where to resume.
+        let mut seen = Vec::new();
+        let resume = loop {
+            match slow.next(T) {
+                Ok(WatchItem::Event(e)) => seen.push(e.index.0),
+                Ok(_) => {}
+                Err(WatchError::Lagged { resume_from, limit }) => {
+                    assert_eq!(limit, 5);
+                    break resume_from;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert!(!seen.is_empty() && seen.len() <= 5, "{seen:?}");
+        assert_eq!(resume.0, seen.last().unwrap() + 1);
+        assert_eq!(
+            slow.next(T)
+                .err()
+                .map(|e| matches!(e, WatchError::Lagged { .. })),
+            Some(true)
+        );
+        // Resuming where it was cut (still within the history) misses
+        // nothing.
+        let resumed = node.watch(resume).unwrap();
+        let rest = event_indexes(&events_until(&resumed, next));
+        assert_eq!(rest.first().copied(), Some(resume.0));
+        assert_eq!(rest.last().copied(), Some(next.0));
+        let live = node.watch(Index(next.0 + 1)).unwrap();
+        node.shutdown();
+        let mut end = live.next(T);
+        while let Ok(WatchItem::Role { .. }) = end {
+            end = live.next(T);
+        }
+        assert_eq!(end, Err(WatchError::Stopped(ProposeError::Shutdown)));
+        assert_eq!(node.watch(Index(1)).err(), Some(ProposeError::Shutdown));
+    }
+
+    /// The leader dies: a watcher on a follower carries on across the
+    /// failover, and one that resumes on the other follower from the last
+    /// index seen gets exactly the rest: no gap, no duplicate.
+    #[test]
+    fn a_watch_survives_the_leaders_death_without_a_gap_or_a_duplicate() {
+        let mut c = Cluster::new(3);
+        let l = c.leader(Duration::from_secs(5));
+        let (f1, f2) = ((l + 1) % 3, (l + 2) % 3);
+        let from = Index(c.nodes[f1].as_ref().unwrap().view().unwrap().applied().0 .0 + 1);
+        let w = c.nodes[f1].as_ref().unwrap().watch(from).unwrap();
+        let mut acked = Vec::new();
+        for i in 0..10 {
+            let owner = c.names[f1].clone();
+            acked.push(
+                c.nodes[l]
+                    .as_ref()
+                    .unwrap()
+                    .propose(transition(&format!("pre{i}"), &owner, 1), T)
+                    .unwrap()
+                    .index,
+            );
+        }
+        let before = events_until(&w, *acked.last().unwrap());
+        c.nodes[l].take().unwrap().shutdown();
+        let l2 = c.leader(Duration::from_secs(10));
+        for i in 0..10 {
+            let owner = c.names[f1].clone();
+            acked.push(
+                c.nodes[l2]
+                    .as_ref()
+                    .unwrap()
+                    .propose(transition(&format!("post{i}"), &owner, 1), T)
+                    .unwrap()
+                    .index,
+            );
+        }
+        let last = *acked.last().unwrap();
+        let after = events_until(&w, last);
+        let mut all = event_indexes(&before);
+        all.extend(event_indexes(&after));
+        assert!(all.windows(2).all(|p| p[0] < p[1]), "{all:?}");
+        for a in &acked {
+            assert!(all.contains(&a.0), "{a} missing from {all:?}");
+        }
+        // A watcher that resumes on the other member from the middle.
+        let mid = Index(event_indexes(&before).last().unwrap() + 1);
+        let other = c.nodes[f2].as_ref().unwrap().watch(mid).unwrap();
+        let rest = event_indexes(&events_until(&other, last));
+        let expected: Vec<u64> = all.iter().copied().filter(|i| *i >= mid.0).collect();
+        assert_eq!(rest, expected);
+        // The follower's own role changes are in its feed too.
+        let roles = before
+            .iter()
+            .chain(after.iter())
+            .filter(|i| matches!(i, WatchItem::Role { .. }))
+            .count();
+        assert!(roles >= 1, "no role item");
+    }
+}

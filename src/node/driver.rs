@@ -193,21 +193,26 @@ pub(crate) struct Shared {
     /// ([`super::Node::wait_applied`]), and their wake-up.
     pub applied: Mutex<Index>,
     pub applied_changed: std::sync::Condvar,
+    /// The change feed's history and watchers.
+    pub hub: Mutex<super::watch::Hub>,
 }
 
 impl Shared {
     /// Publishes `view` if it moved past the last one, and wakes whoever
     /// waits for its index.
-    fn publish_view(&self, catalog: &Catalog) {
+    fn publish_view(&self, catalog: &Catalog) -> Arc<CatalogView> {
         let (index, _) = catalog.applied();
         let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
-        if index == *applied && self.view.load().version() == catalog.version() {
-            return;
+        let current = self.view.load_full();
+        if index == *applied && current.version() == catalog.version() {
+            return current;
         }
-        self.view.store(Arc::new(catalog.view()));
+        let view = Arc::new(catalog.view());
+        self.view.store(Arc::clone(&view));
         *applied = index;
         drop(applied);
         self.applied_changed.notify_all();
+        view
     }
 
     /// Closes the member to new commands and wakes every waiter.
@@ -352,7 +357,13 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
                 Ok(done) => {
                     // Published before the answers: whoever is told its
                     // proposal committed reads it here at once.
-                    self.shared.publish_view(self.replica.catalog());
+                    let view = self.shared.publish_view(self.replica.catalog());
+                    let applied = self.replica.take_applied();
+                    self.shared
+                        .hub
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .applied(applied, &view);
                     self.complete(done);
                     // Removed: it lingers (answering peers that may still
                     // need its vote) and asks its peers, once an election
@@ -619,6 +630,11 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
     }
 
     fn fail_all(&mut self, err: ProposeError) {
+        self.shared
+            .hub
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .stop(err.clone());
         for w in self.transfers.drain(..) {
             let _ = w.reply.send(Err(err.clone()));
         }
@@ -644,6 +660,11 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
     fn publish(&mut self) {
         let status = self.replica.status();
         self.record_metrics(&status);
+        self.shared
+            .hub
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .role(status.role, status.term, status.leader.clone());
         *self.shared.status.lock().unwrap_or_else(|p| p.into_inner()) = status;
         // Who this member talks to changes with the catalog's members and
         // with the raft configuration (a removed member stays a peer until

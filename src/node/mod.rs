@@ -13,6 +13,7 @@ pub mod protocol;
 mod reads;
 pub mod runner;
 pub mod service;
+pub mod watch;
 
 pub use crate::consensus::{
     Committed, ControlPlaneConsensus, DurableVoteState, LeaderHint, ProposeCallback, ProposeError,
@@ -93,6 +94,13 @@ pub struct NodeOptions {
     /// for room (back-pressure on the connection), then drops a raft message
     /// (raft retransmits; `synod_inbox_dropped_total` counts it).
     pub max_inbound_messages: usize,
+    /// How many recent committed entries a member keeps for watches that
+    /// start in the past ([`Node::watch`]); an older start gets a snapshot
+    /// of the catalog first.
+    pub watch_history: usize,
+    /// How many items one watcher may have waiting before it is cut
+    /// ([`watch::WatchError::Lagged`]).
+    pub watch_queue: usize,
 }
 
 impl NodeOptions {
@@ -105,6 +113,8 @@ impl NodeOptions {
             seed: None,
             max_pending_calls: 4096,
             max_inbound_messages: 4096,
+            watch_history: 65_536,
+            watch_queue: 65_536,
         }
     }
 }
@@ -163,6 +173,8 @@ impl Node {
             seed,
         )?;
         replica.measure_timings(true);
+        // The change feed is built from what the replica applies.
+        replica.record_applied(true);
         let (tx, rx) = mpsc::channel();
         let metrics = Arc::new(metrics::Metrics::new());
         let deliver = inbox_deliver(
@@ -172,6 +184,7 @@ impl Node {
             metrics.clone(),
         );
         let transport = transport(Inbox::new(deliver, metrics.traffic().clone()));
+        let first_view = Arc::new(replica.catalog().view());
         let shared = Arc::new(Shared {
             status: Mutex::new(replica.status()),
             metrics,
@@ -179,7 +192,12 @@ impl Node {
             removed: Mutex::new(None),
             gate: Mutex::new(true),
             open: std::sync::atomic::AtomicBool::new(true),
-            view: arc_swap::ArcSwap::from_pointee(replica.catalog().view()),
+            view: arc_swap::ArcSwap::new(Arc::clone(&first_view)),
+            hub: Mutex::new(watch::Hub::new(
+                first_view,
+                options.watch_history,
+                options.watch_queue,
+            )),
             applied: Mutex::new(replica.catalog().applied().0),
             applied_changed: std::sync::Condvar::new(),
         });
