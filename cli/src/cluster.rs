@@ -635,3 +635,158 @@ pub fn cmd_leader(args: &ClientArgs, json: bool) -> ExitCode {
     }
     fail(last, 1)
 }
+
+/// One watch item as a JSON object (one line of `synod watch --json`).
+pub fn watch_json(item: &synod::node::protocol::WatchWireItem) -> serde_json::Value {
+    use synod::node::protocol::WatchWireItem;
+    match item {
+        WatchWireItem::Event {
+            index,
+            term,
+            entry,
+            outcome,
+        } => {
+            let (name, effective, refusal) = match outcome {
+                synod::ApplyOutcome::Applied { .. } => ("applied", true, None),
+                synod::ApplyOutcome::Unchanged { .. } => ("unchanged", true, None),
+                synod::ApplyOutcome::Refused(r) => ("refused", false, Some(r.name())),
+                synod::ApplyOutcome::Repeat(_) => ("repeat", outcome.is_effective(), None),
+                synod::ApplyOutcome::RetryTooOld => ("retry-too-old", false, None),
+            };
+            let mut v = serde_json::json!({
+                "index": index.0, "term": term.0, "kind": entry.kind_name(),
+                "outcome": name, "effective": effective,
+            });
+            if let Some(r) = refusal {
+                v["refusal"] = r.into();
+            }
+            match entry {
+                ControlPlaneEntry::OwnershipTransition(t) => {
+                    v["range"] = t.range.as_str().into();
+                    v["owner"] = t.new_owner.as_str().into();
+                    v["epoch"] = t.epoch.0.into();
+                    v["forced"] = false.into();
+                }
+                ControlPlaneEntry::ForcedOwnershipTransition(t) => {
+                    v["range"] = t.range.as_str().into();
+                    v["owner"] = t.new_owner.as_str().into();
+                    v["forced"] = true.into();
+                    v["operator"] = t.operator.as_str().into();
+                    v["reason"] = t.reason.as_str().into();
+                }
+                ControlPlaneEntry::Membership(m) => {
+                    let member = match m {
+                        MembershipChange::Admit { member, .. }
+                        | MembershipChange::BeginDrain { member }
+                        | MembershipChange::Remove { member } => member,
+                    };
+                    v["member"] = member.as_str().into();
+                }
+                ControlPlaneEntry::LeaderConfiguration { term, leader } => {
+                    v["leader"] = leader.as_str().into();
+                    v["leader_term"] = term.0.into();
+                }
+            }
+            v
+        }
+        WatchWireItem::Compacted { at } => serde_json::json!({
+            "kind": "compacted", "index": at.0,
+            "note": "the events up to this index are not available: read the catalog at least at it",
+        }),
+        WatchWireItem::Role { role, term, leader } => serde_json::json!({
+            "kind": "role", "role": format!("{role:?}").to_lowercase(), "term": term.0,
+            "leader": leader.as_ref().map(|l| l.id.as_str()),
+        }),
+    }
+}
+
+/// `synod watch`: prints every committed entry from `--from` on, one line
+/// each, across leader changes, until interrupted (or `--count` events).
+pub fn cmd_watch(
+    args: &ClientArgs,
+    from: u64,
+    range: Option<&str>,
+    count: Option<u64>,
+    json: bool,
+) -> ExitCode {
+    use synod::node::protocol::WatchWireItem;
+    let c = match client(args) {
+        Ok(c) => c,
+        Err(e) => return fail(e, 2),
+    };
+    let mut w = match c.watch(synod::Index(from)) {
+        Ok(w) => w,
+        Err(e) => return fail(e, 2),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register(sig, Arc::clone(&stop));
+    }
+    let mut events = 0u64;
+    let mut out = std::io::stdout().lock();
+    while !stop.load(Ordering::Relaxed) && count.is_none_or(|n| events < n) {
+        let item = match w.next(Duration::from_millis(500)) {
+            Ok(item) => item,
+            Err(ClientCallError::Unreachable(_)) => continue,
+            Err(e) => return call_error(e),
+        };
+        if let (Some(r), WatchWireItem::Event { entry, .. }) = (range, &item) {
+            let on = match entry {
+                ControlPlaneEntry::OwnershipTransition(t) => t.range.as_str() == r,
+                ControlPlaneEntry::ForcedOwnershipTransition(t) => t.range.as_str() == r,
+                _ => false,
+            };
+            if !on {
+                continue;
+            }
+        }
+        if matches!(item, WatchWireItem::Event { .. }) {
+            events += 1;
+        }
+        let line = if json {
+            watch_json(&item).to_string()
+        } else {
+            match &item {
+                WatchWireItem::Event {
+                    index,
+                    entry,
+                    outcome,
+                    ..
+                } => format!("{index} {} {outcome:?}", describe(entry)),
+                WatchWireItem::Compacted { at } => {
+                    format!("compacted: events up to {at} are not available here; read the catalog")
+                }
+                WatchWireItem::Role { role, term, leader } => format!(
+                    "role: {role:?} in term {term}, leader {}",
+                    leader
+                        .as_ref()
+                        .map_or("unknown".to_string(), |l| l.id.to_string())
+                ),
+            }
+        };
+        use std::io::Write as _;
+        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+            return ExitCode::SUCCESS; // the reader went away
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn describe(entry: &ControlPlaneEntry) -> String {
+    match entry {
+        ControlPlaneEntry::OwnershipTransition(t) => {
+            format!(
+                "transition {} -> {} epoch {}",
+                t.range, t.new_owner, t.epoch
+            )
+        }
+        ControlPlaneEntry::ForcedOwnershipTransition(t) => format!(
+            "forced {} -> {} by {} ({})",
+            t.range, t.new_owner, t.operator, t.reason
+        ),
+        ControlPlaneEntry::Membership(m) => format!("membership {m:?}"),
+        ControlPlaneEntry::LeaderConfiguration { term, leader } => {
+            format!("leader {leader} for term {term}")
+        }
+    }
+}

@@ -86,6 +86,25 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print every committed catalog entry from an index on, one line each
+    /// (one JSON object with --json), across leader changes and member
+    /// failures, until interrupted.
+    Watch {
+        #[command(flatten)]
+        client: cluster::ClientArgs,
+        /// The first log index wanted (default: what comes next).
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Only transitions of this range.
+        #[arg(long)]
+        range: Option<String>,
+        /// Stop after this many events.
+        #[arg(long)]
+        count: Option<u64>,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// The leader: its identity, address and term.
     Leader {
         #[command(flatten)]
@@ -227,6 +246,13 @@ fn main() -> ExitCode {
             json,
         } => cluster::cmd_fence(&client, &range, &owner, epoch, &level, json),
         Command::Leader { client, json } => cluster::cmd_leader(&client, json),
+        Command::Watch {
+            client,
+            from,
+            range,
+            count,
+            json,
+        } => cluster::cmd_watch(&client, from, range.as_deref(), count, json),
         Command::Propose { client, what } => cluster::cmd_propose(&client, &what),
         Command::Transfer { client, to } => cluster::cmd_transfer(&client, &to),
         Command::Metrics { client } => cluster::cmd_metrics(&client),

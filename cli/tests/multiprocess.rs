@@ -874,3 +874,137 @@ fn reads_from_the_cli_say_their_index_and_keep_their_level() {
     assert_eq!(v["leader"], leader_id.as_str());
     assert_eq!(v["address"], procs[l].addr.as_str());
 }
+
+/// `synod watch --json` against real member processes while a writer
+/// commits transitions and the leader is killed with SIGKILL halfway: every
+/// acknowledged transition is printed once, in log order, with its range,
+/// owner, epoch and outcome, and the watch carries on across the failover
+/// (it reads from a member that is not the leader at first, then from
+/// whichever member answers).
+#[test]
+fn a_watch_survives_kill_9_of_the_leader_with_every_transition_once_in_order() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut procs = cluster(dir.path());
+    let endpoints: Vec<String> = procs.iter().map(|p| p.addr.clone()).collect();
+    let mut c = client_as(dir.path(), "ops", endpoints.clone());
+    let l = leader(&mut c, &procs);
+    // Watch through the leader first, so that killing it moves the watch.
+    let mut order: Vec<String> = vec![procs[l].addr.clone()];
+    order.extend(endpoints.iter().filter(|e| **e != procs[l].addr).cloned());
+    let start = c.status_of(&procs[l].addr).unwrap().applied;
+    let from = (start.0 + 1).to_string();
+    let mut watcher = Command::new(BIN)
+        .args([
+            "watch",
+            "--json",
+            "--from",
+            &from,
+            "--timeout-ms",
+            "3000",
+            "--endpoints",
+        ])
+        .arg(order.join(","))
+        .arg("--cert")
+        .arg(dir.path().join("certs/ops.pem"))
+        .arg("--key")
+        .arg(dir.path().join("certs/ops-key.pem"))
+        .arg("--ca")
+        .arg(dir.path().join("certs/ca.pem"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = watcher.stdout.take().unwrap();
+    let lines = Arc::new(Mutex::new(Vec::<serde_json::Value>::new()));
+    let reader = {
+        let lines = lines.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Ok(v) = serde_json::from_str(&line) {
+                    lines.lock().unwrap().push(v);
+                }
+            }
+        })
+    };
+    let owner = NodeId::from_certificate_subject("CN=node-a").unwrap();
+    let mut acked: Vec<(u64, String)> = Vec::new();
+    for i in 0..40 {
+        if i == 20 {
+            procs[l].kill9();
+        }
+        let range = format!("watched-{i}");
+        let e = ControlPlaneEntry::OwnershipTransition(OwnershipTransition {
+            range: range.parse().unwrap(),
+            new_owner: owner.clone(),
+            epoch: Epoch(1),
+        });
+        let mut tries = 0;
+        let committed = loop {
+            match c.propose(e.clone()) {
+                Ok(done) => break done,
+                Err(err) => {
+                    tries += 1;
+                    assert!(tries < 20, "could not commit {range}: {err}");
+                }
+            }
+        };
+        acked.push((committed.index.0, range));
+    }
+    let last = acked.iter().map(|(i, _)| *i).max().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let seen_last = lines
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|v| v["index"].as_u64() == Some(last) && v["kind"] == "ownership-transition");
+        if seen_last {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the watch did not reach index {last}: {:?}",
+            lines.lock().unwrap()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = watcher.kill();
+    let _ = watcher.wait();
+    let _ = reader.join();
+    let lines = lines.lock().unwrap();
+    // One member at a time: a handful of role lines, not one per poll.
+    let roles = lines.iter().filter(|v| v["kind"] == "role").count();
+    assert!(
+        roles < 20,
+        "{roles} role lines: the watch keeps reconnecting"
+    );
+    assert!(
+        !lines.iter().any(|v| v["kind"] == "compacted"),
+        "a follower kept the history: nothing was compacted"
+    );
+    let events: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|v| v["index"].is_u64() && v["kind"] != "role")
+        .collect();
+    let indexes: Vec<u64> = events
+        .iter()
+        .map(|v| v["index"].as_u64().unwrap())
+        .collect();
+    assert!(
+        indexes.windows(2).all(|p| p[0] < p[1]),
+        "in order, once: {indexes:?}"
+    );
+    for (index, range) in &acked {
+        let v = events
+            .iter()
+            .find(|v| v["index"].as_u64() == Some(*index))
+            .unwrap_or_else(|| panic!("{range} at {index} was not printed"));
+        assert_eq!(v["kind"], "ownership-transition");
+        assert_eq!(v["range"], range.as_str());
+        assert_eq!(v["owner"], "CN=node-a");
+        assert_eq!(v["epoch"], 1);
+        assert_eq!(v["outcome"], "applied");
+    }
+}

@@ -55,6 +55,7 @@ use crate::entry::{
     Term,
 };
 pub use limits::{CatalogLimit, MAX_AUDIT_RECORDS, MAX_MEMBERS, MAX_RANGES};
+pub(crate) use outcome_codec::{get_outcome, put_outcome};
 pub use refusal::Refusal;
 pub use sessions::{RecordedOutcome, SessionCheck, SessionTable};
 pub use view::CatalogView;

@@ -58,7 +58,7 @@ pub(crate) fn get_recorded(r: &mut Reader<'_>, depth: u8) -> Result<RecordedOutc
     })
 }
 
-fn get_outcome(r: &mut Reader<'_>, depth: u8) -> Result<ApplyOutcome, DecodeError> {
+pub(crate) fn get_outcome(r: &mut Reader<'_>, depth: u8) -> Result<ApplyOutcome, DecodeError> {
     let offset = r.offset();
     Ok(match r.u8("outcome tag")? {
         APPLIED => ApplyOutcome::Applied {

@@ -89,6 +89,20 @@ pub struct Client {
     seq: u64,
 }
 
+impl Client {
+    pub(super) fn endpoints(&self) -> &[String] {
+        &self.endpoints
+    }
+
+    pub(super) fn security(&self) -> &Security {
+        &self.security
+    }
+
+    pub(super) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+}
+
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")

@@ -6,6 +6,7 @@
 pub(crate) mod admin;
 mod admission;
 pub mod client;
+pub mod client_watch;
 pub mod config;
 pub(crate) mod driver;
 pub mod metrics;

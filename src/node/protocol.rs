@@ -27,12 +27,14 @@ mod request;
 mod response;
 #[cfg(test)]
 mod tests;
+mod watch;
 
 pub use crate::node::ReadLevel;
 pub use error::{ClientError, RemoteError, RemoteRefusal};
 pub use request::{ReadQuery, Request};
 pub(crate) use response::{audit_record_len, AUDIT_ANSWER_OVERHEAD};
 pub use response::{Response, StatusInfo};
+pub use watch::{WatchWireItem, MAX_WATCH_BATCH};
 
 use crate::entry::codec::{Reader, Writer};
 use crate::entry::DecodeError;

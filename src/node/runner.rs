@@ -95,11 +95,27 @@ impl ClientHandler for LateService {
             .encode(),
         }
     }
+
+    fn stream(
+        &self,
+        client: &NodeId,
+        request: &[u8],
+    ) -> Option<Box<dyn crate::transport::tcp::ResponseStream>> {
+        self.0.get()?.stream_bytes(client, request)
+    }
 }
 
 impl ClientHandler for ClientService {
     fn handle(&self, client: &NodeId, request: &[u8]) -> Vec<u8> {
         self.handle_bytes(client, request)
+    }
+
+    fn stream(
+        &self,
+        client: &NodeId,
+        request: &[u8],
+    ) -> Option<Box<dyn crate::transport::tcp::ResponseStream>> {
+        self.stream_bytes(client, request)
     }
 }
 

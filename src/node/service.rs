@@ -14,9 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::protocol::{
-    audit_record_len, ClientError, ReadQuery, Request, Response, StatusInfo, AUDIT_ANSWER_OVERHEAD,
-    MAX_AUDIT_PAGE, MAX_PAGE,
+    audit_record_len, ClientError, ReadQuery, Request, Response, StatusInfo, WatchWireItem,
+    AUDIT_ANSWER_OVERHEAD, MAX_AUDIT_PAGE, MAX_PAGE, MAX_WATCH_BATCH,
 };
+use super::watch::{Watch, WatchError, WatchItem};
 use super::ReadLevel;
 use super::{Node, ProposeError};
 use crate::catalog::{AuditLog, AuditRecord, CatalogView};
@@ -98,6 +99,30 @@ impl ClientService {
             policy: Arc::new(policy),
             read_timeout: Duration::from_secs(5),
         }
+    }
+
+    /// A streaming request's responses: `Some` for a watch (an authorized
+    /// one streams events; a refused one streams its one error), `None` for
+    /// every other request.
+    pub fn stream_bytes(
+        &self,
+        client: &NodeId,
+        request: &[u8],
+    ) -> Option<Box<dyn crate::transport::tcp::ResponseStream>> {
+        let Ok(Request::Watch { from }) = Request::decode(request) else {
+            return None;
+        };
+        let started = self
+            .authorize(client, Capability::Read)
+            .and_then(|()| self.node.watch(from).map_err(ClientError::from));
+        Some(match started {
+            Ok(watch) => Box::new(WatchStream {
+                node: Arc::clone(&self.node),
+                watch,
+                ended: false,
+            }),
+            Err(e) => Box::new(FailedStream(Some(e))),
+        })
     }
 
     /// Handles one encoded request from the authenticated `client` and
@@ -190,6 +215,13 @@ impl ClientService {
                 read_query(&*self.view(level(linearizable))?, ReadQuery::Members)
             }
             Request::Read { query, level } => read_query(&*self.view(level)?, query),
+            Request::Watch { .. } => {
+                return Err(ClientError::BadRequest(
+                    "a watch streams its answers: send it on a connection of its own to a \
+                     member's listener"
+                        .into(),
+                ))
+            }
             Request::Ranges {
                 after,
                 limit,
@@ -234,6 +266,78 @@ impl ClientService {
             }
             Request::Metrics => Response::Metrics(self.node.metrics_text()),
         })
+    }
+}
+
+/// A watch on the wire: batches of what the member's [`Watch`] yields, an
+/// empty batch as a heartbeat, then the error that ended it. A watcher the
+/// member cut for falling behind (this connection writes slower than the
+/// member applies) is resubscribed where it was cut: from the history, or
+/// after a `Compacted` item; the client sees no gap either way.
+struct WatchStream {
+    node: Arc<Node>,
+    watch: Watch,
+    ended: bool,
+}
+
+/// A stream that yields one error, then ends.
+struct FailedStream(Option<ClientError>);
+
+impl crate::transport::tcp::ResponseStream for FailedStream {
+    fn next(&mut self, _wait: Duration) -> Option<Vec<u8>> {
+        self.0.take().map(|e| Response::Error(e).encode())
+    }
+}
+
+fn wire_item(item: WatchItem) -> WatchWireItem {
+    match item {
+        WatchItem::Event(e) => WatchWireItem::Event {
+            index: e.index,
+            term: e.term,
+            entry: e.entry.clone(),
+            outcome: e.outcome.clone(),
+        },
+        WatchItem::Snapshot(v) => WatchWireItem::Compacted { at: v.applied().0 },
+        WatchItem::Role { role, term, leader } => WatchWireItem::Role { role, term, leader },
+    }
+}
+
+impl crate::transport::tcp::ResponseStream for WatchStream {
+    fn next(&mut self, wait: Duration) -> Option<Vec<u8>> {
+        if self.ended {
+            return None;
+        }
+        let mut batch = Vec::new();
+        let mut next = self.watch.next(wait);
+        loop {
+            match next {
+                Ok(item) => batch.push(wire_item(item)),
+                Err(WatchError::Timeout(_)) => break,
+                Err(WatchError::Lagged { resume_from, .. }) => match self.node.watch(resume_from) {
+                    Ok(w) => self.watch = w,
+                    Err(e) => {
+                        self.ended = true;
+                        return Some(Response::Error(ClientError::from(e)).encode());
+                    }
+                },
+                Err(WatchError::Stopped(e)) => {
+                    if batch.is_empty() {
+                        self.ended = true;
+                        return Some(Response::Error(ClientError::from(e)).encode());
+                    }
+                    // What came before the stop goes first; the error next.
+                    break;
+                }
+            }
+            if batch.len() >= MAX_WATCH_BATCH {
+                break;
+            }
+            next = match self.watch.try_next() {
+                Some(n) => n,
+                None => break,
+            };
+        }
+        Some(Response::Watch(batch).encode())
     }
 }
 

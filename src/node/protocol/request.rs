@@ -79,6 +79,14 @@ pub enum Request {
     },
     /// The member's metrics in the Prometheus text format.
     Metrics,
+    /// Every committed entry from index `from` on, and the member's role
+    /// changes, as a stream of [`Response::Watch`](super::Response::Watch)
+    /// batches on this connection (request tag 13; see
+    /// [`WatchWireItem`](super::WatchWireItem)).
+    Watch {
+        /// The first index wanted.
+        from: Index,
+    },
     /// One read at a [`ReadLevel`] (request tag 12), answered as the
     /// matching older request is ([`Response::Owner`](super::Response::Owner),
     /// `Fence`, `Members`), with the applied index the answer reflects.
@@ -245,6 +253,10 @@ impl Request {
                 w.str(to.as_str());
             }
             Request::Metrics => w.u8(9),
+            Request::Watch { from } => {
+                w.u8(13);
+                w.u64(from.0);
+            }
             Request::Read { query, level } => {
                 w.u8(12);
                 put_level(&mut w, *level);
@@ -348,6 +360,9 @@ impl Request {
                 to: r.node_id("to")?,
             },
             9 => Request::Metrics,
+            13 => Request::Watch {
+                from: Index(r.u64("from")?),
+            },
             12 => {
                 let level = get_level(&mut r)?;
                 let offset = r.offset();

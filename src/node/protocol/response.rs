@@ -59,6 +59,9 @@ pub enum Response {
     Done,
     /// For [`Request::Metrics`]: the exposition text.
     Metrics(String),
+    /// For [`Request::Watch`]: one batch of the stream (response tag 12;
+    /// empty: a heartbeat).
+    Watch(Vec<super::WatchWireItem>),
     /// The request failed.
     Error(ClientError),
 }
@@ -230,6 +233,10 @@ impl Response {
                 w.u8(c.changed as u8);
             }
             Response::Done => w.u8(8),
+            Response::Watch(items) => {
+                w.u8(12);
+                super::watch::put_items(&mut w, items);
+            }
             Response::Metrics(text) => {
                 w.u8(10);
                 w.u32(text.len() as u32);
@@ -344,6 +351,7 @@ impl Response {
                 changed: r.bool("changed")?,
             }),
             8 => Response::Done,
+            12 => Response::Watch(super::watch::get_items(&mut r)?),
             10 => {
                 let len = r.u32("metrics length")? as usize;
                 let bytes = r.take("metrics", len)?;

@@ -341,3 +341,46 @@ fn unknown_read_levels_and_queries_are_refused() {
     bad_query[3] = 9;
     assert!(Request::decode(&bad_query).is_err());
 }
+
+#[test]
+fn watch_requests_and_batches_round_trip_and_truncations_fail() {
+    let req = Request::Watch { from: Index(42) };
+    assert_eq!(Request::decode(&req.encode()).unwrap(), req);
+    let items = vec![
+        WatchWireItem::Event {
+            index: Index(7),
+            term: Term(2),
+            entry: crate::entry::ControlPlaneEntry::OwnershipTransition(
+                crate::entry::OwnershipTransition {
+                    range: "r".parse().unwrap(),
+                    new_owner: id("CN=a"),
+                    epoch: Epoch(3),
+                },
+            ),
+            outcome: crate::catalog::ApplyOutcome::Refused(Refusal::StaleEpoch {
+                range: "r".parse().unwrap(),
+                current: Epoch(3),
+                proposed: Epoch(3),
+            }),
+        },
+        WatchWireItem::Compacted { at: Index(6) },
+        WatchWireItem::Role {
+            role: crate::node::watch::Role::Leader,
+            term: Term(2),
+            leader: Some(crate::node::LeaderHint {
+                id: id("CN=a"),
+                address: Some("127.0.0.1:1".parse().unwrap()),
+            }),
+        },
+    ];
+    for batch in [Vec::new(), items] {
+        let bytes = Response::Watch(batch.clone()).encode();
+        assert_eq!(
+            Response::decode(&bytes).unwrap(),
+            Ok(Response::Watch(batch))
+        );
+        for cut in 0..bytes.len() {
+            assert!(Response::decode(&bytes[..cut]).is_err());
+        }
+    }
+}

@@ -23,6 +23,23 @@ use crate::transport::TransportError;
 pub trait ClientHandler: Send + Sync {
     /// Answers one request.
     fn handle(&self, client: &NodeId, request: &[u8]) -> Vec<u8>;
+
+    /// A request answered by a stream of responses (a watch): `Some` takes
+    /// the connection over, writing what the stream yields until it ends or
+    /// the connection fails; `None` (the default) leaves the request to
+    /// [`ClientHandler::handle`].
+    fn stream(&self, client: &NodeId, request: &[u8]) -> Option<Box<dyn ResponseStream>> {
+        let _ = (client, request);
+        None
+    }
+}
+
+/// The responses of a streaming request, one frame each.
+pub trait ResponseStream: Send {
+    /// The next response, waiting at most `wait`: `Some(bytes)` to write
+    /// (an empty batch is a heartbeat that shows the connection is alive),
+    /// `None` when the stream ended (its last response was written).
+    fn next(&mut self, wait: Duration) -> Option<Vec<u8>>;
 }
 
 /// A client's connection to a member's listener. When the listener closed
@@ -59,6 +76,38 @@ pub fn connect_client(
 }
 
 impl ClientConnection {
+    /// The next response of a streaming request (one [`request`] sent
+    /// earlier answered by several responses), waiting at most `timeout`.
+    /// A `Timeout` leaves the connection usable (a frame read in part is
+    /// kept for the next call); after any other error it is unusable:
+    /// connect again.
+    ///
+    /// [`request`]: ClientConnection::request
+    pub fn next_response(&mut self, timeout: Duration) -> Result<Vec<u8>, TransportError> {
+        if self.broken {
+            return Err(TransportError::Closed(self.conn.addr().to_string()));
+        }
+        self.broken = true;
+        let frame = match self.conn.read_frame(timeout) {
+            Err(e @ TransportError::Timeout(_)) => {
+                self.broken = false;
+                return Err(e);
+            }
+            other => other?,
+        };
+        match frame {
+            Some((FrameKind::ClientResponse, response)) => {
+                self.broken = false;
+                Ok(response)
+            }
+            Some((kind, _)) => Err(TransportError::Protocol {
+                peer: self.conn.addr().to_string(),
+                detail: format!("expected a ClientResponse, got a {kind:?} frame"),
+            }),
+            None => Err(TransportError::Closed(self.conn.addr().to_string())),
+        }
+    }
+
     /// The identity in the listener's certificate (`None` when insecure).
     pub fn server_identity(&self) -> Option<&NodeId> {
         self.conn.server_identity()
@@ -137,6 +186,19 @@ pub(super) fn serve_client(
                 detail: format!("a {kind:?} frame on a client connection"),
             });
         }
+        let streamed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            handler.stream(identity, &payload)
+        }))
+        .map_err(|_| TransportError::Protocol {
+            peer: peer.to_string(),
+            detail: "the client handler panicked".into(),
+        })?;
+        if let Some(stream_of) = streamed {
+            // The connection belongs to the stream from here on; it ends
+            // with the stream, the member's stop, or a failed write (a
+            // client that stopped reading fails within the I/O timeout).
+            return serve_stream(shared, stream, stream_of, peer);
+        }
         let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             handler.handle(identity, &payload)
         }))
@@ -154,6 +216,35 @@ pub(super) fn serve_client(
         write_frame(stream, FrameKind::ClientResponse, &response, peer)?;
         shared.client_requests.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+fn serve_stream(
+    shared: &Shared,
+    stream: &mut Stream,
+    mut responses: Box<dyn ResponseStream>,
+    peer: &str,
+) -> Result<(), TransportError> {
+    while !shared.stopping.load(Ordering::Relaxed) {
+        let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            responses.next(Duration::from_secs(1))
+        }))
+        .map_err(|_| TransportError::Protocol {
+            peer: peer.to_string(),
+            detail: "the client handler's stream panicked".into(),
+        })?;
+        let Some(response) = next else {
+            return Ok(());
+        };
+        if response.len() > MAX_FRAME_PAYLOAD {
+            return Err(wire::WireError::TooLarge {
+                len: response.len(),
+                max: MAX_FRAME_PAYLOAD,
+            }
+            .into());
+        }
+        write_frame(stream, FrameKind::ClientResponse, &response, peer)?;
+    }
+    Ok(())
 }
 
 /// `now + d`, or far in the future when that overflows (a huge timeout

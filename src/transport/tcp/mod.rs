@@ -180,7 +180,7 @@ use super::queue::{Outgoing, SendQueue};
 use super::tls::Security;
 use super::wire::{self, encode_message, frame, FrameKind, MAX_FRAME_PAYLOAD};
 use super::{Inbox, Peer, Transport, TransportError};
-pub use client::{connect_client, ClientConnection, ClientHandler};
+pub use client::{connect_client, ClientConnection, ClientHandler, ResponseStream};
 pub use dialer::FrameConnection;
 use listener::accept_loop;
 use peer_link::relink;

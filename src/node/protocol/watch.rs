@@ -1,0 +1,153 @@
+//! The watch stream on the wire: [`Request::Watch`](super::Request::Watch)
+//! is answered by a stream of [`Response::Watch`](super::Response::Watch)
+//! batches of [`WatchWireItem`]s on a connection of its own (an empty batch
+//! is a heartbeat, every second while nothing happens), until an error
+//! response ends it or the connection closes.
+
+use super::{get_hint, put_hint};
+use crate::catalog::{get_outcome, put_outcome, ApplyOutcome};
+use crate::entry::codec::{Reader, Writer};
+use crate::entry::{ControlPlaneEntry, DecodeError, Index, Term};
+use crate::node::watch::Role;
+use crate::node::LeaderHint;
+
+/// Most items in one [`Response::Watch`](super::Response::Watch) batch.
+pub const MAX_WATCH_BATCH: usize = 256;
+
+/// One item of a watch stream as a client receives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WatchWireItem {
+    /// A committed entry, applied by the member, with its outcome.
+    Event {
+        /// Its log index.
+        index: Index,
+        /// Its term.
+        term: Term,
+        /// The entry.
+        entry: ControlPlaneEntry,
+        /// What applying it did.
+        outcome: ApplyOutcome,
+    },
+    /// The events up to `at` are not available from this member (before
+    /// its history, or replaced by a snapshot): read the catalog at least at
+    /// `at`; the events that follow continue after it.
+    Compacted {
+        /// The index the stream continues after.
+        at: Index,
+    },
+    /// The member's role or known leader changed.
+    Role {
+        /// Its role.
+        role: Role,
+        /// Its term.
+        term: Term,
+        /// The leader it knows of.
+        leader: Option<LeaderHint>,
+    },
+}
+
+fn role_tag(role: Role) -> u8 {
+    match role {
+        Role::Follower => 0,
+        Role::Candidate => 1,
+        Role::PreCandidate => 2,
+        Role::Leader => 3,
+    }
+}
+
+/// Writes a batch.
+pub(super) fn put_items(w: &mut Writer, items: &[WatchWireItem]) {
+    w.u64(items.len() as u64);
+    for item in items {
+        match item {
+            WatchWireItem::Event {
+                index,
+                term,
+                entry,
+                outcome,
+            } => {
+                w.u8(1);
+                w.u64(index.0);
+                w.u64(term.0);
+                let bytes = entry.encode();
+                w.u32(bytes.len() as u32);
+                w.bytes(&bytes);
+                put_outcome(w, outcome);
+            }
+            WatchWireItem::Compacted { at } => {
+                w.u8(2);
+                w.u64(at.0);
+            }
+            WatchWireItem::Role { role, term, leader } => {
+                w.u8(3);
+                w.u8(role_tag(*role));
+                w.u64(term.0);
+                put_hint(w, leader.as_ref());
+            }
+        }
+    }
+}
+
+/// Reads a batch.
+pub(super) fn get_items(r: &mut Reader<'_>) -> Result<Vec<WatchWireItem>, DecodeError> {
+    let n = r.count("watch items", 9)?;
+    let mut items = Vec::with_capacity(n.min(MAX_WATCH_BATCH));
+    for _ in 0..n {
+        let offset = r.offset();
+        items.push(match r.u8("watch item")? {
+            1 => {
+                let index = Index(r.u64("index")?);
+                let term = Term(r.u64("term")?);
+                let len_at = r.offset();
+                let len = r.u32("entry length")? as usize;
+                if len > 4096 {
+                    return Err(DecodeError::LengthOverLimit {
+                        what: "entry",
+                        len,
+                        max: 4096,
+                        offset: len_at,
+                    });
+                }
+                let entry = ControlPlaneEntry::decode(r.take("entry", len)?)?;
+                WatchWireItem::Event {
+                    index,
+                    term,
+                    entry,
+                    outcome: get_outcome(r, 1)?,
+                }
+            }
+            2 => WatchWireItem::Compacted {
+                at: Index(r.u64("compacted at")?),
+            },
+            3 => {
+                let tag_at = r.offset();
+                let role = match r.u8("role")? {
+                    0 => Role::Follower,
+                    1 => Role::Candidate,
+                    2 => Role::PreCandidate,
+                    3 => Role::Leader,
+                    tag => {
+                        return Err(DecodeError::UnknownTag {
+                            what: "role",
+                            tag,
+                            offset: tag_at,
+                        })
+                    }
+                };
+                WatchWireItem::Role {
+                    role,
+                    term: Term(r.u64("term")?),
+                    leader: get_hint(r)?,
+                }
+            }
+            tag => {
+                return Err(DecodeError::UnknownTag {
+                    what: "watch item",
+                    tag,
+                    offset,
+                })
+            }
+        });
+    }
+    Ok(items)
+}
