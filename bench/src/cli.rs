@@ -44,6 +44,21 @@ pub enum BenchCommand {
     /// each concurrency level, and kill -9 failover trials. Needs `etcd` on
     /// PATH (exit code 2 without it).
     Etcd(EtcdArgs),
+    /// Watchers over the client protocol on one follower of a 3-member
+    /// cluster of `synod node` processes while transitions commit. The last
+    /// line reads `watch: N watchers, commit-to-delivery p50 A ms, p99 B
+    /// ms`; the exit code is 1 when a delivery is missing or p99 > 20 ms.
+    Watch {
+        /// A short run (100 watchers, 50 transitions).
+        #[arg(long)]
+        quick: bool,
+        /// Watchers (default 1,000; quick 100).
+        #[arg(long)]
+        watchers: Option<usize>,
+        /// Transitions committed while they watch (default 200; quick 50).
+        #[arg(long)]
+        transitions: Option<usize>,
+    },
     /// Local fence checks on a follower of an in-process 3-member cluster
     /// while proposers write to the leader. The last line reads `reads:
     /// p50 A us, p99 B us, C reads/s per core under N writers`; the exit
@@ -75,6 +90,14 @@ pub fn run(args: BenchArgs) -> ExitCode {
             recovery_entries,
         }) => cmd_bench_storage(dir, seconds, recovery_entries),
         Some(BenchCommand::Etcd(etcd)) => cmd_bench_etcd(etcd),
+        Some(BenchCommand::Watch {
+            quick,
+            watchers,
+            transitions,
+        }) => cmd_bench_watch(crate::watch::WatchOptions {
+            watchers: watchers.unwrap_or(if quick { 100 } else { 1000 }),
+            transitions: transitions.unwrap_or(if quick { 50 } else { 200 }),
+        }),
         Some(BenchCommand::Reads {
             quick,
             seconds,
@@ -86,6 +109,27 @@ pub fn run(args: BenchArgs) -> ExitCode {
             readers: readers.max(1),
             ranges: 10_000,
         }),
+    }
+}
+
+/// `synod bench watch`: exit 0 when every delivery arrived and p99 <= 20
+/// ms, 1 when not, 2 when the run failed.
+fn cmd_bench_watch(opts: crate::watch::WatchOptions) -> ExitCode {
+    match crate::watch::bench_watch(&opts) {
+        Ok(r) => {
+            print!("{}", crate::watch::format_watch(&r));
+            let p99_ms = r.latency.value_at_quantile(0.99) as f64 / 1e6;
+            if r.deliveries == r.expected && p99_ms <= 20.0 {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("goal missed: every delivery, p99 <= 20 ms");
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("synod bench watch: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 

@@ -35,6 +35,7 @@ pub mod reads;
 pub mod report;
 pub mod storage;
 pub mod synod_cluster;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
