@@ -31,6 +31,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::limits::encoded_range_len;
 use super::outcome_codec::{get_recorded, put_recorded};
 use super::sessions::{ClientSession, SessionTable};
 use super::{AuditRecord, Catalog, Member, MemberState, RangeOwnership, MAX_DEPARTED};
@@ -166,6 +167,7 @@ impl Catalog {
         let by_index: Vec<&Member> = members.values().collect();
         let mut ranges = BTreeMap::new();
         let mut owned: HashMap<NodeId, u64> = HashMap::new();
+        let mut range_bytes = 0usize;
         for _ in 0..n {
             let range = r.range_id("range")?;
             let owner = if owner_by_index {
@@ -215,6 +217,7 @@ impl Catalog {
                 return Err(inconsistent(format!("range {range} is out of order")));
             }
             *owned.entry(owner.clone()).or_insert(0) += 1;
+            range_bytes += encoded_range_len(&range);
             ranges.insert(
                 range,
                 RangeOwnership {
@@ -297,6 +300,7 @@ impl Catalog {
             applied_term,
             next_peer_id,
             owned,
+            range_bytes,
             sessions,
             departed,
             skip_epoch_check: false,
