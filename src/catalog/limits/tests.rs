@@ -270,7 +270,7 @@ fn the_range_budget_refuses_exactly_the_range_that_would_cross_it_and_moves_go_o
 /// like `users:[0000123,0000124)`, owners like `CN=node-a`) all apply, and
 /// their snapshot (61 MB) is within the bound and decodes back equal.
 #[test]
-#[ignore = "about 10 s in a debug build (1 s in release): run with --ignored; \
+#[ignore = "about 10 s in a debug build (2 s in release): run with --ignored; \
             the 200,000-range variant runs by default"]
 fn a_million_ranges_with_realistic_names_apply_and_round_trip() {
     ranges_with_realistic_names(1_000_000);
