@@ -303,14 +303,14 @@ typedef uint32_t synod_member_state;
 #define SYNOD_REFUSAL_EPOCH_NOT_NEXT 12
 
 // The entry would grow the catalog past one of its documented limits
-// (256 members, 65,536 ranges, 16,384 audit records: see
-// docs/configuration.md): admitting a new member, the first transition of
-// a range, or any forced transition (each adds an audit record). It was
+// (256 members, 100 MiB of snapshot for the ranges, 16,384 audit records:
+// see docs/configuration.md): admitting a new member, the first transition
+// of a range, or any forced transition (each adds an audit record). It was
 // refused: nothing of it was applied, on any member. Entries that change
 // what exists still apply (moving an owned range, draining, removing or
 // re-admitting a member); removing members makes room for new ones.
-// Whether the limit was members, ranges or audit records is in the last
-// error message.
+// Whether the limit was members, the ranges' bytes or audit records is in
+// the last error message.
 #define SYNOD_REFUSAL_CATALOG_FULL 13
 
 // A member that votes and may own ranges.

@@ -1,10 +1,13 @@
 //! The catalog's limits against the transport's bounds: the largest catalog
-//! snapshot the limits allow travels as one snapshot message with room to
-//! spare, so a member can always join by snapshot, and every member (and
-//! departed member) fits in one raft configuration on the wire.
+//! snapshot the limits allow (the ranges' byte budget full, every other
+//! limit reached, every name at its longest) travels as one snapshot
+//! message with room to spare, so a member can always join by snapshot,
+//! and every member (and departed member) fits in one raft configuration on
+//! the wire. Raising a limit (the ranges' budget most of all) past what the
+//! transport carries fails here.
 
 use raft::eraftpb::{ConfState, Message, MessageType, Snapshot};
-use synod::catalog::limits::{MAX_MEMBERS, MAX_SNAPSHOT_LEN};
+use synod::catalog::limits::{MAX_MEMBERS, MAX_RANGE_BYTES, MAX_SNAPSHOT_LEN};
 use synod::catalog::MAX_DEPARTED;
 use synod::transport::wire::{encode_message, MAX_CONF_PEERS, MAX_SNAPSHOT_MESSAGE};
 
@@ -31,7 +34,10 @@ fn the_largest_catalog_snapshot_travels_in_one_snapshot_message_with_an_eighth_t
     let spare = MAX_SNAPSHOT_MESSAGE - MAX_SNAPSHOT_MESSAGE / 8;
     assert!(
         largest <= spare,
-        "the largest catalog snapshot message is {largest} bytes; \
-         the transport takes {MAX_SNAPSHOT_MESSAGE}, and an eighth of it stays spare"
+        "the largest catalog snapshot message is {largest} bytes (of which the ranges' \
+         budget {MAX_RANGE_BYTES}); the transport takes {MAX_SNAPSHOT_MESSAGE}, and an \
+         eighth of it stays spare"
     );
+    // The ranges' budget is counted whole in the largest snapshot.
+    const { assert!(MAX_SNAPSHOT_LEN > MAX_RANGE_BYTES) };
 }

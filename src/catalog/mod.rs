@@ -27,9 +27,10 @@
 //! * leader-configuration terms never go backwards, and one term has one
 //!   leader;
 //! * the catalog does not grow past its documented [`limits`] (members,
-//!   ranges, audit records): an entry that would add a member, a range or
-//!   an audit record beyond one is refused ([`Refusal::CatalogFull`]);
-//!   entries that change what exists still apply.
+//!   the ranges' snapshot bytes, audit records): an entry that would add a
+//!   member, a range or an audit record beyond one is refused
+//!   ([`Refusal::CatalogFull`]); entries that change what exists still
+//!   apply.
 //!
 //! Exactly-once: a proposal logged with a client session
 //! ([`crate::entry::Proposal`]) is applied once; when a retry of it is
@@ -54,7 +55,7 @@ use crate::entry::{
     MemberAddress, MemberKind, MembershipChange, NodeId, OwnershipTransition, Proposal, RangeId,
     Term,
 };
-pub use limits::{CatalogLimit, MAX_AUDIT_RECORDS, MAX_MEMBERS, MAX_RANGES};
+pub use limits::{CatalogLimit, MAX_AUDIT_RECORDS, MAX_MEMBERS, MAX_RANGE_BYTES};
 pub(crate) use outcome_codec::{get_outcome, put_outcome};
 pub use refusal::Refusal;
 pub use sessions::{RecordedOutcome, SessionCheck, SessionTable};
@@ -255,6 +256,11 @@ pub struct Catalog {
     /// Ranges owned per member: derived from `ranges`, kept to answer
     /// "does this member still own ranges" without a scan.
     owned: HashMap<NodeId, u64>,
+    /// The ranges' snapshot bytes ([`limits::encoded_range_len`] summed):
+    /// derived from `ranges` (grown by a new range, unchanged by a move,
+    /// recomputed on decode), kept to check [`MAX_RANGE_BYTES`] without a
+    /// scan.
+    range_bytes: usize,
     /// Recent outcomes per client session (replicated, in the snapshot).
     sessions: SessionTable,
     /// The last [`MAX_DEPARTED`] removed members, by peer id (replicated,
@@ -316,6 +322,7 @@ impl Catalog {
             applied_term: Term(0),
             next_peer_id,
             owned: HashMap::new(),
+            range_bytes: 0,
             sessions: SessionTable::default(),
             departed: BTreeMap::new(),
             skip_epoch_check: false,
@@ -336,6 +343,7 @@ impl Catalog {
             applied_term: Term(0),
             next_peer_id: 1,
             owned: HashMap::new(),
+            range_bytes: 0,
             sessions: SessionTable::default(),
             departed: BTreeMap::new(),
             skip_epoch_check: false,
@@ -557,11 +565,14 @@ impl Catalog {
         self.room_for(&transition.range)
     }
 
-    /// Checks that the catalog may hold `range`: it does already, or it
-    /// holds fewer than [`MAX_RANGES`].
+    /// Checks that the catalog may hold `range`: it does already, or the
+    /// range fits in what is left of [`MAX_RANGE_BYTES`].
     fn room_for(&self, range: &RangeId) -> Result<(), Refusal> {
-        if self.ranges.len() >= MAX_RANGES && !self.ranges.contains_key(range) {
-            return Err(full(CatalogLimit::Ranges));
+        let after = self
+            .range_bytes
+            .saturating_add(limits::encoded_range_len(range));
+        if after > MAX_RANGE_BYTES && !self.ranges.contains_key(range) {
+            return Err(full(CatalogLimit::RangeBytes));
         }
         Ok(())
     }
@@ -656,8 +667,9 @@ impl Catalog {
             term,
             index,
         };
-        if let Some(old) = self.ranges.insert(range.clone(), record) {
-            self.release(&old.owner);
+        match self.ranges.insert(range.clone(), record) {
+            Some(old) => self.release(&old.owner),
+            None => self.range_bytes += limits::encoded_range_len(range),
         }
         *self.owned.entry(owner.clone()).or_insert(0) += 1;
     }
@@ -735,6 +747,13 @@ impl Catalog {
     /// Every owned range, in range order.
     pub fn ranges(&self) -> impl ExactSizeIterator<Item = (&RangeId, &RangeOwnership)> {
         self.ranges.iter()
+    }
+
+    /// The bytes the owned ranges take in the snapshot, which
+    /// [`MAX_RANGE_BYTES`] bounds: [`limits::encoded_range_len`] summed
+    /// over the ranges.
+    pub fn range_bytes(&self) -> usize {
+        self.range_bytes
     }
 
     /// How many ranges `member` owns.

@@ -308,6 +308,7 @@ mod tests {
             CatalogLimit::Members,
             CatalogLimit::Ranges,
             CatalogLimit::AuditRecords,
+            CatalogLimit::RangeBytes,
         ] {
             let refusal = Refusal::CatalogFull {
                 what,
@@ -318,12 +319,31 @@ mod tests {
             let bytes = w.finish();
             assert_eq!(get_refusal(&mut Reader::new(&bytes)), Ok(refusal));
         }
-        let bad = [13, 3, 0, 0, 0, 0, 0, 0, 0, 0];
+        // The tags are fixed: a refusal recorded by an earlier build (the
+        // ranges' count limit, tag 1) reads as it did.
+        let tags: Vec<u8> = [
+            CatalogLimit::Members,
+            CatalogLimit::Ranges,
+            CatalogLimit::AuditRecords,
+            CatalogLimit::RangeBytes,
+        ]
+        .map(CatalogLimit::tag)
+        .to_vec();
+        assert_eq!(tags, [0, 1, 2, 3]);
+        let old = [13, 1, 0, 0, 1, 0, 0, 0, 0, 0];
+        assert_eq!(
+            get_refusal(&mut Reader::new(&old)),
+            Ok(Refusal::CatalogFull {
+                what: CatalogLimit::Ranges,
+                limit: 65_536
+            })
+        );
+        let bad = [13, 4, 0, 0, 0, 0, 0, 0, 0, 0];
         assert!(matches!(
             get_refusal(&mut Reader::new(&bad)),
             Err(DecodeError::UnknownTag {
                 what: "catalog limit",
-                tag: 3,
+                tag: 4,
                 offset: 1
             })
         ));

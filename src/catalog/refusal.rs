@@ -108,16 +108,27 @@ pub enum Refusal {
         proposed: NodeId,
     },
     /// The entry would grow the catalog past one of its documented limits
-    /// ([`super::limits`]): a new member, a new range, or an audit record
-    /// (any forced transition). Nothing of it was applied; entries that
-    /// change what already exists still are.
-    #[error("the catalog holds the most {what} it may ({limit}); nothing was applied")]
+    /// ([`super::limits`]): a new member, a new range (past the ranges'
+    /// byte budget), or an audit record (any forced transition). Nothing of
+    /// it was applied; entries that change what already exists still are.
+    #[error("{}", catalog_full(*.what, *.limit))]
     CatalogFull {
         /// Which limit.
         what: CatalogLimit,
         /// Its value.
         limit: u64,
     },
+}
+
+/// The message of [`Refusal::CatalogFull`].
+fn catalog_full(what: CatalogLimit, limit: u64) -> String {
+    match what {
+        CatalogLimit::RangeBytes => format!(
+            "the new range would take the ranges past their budget of {limit} snapshot bytes; \
+             nothing was applied"
+        ),
+        _ => format!("the catalog holds the most {what} it may ({limit}); nothing was applied"),
+    }
 }
 
 impl Refusal {

@@ -10,17 +10,28 @@
 //! sessions: a count, then per client (ascending) its id, last applied index,
 //! highest sequence and its recorded outcomes (ascending by sequence),
 //! then (from format 3 on) the recently departed members: a count, then
-//! each as a member is encoded, ascending by peer id. Formats 1 (no
-//! sessions) and 2 (no departed members) are still read.
+//! each as a member is encoded, ascending by peer id.
+//!
+//! A range is its id, its owner, epoch, version, term and index. From
+//! format 4 on the owner is a `u32`: the owner's position among the members
+//! written just before (0 is the first); before, it was the owner's
+//! identity. Owners are always admitted members (a transition names an
+//! eligible member, and a member that owns ranges cannot be removed), so a
+//! range takes `2 + id length + 4 + 32` bytes whoever owns it
+//! ([`super::limits::encoded_range_len`]), which is what the ranges' byte
+//! budget counts. Formats 1 (no sessions), 2 (no departed members) and 3
+//! (owners as identities) are still read.
 //!
 //! Decoding checks what the catalog's own rules guarantee, so a snapshot that
 //! could not have been produced by applying entries is refused rather than
 //! installed: keys strictly ascending (no duplicates), every owner an
-//! admitted data member, peer ids unique and below the next peer id, audit
+//! admitted data member (an owner index past the members is refused like an
+//! unknown owner), peer ids unique and below the next peer id, audit
 //! indexes ascending and not above the applied index.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use super::limits::encoded_range_len;
 use super::outcome_codec::{get_recorded, put_recorded};
 use super::sessions::{ClientSession, SessionTable};
 use super::{AuditRecord, Catalog, Member, MemberState, RangeOwnership, MAX_DEPARTED};
@@ -29,11 +40,13 @@ use crate::entry::{CatalogVersion, ClientId, Epoch, Index, MemberKind, NodeId, T
 
 const MAGIC: &[u8; 8] = b"SYNODCAT";
 /// The snapshot format this build writes.
-pub const SNAPSHOT_FORMAT_VERSION: u8 = 3;
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 4;
 /// The first format, without client sessions: still read.
 const SNAPSHOT_FORMAT_V1: u8 = 1;
 /// The second format, without departed members: still read.
 const SNAPSHOT_FORMAT_V2: u8 = 2;
+/// The third format, with each range's owner as its identity: still read.
+const SNAPSHOT_FORMAT_V3: u8 = 3;
 const WHAT: &str = "catalog snapshot";
 
 impl Catalog {
@@ -59,9 +72,15 @@ impl Catalog {
             put_member(&mut w, m);
         }
         w.u64(self.ranges.len() as u64);
+        let owner_index: HashMap<&NodeId, u32> = self.members.keys().zip(0u32..).collect();
         for (range, r) in &self.ranges {
             w.str(range.as_str());
-            w.str(r.owner.as_str());
+            // Every owner is an admitted member: transitions name eligible
+            // members only, and a member that owns ranges is not removed
+            // (`MemberOwnsRanges`). Were one not, the index past the
+            // members makes decoding refuse the snapshot, as it refused the
+            // format-3 snapshot of such a catalog.
+            w.u32(owner_index.get(&r.owner).copied().unwrap_or(u32::MAX));
             w.u64(r.epoch.0);
             w.u64(r.version.0);
             w.u64(r.term.0);
@@ -105,6 +124,7 @@ impl Catalog {
         if ![
             SNAPSHOT_FORMAT_V1,
             SNAPSHOT_FORMAT_V2,
+            SNAPSHOT_FORMAT_V3,
             SNAPSHOT_FORMAT_VERSION,
         ]
         .contains(&version)
@@ -123,7 +143,8 @@ impl Catalog {
             true => Some((Term(r.u64("leader term")?), r.node_id("leader")?)),
         };
 
-        // Smallest encodings: member 2+1+2+1+8, range 2+2+32, audit 8+8+2+1+8+2+8+2+2.
+        // Smallest encodings: member 2+1+2+1+8, range 2+4+32 (2+2+32 before
+        // format 4), audit 8+8+2+1+8+2+8+2+2.
         let n = r.count("member count", 14)?;
         let mut members = BTreeMap::new();
         let mut peer_ids = HashSet::with_capacity(n);
@@ -141,26 +162,49 @@ impl Catalog {
             return Err(inconsistent("no members".into()));
         }
 
-        let n = r.count("range count", 36)?;
+        let owner_by_index = version >= SNAPSHOT_FORMAT_VERSION;
+        let n = r.count("range count", if owner_by_index { 38 } else { 36 })?;
+        let by_index: Vec<&Member> = members.values().collect();
         let mut ranges = BTreeMap::new();
         let mut owned: HashMap<NodeId, u64> = HashMap::new();
+        let mut range_bytes = 0usize;
         for _ in 0..n {
             let range = r.range_id("range")?;
-            let owner = r.node_id("owner")?;
+            let owner = if owner_by_index {
+                let i = r.u32("owner index")?;
+                match usize::try_from(i).ok().and_then(|i| by_index.get(i)) {
+                    Some(m) => *m,
+                    None => {
+                        return Err(inconsistent(format!(
+                            "{range} is owned by member #{i}, past the {} members",
+                            by_index.len()
+                        )))
+                    }
+                }
+            } else {
+                let owner = r.node_id("owner")?;
+                match members.get(&owner) {
+                    Some(m) => m,
+                    None => {
+                        return Err(inconsistent(format!(
+                            "{range} is owned by {owner}, which is not an admitted member"
+                        )))
+                    }
+                }
+            };
+            if owner.kind != MemberKind::Data {
+                return Err(inconsistent(format!(
+                    "{range} is owned by {}, which is not a data member",
+                    owner.id
+                )));
+            }
+            // Share the member's copy of the identity instead of keeping a
+            // second one per range.
+            let owner = owner.id.clone();
             let epoch = Epoch(r.u64("epoch")?);
             let version = CatalogVersion(r.u64("range version")?);
             let term = Term(r.u64("range term")?);
             let index = Index(r.u64("range index")?);
-            // Share the member's copy of the identity instead of keeping a
-            // second one per range.
-            let owner = match members.get(&owner) {
-                Some(m) if m.kind == MemberKind::Data => m.id.clone(),
-                _ => {
-                    return Err(inconsistent(format!(
-                        "{range} is owned by {owner}, which is not an admitted data member"
-                    )))
-                }
-            };
             if epoch.0 == 0 || version > catalog_version || index > applied_index {
                 return Err(inconsistent(format!(
                     "{range} has epoch {epoch}, version {version}, index {index} beyond the catalog"
@@ -173,6 +217,7 @@ impl Catalog {
                 return Err(inconsistent(format!("range {range} is out of order")));
             }
             *owned.entry(owner.clone()).or_insert(0) += 1;
+            range_bytes += encoded_range_len(&range);
             ranges.insert(
                 range,
                 RangeOwnership {
@@ -223,7 +268,7 @@ impl Catalog {
             decode_sessions(&mut r, applied_index)?
         };
         let mut departed = BTreeMap::new();
-        if version >= SNAPSHOT_FORMAT_VERSION {
+        if version >= SNAPSHOT_FORMAT_V3 {
             let n = r.count("departed member count", 14)?;
             if n > MAX_DEPARTED {
                 return Err(inconsistent(format!(
@@ -255,6 +300,7 @@ impl Catalog {
             applied_term,
             next_peer_id,
             owned,
+            range_bytes,
             sessions,
             departed,
             skip_epoch_check: false,
