@@ -157,9 +157,14 @@ pub fn build_catalog_dir(
         let range: RangeId = format!("users:[{r:07},{:07})", r + 1)
             .parse()
             .map_err(ctx("range id"))?;
-        catalog
+        let outcome = catalog
             .apply(Index(index), Term(term), &transition(range, id, 1))
             .map_err(ctx("apply"))?;
+        // A refused range would make the catalog smaller than the one
+        // reported: stop instead.
+        if !matches!(outcome, synod::ApplyOutcome::Applied { .. }) {
+            return Err(format!("range {r} of {ranges} was not applied: {outcome:?}"));
+        }
         if let Some(pb) = progress {
             if r % 65_536 == 0 {
                 pb.set_position(r);
