@@ -1481,12 +1481,17 @@ mod watching {
     use synod::{ApplyOutcome, Index};
 
     /// Collects the events of `w` until one at `last` or later arrived.
-    fn events_until(w: &synod::node::watch::Watch, last: Index) -> Vec<WatchItem> {
+    fn events_until(w: &mut synod::node::watch::Watch, last: Index) -> Vec<WatchItem> {
         let mut got = Vec::new();
         loop {
             match w.next(Duration::from_secs(10)) {
                 Ok(item) => {
-                    let done = matches!(&item, WatchItem::Event(e) if e.index >= last);
+                    let done = match &item {
+                        WatchItem::Event(e) => e.index >= last,
+                        // The catalog as of `last` or later covers it.
+                        WatchItem::Snapshot(v) => v.applied().0 >= last,
+                        WatchItem::Role { .. } => false,
+                    };
                     got.push(item);
                     if done {
                         return got;
@@ -1518,7 +1523,7 @@ mod watching {
         let leader = c.nodes[l].as_ref().unwrap();
         let follower = c.nodes[(l + 1) % 3].as_ref().unwrap();
         let from = Index(follower.view().unwrap().applied().0 .0 + 1);
-        let w = follower.watch(from).unwrap();
+        let mut w = follower.watch(from).unwrap();
         let acked = std::sync::Mutex::new(Vec::new());
         std::thread::scope(|s| {
             for t in 0..4 {
@@ -1536,7 +1541,7 @@ mod watching {
         let mut acked = acked.into_inner().unwrap();
         acked.sort();
         let last = acked.last().unwrap().0;
-        let items = events_until(&w, last);
+        let items = events_until(&mut w, last);
         let indexes = event_indexes(&items);
         assert!(
             indexes.windows(2).all(|p| p[0] < p[1]),
@@ -1561,75 +1566,75 @@ mod watching {
             );
         }
         // The same events again, from the history, for a later watcher.
-        let again = follower.watch(from).unwrap();
-        let replay = events_until(&again, last);
+        let mut again = follower.watch(from).unwrap();
+        let replay = events_until(&mut again, last);
         assert_eq!(event_indexes(&replay), indexes);
     }
 
     /// A watch that starts before what the member keeps gets the catalog
-    /// first, then what follows; a watcher that falls behind its bound is
-    /// cut with where to resume, and resuming there misses nothing; a
-    /// shutdown ends every watch with the reason.
+    /// first, then what follows; a watcher that falls so far behind that
+    /// the history moved on gets the catalog as it is, then carries on: it
+    /// is never cut and never misses silently; a shutdown ends every watch
+    /// with the reason, after what it was still owed.
     #[test]
-    fn history_limits_cuts_and_stops_are_said_never_silent() {
+    fn history_limits_and_stops_are_said_never_silent() {
         let mut c = Cluster::new(1);
         c.leader(Duration::from_secs(5));
         c.nodes[0].take().unwrap().shutdown();
-        let node = c.start_with(0, None, |o| {
-            // 22 events below: the first four leave the history.
-            o.watch_history = 18;
-            o.watch_queue = 5;
-        });
+        let node = c.start_with(0, None, |o| o.watch_history = 8);
         c.leader_of(&node);
         let me = c.names[0].clone();
         let first = node.propose(transition("h0", &me, 1), T).unwrap().index;
-        let slow = node.watch(Index(first.0 + 1)).unwrap();
+        let mut slow = node.watch(Index(first.0 + 1)).unwrap();
+        // Reads two events, then stops reading while 18 more commit.
+        let mut early = Vec::new();
         let mut last = first;
         for i in 1..20 {
             last = node
                 .propose(transition(&format!("h{i}"), &me, 1), T)
                 .unwrap()
                 .index;
+            if i == 2 {
+                while early.len() < 2 {
+                    if let WatchItem::Event(e) = slow.next(T).unwrap() {
+                        early.push(e.index.0);
+                    }
+                }
+            }
         }
-        // Too old for the history: the catalog as of now, then events.
-        let old = node.watch(first).unwrap();
-        match old.next(T).unwrap() {
-            WatchItem::Snapshot(v) => {
+        assert_eq!(early, vec![first.0 + 1, first.0 + 2]);
+        // Too old for the history of 8: the catalog as of now, then events.
+        let mut old = node.watch(first).unwrap();
+        let mut items = vec![old.next(T).unwrap(), old.next(T).unwrap()];
+        items.retain(|i| !matches!(i, WatchItem::Role { .. }));
+        match items.first() {
+            Some(WatchItem::Snapshot(v)) => {
                 assert!(v.applied().0 >= last);
                 assert!(v.owner(&"h19".parse().unwrap()).is_some());
             }
             other => panic!("{other:?}"),
         }
         let next = node.propose(transition("after", &me, 1), T).unwrap().index;
-        assert_eq!(event_indexes(&events_until(&old, next)), vec![next.0]);
-        // The slow watcher: five items, then the cut, saying where to resume.
-        let mut seen = Vec::new();
-        let resume = loop {
-            match slow.next(T) {
-                Ok(WatchItem::Event(e)) => seen.push(e.index.0),
-                Ok(_) => {}
-                Err(WatchError::Lagged { resume_from, limit }) => {
-                    assert_eq!(limit, 5);
-                    break resume_from;
-                }
-                Err(e) => panic!("{e}"),
-            }
-        };
-        assert!(!seen.is_empty() && seen.len() <= 5, "{seen:?}");
-        assert_eq!(resume.0, seen.last().unwrap() + 1);
-        assert_eq!(
-            slow.next(T)
-                .err()
-                .map(|e| matches!(e, WatchError::Lagged { .. })),
-            Some(true)
+        assert_eq!(event_indexes(&events_until(&mut old, next)), vec![next.0]);
+        // The slow watcher: the history moved past it, so it gets the catalog
+        // as it is, then what follows; nothing after the snapshot is missed.
+        let rest = events_until(&mut slow, next);
+        let snapshot_at = rest
+            .iter()
+            .find_map(|i| match i {
+                WatchItem::Snapshot(v) => Some(v.applied().0 .0),
+                _ => None,
+            })
+            .expect("the slow watcher was told the history moved on");
+        assert!(snapshot_at >= last.0);
+        // What follows the snapshot comes after it, up to the last commit.
+        let after: Vec<u64> = event_indexes(&rest);
+        assert!(
+            after.iter().all(|i| *i > snapshot_at),
+            "{after:?} after {snapshot_at}"
         );
-        // Resuming where it was cut (still within the history) misses
-        // nothing.
-        let resumed = node.watch(resume).unwrap();
-        let rest = event_indexes(&events_until(&resumed, next));
-        assert_eq!(rest.first().copied(), Some(resume.0));
-        assert_eq!(rest.last().copied(), Some(next.0));
-        let live = node.watch(Index(next.0 + 1)).unwrap();
+        assert!(snapshot_at >= next.0 || after.last() == Some(&next.0));
+        let mut live = node.watch(Index(next.0 + 1)).unwrap();
         node.shutdown();
         let mut end = live.next(T);
         while let Ok(WatchItem::Role { .. }) = end {
@@ -1648,7 +1653,7 @@ mod watching {
         let l = c.leader(Duration::from_secs(5));
         let (f1, f2) = ((l + 1) % 3, (l + 2) % 3);
         let from = Index(c.nodes[f1].as_ref().unwrap().view().unwrap().applied().0 .0 + 1);
-        let w = c.nodes[f1].as_ref().unwrap().watch(from).unwrap();
+        let mut w = c.nodes[f1].as_ref().unwrap().watch(from).unwrap();
         let mut acked = Vec::new();
         for i in 0..10 {
             let owner = c.names[f1].clone();
@@ -1661,7 +1666,7 @@ mod watching {
                     .index,
             );
         }
-        let before = events_until(&w, *acked.last().unwrap());
+        let before = events_until(&mut w, *acked.last().unwrap());
         c.nodes[l].take().unwrap().shutdown();
         let l2 = c.leader(Duration::from_secs(10));
         for i in 0..10 {
@@ -1676,7 +1681,7 @@ mod watching {
             );
         }
         let last = *acked.last().unwrap();
-        let after = events_until(&w, last);
+        let after = events_until(&mut w, last);
         let mut all = event_indexes(&before);
         all.extend(event_indexes(&after));
         assert!(all.windows(2).all(|p| p[0] < p[1]), "{all:?}");
@@ -1685,8 +1690,8 @@ mod watching {
         }
         // A watcher that resumes on the other member from the middle.
         let mid = Index(event_indexes(&before).last().unwrap() + 1);
-        let other = c.nodes[f2].as_ref().unwrap().watch(mid).unwrap();
-        let rest = event_indexes(&events_until(&other, last));
+        let mut other = c.nodes[f2].as_ref().unwrap().watch(mid).unwrap();
+        let rest = event_indexes(&events_until(&mut other, last));
         let expected: Vec<u64> = all.iter().copied().filter(|i| *i >= mid.0).collect();
         assert_eq!(rest, expected);
         // The follower's own role changes are in its feed too.

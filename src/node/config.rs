@@ -29,7 +29,6 @@
 //! max_pending_calls = 4096         # calls in flight; past it: Overloaded
 //! max_inbound_messages = 4096      # peer messages waiting for the driver
 //! watch_history = 65536            # recent entries kept for watches
-//! watch_queue = 65536              # items one watcher may have waiting
 //!
 //! [admin]
 //! metrics_listen = "127.0.0.1:9401"  # optional HTTP GET /metrics ("9401": loopback)
@@ -176,7 +175,6 @@ struct RawEngine {
     max_pending_calls: Option<usize>,
     max_inbound_messages: Option<usize>,
     watch_history: Option<usize>,
-    watch_queue: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -271,8 +269,6 @@ pub struct NodeConfig {
     pub max_inbound_messages: usize,
     /// `engine.watch_history` ([`crate::NodeOptions::watch_history`]).
     pub watch_history: usize,
-    /// `engine.watch_queue` ([`crate::NodeOptions::watch_queue`]).
-    pub watch_queue: usize,
     /// Most inbound connections (peers and clients) served at once; more
     /// are refused.
     pub max_inbound: usize,
@@ -507,14 +503,11 @@ impl NodeConfig {
             ));
         }
         let watch_history = raw.engine.watch_history.unwrap_or(defaults.watch_history);
-        let watch_queue = raw.engine.watch_queue.unwrap_or(defaults.watch_queue);
-        for (name, v) in [
-            ("engine.watch_history", watch_history),
-            ("engine.watch_queue", watch_queue),
-        ] {
-            if v == 0 {
-                return Err(invalid(name, "at least 1 is needed".into()));
-            }
+        if watch_history == 0 {
+            return Err(invalid(
+                "engine.watch_history",
+                "at least 1 is needed".into(),
+            ));
         }
         let max_inbound = raw.transport.max_inbound.unwrap_or(DEFAULT_MAX_INBOUND);
         if max_inbound == 0 {
@@ -557,7 +550,6 @@ impl NodeConfig {
             max_pending_calls,
             max_inbound_messages,
             watch_history,
-            watch_queue,
             max_inbound,
             max_client_connections_per_identity,
             revocation,
@@ -787,8 +779,8 @@ election_ticks = 15
         )
         .expect("valid");
         assert_eq!((c.max_pending_calls, c.max_inbound_messages), (9, 10));
-        let e = refused(&GOOD.replace("[engine]", "[engine]\nwatch_queue = 0"));
-        assert!(e.contains("engine.watch_queue"), "{e}");
+        let e = refused(&GOOD.replace("[engine]", "[engine]\nwatch_history = 0"));
+        assert!(e.contains("engine.watch_history"), "{e}");
         let e = refused(&GOOD.replace("[engine]", "[engine]\nmax_pending_calls = 0"));
         assert!(e.contains("engine.max_pending_calls"), "{e}");
         let e = refused(&format!("{GOOD}[transport]\nmax_outbound = 3\n"));

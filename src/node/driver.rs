@@ -194,7 +194,7 @@ pub(crate) struct Shared {
     pub applied: Mutex<Index>,
     pub applied_changed: std::sync::Condvar,
     /// The change feed's history and watchers.
-    pub hub: Mutex<super::watch::Hub>,
+    pub hub: Arc<super::watch::Hub>,
 }
 
 impl Shared {
@@ -359,11 +359,7 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
                     // proposal committed reads it here at once.
                     let view = self.shared.publish_view(self.replica.catalog());
                     let applied = self.replica.take_applied();
-                    self.shared
-                        .hub
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .applied(applied, &view);
+                    self.shared.hub.applied(applied, &view);
                     self.complete(done);
                     // Removed: it lingers (answering peers that may still
                     // need its vote) and asks its peers, once an election
@@ -630,11 +626,7 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
     }
 
     fn fail_all(&mut self, err: ProposeError) {
-        self.shared
-            .hub
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .stop(err.clone());
+        self.shared.hub.stop(err.clone());
         for w in self.transfers.drain(..) {
             let _ = w.reply.send(Err(err.clone()));
         }
@@ -662,8 +654,6 @@ impl<S: ReplicaStore, T: Transport> Driver<S, T> {
         self.record_metrics(&status);
         self.shared
             .hub
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
             .role(status.role, status.term, status.leader.clone());
         *self.shared.status.lock().unwrap_or_else(|p| p.into_inner()) = status;
         // Who this member talks to changes with the catalog's members and

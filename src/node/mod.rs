@@ -99,9 +99,6 @@ pub struct NodeOptions {
     /// start in the past ([`Node::watch`]); an older start gets a snapshot
     /// of the catalog first.
     pub watch_history: usize,
-    /// How many items one watcher may have waiting before it is cut
-    /// ([`watch::WatchError::Lagged`]).
-    pub watch_queue: usize,
 }
 
 impl NodeOptions {
@@ -115,7 +112,6 @@ impl NodeOptions {
             max_pending_calls: 4096,
             max_inbound_messages: 4096,
             watch_history: 65_536,
-            watch_queue: 65_536,
         }
     }
 }
@@ -194,11 +190,7 @@ impl Node {
             gate: Mutex::new(true),
             open: std::sync::atomic::AtomicBool::new(true),
             view: arc_swap::ArcSwap::new(Arc::clone(&first_view)),
-            hub: Mutex::new(watch::Hub::new(
-                first_view,
-                options.watch_history,
-                options.watch_queue,
-            )),
+            hub: watch::Hub::new(first_view, options.watch_history),
             applied: Mutex::new(replica.catalog().applied().0),
             applied_changed: std::sync::Condvar::new(),
         });

@@ -349,7 +349,6 @@ pub fn start_member(config: &NodeConfig) -> Result<RunningMember, RunError> {
     options.max_pending_calls = config.max_pending_calls;
     options.max_inbound_messages = config.max_inbound_messages;
     options.watch_history = config.watch_history;
-    options.watch_queue = config.watch_queue;
     let node = Arc::new(Node::start(options, store, move |inbox| {
         transport.attach(inbox)
     })?);

@@ -117,7 +117,6 @@ impl ClientService {
             .and_then(|()| self.node.watch(from).map_err(ClientError::from));
         Some(match started {
             Ok(watch) => Box::new(WatchStream {
-                node: Arc::clone(&self.node),
                 watch,
                 ended: false,
             }),
@@ -270,12 +269,10 @@ impl ClientService {
 }
 
 /// A watch on the wire: batches of what the member's [`Watch`] yields, an
-/// empty batch as a heartbeat, then the error that ended it. A watcher the
-/// member cut for falling behind (this connection writes slower than the
-/// member applies) is resubscribed where it was cut: from the history, or
-/// after a `Compacted` item; the client sees no gap either way.
+/// empty batch as a heartbeat, then the error that ended it. A connection
+/// that writes slower than the member applies falls behind in the member's
+/// history, and past it gets a `Compacted` item: never a silent gap.
 struct WatchStream {
-    node: Arc<Node>,
     watch: Watch,
     ended: bool,
 }
@@ -307,37 +304,15 @@ impl crate::transport::tcp::ResponseStream for WatchStream {
         if self.ended {
             return None;
         }
-        let mut batch = Vec::new();
-        let mut next = self.watch.next(wait);
-        loop {
-            match next {
-                Ok(item) => batch.push(wire_item(item)),
-                Err(WatchError::Timeout(_)) => break,
-                Err(WatchError::Lagged { resume_from, .. }) => match self.node.watch(resume_from) {
-                    Ok(w) => self.watch = w,
-                    Err(e) => {
-                        self.ended = true;
-                        return Some(Response::Error(ClientError::from(e)).encode());
-                    }
-                },
-                Err(WatchError::Stopped(e)) => {
-                    if batch.is_empty() {
-                        self.ended = true;
-                        return Some(Response::Error(ClientError::from(e)).encode());
-                    }
-                    // What came before the stop goes first; the error next.
-                    break;
-                }
+        match self.watch.next_batch(MAX_WATCH_BATCH, wait) {
+            Ok(items) => Some(Response::Watch(items.into_iter().map(wire_item).collect()).encode()),
+            // Nothing new: an empty batch says the stream is alive.
+            Err(WatchError::Timeout(_)) => Some(Response::Watch(Vec::new()).encode()),
+            Err(WatchError::Stopped(e)) => {
+                self.ended = true;
+                Some(Response::Error(ClientError::from(e)).encode())
             }
-            if batch.len() >= MAX_WATCH_BATCH {
-                break;
-            }
-            next = match self.watch.try_next() {
-                Some(n) => n,
-                None => break,
-            };
         }
-        Some(Response::Watch(batch).encode())
     }
 }
 

@@ -4,17 +4,18 @@
 //! own role changes.
 //!
 //! The driver records what it applies (the replica's applied record) and
-//! pushes it to a [`Hub`] after publishing the catalog view those entries
-//! produced. The hub keeps the most recent events in a ring
-//! ([`NodeOptions::watch_history`](super::NodeOptions::watch_history)), so a
-//! watch may start in the recent past; one that starts before what the ring
-//! covers (the member restarted, installed a snapshot, or the ring moved
-//! on) first gets the catalog as of the ring's start
-//! ([`WatchItem::Snapshot`]) and then every event after it: never a silent
-//! gap. A watcher that falls more than
-//! [`NodeOptions::watch_queue`](super::NodeOptions::watch_queue) items
-//! behind is cut ([`WatchError::Lagged`], saying where to resume); the
-//! driver never waits for a watcher.
+//! appends it to the member's [`Hub`], a ring of the most recent events
+//! ([`NodeOptions::watch_history`](super::NodeOptions::watch_history)),
+//! after publishing the catalog view those entries produced, and wakes the
+//! watchers with one notification. Each [`Watch`] is a cursor (the next
+//! index it owes) that reads the ring itself: the driver does O(1) work per
+//! event however many watch, and a watcher costs no memory of its own. A
+//! watch may start in the recent past; one whose cursor is before what the
+//! ring covers (it started too early, the member restarted or installed a
+//! snapshot, or it fell so far behind that the ring moved on) gets the
+//! catalog as it is ([`WatchItem::Snapshot`]) and then every event after
+//! it: never a silent gap, and a slow watcher is never cut. Role changes
+//! are coalesced: a watcher sees the member's latest role.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
@@ -89,94 +90,77 @@ pub enum WatchError {
     /// No item within the timeout; the watch goes on.
     #[error("no change within {0:?}")]
     Timeout(Duration),
-    /// The watcher fell too far behind and was cut; watch again from
-    /// `resume_from` (nothing before it was missed).
-    #[error("the watcher fell more than {limit} items behind and was cut; resume from index {resume_from}")]
-    Lagged {
-        /// The first event index not delivered.
-        resume_from: Index,
-        /// The queue bound it passed.
-        limit: usize,
-    },
     /// The member stopped (with why).
     #[error(transparent)]
     Stopped(ProposeError),
 }
 
-#[derive(Debug, Default)]
-struct QueueState {
-    items: VecDeque<WatchItem>,
-    /// The index of the next event this watcher is owed (for `Lagged`).
-    next_index: Index,
-    end: Option<WatchError>,
-    dropped: bool,
-}
-
-/// One watcher's queue, shared by the hub (which pushes) and the
-/// [`Watch`] (which pops).
 #[derive(Debug)]
-struct Queue {
-    state: Mutex<QueueState>,
-    ready: Condvar,
-    limit: usize,
+struct HubState {
+    /// The most recent events, in index order.
+    ring: VecDeque<Arc<WatchEvent>>,
+    /// Every event after this index is in `ring` (or was no event: engine
+    /// entries).
+    covered_from: Index,
+    /// The view as of the last index appended.
+    view: Arc<CatalogView>,
+    /// The member's role, and how many times it changed.
+    role: Option<(Role, Term, Option<LeaderHint>)>,
+    role_changes: u64,
+    end: Option<WatchError>,
 }
 
-impl Queue {
-    /// Queues `item` unless the watcher is gone or cut; false means drop it
-    /// from the hub.
-    fn push(&self, item: WatchItem) -> bool {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if s.dropped || s.end.is_some() {
-            return false;
-        }
-        if s.items.len() >= self.limit {
-            // Cut: what is queued stays deliverable, then the error.
-            s.end = Some(WatchError::Lagged {
-                resume_from: s.next_index,
-                limit: self.limit,
-            });
-            drop(s);
-            self.ready.notify_all();
-            return false;
-        }
-        match &item {
-            WatchItem::Event(e) => s.next_index = Index(e.index.0 + 1),
-            WatchItem::Snapshot(v) => s.next_index = Index(v.applied().0 .0 + 1),
-            WatchItem::Role { .. } => {}
-        }
-        s.items.push_back(item);
-        drop(s);
-        self.ready.notify_all();
-        true
-    }
-
-    fn end(&self, why: WatchError) {
-        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if s.end.is_none() {
-            s.end = Some(why);
-        }
-        drop(s);
-        self.ready.notify_all();
-    }
+/// The member's watch hub: recent history, shared by every watcher.
+#[derive(Debug)]
+pub(crate) struct Hub {
+    state: Mutex<HubState>,
+    changed: Condvar,
+    capacity: usize,
 }
 
-/// A change feed from one member; see the module docs. Dropping it
-/// unsubscribes.
+/// A change feed from one member; see the module docs. Cheap: a cursor
+/// into the member's history.
 #[derive(Debug)]
 pub struct Watch {
-    queue: Arc<Queue>,
+    hub: Arc<Hub>,
+    /// The index of the next event owed.
+    next_index: Index,
+    /// The role changes already reported.
+    roles_seen: u64,
 }
 
 impl Watch {
     /// The next item, waiting at most `timeout` (a huge timeout waits as long
-    /// as it takes). Items queued before a cut or a stop are delivered
-    /// first; then the error, every time.
-    pub fn next(&self, timeout: Duration) -> Result<WatchItem, WatchError> {
+    /// as it takes). Once the member stopped: the items still owed, then
+    /// [`WatchError::Stopped`], every time.
+    pub fn next(&mut self, timeout: Duration) -> Result<WatchItem, WatchError> {
+        let mut batch = self.next_batch(1, timeout)?;
+        batch.pop().ok_or(WatchError::Timeout(timeout))
+    }
+
+    /// The next item if one is ready now.
+    pub fn try_next(&mut self) -> Option<Result<WatchItem, WatchError>> {
+        match self.next_batch(1, Duration::ZERO) {
+            Ok(mut b) => b.pop().map(Ok),
+            Err(WatchError::Timeout(_)) => None,
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// Up to `max` items (at least one), waiting at most `timeout` for the
+    /// first.
+    pub fn next_batch(
+        &mut self,
+        max: usize,
+        timeout: Duration,
+    ) -> Result<Vec<WatchItem>, WatchError> {
         let deadline = deadline_after(Instant::now(), timeout);
-        let mut s = self.queue.state.lock().unwrap_or_else(|p| p.into_inner());
+        let hub = Arc::clone(&self.hub);
+        let mut s = hub.state.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            if let Some(item) = s.items.pop_front() {
-                return Ok(item);
+            let batch = self.take(&s, max.max(1));
+            if !batch.is_empty() {
+                return Ok(batch);
             }
             if let Some(e) = &s.end {
                 return Err(e.clone());
@@ -185,112 +169,80 @@ impl Watch {
             if left.is_zero() {
                 return Err(WatchError::Timeout(timeout));
             }
-            s = self
-                .queue
-                .ready
+            s = hub
+                .changed
                 .wait_timeout(s, left)
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
     }
 
-    /// The next item if one is queued now.
-    pub fn try_next(&self) -> Option<Result<WatchItem, WatchError>> {
-        let mut s = self.queue.state.lock().unwrap_or_else(|p| p.into_inner());
-        match s.items.pop_front() {
-            Some(item) => Some(Ok(item)),
-            None => s.end.clone().map(Err),
+    /// What is ready for this cursor in `s`, at most `max` items.
+    fn take(&mut self, s: &HubState, max: usize) -> Vec<WatchItem> {
+        let mut out = Vec::new();
+        if s.role_changes > self.roles_seen {
+            self.roles_seen = s.role_changes;
+            if let Some((role, term, leader)) = &s.role {
+                out.push(WatchItem::Role {
+                    role: *role,
+                    term: *term,
+                    leader: leader.clone(),
+                });
+            }
         }
+        if self.next_index <= s.covered_from && out.len() < max {
+            // Before what the history holds: the catalog as it is, then
+            // what follows it.
+            let at = s.view.applied().0;
+            out.push(WatchItem::Snapshot(Arc::clone(&s.view)));
+            self.next_index = Index(at.0.saturating_add(1));
+        }
+        let start = s.ring.partition_point(|e| e.index < self.next_index);
+        for e in s.ring.range(start..) {
+            if out.len() >= max {
+                break;
+            }
+            out.push(WatchItem::Event(Arc::clone(e)));
+            self.next_index = Index(e.index.0.saturating_add(1));
+        }
+        out
     }
-}
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let mut s = self.queue.state.lock().unwrap_or_else(|p| p.into_inner());
-        s.dropped = true;
-        s.items.clear();
-    }
-}
-
-/// The member's watch hub: recent history and the live watchers. Locked
-/// briefly by the driver (to push) and by `Node::watch` (to subscribe).
-#[derive(Debug)]
-pub(crate) struct Hub {
-    ring: VecDeque<Arc<WatchEvent>>,
-    capacity: usize,
-    queue_limit: usize,
-    /// Every event after this index is in `ring` (or was never an event:
-    /// engine entries).
-    covered_from: Index,
-    /// The view as of the last index pushed.
-    view: Arc<CatalogView>,
-    watchers: Vec<Arc<Queue>>,
-    last_role: Option<(Role, Term, Option<LeaderHint>)>,
-    end: Option<WatchError>,
 }
 
 impl Hub {
-    pub fn new(view: Arc<CatalogView>, capacity: usize, queue_limit: usize) -> Hub {
-        Hub {
-            ring: VecDeque::new(),
+    pub fn new(view: Arc<CatalogView>, capacity: usize) -> Arc<Hub> {
+        Arc::new(Hub {
+            state: Mutex::new(HubState {
+                ring: VecDeque::new(),
+                covered_from: view.applied().0,
+                view,
+                role: None,
+                role_changes: 0,
+                end: None,
+            }),
+            changed: Condvar::new(),
             capacity: capacity.max(1),
-            queue_limit: queue_limit.max(1),
-            covered_from: view.applied().0,
-            view,
-            watchers: Vec::new(),
-            last_role: None,
-            end: None,
-        }
+        })
     }
 
     /// A new watcher of every event from index `from` on.
-    pub fn subscribe(&mut self, from: Index) -> Watch {
-        let queue = Arc::new(Queue {
-            state: Mutex::new(QueueState {
-                next_index: from,
-                ..QueueState::default()
-            }),
-            ready: Condvar::new(),
-            // The backlog it is handed counts against the bound too.
-            limit: self.queue_limit.max(self.ring.len() + 1),
-        });
-        if let Some(e) = &self.end {
-            queue.end(e.clone());
-            return Watch { queue };
+    pub fn subscribe(self: &Arc<Self>, from: Index) -> Watch {
+        Watch {
+            hub: Arc::clone(self),
+            next_index: from,
+            // A new watcher learns the member's role at once.
+            roles_seen: 0,
         }
-        if from.0 <= self.covered_from.0 {
-            // Before what the ring covers: the catalog as of its start is
-            // all there is; the ring's events follow it.
-            // (The view as of the ring's start is gone: the latest one
-            // reflects the ring's events too, so they are skipped.)
-            let start = Arc::clone(&self.view);
-            let at = start.applied().0;
-            queue.push(WatchItem::Snapshot(start));
-            for e in self.ring.iter().filter(|e| e.index > at) {
-                queue.push(WatchItem::Event(Arc::clone(e)));
-            }
-        } else {
-            for e in self.ring.iter().filter(|e| e.index >= from) {
-                queue.push(WatchItem::Event(Arc::clone(e)));
-            }
-        }
-        if let Some((role, term, leader)) = &self.last_role {
-            queue.push(WatchItem::Role {
-                role: *role,
-                term: *term,
-                leader: leader.clone(),
-            });
-        }
-        self.watchers.push(Arc::clone(&queue));
-        Watch { queue }
     }
 
     /// What the driver applied since its last turn, and the view it
     /// published for it.
-    pub fn applied(&mut self, applied: Vec<Applied>, view: &Arc<CatalogView>) {
-        if applied.is_empty() && Arc::ptr_eq(view, &self.view) {
+    pub fn applied(&self, applied: Vec<Applied>, view: &Arc<CatalogView>) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if applied.is_empty() && Arc::ptr_eq(view, &s.view) {
             return;
         }
+        let mut changed = false;
         for a in applied {
             match a {
                 Applied::Entry {
@@ -300,60 +252,58 @@ impl Hub {
                     outcome,
                     ..
                 } => {
-                    let e = Arc::new(WatchEvent {
+                    s.ring.push_back(Arc::new(WatchEvent {
                         index,
                         term,
                         entry,
                         outcome,
-                    });
-                    self.ring.push_back(Arc::clone(&e));
-                    if self.ring.len() > self.capacity {
-                        if let Some(old) = self.ring.pop_front() {
-                            self.covered_from = old.index;
+                    }));
+                    if s.ring.len() > self.capacity {
+                        if let Some(old) = s.ring.pop_front() {
+                            s.covered_from = old.index;
                         }
                     }
-                    self.watchers
-                        .retain(|w| w.push(WatchItem::Event(Arc::clone(&e))));
+                    changed = true;
                 }
                 Applied::Engine { .. } => {}
                 Applied::Snapshot { index, .. } => {
                     // Everything up to `index` was replaced: the history
-                    // before it is gone, and watchers get the new state.
-                    self.ring.clear();
-                    self.covered_from = index;
-                    let v = Arc::clone(view);
-                    self.watchers
-                        .retain(|w| w.push(WatchItem::Snapshot(Arc::clone(&v))));
+                    // before it is gone; cursors before it get the new state.
+                    s.ring.clear();
+                    s.covered_from = index;
+                    changed = true;
                 }
             }
         }
-        self.view = Arc::clone(view);
+        s.view = Arc::clone(view);
+        drop(s);
+        if changed {
+            self.changed.notify_all();
+        }
     }
 
     /// The member's role, term or leader as of the driver's last turn.
-    pub fn role(&mut self, role: raft::StateRole, term: Term, leader: Option<LeaderHint>) {
+    pub fn role(&self, role: raft::StateRole, term: Term, leader: Option<LeaderHint>) {
         let now = (Role::of(role), term, leader);
-        if self.last_role.as_ref() == Some(&now) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if s.role.as_ref() == Some(&now) {
             return;
         }
-        self.last_role = Some(now.clone());
-        let (role, term, leader) = now;
-        self.watchers.retain(|w| {
-            w.push(WatchItem::Role {
-                role,
-                term,
-                leader: leader.clone(),
-            })
-        });
+        s.role = Some(now);
+        s.role_changes += 1;
+        drop(s);
+        self.changed.notify_all();
     }
 
-    /// The member stopped: every watcher, present and future, is told why.
-    pub fn stop(&mut self, why: ProposeError) {
-        let e = WatchError::Stopped(why);
-        for w in self.watchers.drain(..) {
-            w.end(e.clone());
+    /// The member stopped: every watcher, present and future, is told why
+    /// (after the events it is still owed).
+    pub fn stop(&self, why: ProposeError) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if s.end.is_none() {
+            s.end = Some(WatchError::Stopped(why));
         }
-        self.end = Some(e);
+        drop(s);
+        self.changed.notify_all();
     }
 }
 
@@ -363,15 +313,10 @@ impl super::Node {
     /// resume; `Index(0)` or `Index(1)`: from the start of what this member
     /// keeps, as a snapshot), in log order, each once, with its outcome; and
     /// this member's role changes. See [`watch`](self) for the history it
-    /// keeps and how a slow watcher is cut. The stopped error on a stopped
-    /// member.
+    /// keeps and what a watcher that starts or falls before it gets. The
+    /// stopped error on a stopped member.
     pub fn watch(&self, from: Index) -> Result<Watch, ProposeError> {
         self.running()?;
-        Ok(self
-            .shared
-            .hub
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .subscribe(from))
+        Ok(self.shared.hub.subscribe(from))
     }
 }

@@ -163,7 +163,9 @@ pub fn build_catalog_dir(
         // A refused range would make the catalog smaller than the one
         // reported: stop instead.
         if !matches!(outcome, synod::ApplyOutcome::Applied { .. }) {
-            return Err(format!("range {r} of {ranges} was not applied: {outcome:?}"));
+            return Err(format!(
+                "range {r} of {ranges} was not applied: {outcome:?}"
+            ));
         }
         if let Some(pb) = progress {
             if r % 65_536 == 0 {
