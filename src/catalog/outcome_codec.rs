@@ -40,6 +40,16 @@ pub(crate) fn put_outcome(w: &mut Writer, outcome: &ApplyOutcome) {
     }
 }
 
+impl RecordedOutcome {
+    /// The length of its encoding in the catalog snapshot (its table entry's
+    /// share of the session table's byte bound).
+    pub fn encoded_len(&self) -> usize {
+        let mut w = Writer::new();
+        put_recorded(&mut w, self);
+        w.finish().len()
+    }
+}
+
 /// Writes a recorded outcome: index, term, outcome.
 pub(crate) fn put_recorded(w: &mut Writer, r: &RecordedOutcome) {
     w.u64(r.index.0);

@@ -57,15 +57,6 @@ pub struct RecordedOutcome {
     pub outcome: ApplyOutcome,
 }
 
-impl RecordedOutcome {
-    /// The length of its encoding in the catalog snapshot.
-    pub fn encoded_len(&self) -> usize {
-        let mut w = crate::entry::codec::Writer::new();
-        super::outcome_codec::put_recorded(&mut w, self);
-        w.finish().len()
-    }
-}
-
 /// What the table says about a proposal's session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionCheck {

@@ -262,12 +262,12 @@ pub struct NodeConfig {
     /// The optional metrics HTTP listener's address (`host:port`; a bare
     /// port in the file is [`DEFAULT_METRICS_HOST`]).
     pub metrics_listen: Option<String>,
-    /// `engine.max_pending_calls` ([`crate::NodeOptions::max_pending_calls`]).
+    /// `engine.max_pending_calls` ([`super::NodeOptions::max_pending_calls`]).
     pub max_pending_calls: usize,
     /// `engine.max_inbound_messages`
-    /// ([`crate::NodeOptions::max_inbound_messages`]).
+    /// ([`super::NodeOptions::max_inbound_messages`]).
     pub max_inbound_messages: usize,
-    /// `engine.watch_history` ([`crate::NodeOptions::watch_history`]).
+    /// `engine.watch_history` ([`super::NodeOptions::watch_history`]).
     pub watch_history: usize,
     /// Most inbound connections (peers and clients) served at once; more
     /// are refused.
@@ -481,7 +481,7 @@ impl NodeConfig {
             engine.max_learner_lag = v;
         }
         engine.validate().map_err(|e| invalid("engine", e))?;
-        let defaults = crate::NodeOptions::new(id.clone());
+        let defaults = super::NodeOptions::new(id.clone());
         let max_pending_calls = raw
             .engine
             .max_pending_calls
