@@ -1,10 +1,10 @@
-//! The change feed: [`Node::watch`] hands out a [`Watch`] that yields every
+//! The change feed: [`Node::watch`](super::Node::watch) hands out a [`Watch`] that yields every
 //! committed catalog entry this member applies, with its outcome, in log
 //! order and each exactly once, from a chosen index on; and the member's
 //! own role changes.
 //!
 //! The driver records what it applies (the replica's applied record) and
-//! appends it to the member's [`Hub`], a ring of the most recent events
+//! appends it to the member's hub, a ring of the most recent events
 //! ([`NodeOptions::watch_history`](super::NodeOptions::watch_history)),
 //! after publishing the catalog view those entries produced, and wakes the
 //! watchers with one notification. Each [`Watch`] is a cursor (the next
