@@ -320,3 +320,172 @@ impl super::Node {
         Ok(self.shared.hub.subscribe(from))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Catalog, InitialMember};
+    use crate::entry::{Epoch, MemberKind, NodeId, OwnershipTransition};
+    use proptest::prelude::*;
+
+    /// One step of the driver or of a watcher.
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// The driver applied this many entries (and an engine entry after
+        /// every third).
+        Apply(u8),
+        /// A snapshot from the leader replaced what is applied, this many
+        /// entries ahead.
+        Snapshot(u8),
+        /// Watcher `w` reads up to this many items.
+        Read(u8, u8),
+        /// A new watcher starts this far back from the next index.
+        Start(u8),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            4 => (1u8..6).prop_map(Step::Apply),
+            1 => (1u8..20).prop_map(Step::Snapshot),
+            4 => (0u8..4, 1u8..8).prop_map(|(w, n)| Step::Read(w, n)),
+            1 => (0u8..30).prop_map(Step::Start),
+        ]
+    }
+
+    /// What a watcher has seen: the events in order, or a snapshot that
+    /// covers everything up to its index.
+    #[derive(Default)]
+    struct Seen {
+        /// Every index it is owed from (its start).
+        from: u64,
+        /// The indexes delivered or covered by a snapshot.
+        covered: u64,
+        last_event: u64,
+    }
+
+    proptest! {
+        /// Whatever the driver appends (with snapshots that replace the
+        /// history) and however watchers start and lag behind a small
+        /// history, each watcher's events come in increasing index order,
+        /// once, and every event after its start is either delivered or
+        /// covered by a snapshot it was handed: never skipped silently.
+        #[test]
+        fn watchers_never_miss_or_repeat_an_event(steps in proptest::collection::vec(step(), 1..120)) {
+            let a = NodeId::from_certificate_subject("CN=a").unwrap();
+            let mut catalog = Catalog::bootstrap(&[InitialMember {
+                id: a.clone(),
+                kind: MemberKind::Data,
+                address: "127.0.0.1:1".parse().unwrap(),
+            }])
+            .unwrap();
+            let hub = Hub::new(Arc::new(catalog.view()), 5);
+            let mut index = catalog.applied().0 .0;
+            let mut events: Vec<u64> = Vec::new();
+            let mut watchers: Vec<(Watch, Seen)> = Vec::new();
+            for s in steps {
+                match s {
+                    Step::Apply(n) => {
+                        let mut applied = Vec::new();
+                        for _ in 0..n {
+                            index += 1;
+                            if index % 3 == 0 {
+                                catalog.skip(Index(index), Term(1)).unwrap();
+                                applied.push(Applied::Engine { index: Index(index), term: Term(1) });
+                                continue;
+                            }
+                            let entry = ControlPlaneEntry::OwnershipTransition(OwnershipTransition {
+                                range: format!("r{index}").parse().unwrap(),
+                                new_owner: a.clone(),
+                                epoch: Epoch(1),
+                            });
+                            let outcome = catalog.apply(Index(index), Term(1), &entry).unwrap();
+                            applied.push(Applied::Entry {
+                                index: Index(index),
+                                term: Term(1),
+                                entry,
+                                session: None,
+                                outcome,
+                            });
+                            events.push(index);
+                        }
+                        hub.applied(applied, &Arc::new(catalog.view()));
+                    }
+                    Step::Snapshot(n) => {
+                        // The entries the snapshot covers are never seen as
+                        // events here.
+                        index += u64::from(n);
+                        catalog.skip(Index(index), Term(1)).unwrap();
+                        hub.applied(
+                            vec![Applied::Snapshot { index: Index(index), term: Term(1) }],
+                            &Arc::new(catalog.view()),
+                        );
+                    }
+                    Step::Start(back) => {
+                        let from = (index + 1).saturating_sub(u64::from(back));
+                        watchers.push((
+                            hub.subscribe(Index(from)),
+                            Seen { from, covered: from.saturating_sub(1), last_event: 0 },
+                        ));
+                    }
+                    Step::Read(w, n) => {
+                        let Some((watch, seen)) = watchers.get_mut(usize::from(w)) else { continue };
+                        let items = match watch.next_batch(usize::from(n), Duration::ZERO) {
+                            Ok(items) => items,
+                            Err(WatchError::Timeout(_)) => continue,
+                            Err(e) => panic!("{e}"),
+                        };
+                        for item in items {
+                            match item {
+                                WatchItem::Event(e) => {
+                                    let i = e.index.0;
+                                    prop_assert!(i > seen.last_event, "repeat or out of order: {} after {}", i, seen.last_event);
+                                    prop_assert!(i >= seen.from);
+                                    // Nothing between what was covered and this event
+                                    // was an event.
+                                    let skipped: Vec<u64> = events
+                                        .iter()
+                                        .copied()
+                                        .filter(|x| *x > seen.covered && *x < i)
+                                        .collect();
+                                    prop_assert!(skipped.is_empty(), "skipped {:?} before {}", skipped, i);
+                                    seen.last_event = i;
+                                    seen.covered = i;
+                                }
+                                WatchItem::Snapshot(v) => {
+                                    let at = v.applied().0 .0;
+                                    prop_assert!(at >= seen.covered);
+                                    seen.covered = at;
+                                    seen.last_event = seen.last_event.max(at);
+                                }
+                                WatchItem::Role { .. } => {}
+                            }
+                        }
+                    }
+                }
+            }
+            // Drained, every watcher covers everything applied.
+            for (watch, seen) in &mut watchers {
+                while let Ok(items) = watch.next_batch(64, Duration::ZERO) {
+                    for item in items {
+                        match item {
+                            WatchItem::Event(e) => {
+                                prop_assert!(e.index.0 > seen.last_event);
+                                let skipped = events.iter().any(|x| *x > seen.covered && *x < e.index.0);
+                                prop_assert!(!skipped);
+                                seen.last_event = e.index.0;
+                                seen.covered = e.index.0;
+                            }
+                            WatchItem::Snapshot(v) => {
+                                seen.covered = v.applied().0 .0;
+                                seen.last_event = seen.last_event.max(seen.covered);
+                            }
+                            WatchItem::Role { .. } => {}
+                        }
+                    }
+                }
+                let last_event = events.last().copied().unwrap_or(0);
+                prop_assert!(seen.covered >= last_event.max(seen.from.saturating_sub(1)) || last_event < seen.from);
+            }
+        }
+    }
+}
