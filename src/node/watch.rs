@@ -388,7 +388,7 @@ mod tests {
                         let mut applied = Vec::new();
                         for _ in 0..n {
                             index += 1;
-                            if index % 3 == 0 {
+                            if index.is_multiple_of(3) {
                                 catalog.skip(Index(index), Term(1)).unwrap();
                                 applied.push(Applied::Engine { index: Index(index), term: Term(1) });
                                 continue;
