@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every cargo-fuzz target under fuzz/fuzz_targets for a short budget
 # (FUZZ_SECONDS each, default 20), starting from the checked-in seeds and
-# reproducers in fuzz/corpus/<target>/, so that no target rots. The corpus is
+# reproducers in fuzz/corpus/<target>/ (with fuzz/dicts/<target>.dict as
+# its dictionary when there is one), so that no target rots. The corpus is
 # copied to a temporary directory first: a run never grows the checked-in
 # one. Fails if any target finds a crash, panic, leak, timeout or
 # out-of-memory, or does not build; the input that failed is left in
@@ -39,9 +40,13 @@ for t in "${targets[@]}"; do
   if [ -d "corpus/$t" ]; then
     cp -R "corpus/$t/." "$work/$t/"
   fi
+  dict=()
+  if [ -f "dicts/$t.dict" ]; then
+    dict=(-dict="dicts/$t.dict")
+  fi
   echo "-- $t: ${seconds} s from $(find "$work/$t" -type f | wc -l) inputs"
   if ! cargo +nightly fuzz run --target-dir "$target_dir" "$t" "$work/$t" -- \
-      -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+      -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 ${dict[@]+"${dict[@]}"} \
       -print_final_stats=1 2>"$work/$t.log"; then
     tail -n 40 "$work/$t.log" >&2
     failed+=("$t")

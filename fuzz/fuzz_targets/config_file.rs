@@ -2,9 +2,9 @@
 //! [`NodeConfig::parse`], the loader's validation without the file system.
 //!
 //! Properties: nothing panics; a configuration that is accepted is one a
-//! member can start with (the engine's timing arithmetic at start cannot
-//! overflow: the election timeout, twice the election ticks for the
-//! randomized timeout, the first tick deadline); and it is a fixed point:
+//! member can start with (its timing arithmetic at start cannot overflow or
+//! truncate: the election timeout, and deadlines twice that far); and it is
+//! a fixed point:
 //! rendered back to TOML with every value as parsed (identities trimmed,
 //! paths resolved, a bare metrics port as host:port), it parses to the same
 //! configuration.
@@ -117,18 +117,22 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
 
-    // What a member computes from the engine settings when it starts.
+    // What a member computes from the engine settings when it starts: the
+    // election timeout (from the full tick count, not a truncated one), and
+    // deadlines up to twice that far from now.
     let e = &config.engine;
-    let _ = e.election_timeout();
-    assert!(
-        e.election_ticks.checked_mul(2).is_some(),
-        "election_ticks {} overflows the randomized timeout",
-        e.election_ticks
+    let timeout = e.election_timeout();
+    assert_eq!(
+        timeout.as_nanos(),
+        e.tick_interval.as_nanos() * e.election_ticks as u128,
+        "the election timeout is computed from a truncated tick count"
     );
+    let twice = timeout
+        .checked_mul(2)
+        .expect("twice the election timeout overflows");
     assert!(
-        Instant::now().checked_add(e.tick_interval).is_some(),
-        "tick of {:?} overflows the driver's deadline",
-        e.tick_interval
+        Instant::now().checked_add(twice).is_some(),
+        "a deadline twice the election timeout ({timeout:?}) away overflows"
     );
 
     let rendered = render(&config);
