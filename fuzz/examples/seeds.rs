@@ -10,11 +10,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use raft::eraftpb::{ConfState, Entry, HardState};
+use raft::eraftpb::{Message, MessageType};
 use synod::catalog::AuditRecord;
 use synod::entry::{ClientId, Proposal, ProposalSession};
 use synod::node::protocol::{ClientError, Request, Response, StatusInfo};
 use synod::storage::record::{self, SegmentHead};
-use synod::transport::wire::{encode_hello, encode_hello_ack, frame, FrameKind, Hello, HelloRole};
+use synod::transport::wire::{
+    encode_hello, encode_hello_ack, encode_message, encode_who_is, encode_who_is_answer, frame,
+    snapshot_frames, FrameKind, Hello, HelloRole, WhoIs, WhoIsAnswer, WhoIsMember,
+};
 use synod::{
     Catalog, CatalogVersion, Committed, ControlPlaneEntry, Epoch, FenceStatus,
     ForcedOwnershipTransition, Index, InitialMember, LeaderHint, MemberKind, MembershipChange,
@@ -499,6 +503,73 @@ metrics_listen = "[::]:9405"
     }
 }
 
+fn wire_frames() {
+    let mut heartbeat = Message::default();
+    heartbeat.set_msg_type(MessageType::MsgHeartbeat);
+    heartbeat.to = 2;
+    heartbeat.from = 1;
+    heartbeat.term = 3;
+    heartbeat.commit = 5;
+    let mut append = Message::default();
+    append.set_msg_type(MessageType::MsgAppend);
+    append.to = 2;
+    append.from = 1;
+    append.term = 3;
+    append.log_term = 3;
+    append.index = 5;
+    append.commit = 5;
+    append.set_entries(
+        vec![Entry {
+            index: 6,
+            term: 3,
+            data: Bytes::from(Proposal::bare(entries().remove(1).1).encode()),
+            ..Default::default()
+        }]
+        .into(),
+    );
+    let mut snapshot = Message::default();
+    snapshot.set_msg_type(MessageType::MsgSnapshot);
+    snapshot.to = 2;
+    snapshot.from = 1;
+    snapshot.term = 3;
+    let meta = snapshot.mut_snapshot().mut_metadata();
+    meta.index = 7;
+    meta.term = 3;
+    meta.mut_conf_state().voters = vec![1, 2, 3];
+    snapshot.mut_snapshot().data = Bytes::from(busy_catalog().encode_snapshot());
+    let encoded = |m: &Message| encode_message(m).expect("an encodable message");
+
+    let hello = Hello {
+        role: HelloRole::Peer { peer_id: 1 },
+        identity: Some(id("CN=node-a")),
+    };
+    let mut peer = frame(FrameKind::Hello, &encode_hello(&hello));
+    peer.extend_from_slice(&frame(FrameKind::Raft, &encoded(&heartbeat)));
+    peer.extend_from_slice(&frame(FrameKind::Raft, &encoded(&append)));
+    write("wire_frames", "peer-stream", &peer);
+    write("wire_frames", "message-append", &encoded(&append));
+    let mut who = frame(FrameKind::HelloAck, &encode_hello_ack());
+    who.extend_from_slice(&frame(
+        FrameKind::WhoIs,
+        &encode_who_is(&WhoIs { peer_id: 4 }),
+    ));
+    who.extend_from_slice(&frame(
+        FrameKind::WhoIsAnswer,
+        &encode_who_is_answer(&WhoIsAnswer {
+            peer_id: 4,
+            member: Some(WhoIsMember {
+                identity: id("CN=node-d"),
+                address: "127.0.0.1:7404".parse().expect("an address"),
+            }),
+        }),
+    ));
+    write("wire_frames", "who-is-stream", &who);
+    let chunks: Vec<u8> = snapshot_frames(1, &encoded(&snapshot), 256)
+        .flatten()
+        .collect();
+    write("wire_frames", "snapshot-stream", &chunks);
+}
+
 fn main() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
     if let Ok(dirs) = fs::read_dir(&corpus) {
@@ -518,4 +589,5 @@ fn main() {
     storage_records();
     snapshot_files();
     config_file();
+    wire_frames();
 }
