@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of Synod: Rust (core, C ABI incl. the C and C++ tests, Python
-# extension build), the simulator's seed sweep, and the Python suite.
+# extension build), the simulator's seed sweep, a short run of every fuzz
+# target, and the Python suite.
 # Installs what it needs on a fresh machine (Debian packages via apt-get when
 # run as root, Python packages into a venv under target/).
 set -euo pipefail
@@ -43,6 +44,9 @@ done
 
 echo "== chaos: 60 s of kills, pauses and partitions on 5 member processes"
 ./target/release/synod chaos --seconds 60 --members 5
+
+echo "== fuzz: every cargo-fuzz target for 20 s from its checked-in corpus (nightly)"
+bash tests/fuzz-smoke.sh
 
 if [ -f tests/python/run.sh ]; then
   echo "== python"

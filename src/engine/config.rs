@@ -43,10 +43,19 @@ impl Default for EngineConfig {
     }
 }
 
+/// The longest election timeout (`tick_ms` × `election_ticks`) a
+/// configuration may ask for: a day.
+pub const MAX_ELECTION_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
 impl EngineConfig {
-    /// The base election timeout as wall-clock time.
+    /// The base election timeout as wall-clock time (at most
+    /// [`MAX_ELECTION_TIMEOUT`]: settings past it are refused by
+    /// [`EngineConfig::validate`], and never overflow here).
     pub fn election_timeout(&self) -> Duration {
-        self.tick_interval * self.election_ticks as u32
+        u32::try_from(self.election_ticks)
+            .ok()
+            .and_then(|ticks| self.tick_interval.checked_mul(ticks))
+            .map_or(MAX_ELECTION_TIMEOUT, |t| t.min(MAX_ELECTION_TIMEOUT))
     }
 
     /// Checks the settings raft-rs would otherwise reject or that cannot
@@ -67,6 +76,41 @@ impl EngineConfig {
         if self.max_inflight_msgs == 0 {
             return Err("max_inflight_msgs must be at least 1".into());
         }
+        let timeout = u32::try_from(self.election_ticks)
+            .ok()
+            .and_then(|ticks| self.tick_interval.checked_mul(ticks));
+        if timeout.is_none_or(|t| t > MAX_ELECTION_TIMEOUT) {
+            return Err(format!(
+                "the election timeout (tick_interval × election_ticks) is over {} s (a day)",
+                MAX_ELECTION_TIMEOUT.as_secs()
+            ));
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A host that builds its configuration in code (the C and Python
+    /// bindings, a Rust host) gets an error for an election timeout past a
+    /// day, never an overflow at start.
+    #[test]
+    fn an_election_timeout_past_a_day_is_refused_and_never_overflows() {
+        let huge = EngineConfig {
+            tick_interval: Duration::from_secs(u64::MAX / 2),
+            election_ticks: 5000,
+            ..EngineConfig::default()
+        };
+        assert!(huge.validate().unwrap_err().contains("a day"));
+        assert_eq!(huge.election_timeout(), MAX_ELECTION_TIMEOUT);
+        let wide = EngineConfig {
+            election_ticks: usize::MAX,
+            ..EngineConfig::default()
+        };
+        assert!(wide.validate().is_err());
+        assert_eq!(wide.election_timeout(), MAX_ELECTION_TIMEOUT);
+        assert!(EngineConfig::default().validate().is_ok());
     }
 }

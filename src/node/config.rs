@@ -193,6 +193,8 @@ struct RawTransport {
 /// The default of `transport.max_inbound` (as [`crate::transport::tcp::TcpConfig::new`]).
 pub const DEFAULT_MAX_INBOUND: usize = 64;
 
+pub use crate::engine::config::MAX_ELECTION_TIMEOUT;
+
 /// The host a `metrics_listen` that is only a port (`"9401"`) binds.
 pub const DEFAULT_METRICS_HOST: &str = "127.0.0.1";
 
@@ -481,6 +483,23 @@ impl NodeConfig {
             engine.max_learner_lag = v;
         }
         engine.validate().map_err(|e| invalid("engine", e))?;
+        // The member computes its election timeout (and deadlines twice as
+        // far) from these at start: bounded, they cannot overflow there.
+        let timeout = u32::try_from(engine.election_ticks)
+            .ok()
+            .and_then(|ticks| engine.tick_interval.checked_mul(ticks));
+        if timeout.is_none_or(|t| t > MAX_ELECTION_TIMEOUT) {
+            return Err(invalid(
+                "engine",
+                format!(
+                    "the election timeout, tick_ms × election_ticks ({} ms × {}), is over {} ms \
+                     (a day)",
+                    engine.tick_interval.as_millis(),
+                    engine.election_ticks,
+                    MAX_ELECTION_TIMEOUT.as_millis()
+                ),
+            ));
+        }
         let defaults = super::NodeOptions::new(id.clone());
         let max_pending_calls = raw
             .engine
@@ -791,6 +810,29 @@ election_ticks = 15
         )
         .unwrap();
         assert_eq!(c.max_inbound, 300);
+    }
+
+    #[test]
+    fn an_election_timeout_over_a_day_is_refused() {
+        // The config_file fuzz target's start property: this was accepted,
+        // then the member panicked at start computing its election timeout
+        // (tick_ms × election_ticks overflowed a Duration).
+        let huge = GOOD
+            .replace("tick_ms = 20", "tick_ms = 9000000000000000000")
+            .replace("election_ticks = 15", "election_ticks = 5000");
+        let e = refused(&huge);
+        assert!(e.contains("engine"), "{e}");
+        assert!(e.contains("election timeout"), "{e}");
+        // A count beyond u32 was truncated in that product, not refused.
+        let e = refused(&GOOD.replace("election_ticks = 15", "election_ticks = 4294967306"));
+        assert!(e.contains("election timeout"), "{e}");
+        // Exactly a day is the limit.
+        let day = GOOD
+            .replace("tick_ms = 20", "tick_ms = 86400")
+            .replace("election_ticks = 15", "election_ticks = 1000");
+        let c = NodeConfig::parse(&day, Path::new("n.toml")).expect("a day is allowed");
+        assert_eq!(c.engine.election_timeout(), MAX_ELECTION_TIMEOUT);
+        refused(&day.replace("tick_ms = 86400", "tick_ms = 86401"));
     }
 
     #[test]

@@ -88,23 +88,16 @@ pub enum RemoteError {
     Overloaded(String),
 }
 
+/// The longest error text on the wire, in bytes: a member cuts longer ones
+/// (at a character boundary), a client refuses them.
+const MAX_TEXT: usize = 4096;
+
 fn put_refusal(w: &mut Writer, refusal: &Refusal) {
     // The refusal travels as its code, name and text: clients act on the
     // code and show the text.
     w.u32(refusal.code());
     w.str(refusal.name());
-    let text = refusal.to_string();
-    let cut = text
-        .char_indices()
-        .map(|(i, _)| i)
-        .take_while(|i| *i <= 4000)
-        .last()
-        .unwrap_or(0);
-    w.str(if text.len() <= 4000 {
-        &text
-    } else {
-        &text[..cut]
-    });
+    w.str(clip(&refusal.to_string()));
 }
 
 pub(super) fn put_error(w: &mut Writer, e: &ClientError) {
@@ -159,20 +152,20 @@ pub(super) fn put_error(w: &mut Writer, e: &ClientError) {
 }
 
 fn clip(s: &str) -> &str {
-    if s.len() <= 4000 {
+    if s.len() <= MAX_TEXT {
         return s;
     }
     let cut = s
         .char_indices()
         .map(|(i, _)| i)
-        .take_while(|i| *i <= 4000)
+        .take_while(|i| *i <= MAX_TEXT)
         .last()
         .unwrap_or(0);
     &s[..cut]
 }
 
 fn text(r: &mut Reader<'_>, what: &'static str) -> Result<String, DecodeError> {
-    r.name(what, 4096, |b| {
+    r.name(what, MAX_TEXT, |b| {
         std::str::from_utf8(b)
             .map(str::to_owned)
             .map_err(|_| crate::identity::IdentityError::NotUtf8 { what })

@@ -261,6 +261,33 @@ fn a_catalog_full_refusal_travels_with_its_code_and_name() {
     }
 }
 
+#[test]
+fn an_error_text_a_client_accepts_is_sent_whole() {
+    // The client_responses fuzz target's round trip: a client accepted
+    // error texts of up to 4096 bytes but a member cut what it sent at
+    // 4000, so a decoded error did not encode back to itself.
+    let limit = "a".repeat(4096);
+    for e in [
+        ClientError::BadRequest(limit.clone()),
+        ClientError::Propose(ProposeError::Storage(limit.clone())),
+    ] {
+        match Response::decode(&Response::Error(e).encode()).unwrap() {
+            Err(RemoteError::BadRequest(t) | RemoteError::Storage(t)) => assert_eq!(t, limit),
+            other => panic!("{other:?}"),
+        }
+    }
+    // Longer is cut at a character boundary, to what a client accepts.
+    let longer = "é".repeat(2049);
+    let bytes = Response::Error(ClientError::BadRequest(longer.clone())).encode();
+    match Response::decode(&bytes).unwrap() {
+        Err(RemoteError::BadRequest(t)) => {
+            assert_eq!(t.len(), 4096);
+            assert!(longer.starts_with(&t));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 /// `prefix` padded with `fill` to `len` bytes.
 fn padded(prefix: &str, fill: char, len: usize) -> String {
     let mut s = prefix.to_string();
