@@ -8,18 +8,24 @@
 # out-of-memory, or does not build; the input that failed is left in
 # fuzz/artifacts/<target>/ (gitignored).
 #
-# Needs the nightly toolchain and cargo-fuzz; installs both when missing
-# (rustup toolchain install nightly --profile minimal; cargo install
-# cargo-fuzz --locked). The build goes to CARGO_TARGET_DIR when it is set,
-# else to fuzz/target (gitignored).
+# Needs cargo-fuzz (installed from crates.io when missing) and a compiler
+# that takes libFuzzer's unstable flags: the nightly toolchain when one is
+# installed, else the machine's stable one with RUSTC_BOOTSTRAP=1 (a machine
+# may have one toolchain and no way to fetch another). The build goes to
+# CARGO_TARGET_DIR when it is set, else to fuzz/target (gitignored).
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 
 seconds="${FUZZ_SECONDS:-20}"
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
 
-if ! rustup run nightly rustc --version >/dev/null 2>&1; then
-  rustup toolchain install nightly --profile minimal
+# SYNOD_FUZZ_STABLE=1 takes the stable path even where nightly exists.
+if [ -z "${SYNOD_FUZZ_STABLE:-}" ] && rustup run nightly rustc --version >/dev/null 2>&1; then
+  toolchain=(+nightly)
+else
+  echo "fuzzing with the default toolchain and RUSTC_BOOTSTRAP=1 (no nightly, or SYNOD_FUZZ_STABLE)"
+  toolchain=()
+  export RUSTC_BOOTSTRAP=1
 fi
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
@@ -30,7 +36,7 @@ for f in fuzz_targets/*.rs; do
   targets+=("$(basename "$f" .rs)")
 done
 
-cargo +nightly fuzz build --target-dir "$target_dir"
+cargo ${toolchain[@]+"${toolchain[@]}"} fuzz build --target-dir "$target_dir"
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -45,7 +51,7 @@ for t in "${targets[@]}"; do
     dict=(-dict="dicts/$t.dict")
   fi
   echo "-- $t: ${seconds} s from $(find "$work/$t" -type f | wc -l) inputs"
-  if ! cargo +nightly fuzz run --target-dir "$target_dir" "$t" "$work/$t" -- \
+  if ! cargo ${toolchain[@]+"${toolchain[@]}"} fuzz run --target-dir "$target_dir" "$t" "$work/$t" -- \
       -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 ${dict[@]+"${dict[@]}"} \
       -print_final_stats=1 2>"$work/$t.log"; then
     tail -n 40 "$work/$t.log" >&2

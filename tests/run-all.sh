@@ -45,7 +45,7 @@ done
 echo "== chaos: 60 s of kills, pauses and partitions on 5 member processes"
 ./target/release/synod chaos --seconds 60 --members 5
 
-echo "== fuzz: every cargo-fuzz target for 20 s from its checked-in corpus (nightly)"
+echo "== fuzz: every cargo-fuzz target for 20 s from its checked-in corpus"
 bash tests/fuzz-smoke.sh
 
 if [ -f tests/python/run.sh ]; then
