@@ -64,6 +64,9 @@ pub(super) struct Pending {
     by_key: BTreeMap<u64, (Source, TcpStream)>,
     by_source: HashMap<Source, BTreeSet<u64>>,
     leaving: HashSet<u64>,
+    /// The sources of the members' addresses (literal IPs in the catalog):
+    /// their unfinished handshakes give way only to another member's.
+    members: HashSet<Source>,
 }
 
 impl Pending {
@@ -117,17 +120,36 @@ impl Pending {
         }
     }
 
-    /// Closes the oldest pending connection of the source that holds the
-    /// most (of those holding equally many, the one whose oldest is
-    /// oldest); false if there is none. A flood from one source thus makes
-    /// room from its own connections before anyone else's.
-    pub(super) fn evict_from_heaviest(&mut self) -> bool {
-        let victim = self
-            .by_source
-            .values()
-            .filter_map(|keys| Some((keys.len(), keys.first().copied()?)))
-            .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
-            .map(|(_, key)| key);
+    /// The members' sources (see [`Pending::evict_from_heaviest`]).
+    pub(super) fn set_member_sources(&mut self, sources: HashSet<Source>) {
+        self.members = sources;
+    }
+
+    /// Makes room for a connection from `newcomer`: closes the oldest
+    /// pending connection of the source that holds the most (of those
+    /// holding equally many, the one whose oldest is oldest), among the
+    /// sources that are not a member's; only a member's newcomer may take
+    /// the place of a member's pending connection. False if there is none
+    /// to close. A flood from one source thus makes room from its own
+    /// connections before anyone else's, and a flood from many sources
+    /// never pushes a member's handshake out (unless it comes from the
+    /// member's own address).
+    pub(super) fn evict_from_heaviest(&mut self, newcomer: Source) -> bool {
+        let heaviest = |members: bool| {
+            self.by_source
+                .iter()
+                .filter(|(source, _)| self.members.contains(source) == members)
+                .filter_map(|(_, keys)| Some((keys.len(), keys.first().copied()?)))
+                .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
+                .map(|(_, key)| key)
+        };
+        let victim = heaviest(false).or_else(|| {
+            if self.members.contains(&newcomer) {
+                heaviest(true)
+            } else {
+                None
+            }
+        });
         match victim {
             Some(key) => self.evict(key),
             None => false,
@@ -330,6 +352,48 @@ impl PeerConns {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Sockets to stand for pending connections (their far ends kept).
+    fn sockets(n: usize) -> (Vec<TcpStream>, Vec<TcpStream>) {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let mut near = Vec::new();
+        let mut far = Vec::new();
+        for _ in 0..n {
+            far.push(TcpStream::connect(addr).unwrap());
+            near.push(l.accept().unwrap().0);
+        }
+        (near, far)
+    }
+
+    /// The members' handshakes are protected from a flood from many other
+    /// addresses: with a member's pending connection the oldest of all and
+    /// every source holding one, room is made from the flood's oldest, not
+    /// the member's; only another member's newcomer may take its place.
+    #[test]
+    fn a_flood_from_many_sources_never_pushes_out_a_members_handshake() {
+        let (near, _far) = sockets(6);
+        let member = Source::of("10.0.0.1".parse().unwrap());
+        let mut p = Pending::default();
+        p.set_member_sources([member].into_iter().collect());
+        let mut near = near.into_iter();
+        p.opened(1, member, near.next().unwrap());
+        for (k, ip) in [(2, "192.0.2.1"), (3, "192.0.2.2"), (4, "192.0.2.3")] {
+            p.opened(k, Source::of(ip.parse().unwrap()), near.next().unwrap());
+        }
+        let stranger = Source::of("198.51.100.7".parse().unwrap());
+        for _ in 0..3 {
+            assert!(p.evict_from_heaviest(stranger));
+        }
+        assert_eq!(p.of_source(member), 1, "the member's handshake stayed");
+        assert_eq!(p.len(), 1);
+        // Nothing else to close: a stranger is refused rather than take the
+        // member's place; another member may.
+        assert!(!p.evict_from_heaviest(stranger));
+        let other_member = Source::of("10.0.0.1".parse().unwrap());
+        assert!(p.evict_from_heaviest(other_member));
+        assert_eq!(p.len(), 0);
+    }
 
     #[test]
     fn ipv6_sources_are_counted_by_their_64_prefix() {

@@ -523,6 +523,14 @@ impl Transport for TcpTransport {
         } else {
             peers.to_vec()
         };
+        // The members' literal IP addresses: their handshakes are protected
+        // from floods from elsewhere (see `Pending::evict_from_heaviest`).
+        let sources = effective
+            .iter()
+            .filter_map(|p| p.address.as_str().parse::<std::net::SocketAddr>().ok())
+            .map(|a| limits::Source::of(a.ip()))
+            .collect();
+        self.shared.set_member_sources(sources);
         let dropped = self
             .shared
             .membership_mut()

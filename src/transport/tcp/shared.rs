@@ -191,6 +191,12 @@ impl Shared {
         }
     }
 
+    /// The sources of the members' addresses, whose handshakes a flood from
+    /// elsewhere cannot push out.
+    pub(super) fn set_member_sources(&self, sources: std::collections::HashSet<Source>) {
+        lock(&self.pending).set_member_sources(sources);
+    }
+
     /// Makes room for a new connection from `source`, closing connections
     /// that have not had their Hello accepted; false if it must be refused.
     ///
@@ -202,7 +208,9 @@ impl Shared {
     ///   127.0.0.1 in tests or behind a NAT, would be locked out.)
     /// * When every slot is taken, the oldest pending connection of the
     ///   source holding the most gives way (a member's handshake takes
-    ///   milliseconds); if none is pending, the new one is refused.
+    ///   milliseconds), among sources that are not a member's address; a
+    ///   member's pending connection gives way only to another member's;
+    ///   if none can, the new one is refused.
     ///
     /// Closed connections leave within a poll; until then they count
     /// towards the hard bound of twice the slots.
@@ -218,7 +226,7 @@ impl Shared {
         if open.saturating_sub(pending.leaving()) < max {
             return true;
         }
-        if open >= 2 * max || !pending.evict_from_heaviest() {
+        if open >= 2 * max || !pending.evict_from_heaviest(source) {
             return false;
         }
         self.evicted.fetch_add(1, Ordering::Relaxed);
