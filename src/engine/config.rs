@@ -81,8 +81,11 @@ impl EngineConfig {
             .and_then(|ticks| self.tick_interval.checked_mul(ticks));
         if timeout.is_none_or(|t| t > MAX_ELECTION_TIMEOUT) {
             return Err(format!(
-                "the election timeout (tick_interval × election_ticks) is over {} s (a day)",
-                MAX_ELECTION_TIMEOUT.as_secs()
+                "the election timeout, tick_interval × election_ticks ({} ms × {}), is over {} ms \
+                 (a day)",
+                self.tick_interval.as_millis(),
+                self.election_ticks,
+                MAX_ELECTION_TIMEOUT.as_millis()
             ));
         }
         Ok(())

@@ -482,24 +482,9 @@ impl NodeConfig {
         if let Some(v) = raw.engine.max_learner_lag {
             engine.max_learner_lag = v;
         }
+        // Also bounds the election timeout (a day), so the member cannot
+        // overflow computing it (and deadlines twice as far) at start.
         engine.validate().map_err(|e| invalid("engine", e))?;
-        // The member computes its election timeout (and deadlines twice as
-        // far) from these at start: bounded, they cannot overflow there.
-        let timeout = u32::try_from(engine.election_ticks)
-            .ok()
-            .and_then(|ticks| engine.tick_interval.checked_mul(ticks));
-        if timeout.is_none_or(|t| t > MAX_ELECTION_TIMEOUT) {
-            return Err(invalid(
-                "engine",
-                format!(
-                    "the election timeout, tick_ms × election_ticks ({} ms × {}), is over {} ms \
-                     (a day)",
-                    engine.tick_interval.as_millis(),
-                    engine.election_ticks,
-                    MAX_ELECTION_TIMEOUT.as_millis()
-                ),
-            ));
-        }
         let defaults = super::NodeOptions::new(id.clone());
         let max_pending_calls = raw
             .engine
