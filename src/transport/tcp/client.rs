@@ -95,6 +95,15 @@ impl ClientConnection {
             }
             other => other?,
         };
+        self.take_response(frame)
+    }
+
+    /// A frame read where a response was due: its payload (and the
+    /// connection usable again) if it is one.
+    fn take_response(
+        &mut self,
+        frame: Option<(FrameKind, Vec<u8>)>,
+    ) -> Result<Vec<u8>, TransportError> {
         match frame {
             Some((FrameKind::ClientResponse, response)) => {
                 self.broken = false;
@@ -139,17 +148,8 @@ impl ClientConnection {
         }
         self.broken = true;
         self.conn.send_frame(FrameKind::ClientRequest, payload)?;
-        match self.conn.read_frame(timeout)? {
-            Some((FrameKind::ClientResponse, response)) => {
-                self.broken = false;
-                Ok(response)
-            }
-            Some((kind, _)) => Err(TransportError::Protocol {
-                peer: self.conn.addr().to_string(),
-                detail: format!("expected a ClientResponse, got a {kind:?} frame"),
-            }),
-            None => Err(TransportError::Closed(self.conn.addr().to_string())),
-        }
+        let frame = self.conn.read_frame(timeout)?;
+        self.take_response(frame)
     }
 }
 
@@ -186,12 +186,8 @@ pub(super) fn serve_client(
                 detail: format!("a {kind:?} frame on a client connection"),
             });
         }
-        let streamed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let streamed = guarded(peer, "the client handler", || {
             handler.stream(identity, &payload)
-        }))
-        .map_err(|_| TransportError::Protocol {
-            peer: peer.to_string(),
-            detail: "the client handler panicked".into(),
         })?;
         if let Some(stream_of) = streamed {
             // The connection belongs to the stream from here on; it ends
@@ -199,21 +195,10 @@ pub(super) fn serve_client(
             // client that stopped reading fails within the I/O timeout).
             return serve_stream(shared, stream, stream_of, peer);
         }
-        let response = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let response = guarded(peer, "the client handler", || {
             handler.handle(identity, &payload)
-        }))
-        .map_err(|_| TransportError::Protocol {
-            peer: peer.to_string(),
-            detail: "the client handler panicked".into(),
         })?;
-        if response.len() > MAX_FRAME_PAYLOAD {
-            return Err(wire::WireError::TooLarge {
-                len: response.len(),
-                max: MAX_FRAME_PAYLOAD,
-            }
-            .into());
-        }
-        write_frame(stream, FrameKind::ClientResponse, &response, peer)?;
+        write_response(stream, &response, peer)?;
         shared.client_requests.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -225,26 +210,38 @@ fn serve_stream(
     peer: &str,
 ) -> Result<(), TransportError> {
     while !shared.stopping.load(Ordering::Relaxed) {
-        let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let next = guarded(peer, "the client handler's stream", || {
             responses.next(Duration::from_secs(1))
-        }))
-        .map_err(|_| TransportError::Protocol {
-            peer: peer.to_string(),
-            detail: "the client handler's stream panicked".into(),
         })?;
         let Some(response) = next else {
             return Ok(());
         };
-        if response.len() > MAX_FRAME_PAYLOAD {
-            return Err(wire::WireError::TooLarge {
-                len: response.len(),
-                max: MAX_FRAME_PAYLOAD,
-            }
-            .into());
-        }
-        write_frame(stream, FrameKind::ClientResponse, &response, peer)?;
+        write_response(stream, &response, peer)?;
     }
     Ok(())
+}
+
+/// Runs handler code: a panic in it closes this connection (as a protocol
+/// error naming `what`), never the listener.
+fn guarded<T>(peer: &str, what: &str, f: impl FnOnce() -> T) -> Result<T, TransportError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|_| {
+        TransportError::Protocol {
+            peer: peer.to_string(),
+            detail: format!("{what} panicked"),
+        }
+    })
+}
+
+/// Writes one response frame; one over the frame bound is refused.
+fn write_response(stream: &mut Stream, response: &[u8], peer: &str) -> Result<(), TransportError> {
+    if response.len() > MAX_FRAME_PAYLOAD {
+        return Err(wire::WireError::TooLarge {
+            len: response.len(),
+            max: MAX_FRAME_PAYLOAD,
+        }
+        .into());
+    }
+    write_frame(stream, FrameKind::ClientResponse, response, peer)
 }
 
 /// `now + d`, or far in the future when that overflows (a huge timeout
