@@ -146,13 +146,16 @@ fn get_level(r: &mut Reader<'_>) -> Result<ReadLevel, DecodeError> {
     })
 }
 
-fn put_entry(w: &mut Writer, e: &ControlPlaneEntry) {
+/// Writes an entry with its length (requests and watch batches carry them
+/// so).
+pub(super) fn put_entry(w: &mut Writer, e: &ControlPlaneEntry) {
     let bytes = e.encode();
     w.u32(bytes.len() as u32);
     w.bytes(&bytes);
 }
 
-fn get_entry(r: &mut Reader<'_>) -> Result<ControlPlaneEntry, DecodeError> {
+/// Reads what [`put_entry`] wrote (at most 4096 bytes of entry).
+pub(super) fn get_entry(r: &mut Reader<'_>) -> Result<ControlPlaneEntry, DecodeError> {
     let offset = r.offset();
     let len = r.u32("entry length")? as usize;
     if len > 4096 {

@@ -4,6 +4,7 @@
 //! is a heartbeat, every second while nothing happens), until an error
 //! response ends it or the connection closes.
 
+use super::request::{get_entry, put_entry};
 use super::{get_hint, put_hint};
 use crate::catalog::{get_outcome, put_outcome, ApplyOutcome};
 use crate::entry::codec::{Reader, Writer};
@@ -69,9 +70,7 @@ pub(super) fn put_items(w: &mut Writer, items: &[WatchWireItem]) {
                 w.u8(1);
                 w.u64(index.0);
                 w.u64(term.0);
-                let bytes = entry.encode();
-                w.u32(bytes.len() as u32);
-                w.bytes(&bytes);
+                put_entry(w, entry);
                 put_outcome(w, outcome);
             }
             WatchWireItem::Compacted { at } => {
@@ -98,21 +97,10 @@ pub(super) fn get_items(r: &mut Reader<'_>) -> Result<Vec<WatchWireItem>, Decode
             1 => {
                 let index = Index(r.u64("index")?);
                 let term = Term(r.u64("term")?);
-                let len_at = r.offset();
-                let len = r.u32("entry length")? as usize;
-                if len > 4096 {
-                    return Err(DecodeError::LengthOverLimit {
-                        what: "entry",
-                        len,
-                        max: 4096,
-                        offset: len_at,
-                    });
-                }
-                let entry = ControlPlaneEntry::decode(r.take("entry", len)?)?;
                 WatchWireItem::Event {
                     index,
                     term,
-                    entry,
+                    entry: get_entry(r)?,
                     outcome: get_outcome(r, 1)?,
                 }
             }
