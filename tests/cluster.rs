@@ -1151,6 +1151,33 @@ fn a_callback_may_shut_its_own_member_down() {
     assert_eq!(node.check_running(), Err(ProposeError::Shutdown));
 }
 
+/// A member's driver thread held inside a local read (and one call slot
+/// taken) until released: what a long fsync or a slow batch looks like to
+/// everything else.
+struct HeldDriver {
+    release: std::sync::mpsc::Sender<()>,
+    blocker: std::thread::JoinHandle<Result<(), ProposeError>>,
+}
+
+impl HeldDriver {
+    fn hold(node: &Arc<Node>) -> HeldDriver {
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let node = Arc::clone(node);
+        let blocker = std::thread::spawn(move || {
+            node.read_local(move |_, _| {
+                let _ = held.recv();
+            })
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        HeldDriver { release, blocker }
+    }
+
+    fn release(self) {
+        self.release.send(()).unwrap();
+        self.blocker.join().unwrap().unwrap();
+    }
+}
+
 /// A steady stream of calls must not hold up the leader's ticks: with 32
 /// threads keeping its queue full of slow local reads for two seconds (20
 /// election timeouts), its followers keep hearing from it and nobody starts
@@ -1208,16 +1235,7 @@ fn calls_past_the_bound_are_answered_overloaded_and_take_no_effect() {
     c.leader_of(&node);
     let me = c.names[0].clone();
     // One call holds the driver (and one slot) until released.
-    let (release, held) = std::sync::mpsc::channel::<()>();
-    let blocker = {
-        let node = Arc::clone(&node);
-        std::thread::spawn(move || {
-            node.read_local(move |_, _| {
-                let _ = held.recv();
-            })
-        })
-    };
-    std::thread::sleep(Duration::from_millis(50));
+    let held = HeldDriver::hold(&node);
     let (tx, answers) = std::sync::mpsc::channel();
     let mut overloaded = Vec::new();
     for i in 0..12 {
@@ -1247,8 +1265,7 @@ fn calls_past_the_bound_are_answered_overloaded_and_take_no_effect() {
         t0.elapsed() >= Duration::from_millis(200),
         "it waited for room"
     );
-    release.send(()).unwrap();
-    blocker.join().unwrap().unwrap();
+    held.release();
     drop(tx);
     let mut committed: Vec<i32> = answers
         .iter()
@@ -1304,16 +1321,7 @@ fn a_full_inbox_pushes_back_then_drops_peer_messages_and_counts_them() {
     wait_until("the member leads", Duration::from_secs(5), || {
         node.is_leader()
     });
-    let (release, held) = std::sync::mpsc::channel::<()>();
-    let blocker = {
-        let node = Arc::clone(&node);
-        std::thread::spawn(move || {
-            node.read_local(move |_, _| {
-                let _ = held.recv();
-            })
-        })
-    };
-    std::thread::sleep(Duration::from_millis(50));
+    let held = HeldDriver::hold(&node);
     let heartbeat = || {
         let mut m = raft::eraftpb::Message::default();
         m.set_msg_type(raft::eraftpb::MessageType::MsgHeartbeatResponse);
@@ -1343,8 +1351,7 @@ fn a_full_inbox_pushes_back_then_drops_peer_messages_and_counts_them() {
         "a report goes through a full inbox"
     );
     assert!(node.metrics_text().contains("synod_inbox_dropped_total"));
-    release.send(()).unwrap();
-    blocker.join().unwrap().unwrap();
+    held.release();
     node.propose(transition("after", &me, 1), T).unwrap();
     // Room came back: nothing more is dropped.
     for _ in 0..3 {
@@ -1373,16 +1380,7 @@ fn local_reads_never_wait_for_the_driver() {
     let node = Arc::new(c.nodes[0].take().unwrap());
     let me = c.names[0].clone();
     let committed = node.propose(transition("r", &me, 1), T).unwrap();
-    let (release, held) = std::sync::mpsc::channel::<()>();
-    let blocker = {
-        let node = Arc::clone(&node);
-        std::thread::spawn(move || {
-            node.read_local(move |_, _| {
-                let _ = held.recv();
-            })
-        })
-    };
-    std::thread::sleep(Duration::from_millis(50));
+    let held = HeldDriver::hold(&node);
     let (tx, answered) = std::sync::mpsc::channel();
     {
         let node = Arc::clone(&node);
@@ -1395,8 +1393,7 @@ fn local_reads_never_wait_for_the_driver() {
         });
     }
     let got = answered.recv_timeout(Duration::from_secs(2));
-    release.send(()).unwrap();
-    blocker.join().unwrap().unwrap();
+    held.release();
     let (fence, view) = got.expect("a local read waited for the driver");
     assert_eq!(fence, Ok(synod::FenceStatus::Current));
     let (index, term) = view.unwrap();
