@@ -29,7 +29,7 @@ use crate::consensus::{deadline_after, Committed};
 use crate::entry::{
     ClientId, ControlPlaneEntry, DecodeError, Epoch, Index, NodeId, ProposalSession, RangeId,
 };
-use crate::transport::tcp::{connect_client, ClientConnection};
+use crate::transport::tcp::{connect_client, ClientConnection, MAX_CALLS_IN_FLIGHT};
 use crate::transport::{Security, TransportError};
 
 /// Why a client call failed.
@@ -309,6 +309,151 @@ impl Client {
             seq: self.seq,
         };
         self.propose_in_session(entry, session)
+    }
+
+    /// Proposes every entry of `entries`, pipelined: they are sent to the
+    /// leader on one connection without waiting for each other (the member
+    /// proposes them concurrently, so they commit together, in an order not
+    /// promised), each exactly once in a session sequence number of its
+    /// own. Returns each entry's outcome, in the order of `entries`.
+    ///
+    /// They go in rounds of [`MAX_CALLS_IN_FLIGHT`] (so a round's sequence
+    /// numbers stay inside the catalog's session window). An entry whose
+    /// pipelined attempt did not settle it (the member was not the leader
+    /// or lost its quorum, the connection failed, ...) is retried alone
+    /// before the next round, as [`Client::propose`] retries, with the same
+    /// session, so it never takes effect twice; every round and retry
+    /// shares the call's timeout, and their errors promise what
+    /// `propose`'s do.
+    pub fn propose_all(
+        &mut self,
+        entries: Vec<ControlPlaneEntry>,
+    ) -> Vec<Result<Committed, ClientCallError>> {
+        if self.endpoints.is_empty() {
+            return entries
+                .iter()
+                .map(|_| Err(ClientCallError::NoEndpoints))
+                .collect();
+        }
+        let deadline = deadline_after(Instant::now(), self.timeout);
+        let mut out = Vec::with_capacity(entries.len());
+        let mut rest = entries.into_iter().peekable();
+        while rest.peek().is_some() {
+            let round: Vec<ControlPlaneEntry> = rest.by_ref().take(MAX_CALLS_IN_FLIGHT).collect();
+            self.propose_round(round, deadline, &mut out);
+        }
+        out
+    }
+
+    /// One round of [`Client::propose_all`]: its outcomes appended to `out`.
+    fn propose_round(
+        &mut self,
+        entries: Vec<ControlPlaneEntry>,
+        deadline: Instant,
+        out: &mut Vec<Result<Committed, ClientCallError>>,
+    ) {
+        let sessions: Vec<ProposalSession> = entries
+            .iter()
+            .map(|_| {
+                self.seq += 1;
+                ProposalSession {
+                    client: self.session,
+                    seq: self.seq,
+                }
+            })
+            .collect();
+        let until = self.attempt_deadline(deadline);
+        let timeout_ms = until
+            .saturating_duration_since(Instant::now())
+            .as_millis()
+            .clamp(1, u32::MAX as u128) as u32;
+        let requests: Vec<Vec<u8>> = entries
+            .iter()
+            .zip(&sessions)
+            .map(|(entry, session)| {
+                Request::Propose {
+                    entry: entry.clone(),
+                    session: Some(*session),
+                    timeout_ms,
+                }
+                .encode()
+            })
+            .collect();
+        let target = self
+            .leader
+            .clone()
+            .or_else(|| self.conn.as_ref().map(|(a, _)| a.clone()))
+            .or_else(|| self.endpoints.first().cloned());
+        let answers = match (target, Instant::now() < until) {
+            (Some(addr), true) => self.pipeline(&addr, &requests, until),
+            _ => Err(false),
+        };
+        for (i, (entry, session)) in entries.into_iter().zip(sessions).enumerate() {
+            // Settled, or not yet (and whether this attempt may have
+            // reached a log).
+            let settled: Result<_, bool> = match answers.as_ref().map(|a| a.get(i)) {
+                Ok(Some(bytes)) => match Response::decode(bytes) {
+                    Ok(Ok(Response::Committed(c))) => Ok(Ok(c)),
+                    Ok(Err(e)) => match e {
+                        // Did not take effect: the retry goes on.
+                        RemoteError::NotLeader { .. } | RemoteError::Overloaded(_) => Err(false),
+                        // May be in a log: the retry finds out.
+                        RemoteError::NoQuorum
+                        | RemoteError::Timeout(_)
+                        | RemoteError::Shutdown
+                        | RemoteError::Storage(_)
+                        | RemoteError::Indeterminate(_) => Err(true),
+                        other => Ok(Err(other.into())),
+                    },
+                    Ok(Ok(_)) => Ok(Err(ClientCallError::Unexpected("propose"))),
+                    // A garbled answer: its entry may be in the log.
+                    Err(_) => Err(true),
+                },
+                Ok(None) => Err(true),
+                Err(maybe_sent) => Err(*maybe_sent),
+            };
+            out.push(match settled {
+                Ok(r) => r,
+                Err(maybe_sent) => {
+                    let whole = self.timeout;
+                    self.timeout = deadline.saturating_duration_since(Instant::now());
+                    let r = self.propose_in_session(entry, session);
+                    self.timeout = whole;
+                    match r {
+                        // The retry learnt nothing, but the pipelined
+                        // attempt may have taken effect.
+                        Err(ClientCallError::Unreachable(e)) if maybe_sent => {
+                            Err(ClientCallError::Indeterminate(format!(
+                                "{e}; a pipelined attempt may have taken effect (session {} #{})",
+                                session.client, session.seq
+                            )))
+                        }
+                        other => other,
+                    }
+                }
+            });
+        }
+    }
+
+    /// Sends `requests` pipelined to `addr`: their answers, or whether
+    /// any of them may have been sent when the connection failed.
+    fn pipeline(
+        &mut self,
+        addr: &str,
+        requests: &[Vec<u8>],
+        until: Instant,
+    ) -> Result<Vec<Vec<u8>>, bool> {
+        self.connect(addr, until).map_err(|_| false)?;
+        let left = until
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(10));
+        let Some((_, conn)) = self.conn.as_mut() else {
+            return Err(false);
+        };
+        conn.call_all(requests, left).map_err(|_| {
+            self.conn = None;
+            true
+        })
     }
 
     /// Proposes `entry` with a session the caller chose: a caller that

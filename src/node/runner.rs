@@ -96,6 +96,10 @@ impl ClientHandler for LateService {
         }
     }
 
+    fn may_block(&self, request: &[u8]) -> bool {
+        self.0.get().is_none_or(|s| s.may_block_bytes(request))
+    }
+
     fn stream(
         &self,
         client: &NodeId,
@@ -108,6 +112,10 @@ impl ClientHandler for LateService {
 impl ClientHandler for ClientService {
     fn handle(&self, client: &NodeId, request: &[u8]) -> Vec<u8> {
         self.handle_bytes(client, request)
+    }
+
+    fn may_block(&self, request: &[u8]) -> bool {
+        self.may_block_bytes(request)
     }
 
     fn stream(
@@ -518,5 +526,89 @@ mod tests {
         .unwrap();
         let e = start_member(&NodeConfig::load(&path).unwrap()).unwrap_err();
         assert!(e.to_string().contains("none.pem"), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod pipelining {
+    use super::*;
+    use crate::entry::{ControlPlaneEntry, ForcedOwnershipTransition};
+    use crate::node::protocol::RemoteError;
+
+    /// `propose_all` sends a batch pipelined on one connection: every entry
+    /// takes effect exactly once, each answer is its own entry's, and a
+    /// batch larger than the calls one connection may have in flight goes
+    /// in rounds. Refusals come back per entry.
+    #[test]
+    fn a_pipelined_batch_commits_each_entry_once_with_its_own_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let certs = dir.path().join("certs");
+        crate::transport::certs::write_dev_certs(&certs, &["node-a".into()], &["ops".into()])
+            .unwrap();
+        let text = "id = \"CN=node-a\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n[tls]\ncert = \"certs/node-a.pem\"\nkey = \"certs/node-a-key.pem\"\nca = \"certs/ca.pem\"\n[cluster]\nbootstrap = [{ id = \"CN=node-a\", address = \"127.0.0.1:0\" }]\n[authorization]\noperators = [\"CN=ops\"]\n";
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, text).unwrap();
+        let member = start_member(&NodeConfig::load(&path).unwrap()).unwrap();
+        let addr = member.local_addr().to_string();
+        let ops = NodeId::from_certificate_subject("CN=ops").unwrap();
+        let tls = TlsSettings::Mutual {
+            cert: certs.join("ops.pem"),
+            key: certs.join("ops-key.pem"),
+            ca: certs.join("ca.pem"),
+        };
+        let mut c = Client::new(
+            vec![addr.clone()],
+            security_for(&ops, &tls).unwrap(),
+            Duration::from_secs(20),
+        );
+        let owner = member.node().id().clone();
+        let forced = |range: String| {
+            ControlPlaneEntry::ForcedOwnershipTransition(ForcedOwnershipTransition {
+                range: range.parse().unwrap(),
+                new_owner: owner.clone(),
+                operator: ops.clone(),
+                reason: "pipelined".parse().unwrap(),
+            })
+        };
+        let n = 3 * crate::transport::tcp::MAX_CALLS_IN_FLIGHT + 7;
+        let batch: Vec<_> = (0..n).map(|i| forced(format!("r{i}"))).collect();
+        let results = c.propose_all(batch);
+        assert_eq!(results.len(), n);
+        let mut indexes = std::collections::BTreeSet::new();
+        for r in &results {
+            let committed = r.as_ref().expect("every entry commits");
+            assert!(
+                indexes.insert(committed.index),
+                "two answers share an index"
+            );
+        }
+        let view = member.node().view().unwrap();
+        for i in 0..n {
+            let range = format!("r{i}").parse().unwrap();
+            let o = view.owner(&range).expect("every range is owned");
+            // Forced once each: epoch 1, never applied twice.
+            assert_eq!(o.epoch.0, 1, "r{i}");
+        }
+        // A batch mixing an entry the member refuses: that one's answer
+        // says so, the others commit.
+        let mut mixed: Vec<_> = (0..5).map(|i| forced(format!("s{i}"))).collect();
+        mixed.insert(
+            2,
+            ControlPlaneEntry::ForcedOwnershipTransition(ForcedOwnershipTransition {
+                range: "t".parse().unwrap(),
+                new_owner: NodeId::from_certificate_subject("CN=nobody").unwrap(),
+                operator: ops.clone(),
+                reason: "pipelined".parse().unwrap(),
+            }),
+        );
+        let results = c.propose_all(mixed);
+        for (i, r) in results.iter().enumerate() {
+            match (i, r) {
+                (2, Err(ClientCallError::Remote(RemoteError::Refused { .. }))) => {}
+                (2, other) => panic!("the entry for a non-member: {other:?}"),
+                (_, r) => assert!(r.is_ok(), "{r:?}"),
+            }
+        }
+        member.shutdown();
     }
 }

@@ -11,6 +11,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::protocol::{
@@ -132,6 +133,27 @@ impl ClientService {
             Err(e) => Response::Error(ClientError::BadRequest(e.to_string())),
         };
         response.encode()
+    }
+
+    /// Whether answering `request` may wait: proposals, leadership
+    /// transfers and reads above the local level (a read index, an index
+    /// not applied yet). Everything else is answered from the published
+    /// catalog at once.
+    pub fn may_block_bytes(&self, request: &[u8]) -> bool {
+        match Request::decode(request) {
+            Err(_) => false,
+            Ok(req) => match req {
+                Request::Status | Request::Metrics | Request::Watch { .. } => false,
+                Request::Owner { linearizable, .. }
+                | Request::FenceCheck { linearizable, .. }
+                | Request::Members { linearizable }
+                | Request::Ranges { linearizable, .. }
+                | Request::Audit { linearizable }
+                | Request::AuditPage { linearizable, .. } => linearizable,
+                Request::Read { level, .. } => level != ReadLevel::Local,
+                Request::Propose { .. } | Request::TransferLeader { .. } => true,
+            },
+        }
     }
 
     fn is_member(&self, who: &NodeId) -> bool {
@@ -281,8 +303,12 @@ struct WatchStream {
 struct FailedStream(Option<ClientError>);
 
 impl crate::transport::tcp::ResponseStream for FailedStream {
-    fn next(&mut self, _wait: Duration) -> Option<Vec<u8>> {
-        self.0.take().map(|e| Response::Error(e).encode())
+    fn poll_next(&mut self, _cx: &mut Context<'_>) -> Poll<Option<Vec<u8>>> {
+        Poll::Ready(self.0.take().map(|e| Response::Error(e).encode()))
+    }
+
+    fn heartbeat(&mut self) -> Option<Vec<u8>> {
+        None
     }
 }
 
@@ -300,19 +326,25 @@ fn wire_item(item: WatchItem) -> WatchWireItem {
 }
 
 impl crate::transport::tcp::ResponseStream for WatchStream {
-    fn next(&mut self, wait: Duration) -> Option<Vec<u8>> {
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Vec<u8>>> {
         if self.ended {
-            return None;
+            return Poll::Ready(None);
         }
-        match self.watch.next_batch(MAX_WATCH_BATCH, wait) {
-            Ok(items) => Some(Response::Watch(items.into_iter().map(wire_item).collect()).encode()),
-            // Nothing new: an empty batch says the stream is alive.
-            Err(WatchError::Timeout(_)) => Some(Response::Watch(Vec::new()).encode()),
-            Err(WatchError::Stopped(e)) => {
-                self.ended = true;
-                Some(Response::Error(ClientError::from(e)).encode())
-            }
-        }
+        self.watch.poll_batch(MAX_WATCH_BATCH, cx).map(|r| {
+            Some(match r {
+                Ok(items) => Response::Watch(items.into_iter().map(wire_item).collect()).encode(),
+                Err(WatchError::Timeout(_)) => Response::Watch(Vec::new()).encode(),
+                Err(WatchError::Stopped(e)) => {
+                    self.ended = true;
+                    Response::Error(ClientError::from(e)).encode()
+                }
+            })
+        })
+    }
+
+    /// Nothing new for a while: an empty batch says the stream is alive.
+    fn heartbeat(&mut self) -> Option<Vec<u8>> {
+        (!self.ended).then(|| Response::Watch(Vec::new()).encode())
     }
 }
 

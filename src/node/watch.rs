@@ -17,8 +17,11 @@
 //! it: never a silent gap, and a slow watcher is never cut. Role changes
 //! are coalesced: a watcher sees the member's latest role.
 
+use std::collections::HashMap;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::catalog::{ApplyOutcome, CatalogView};
@@ -108,6 +111,9 @@ struct HubState {
     role: Option<(Role, Term, Option<LeaderHint>)>,
     role_changes: u64,
     end: Option<WatchError>,
+    /// The tasks of async watchers waiting for something new, by watcher
+    /// id ([`Watch::poll_batch`]); all are woken at every change.
+    wakers: HashMap<u64, Waker>,
 }
 
 /// The member's watch hub: recent history, shared by every watcher.
@@ -116,6 +122,7 @@ pub(crate) struct Hub {
     state: Mutex<HubState>,
     changed: Condvar,
     capacity: usize,
+    next_watcher: AtomicU64,
 }
 
 /// A change feed from one member; see the module docs. Cheap: a cursor
@@ -123,6 +130,8 @@ pub(crate) struct Hub {
 #[derive(Debug)]
 pub struct Watch {
     hub: Arc<Hub>,
+    /// This watcher's key for its waker in the hub.
+    id: u64,
     /// The index of the next event owed.
     next_index: Index,
     /// The role changes already reported.
@@ -177,6 +186,36 @@ impl Watch {
         }
     }
 
+    /// Up to `max` items (at least one) if any are ready; else `Pending`,
+    /// with `cx`'s waker woken at the hub's next change (for async
+    /// watchers: no thread waits). Once the member stopped: the items
+    /// still owed, then [`WatchError::Stopped`], every time.
+    pub fn poll_batch(
+        &mut self,
+        max: usize,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Vec<WatchItem>, WatchError>> {
+        let hub = Arc::clone(&self.hub);
+        let mut s = hub.state.lock().unwrap_or_else(|p| p.into_inner());
+        let batch = self.take(&s, max.max(1));
+        if !batch.is_empty() {
+            return Poll::Ready(Ok(batch));
+        }
+        if let Some(e) = &s.end {
+            return Poll::Ready(Err(e.clone()));
+        }
+        // Registered under the lock the hub changes under: a change after
+        // this check wakes it.
+        match s.wakers.get_mut(&self.id) {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            Some(w) => w.clone_from(cx.waker()),
+            None => {
+                s.wakers.insert(self.id, cx.waker().clone());
+            }
+        }
+        Poll::Pending
+    }
+
     /// What is ready for this cursor in `s`, at most `max` items.
     fn take(&mut self, s: &HubState, max: usize) -> Vec<WatchItem> {
         let mut out = Vec::new();
@@ -209,7 +248,32 @@ impl Watch {
     }
 }
 
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let mut s = self.hub.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.wakers.remove(&self.id);
+    }
+}
+
+impl HubState {
+    /// Takes the waiting async watchers' wakers (to wake after unlocking).
+    fn take_wakers(&mut self) -> Vec<Waker> {
+        if self.wakers.is_empty() {
+            return Vec::new();
+        }
+        self.wakers.drain().map(|(_, w)| w).collect()
+    }
+}
+
 impl Hub {
+    /// Wakes what waits for a change: blocked watchers and async ones.
+    fn wake(&self, wakers: Vec<Waker>) {
+        self.changed.notify_all();
+        for w in wakers {
+            w.wake();
+        }
+    }
+
     pub fn new(view: Arc<CatalogView>, capacity: usize) -> Arc<Hub> {
         Arc::new(Hub {
             state: Mutex::new(HubState {
@@ -219,9 +283,11 @@ impl Hub {
                 role: None,
                 role_changes: 0,
                 end: None,
+                wakers: HashMap::new(),
             }),
             changed: Condvar::new(),
             capacity: capacity.max(1),
+            next_watcher: AtomicU64::new(0),
         })
     }
 
@@ -229,6 +295,7 @@ impl Hub {
     pub fn subscribe(self: &Arc<Self>, from: Index) -> Watch {
         Watch {
             hub: Arc::clone(self),
+            id: self.next_watcher.fetch_add(1, Ordering::Relaxed),
             next_index: from,
             // A new watcher learns the member's role at once.
             roles_seen: 0,
@@ -276,9 +343,10 @@ impl Hub {
             }
         }
         s.view = Arc::clone(view);
+        let wakers = if changed { s.take_wakers() } else { Vec::new() };
         drop(s);
         if changed {
-            self.changed.notify_all();
+            self.wake(wakers);
         }
     }
 
@@ -291,8 +359,9 @@ impl Hub {
         }
         s.role = Some(now);
         s.role_changes += 1;
+        let wakers = s.take_wakers();
         drop(s);
-        self.changed.notify_all();
+        self.wake(wakers);
     }
 
     /// The member stopped: every watcher, present and future, is told why
@@ -302,8 +371,9 @@ impl Hub {
         if s.end.is_none() {
             s.end = Some(WatchError::Stopped(why));
         }
+        let wakers = s.take_wakers();
         drop(s);
-        self.changed.notify_all();
+        self.wake(wakers);
     }
 }
 

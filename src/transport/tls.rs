@@ -704,6 +704,7 @@ pub(crate) enum Stream {
 /// An open TLS connection's view of the revocation lists: the generation
 /// its peer's certificate was last checked at, and what refused it if the
 /// lists in force now do.
+#[derive(Clone)]
 pub(crate) struct Watch {
     state: Arc<RevocationState>,
     checked_at: u64,
@@ -725,9 +726,18 @@ impl Watch {
         }
     }
 
+    /// A watch for the server side of a connection whose handshake starts
+    /// now (the listener's handshakes run on the async runtime).
+    pub(crate) fn server(config: &TlsConfig) -> Self {
+        Self::new(config, None)
+    }
+
     /// Fails with the refusal if the lists changed since the last check and
     /// now refuse `peer_certs` (the peer's chain, its certificate first).
-    fn check(&mut self, peer_certs: Option<&[CertificateDer<'static>]>) -> io::Result<()> {
+    pub(crate) fn check(
+        &mut self,
+        peer_certs: Option<&[CertificateDer<'static>]>,
+    ) -> io::Result<()> {
         if self.refused.is_none() {
             let now = self.state.generation();
             if now == self.checked_at {
@@ -770,6 +780,19 @@ impl Stream {
     /// A plain TCP stream (no TLS).
     pub fn plain(sock: TcpStream) -> Stream {
         Stream::Plain(Socket(sock))
+    }
+
+    /// The server side of a TLS connection whose handshake ran elsewhere
+    /// (on the async runtime), continued on a blocking socket.
+    pub(crate) fn server_from_parts(
+        conn: ServerConnection,
+        sock: TcpStream,
+        watch: Watch,
+    ) -> Stream {
+        Stream::Server(
+            Box::new(rustls::StreamOwned::new(conn, Socket(sock))),
+            watch,
+        )
     }
 
     /// The identity in the peer's certificate (`None` on plain TCP).
@@ -903,7 +926,10 @@ where
 }
 
 /// Runs the server side of the TLS handshake on an accepted socket (whose
-/// read timeout is the poll interval for `stop`).
+/// read timeout is the poll interval for `stop`), blocking. The listener
+/// runs its handshakes on the async runtime (`tcp::inbound`); the tests of
+/// this module use this one.
+#[cfg(test)]
 pub(crate) fn accept_tls(
     config: &TlsConfig,
     sock: TcpStream,

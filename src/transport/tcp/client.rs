@@ -1,33 +1,45 @@
-//! The client channel. On the listener's side, an accepted client
-//! connection hands every `ClientRequest` payload, with the client's
-//! authenticated identity, to the [`ClientHandler`] and writes its answer
-//! back as a `ClientResponse` (a panicking handler closes the connection,
-//! never the listener). On the client's side, [`connect_client`] dials as a
-//! client and [`ClientConnection`] sends one request at a time.
+//! The client channel: what the listener's side serves with (the
+//! [`ClientHandler`] and its [`ResponseStream`]s; the serving itself is
+//! `client_serve`, on the async runtime), and the client's side:
+//! [`connect_client`] dials as a client and [`ClientConnection`] sends
+//! requests, one at a time or many in flight ([`ClientConnection::call`]).
 
-use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::dialer::FrameConnection;
-use super::framing::{write_frame, FrameReader};
-use super::shared::Shared;
 use crate::entry::NodeId;
-use crate::transport::tls::{Security, Stream};
-use crate::transport::wire::{self, FrameKind, HelloRole, MAX_FRAME_PAYLOAD};
+use crate::transport::tls::Security;
+use crate::transport::wire::{
+    self, call_payload, split_call, FrameKind, HelloRole, CALL_ID_LEN, MAX_FRAME_PAYLOAD,
+};
 use crate::transport::TransportError;
 
 /// Serves client connections: gets each request payload with the client's
-/// authenticated identity and returns the response payload. Called on the
-/// connection's own thread; one call at a time per connection, calls for
-/// different connections run concurrently. Payloads are opaque here.
+/// authenticated identity and returns the response payload. Calls for one
+/// connection may run concurrently (a client may have many requests in
+/// flight) and in any order, as may calls for different connections.
+/// Payloads are opaque here.
 pub trait ClientHandler: Send + Sync {
-    /// Answers one request.
+    /// Answers one request. Runs on the runtime's blocking pool when
+    /// [`ClientHandler::may_block`] says it may wait, else on a runtime
+    /// worker (it must then return at once).
     fn handle(&self, client: &NodeId, request: &[u8]) -> Vec<u8>;
 
-    /// A request answered by a stream of responses (a watch): `Some` takes
-    /// the connection over, writing what the stream yields until it ends or
-    /// the connection fails; `None` (the default) leaves the request to
-    /// [`ClientHandler::handle`].
+    /// Whether answering `request` may wait (a proposal waiting for its
+    /// commit, a read waiting for an index): such calls hold a thread of
+    /// the blocking pool while they wait. The default, `true`, is always
+    /// safe; `false` answers on the connection's task, without a thread
+    /// switch.
+    fn may_block(&self, request: &[u8]) -> bool {
+        let _ = request;
+        true
+    }
+
+    /// A request answered by a stream of responses (a watch): `Some` and
+    /// every response the stream yields is written (with the request's call
+    /// id) until it ends or the connection closes; `None` (the default)
+    /// leaves the request to [`ClientHandler::handle`]. Must return at once.
     fn stream(&self, client: &NodeId, request: &[u8]) -> Option<Box<dyn ResponseStream>> {
         let _ = (client, request);
         None
@@ -36,11 +48,20 @@ pub trait ClientHandler: Send + Sync {
 
 /// The responses of a streaming request, one frame each.
 pub trait ResponseStream: Send {
-    /// The next response, waiting at most `wait`: `Some(bytes)` to write
-    /// (an empty batch is a heartbeat that shows the connection is alive),
-    /// `None` when the stream ended (its last response was written).
-    fn next(&mut self, wait: Duration) -> Option<Vec<u8>>;
+    /// The next response: `Ready(Some(bytes))` to write, `Ready(None)` when
+    /// the stream ended (its last response was written), or `Pending` after
+    /// arranging for `cx`'s waker to be woken when one may be ready. Must
+    /// not block.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Vec<u8>>>;
+
+    /// What to write after [`HEARTBEAT`] without a response, so the client
+    /// sees the stream is alive (an empty batch); `None` for nothing.
+    fn heartbeat(&mut self) -> Option<Vec<u8>>;
 }
+
+/// How long a streaming request may go without a response before its
+/// [`ResponseStream::heartbeat`] is written.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
 
 /// A client's connection to a member's listener. When the listener closed
 /// it between requests (it closes idle clients, or it restarted), the next
@@ -49,6 +70,10 @@ pub struct ClientConnection {
     conn: FrameConnection,
     security: Security,
     broken: bool,
+    /// The id of the next call.
+    next_call: u64,
+    /// The calls in flight: their id and their place in the batch.
+    calls: std::collections::HashMap<u64, usize>,
 }
 
 impl std::fmt::Debug for ClientConnection {
@@ -72,6 +97,8 @@ pub fn connect_client(
         conn: FrameConnection::dial(addr, security, HelloRole::Client, timeout)?,
         security: security.clone(),
         broken: false,
+        next_call: 1,
+        calls: std::collections::HashMap::new(),
     })
 }
 
@@ -117,6 +144,88 @@ impl ClientConnection {
         }
     }
 
+    /// Sends every request in `payloads` as a call of its own without
+    /// waiting for answers (many in flight on this one connection: the
+    /// member answers them concurrently, in any order), then collects the
+    /// answers, returned in the order of `payloads`; all within `timeout`.
+    /// (Dials again first, like [`ClientConnection::request`], if the
+    /// listener closed the connection since the last request.) After an
+    /// error the connection is unusable and any of the requests may have
+    /// been sent: connect again.
+    pub fn call_all(
+        &mut self,
+        payloads: &[Vec<u8>],
+        timeout: Duration,
+    ) -> Result<Vec<Vec<u8>>, TransportError> {
+        if self.broken {
+            return Err(TransportError::Closed(self.conn.addr().to_string()));
+        }
+        if let Some(p) = payloads
+            .iter()
+            .find(|p| p.len() + CALL_ID_LEN > MAX_FRAME_PAYLOAD)
+        {
+            return Err(wire::WireError::TooLarge {
+                len: p.len() + CALL_ID_LEN,
+                max: MAX_FRAME_PAYLOAD,
+            }
+            .into());
+        }
+        let deadline = Instant::now() + timeout;
+        if self.conn.closed_by_listener() {
+            let addr = self.conn.addr().to_string();
+            self.conn = FrameConnection::dial(&addr, &self.security, HelloRole::Client, timeout)?;
+        }
+        self.broken = true;
+        let mut answers: Vec<Option<Vec<u8>>> = vec![None; payloads.len()];
+        let mut missing = payloads.len();
+        let mut sent = 0;
+        while missing > 0 {
+            // Keep at most the member's bound in flight (it would stop
+            // reading past it anyway), sending the next as answers arrive.
+            let in_flight = sent - (payloads.len() - missing);
+            if sent < payloads.len() && in_flight < super::MAX_CALLS_IN_FLIGHT {
+                let id = self.next_call;
+                self.next_call += 1;
+                self.calls.insert(id, sent);
+                self.conn
+                    .send_frame(FrameKind::ClientCall, &call_payload(id, &payloads[sent]))?;
+                sent += 1;
+                continue;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(TransportError::Timeout(format!(
+                    "{missing} of {} answers from {}",
+                    payloads.len(),
+                    self.conn.addr()
+                )));
+            }
+            let (id, answer) = match self.conn.read_frame(left)? {
+                Some((FrameKind::ClientReply, p)) => {
+                    let (id, body) = split_call(&p)?;
+                    (id, body.to_vec())
+                }
+                Some((kind, _)) => {
+                    return Err(TransportError::Protocol {
+                        peer: self.conn.addr().to_string(),
+                        detail: format!("expected a ClientReply, got a {kind:?} frame"),
+                    })
+                }
+                None => return Err(TransportError::Closed(self.conn.addr().to_string())),
+            };
+            let Some(slot) = self.calls.remove(&id).and_then(|i| answers.get_mut(i)) else {
+                return Err(TransportError::Protocol {
+                    peer: self.conn.addr().to_string(),
+                    detail: format!("a ClientReply to call {id}, which is not in flight"),
+                });
+            };
+            *slot = Some(answer);
+            missing -= 1;
+        }
+        self.broken = false;
+        Ok(answers.into_iter().flatten().collect())
+    }
+
     /// The identity in the listener's certificate (`None` when insecure).
     pub fn server_identity(&self) -> Option<&NodeId> {
         self.conn.server_identity()
@@ -151,102 +260,4 @@ impl ClientConnection {
         let frame = self.conn.read_frame(timeout)?;
         self.take_response(frame)
     }
-}
-
-/// Serves an accepted client connection until it closes, or asks nothing
-/// for `client_idle_timeout`: each request to `handler`, each answer back.
-pub(super) fn serve_client(
-    shared: &Shared,
-    stream: &mut Stream,
-    mut reader: FrameReader,
-    identity: &NodeId,
-    handler: &dyn ClientHandler,
-    peer: &str,
-) -> Result<(), TransportError> {
-    let idle = shared.cfg.client_idle_timeout;
-    loop {
-        // The whole next request must arrive within the idle timeout: a
-        // client that asks nothing (or trickles a request) gives its slot
-        // back.
-        let until = deadline_after(Instant::now(), idle);
-        let frame = match reader.read(stream, Some(&shared.stopping), Some(until), peer) {
-            Err(TransportError::Timeout(_)) => {
-                shared.idle_clients_closed.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(peer, %identity, ?idle, "closed an idle client connection");
-                return Ok(());
-            }
-            other => other?,
-        };
-        let Some((kind, payload)) = frame else {
-            return Ok(());
-        };
-        if kind != FrameKind::ClientRequest {
-            return Err(TransportError::Protocol {
-                peer: peer.to_string(),
-                detail: format!("a {kind:?} frame on a client connection"),
-            });
-        }
-        let streamed = guarded(peer, "the client handler", || {
-            handler.stream(identity, &payload)
-        })?;
-        if let Some(stream_of) = streamed {
-            // The connection belongs to the stream from here on; it ends
-            // with the stream, the member's stop, or a failed write (a
-            // client that stopped reading fails within the I/O timeout).
-            return serve_stream(shared, stream, stream_of, peer);
-        }
-        let response = guarded(peer, "the client handler", || {
-            handler.handle(identity, &payload)
-        })?;
-        write_response(stream, &response, peer)?;
-        shared.client_requests.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-fn serve_stream(
-    shared: &Shared,
-    stream: &mut Stream,
-    mut responses: Box<dyn ResponseStream>,
-    peer: &str,
-) -> Result<(), TransportError> {
-    while !shared.stopping.load(Ordering::Relaxed) {
-        let next = guarded(peer, "the client handler's stream", || {
-            responses.next(Duration::from_secs(1))
-        })?;
-        let Some(response) = next else {
-            return Ok(());
-        };
-        write_response(stream, &response, peer)?;
-    }
-    Ok(())
-}
-
-/// Runs handler code: a panic in it closes this connection (as a protocol
-/// error naming `what`), never the listener.
-fn guarded<T>(peer: &str, what: &str, f: impl FnOnce() -> T) -> Result<T, TransportError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|_| {
-        TransportError::Protocol {
-            peer: peer.to_string(),
-            detail: format!("{what} panicked"),
-        }
-    })
-}
-
-/// Writes one response frame; one over the frame bound is refused.
-fn write_response(stream: &mut Stream, response: &[u8], peer: &str) -> Result<(), TransportError> {
-    if response.len() > MAX_FRAME_PAYLOAD {
-        return Err(wire::WireError::TooLarge {
-            len: response.len(),
-            max: MAX_FRAME_PAYLOAD,
-        }
-        .into());
-    }
-    write_frame(stream, FrameKind::ClientResponse, response, peer)
-}
-
-/// `now + d`, or far in the future when that overflows (a huge timeout
-/// means none).
-fn deadline_after(now: Instant, d: Duration) -> Instant {
-    now.checked_add(d)
-        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }

@@ -26,6 +26,15 @@ impl FrameReader {
         }
     }
 
+    /// A reader that goes on from `dec` (bytes already read past the last
+    /// frame taken, on the async runtime, are kept).
+    pub(super) fn with_decoder(dec: FrameDecoder) -> Self {
+        Self {
+            dec,
+            buf: vec![0; IO_BUF],
+        }
+    }
+
     /// Bytes read but not yet returned as a whole frame.
     pub(super) fn buffered(&self) -> usize {
         self.dec.buffered()

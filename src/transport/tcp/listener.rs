@@ -1,7 +1,8 @@
-//! The listener: the accept loop (at most `max_inbound` connections, one
-//! thread each, unfinished handshakes giving way to new connections; see
-//! "Limits" in the `tcp` docs), the TLS handshake and Hello of every
-//! inbound connection, the client and peer limits,
+//! The listener: the accept loop (at most `max_inbound` connections
+//! handshaking or serving peers, unfinished handshakes giving way to new
+//! connections; see "Limits" in the `tcp` docs; each accepted connection's
+//! TLS handshake and Hello run on the async runtime, see `inbound`), and,
+//! on a thread of its own per accepted peer, the peer limits,
 //! the identity and membership checks (asking known members to vouch for a
 //! peer admitted after this catalog's view, see `vouch`), refusals (no
 //! answer, a warning with the remote address and reason), and reading an
@@ -18,17 +19,16 @@ use std::time::Instant;
 
 use raft::eraftpb::MessageType;
 
-use super::client::serve_client;
 use super::framing::{write_frame, FrameReader};
 use super::limits::Source;
 use super::shared::Shared;
 use super::vouch::{answer, vouch};
-use super::{keepalive, sock_err, ACCEPT_POLL, POLL};
+use super::{sock_err, ACCEPT_POLL, POLL};
 use crate::entry::NodeId;
-use crate::transport::tls::{accept_tls, Security, Stream};
+use crate::transport::tls::Stream;
 use crate::transport::wire::{
-    self, decode_hello, decode_message, encode_hello_ack, encode_hello_answer, FrameKind,
-    HelloAnswer, HelloRole, SnapshotAssembler, MAX_FRAME_PAYLOAD, MAX_HELLO_PAYLOAD,
+    self, decode_message, encode_hello_ack, encode_hello_answer, FrameKind, HelloAnswer,
+    SnapshotAssembler, MAX_FRAME_PAYLOAD,
 };
 use crate::transport::TransportError;
 
@@ -55,16 +55,17 @@ pub(super) fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
                 shared.inbound.fetch_add(1, Ordering::SeqCst);
                 let key = shared.register(&sock);
                 shared.pending_opened(key, source, &sock);
-                let s = shared.clone();
-                let started = shared.spawn("synod-tcp-in".into(), move || {
-                    serve(&s, sock, remote, key);
-                    s.unregister(key);
-                    s.inbound.fetch_sub(1, Ordering::SeqCst);
-                });
-                if let Err(e) = started {
-                    tracing::warn!(%remote, "dropped a connection: {e}");
-                    shared.unregister(key);
-                    shared.inbound.fetch_sub(1, Ordering::SeqCst);
+                let admitted = Admitted {
+                    shared: shared.clone(),
+                    key,
+                    counted: true,
+                };
+                match shared.runtime() {
+                    Some(rt) => {
+                        rt.spawn(super::inbound::serve(admitted, sock, remote));
+                    }
+                    // Stopping: the runtime is gone.
+                    None => drop(admitted),
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(ACCEPT_POLL),
@@ -76,17 +77,52 @@ pub(super) fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
     }
 }
 
+/// An accepted connection's claim on the transport: its socket stays
+/// registered (shutdown cuts it) and, while `counted`, it holds one of the
+/// inbound slots; both are given back on drop (when the connection ends,
+/// on whichever task or thread serves it).
+pub(super) struct Admitted {
+    pub(super) shared: Arc<Shared>,
+    pub(super) key: Option<u64>,
+    counted: bool,
+}
+
+impl Admitted {
+    /// The connection became an established client: it leaves the inbound
+    /// slots (clients have their own bound) and the registered sockets (a
+    /// descriptor less per client; the runtime's shutdown closes it).
+    pub(super) fn leave_slots(&mut self) {
+        self.shared.unregister(self.key.take());
+        if std::mem::take(&mut self.counted) {
+            self.shared.inbound.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.shared.unregister(self.key);
+        self.leave_slots();
+    }
+}
+
 /// How an inbound connection ended badly.
-enum Ending {
+pub(super) enum Ending {
     /// Refused before it was accepted (bad TLS, bad Hello, not a member).
     Refused(TransportError),
     /// Closed after it was accepted (bad frame or message).
     Bad(TransportError),
 }
 
-fn serve(shared: &Arc<Shared>, sock: TcpStream, remote: SocketAddr, key: Option<u64>) {
-    let mut identity = None;
-    match serve_inner(shared, sock, remote, key, &mut identity) {
+/// Logs and counts how an inbound connection ended.
+pub(super) fn report(
+    shared: &Shared,
+    remote: SocketAddr,
+    identity: Option<&NodeId>,
+    result: Result<(), Ending>,
+) {
+    let id = identity.map_or("?", |i| i.as_str());
+    match result {
         Ok(())
         | Err(Ending::Bad(TransportError::Shutdown))
         | Err(Ending::Refused(TransportError::Shutdown)) => {}
@@ -94,188 +130,130 @@ fn serve(shared: &Arc<Shared>, sock: TcpStream, remote: SocketAddr, key: Option<
             shared.refused.fetch_add(1, Ordering::Relaxed);
             // At most ten a second: a flood must not flood the log.
             if let Some(suppressed) = shared.log_refusal() {
-                let id = identity.as_ref().map_or("?", |i| i.as_str());
                 tracing::warn!(%remote, identity = %id, reason = %e, suppressed, "refused a connection");
             }
         }
         Err(Ending::Bad(e @ (TransportError::Io { .. } | TransportError::Closed(_)))) => {
             // The other side went away (reset, restart): not misbehaviour.
-            let id = identity.as_ref().map_or("?", |i| i.as_str());
             tracing::debug!(%remote, identity = %id, reason = %e, "connection ended");
         }
         Err(Ending::Bad(e)) => {
             shared.bad.fetch_add(1, Ordering::Relaxed);
-            let id = identity.as_ref().map_or("?", |i| i.as_str());
             tracing::warn!(%remote, identity = %id, reason = %e, "closed a connection");
         }
     }
 }
 
-fn serve_inner(
-    shared: &Arc<Shared>,
-    sock: TcpStream,
-    remote: SocketAddr,
-    key: Option<u64>,
-    identity_out: &mut Option<NodeId>,
-) -> Result<(), Ending> {
-    let peer = remote.to_string();
-    let cfg = &shared.cfg;
-    let refuse = Ending::Refused;
-    let setup = sock_err(&peer, "configuring the connection from");
-    sock.set_nonblocking(false)
-        .map_err(&setup)
-        .map_err(refuse)?;
-    sock.set_nodelay(true).map_err(&setup).map_err(refuse)?;
-    keepalive(&sock).map_err(&setup).map_err(refuse)?;
-    sock.set_read_timeout(Some(POLL))
-        .map_err(&setup)
-        .map_err(refuse)?;
-    sock.set_write_timeout(Some(cfg.io_timeout))
-        .map_err(&setup)
-        .map_err(refuse)?;
-    let deadline = Instant::now() + cfg.io_timeout;
-    let mut stream = match &cfg.security {
-        Security::Tls(tls) => {
-            accept_tls(tls, sock, &peer, deadline, Some(&shared.stopping)).map_err(refuse)?
-        }
-        Security::Insecure { .. } => Stream::plain(sock),
-    };
-    let result = serve_stream(shared, &mut stream, &peer, deadline, identity_out, key);
-    stream.close();
-    result
+/// Configures an accepted socket for the blocking peer path: reads poll
+/// the shutdown flag every [`POLL`], writes time out after the I/O
+/// timeout.
+pub(super) fn blocking_socket(
+    shared: &Shared,
+    sock: &TcpStream,
+    peer: &str,
+) -> Result<(), TransportError> {
+    let setup = sock_err(peer, "configuring the connection from");
+    sock.set_nonblocking(false).map_err(&setup)?;
+    sock.set_read_timeout(Some(POLL)).map_err(&setup)?;
+    sock.set_write_timeout(Some(shared.cfg.io_timeout))
+        .map_err(&setup)?;
+    Ok(())
 }
 
-fn serve_stream(
+/// A peer whose Hello said who it is, continued on a thread of its own:
+/// the member check (vouching when it was admitted after this catalog's
+/// view), the HelloAck, then its raft and snapshot frames until it closes.
+pub(super) struct PeerHello<'a> {
+    pub(super) identity: &'a NodeId,
+    pub(super) peer_id: u64,
+    /// The end of the handshake's time (vouching must finish by then).
+    pub(super) deadline: Instant,
+    /// The connection's socket key (see `Shared::register`).
+    pub(super) key: Option<u64>,
+    /// The remote address, for messages.
+    pub(super) peer: &'a str,
+}
+
+pub(super) fn serve_peer_hello(
     shared: &Arc<Shared>,
     stream: &mut Stream,
-    peer: &str,
-    deadline: Instant,
-    identity_out: &mut Option<NodeId>,
-    key: Option<u64>,
+    mut reader: FrameReader,
+    hello: &PeerHello<'_>,
 ) -> Result<(), Ending> {
     let refuse = Ending::Refused;
-    let cert = stream.peer_identity().map_err(refuse)?;
-    *identity_out = cert.clone();
-    let mut reader = FrameReader::new(MAX_HELLO_PAYLOAD);
-    let stop = Some(&shared.stopping);
-    let hello = match reader
-        .read(stream, stop, Some(deadline), peer)
-        .map_err(refuse)?
-    {
-        None => return Ok(()),
-        Some((FrameKind::Hello, p)) => decode_hello(&p)
-            .map_err(TransportError::from)
-            .map_err(refuse)?,
-        Some((kind, _)) => {
-            return Err(refuse(TransportError::Protocol {
-                peer: peer.to_string(),
-                detail: format!("expected a Hello, got a {kind:?} frame"),
-            }))
-        }
-    };
-    let identity = match (cert, hello.identity) {
-        (Some(cert), Some(claimed)) if cert != claimed => {
-            return Err(refuse(TransportError::NotAuthorized(format!(
-                "the Hello claims {claimed} but the certificate says {cert}"
-            ))))
-        }
-        (Some(cert), _) => cert,
-        (None, Some(claimed)) => claimed,
-        (None, None) => {
-            return Err(refuse(TransportError::NotAuthorized(
-                "no identity: an insecure Hello must name one".into(),
-            )))
-        }
-    };
-    *identity_out = Some(identity.clone());
-    match hello.role {
-        HelloRole::Peer { peer_id } => {
-            if let Err((reason, removed)) = shared.member_check(&identity, peer_id) {
-                if removed {
-                    // Tell it, so it stops instead of campaigning forever
-                    // with its old voter list (best effort: it may be gone).
-                    let answer = HelloAnswer::Removed {
-                        detail: format!(
-                            "the member at {} (peer id {}) no longer lists {identity} as peer id \
-                             {peer_id}: that member was removed from the cluster",
-                            shared.local_addr,
-                            shared.my_peer_id.load(Ordering::Relaxed),
-                        ),
-                    };
-                    let _ = write_frame(
-                        stream,
-                        FrameKind::HelloAck,
-                        &encode_hello_answer(&answer),
-                        peer,
-                    );
-                    return Err(refuse(TransportError::NotAuthorized(format!(
-                        "{reason}: peer id {peer_id} was removed (told it so)"
-                    ))));
-                }
-                // Admitted after this catalog's view? Only a known member's
-                // word lets it in.
-                let vouchable = shared.membership().vouchable(&identity, peer_id);
-                if vouchable.is_err() {
-                    return Err(refuse(TransportError::NotAuthorized(reason)));
-                }
-                vouch(shared, &identity, peer_id, deadline).map_err(|why| {
-                    refuse(TransportError::NotAuthorized(format!("{reason}: {why}")))
-                })?;
-            }
-            shared.pending_done(key);
-            write_frame(stream, FrameKind::HelloAck, &encode_hello_ack(), peer).map_err(refuse)?;
-            tracing::debug!(peer, %identity, peer_id, "peer connected");
-            reader.set_limit(MAX_FRAME_PAYLOAD);
-            let (generation, previous) = shared.inbound_opened(peer_id);
-            shared.peer_accepted(peer_id, generation, key);
-            let conn = PeerConn {
-                identity: &identity,
-                peer_id,
-                generation,
+    let &PeerHello {
+        identity,
+        peer_id,
+        deadline,
+        key,
+        peer,
+    } = hello;
+    if let Err((reason, removed)) = shared.member_check(identity, peer_id) {
+        if removed {
+            // Tell it, so it stops instead of campaigning forever
+            // with its old voter list (best effort: it may be gone).
+            let answer = HelloAnswer::Removed {
+                detail: format!(
+                    "the member at {} (peer id {}) no longer lists {identity} as peer id \
+                     {peer_id}: that member was removed from the cluster",
+                    shared.local_addr,
+                    shared.my_peer_id.load(Ordering::Relaxed),
+                ),
+            };
+            let _ = write_frame(
+                stream,
+                FrameKind::HelloAck,
+                &encode_hello_answer(&answer),
                 peer,
-            };
-            let served = serve_peer(shared, stream, reader, &conn);
-            shared.peer_ended(peer_id, generation);
-            if let Ok(PeerEnd::Answered | PeerEnd::Superseded) = served {
-                // A question, or an older connection that a newer one of the
-                // peer replaced: not the peer's raft connection.
-                shared.inbound_withdrawn(peer_id, generation, previous);
-                return Ok(());
-            }
-            // The peer closed its newest connection to us (a crashed
-            // member's sockets close at once): tell the engine, so a follower
-            // that loses its leader this way stops trusting the leader's
-            // lease right away. Not when this side cut the connection (a bad
-            // frame says nothing about the peer being down), nor when an
-            // older connection of the peer ends while a newer one serves.
-            let closed_by_peer = matches!(
-                served,
-                Ok(_) | Err(TransportError::Io { .. } | TransportError::Closed(_))
             );
-            let newest = shared.inbound_closed(peer_id, generation);
-            if !shared.stopping() && closed_by_peer && newest {
-                shared.report_unreachable(peer_id);
-            }
-            served.map(|_| ()).map_err(Ending::Bad)
+            return Err(refuse(TransportError::NotAuthorized(format!(
+                "{reason}: peer id {peer_id} was removed (told it so)"
+            ))));
         }
-        HelloRole::Client => {
-            let Some(handler) = shared.cfg.client_handler.clone() else {
-                return Err(refuse(TransportError::NotAuthorized(
-                    "this listener serves no clients".into(),
-                )));
-            };
-            // Clients may hold at most three quarters of the slots (the
-            // rest stay for members), and one identity its own share.
-            let _slot = shared
-                .take_client_slot(&identity)
-                .map_err(|why| refuse(TransportError::NotAuthorized(why.to_string())))?;
-            shared.pending_done(key);
-            write_frame(stream, FrameKind::HelloAck, &encode_hello_ack(), peer).map_err(refuse)?;
-            reader.set_limit(MAX_FRAME_PAYLOAD);
-            serve_client(shared, stream, reader, &identity, handler.as_ref(), peer)
-                .map_err(Ending::Bad)
+        // Admitted after this catalog's view? Only a known member's
+        // word lets it in.
+        let vouchable = shared.membership().vouchable(identity, peer_id);
+        if vouchable.is_err() {
+            return Err(refuse(TransportError::NotAuthorized(reason)));
         }
+        vouch(shared, identity, peer_id, deadline)
+            .map_err(|why| refuse(TransportError::NotAuthorized(format!("{reason}: {why}"))))?;
     }
+    shared.pending_done(key);
+    write_frame(stream, FrameKind::HelloAck, &encode_hello_ack(), peer).map_err(refuse)?;
+    tracing::debug!(peer, %identity, peer_id, "peer connected");
+    reader.set_limit(MAX_FRAME_PAYLOAD);
+    let (generation, previous) = shared.inbound_opened(peer_id);
+    shared.peer_accepted(peer_id, generation, key);
+    let conn = PeerConn {
+        identity,
+        peer_id,
+        generation,
+        peer,
+    };
+    let served = serve_peer(shared, stream, reader, &conn);
+    shared.peer_ended(peer_id, generation);
+    if let Ok(PeerEnd::Answered | PeerEnd::Superseded) = served {
+        // A question, or an older connection that a newer one of the
+        // peer replaced: not the peer's raft connection.
+        shared.inbound_withdrawn(peer_id, generation, previous);
+        return Ok(());
+    }
+    // The peer closed its newest connection to us (a crashed
+    // member's sockets close at once): tell the engine, so a follower
+    // that loses its leader this way stops trusting the leader's
+    // lease right away. Not when this side cut the connection (a bad
+    // frame says nothing about the peer being down), nor when an
+    // older connection of the peer ends while a newer one serves.
+    let closed_by_peer = matches!(
+        served,
+        Ok(_) | Err(TransportError::Io { .. } | TransportError::Closed(_))
+    );
+    let newest = shared.inbound_closed(peer_id, generation);
+    if !shared.stopping() && closed_by_peer && newest {
+        shared.report_unreachable(peer_id);
+    }
+    served.map(|_| ()).map_err(Ending::Bad)
 }
 
 /// How an accepted peer connection ended well.

@@ -157,8 +157,10 @@
 //! [`Hello`]: wire::Hello
 
 mod client;
+mod client_serve;
 mod dialer;
 mod framing;
+mod inbound;
 mod limits;
 mod listener;
 mod membership;
@@ -180,7 +182,8 @@ use super::queue::{Outgoing, SendQueue};
 use super::tls::Security;
 use super::wire::{self, encode_message, frame, FrameKind, MAX_FRAME_PAYLOAD};
 use super::{Inbox, Peer, Transport, TransportError};
-pub use client::{connect_client, ClientConnection, ClientHandler, ResponseStream};
+pub use client::{connect_client, ClientConnection, ClientHandler, ResponseStream, HEARTBEAT};
+pub use client_serve::MAX_CALLS_IN_FLIGHT;
 pub use dialer::FrameConnection;
 use listener::accept_loop;
 use peer_link::relink;
@@ -236,8 +239,18 @@ pub struct TcpConfig {
     /// gives way its own oldest for a new one. `None`: half of
     /// `max_inbound`.
     pub max_pending_per_source: Option<usize>,
+    /// Client connections open at once (after their Hello; they hold no
+    /// inbound slot); more are refused.
+    pub max_client_connections: usize,
     /// Client connections one identity may hold at once; more are refused.
     pub max_client_connections_per_identity: usize,
+    /// Threads of the async runtime that runs every handshake and serves
+    /// the clients.
+    pub client_threads: usize,
+    /// Client calls that may wait (proposals, reads at an index) served at
+    /// once, each on a thread of the runtime's blocking pool; more wait
+    /// for one.
+    pub max_blocking_calls: usize,
     /// A client connection that sends no whole request for this long is
     /// closed (its client reconnects when it next asks).
     pub client_idle_timeout: Duration,
@@ -262,10 +275,13 @@ impl std::fmt::Debug for TcpConfig {
             .field("backoff_max", &self.backoff_max)
             .field("max_inbound", &self.max_inbound)
             .field("max_pending_per_source", &self.max_pending_per_source)
+            .field("max_client_connections", &self.max_client_connections)
             .field(
                 "max_client_connections_per_identity",
                 &self.max_client_connections_per_identity,
             )
+            .field("client_threads", &self.client_threads)
+            .field("max_blocking_calls", &self.max_blocking_calls)
             .field("client_idle_timeout", &self.client_idle_timeout)
             .field("max_snapshot_bytes", &self.max_snapshot_bytes)
             .field("snapshot_chunk_len", &self.snapshot_chunk_len)
@@ -293,7 +309,12 @@ impl TcpConfig {
             backoff_max: Duration::from_secs(2),
             max_inbound: 64,
             max_pending_per_source: None,
+            max_client_connections: 16_384,
             max_client_connections_per_identity: 16,
+            client_threads: std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .clamp(1, 4),
+            max_blocking_calls: 512,
             client_idle_timeout: Duration::from_secs(60),
             max_snapshot_bytes: wire::MAX_SNAPSHOT_MESSAGE,
             snapshot_chunk_len: wire::SNAPSHOT_CHUNK_LEN,
@@ -419,7 +440,19 @@ impl TcpTransport {
             .iter()
             .map(|p| (p.peer_id, p.clone()))
             .collect();
-        let shared = Arc::new(Shared::new(config, local_addr, members));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.client_threads.max(1))
+            .max_blocking_threads(config.max_blocking_calls.max(1))
+            .thread_name("synod-tcp-async")
+            .on_thread_start(crate::transport::block_sigpipe)
+            .enable_io()
+            .enable_time()
+            .build()
+            .map_err(|source| TransportError::Io {
+                context: "starting the transport's runtime".into(),
+                source,
+            })?;
+        let shared = Arc::new(Shared::new(config, local_addr, members, runtime));
         let s = shared.clone();
         shared.spawn("synod-tcp-accept".into(), move || accept_loop(s, listener))?;
         relink(&shared);

@@ -37,11 +37,17 @@ impl PeerLink {
     }
 }
 
+/// How long shutdown waits for handler calls in progress.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Refusals logged per second at most (see [`Shared::log_refusal`]).
 pub(super) const REFUSAL_LOG_BURST: u64 = 10;
 
 /// The state of one running transport, shared by its handle and threads.
 pub(super) struct Shared {
+    /// Serves accepted connections up to their Hello, and clients after
+    /// it (taken at shutdown).
+    runtime: Mutex<Option<tokio::runtime::Runtime>>,
     pub(super) cfg: TcpConfig,
     pub(super) local_addr: SocketAddr,
     pub(super) inbox: OnceLock<Inbox>,
@@ -94,8 +100,14 @@ pub(super) struct Shared {
 impl Shared {
     /// The state of a transport listening on `local_addr` that accepts
     /// `members` until its first `set_peers`.
-    pub(super) fn new(cfg: TcpConfig, local_addr: SocketAddr, members: HashMap<u64, Peer>) -> Self {
+    pub(super) fn new(
+        cfg: TcpConfig,
+        local_addr: SocketAddr,
+        members: HashMap<u64, Peer>,
+        runtime: tokio::runtime::Runtime,
+    ) -> Self {
         Self {
+            runtime: Mutex::new(Some(runtime)),
             cfg,
             local_addr,
             inbox: OnceLock::new(),
@@ -127,6 +139,11 @@ impl Shared {
             snapshots_received: AtomicU64::new(0),
             client_requests: AtomicU64::new(0),
         }
+    }
+
+    /// A handle of the runtime, `None` once shutdown took it.
+    pub(super) fn runtime(&self) -> Option<tokio::runtime::Handle> {
+        lock(&self.runtime).as_ref().map(|rt| rt.handle().clone())
     }
 
     pub(super) fn stopping(&self) -> bool {
@@ -242,27 +259,28 @@ impl Shared {
             .max(1)
     }
 
-    /// How many client connections may be open at once: the inbound slots
-    /// minus a quarter kept for members.
+    /// How many client connections may be open at once
+    /// ([`TcpConfig::max_client_connections`]; clients that have said Hello
+    /// hold no inbound slot).
     pub(super) fn max_clients(&self) -> usize {
-        self.cfg.max_inbound - self.cfg.max_inbound / 4
+        self.cfg.max_client_connections.max(1)
     }
 
     /// Takes a client slot for `identity` (at most [`Shared::max_clients`]
     /// in all, [`TcpConfig::max_client_connections_per_identity`] for one
     /// identity); the slot is given back when the returned guard drops.
-    pub(super) fn take_client_slot<'a>(
-        &'a self,
-        identity: &'a NodeId,
-    ) -> Result<ClientSlot<'a>, ClientRefusal> {
+    pub(super) fn take_client_slot(
+        self: &Arc<Self>,
+        identity: &NodeId,
+    ) -> Result<ClientSlot, ClientRefusal> {
         lock(&self.clients).take(
             identity,
             self.max_clients(),
             self.cfg.max_client_connections_per_identity,
         )?;
         Ok(ClientSlot {
-            shared: self,
-            identity,
+            shared: self.clone(),
+            identity: identity.clone(),
         })
     }
 
@@ -463,6 +481,17 @@ impl Shared {
         for sock in lock(&self.sockets).values() {
             let _ = sock.shutdown(std::net::Shutdown::Both);
         }
+        // The runtime's tasks end at their next wait; a handler call in
+        // progress on its blocking pool is given a few seconds.
+        if let Some(rt) = lock(&self.runtime).take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                // On one of the runtime's own threads (a handler that
+                // stopped its member): it cannot wait for itself.
+                rt.shutdown_background();
+            } else {
+                rt.shutdown_timeout(SHUTDOWN_GRACE);
+            }
+        }
         loop {
             let threads: Vec<JoinHandle<()>> = lock(&self.threads).drain(..).collect();
             if threads.is_empty() {
@@ -479,13 +508,13 @@ impl Shared {
 }
 
 /// A client slot taken by [`Shared::take_client_slot`], given back on drop.
-pub(super) struct ClientSlot<'a> {
-    shared: &'a Shared,
-    identity: &'a NodeId,
+pub(super) struct ClientSlot {
+    shared: Arc<Shared>,
+    identity: NodeId,
 }
 
-impl Drop for ClientSlot<'_> {
+impl Drop for ClientSlot {
     fn drop(&mut self) {
-        lock(&self.shared.clients).release(self.identity);
+        lock(&self.shared.clients).release(&self.identity);
     }
 }

@@ -68,7 +68,7 @@ fn connections_over_the_limit_are_refused() {
     let id = NodeId::from_certificate_subject("CN=x").unwrap();
     let sec = Security::Insecure { identity: id };
     let mut cfg = TcpConfig::new(local(), sec.clone());
-    cfg.max_inbound = 1;
+    cfg.max_client_connections = 1;
     cfg.client_handler = Some(Arc::new(Nop));
     let t = TcpTransport::bind(cfg).unwrap();
     let addr = t.local_addr().to_string();
@@ -79,11 +79,36 @@ fn connections_over_the_limit_are_refused() {
     assert_eq!(first.request(b"", t5).unwrap(), Vec::<u8>::new());
     drop(first);
     let deadline = Instant::now() + t5;
-    while t.stats().inbound_connections > 0 {
+    while t.stats().client_connections > 0 {
         assert!(Instant::now() < deadline);
         std::thread::sleep(Duration::from_millis(5));
     }
     assert!(connect_client(&addr, &sec, t5).is_ok());
+}
+
+/// Clients that said Hello hold no inbound slot: with one slot, a client
+/// connection open does not keep the next handshake (a member's) out.
+/// Before, every client held a slot (and a thread) for its life.
+#[test]
+fn established_clients_leave_the_inbound_slots_to_handshakes() {
+    let id = NodeId::from_certificate_subject("CN=x").unwrap();
+    let sec = Security::Insecure { identity: id };
+    let mut cfg = TcpConfig::new(local(), sec.clone());
+    cfg.max_inbound = 1;
+    cfg.client_handler = Some(Arc::new(Nop));
+    let t = TcpTransport::bind(cfg).unwrap();
+    let addr = t.local_addr().to_string();
+    let t5 = Duration::from_secs(5);
+    let mut clients: Vec<_> = (0..4)
+        .map(|_| connect_client(&addr, &sec, t5).expect("a client is let in"))
+        .collect();
+    for c in &mut clients {
+        assert_eq!(c.request(b"", t5).unwrap(), Vec::<u8>::new());
+    }
+    let stats = t.stats();
+    assert_eq!(stats.client_connections, 4, "{stats:?}");
+    assert_eq!(stats.inbound_connections, 0, "{stats:?}");
+    assert_eq!(stats.refused_connections, 0, "{stats:?}");
 }
 
 #[test]
@@ -760,8 +785,167 @@ fn accepted_and_dialled_sockets_keep_alive() {
         s.keepalive().unwrap() && s.tcp_keepalive_time().unwrap() == KEEPALIVE_TIME
     };
     assert!(keeps_alive(stream.socket()), "the dialled socket");
+    // An established client's socket is the runtime's; a connection still
+    // in its handshake is registered (and so is a peer's).
+    let _silent = std::net::TcpStream::connect(&addr).unwrap();
     eventually("the accepted socket keeps alive", || {
         let socks = t.shared.registered_sockets();
         !socks.is_empty() && socks.iter().all(keeps_alive)
     });
+}
+
+/// Answers each request with itself reversed, after every one of `together`
+/// calls is inside the handler at once (so calls served one at a time
+/// never finish), and streams `stream_len` numbered responses for a request
+/// starting with `b'S'`.
+struct Together {
+    barrier: std::sync::Barrier,
+}
+
+impl ClientHandler for Together {
+    fn handle(&self, _: &NodeId, request: &[u8]) -> Vec<u8> {
+        if request.first() == Some(&b'B') {
+            self.barrier.wait();
+        }
+        request.iter().rev().copied().collect()
+    }
+
+    fn stream(&self, _: &NodeId, request: &[u8]) -> Option<Box<dyn ResponseStream>> {
+        (request.first() == Some(&b'S')).then(|| Box::new(Counting(0)) as Box<dyn ResponseStream>)
+    }
+}
+
+/// Yields 0, 1, 2 (one byte each), then ends.
+struct Counting(u8);
+
+impl ResponseStream for Counting {
+    fn poll_next(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Option<Vec<u8>>> {
+        let n = self.0;
+        self.0 += 1;
+        std::task::Poll::Ready((n < 3).then(|| vec![n]))
+    }
+
+    fn heartbeat(&mut self) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+/// Many calls in flight on one connection are served concurrently and
+/// each answer finds its call by id, whatever order they finish in.
+/// Before, a connection was served one request at a time (the eight calls
+/// that wait for each other never finished).
+#[test]
+fn calls_on_one_connection_run_together_and_answers_find_their_call() {
+    let ca = DevCa::new("ca").unwrap();
+    let mut cfg = TcpConfig::new(local(), tls(&ca, "node-1"));
+    cfg.client_handler = Some(Arc::new(Together {
+        barrier: std::sync::Barrier::new(8),
+    }));
+    let t = TcpTransport::bind(cfg).unwrap();
+    let addr = t.local_addr().to_string();
+    let t5 = Duration::from_secs(5);
+    let mut c = connect_client(&addr, &tls(&ca, "ops"), t5).unwrap();
+    let requests: Vec<Vec<u8>> = (0..8).map(|i| format!("B{i}x").into_bytes()).collect();
+    let answers = c
+        .call_all(&requests, t5)
+        .expect("calls waiting for each other");
+    for (q, a) in requests.iter().zip(&answers) {
+        let mut want = q.clone();
+        want.reverse();
+        assert_eq!(a, &want);
+    }
+    // Past the per-connection bound: the connection is read as calls end.
+    let many: Vec<Vec<u8>> = (0..1000u32).map(|i| format!("x{i}").into_bytes()).collect();
+    let answers = c.call_all(&many, t5).unwrap();
+    assert_eq!(answers.len(), 1000);
+    for (q, a) in many.iter().zip(&answers) {
+        assert_eq!(a.iter().rev().copied().collect::<Vec<_>>(), *q);
+    }
+    // The first protocol on the same connection still answers in order.
+    assert_eq!(c.request(b"ab", t5).unwrap(), b"ba");
+    assert_eq!(t.stats().client_requests, 1009);
+}
+
+/// A streaming call's responses carry its call id; the stream ends and the
+/// connection goes on serving.
+#[test]
+fn a_streaming_call_replies_with_its_id_and_the_connection_goes_on() {
+    let ca = DevCa::new("ca").unwrap();
+    let mut cfg = TcpConfig::new(local(), tls(&ca, "node-1"));
+    cfg.client_handler = Some(Arc::new(Together {
+        barrier: std::sync::Barrier::new(1),
+    }));
+    let t = TcpTransport::bind(cfg).unwrap();
+    let addr = t.local_addr().to_string();
+    let t5 = Duration::from_secs(5);
+    let mut c = FrameConnection::dial(&addr, &tls(&ca, "ops"), HelloRole::Client, t5).unwrap();
+    c.send_frame(FrameKind::ClientCall, &wire::call_payload(7, b"S"))
+        .unwrap();
+    c.send_frame(FrameKind::ClientCall, &wire::call_payload(8, b"xy"))
+        .unwrap();
+    let mut streamed = Vec::new();
+    let mut other = None;
+    while streamed.len() < 3 || other.is_none() {
+        let Some((FrameKind::ClientReply, p)) = c.read_frame(t5).unwrap() else {
+            panic!("expected a ClientReply");
+        };
+        let (id, body) = wire::split_call(&p).unwrap();
+        match id {
+            7 => streamed.push(body.to_vec()),
+            8 => other = Some(body.to_vec()),
+            _ => panic!("a reply to call {id}"),
+        }
+    }
+    assert_eq!(streamed, vec![vec![0], vec![1], vec![2]]);
+    assert_eq!(other.as_deref(), Some(&b"yx"[..]));
+}
+
+/// A member holds many more client connections than it has threads: 600
+/// clients (each with a request answered) are open at once on a runtime of
+/// two threads. Before, each took a thread and 64 inbound slots bounded
+/// them.
+#[test]
+fn many_client_connections_are_held_without_a_thread_each() {
+    let id = NodeId::from_certificate_subject("CN=x").unwrap();
+    let sec = Security::Insecure { identity: id };
+    let mut cfg = TcpConfig::new(local(), sec.clone());
+    cfg.client_threads = 2;
+    cfg.max_client_connections_per_identity = 1000;
+    cfg.client_handler = Some(Arc::new(Nop));
+    let t = TcpTransport::bind(cfg).unwrap();
+    let addr = t.local_addr().to_string();
+    let t5 = Duration::from_secs(5);
+    // Three descriptors a connection (the client's, the member's and the
+    // clone shutdown cuts), beside the other tests'.
+    raise_open_file_limit();
+    let threads_before = threads_of_this_process();
+    let mut clients: Vec<_> = (0..600)
+        .map(|_| connect_client(&addr, &sec, t5).expect("a client is let in"))
+        .collect();
+    for c in &mut clients {
+        assert_eq!(c.request(b"", t5).unwrap(), Vec::<u8>::new());
+    }
+    let stats = t.stats();
+    assert_eq!(stats.client_connections, 600, "{stats:?}");
+    let grew = threads_of_this_process().saturating_sub(threads_before);
+    assert!(grew < 50, "{grew} more threads for 600 connections");
+}
+
+fn threads_of_this_process() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
+}
+
+/// Raises this process's soft limit on open files to its hard limit.
+fn raise_open_file_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid rlimit for the calls to fill and read.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
 }

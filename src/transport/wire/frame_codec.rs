@@ -45,6 +45,12 @@ pub enum FrameKind {
     ///
     /// [`WhoIsAnswer`]: super::WhoIsAnswer
     WhoIsAnswer,
+    /// A client request with the caller's call id ([`call_payload`]): many
+    /// may be in flight on one connection, answered in any order.
+    ClientCall,
+    /// The answer to a `ClientCall`, with its call id; a streaming request
+    /// (a watch) gets many, all with its id.
+    ClientReply,
 }
 
 impl FrameKind {
@@ -58,6 +64,8 @@ impl FrameKind {
             FrameKind::HelloAck => 6,
             FrameKind::WhoIs => 7,
             FrameKind::WhoIsAnswer => 8,
+            FrameKind::ClientCall => 9,
+            FrameKind::ClientReply => 10,
         }
     }
 
@@ -71,6 +79,8 @@ impl FrameKind {
             6 => FrameKind::HelloAck,
             7 => FrameKind::WhoIs,
             8 => FrameKind::WhoIsAnswer,
+            9 => FrameKind::ClientCall,
+            10 => FrameKind::ClientReply,
             _ => return None,
         })
     }
@@ -86,6 +96,32 @@ pub fn frame(kind: FrameKind, payload: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&crc32c::crc32c(payload).to_le_bytes());
     out.extend_from_slice(payload);
     out
+}
+
+/// Bytes before the body of a `ClientCall` or `ClientReply` payload: the
+/// call id (u64, little-endian).
+pub const CALL_ID_LEN: usize = 8;
+
+/// A `ClientCall` or `ClientReply` payload: `id`, then `body`.
+pub fn call_payload(id: u64, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(CALL_ID_LEN + body.len());
+    out.extend_from_slice(&id.to_le_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// Splits a `ClientCall` or `ClientReply` payload into its call id and
+/// body; a payload shorter than the id is refused.
+pub fn split_call(payload: &[u8]) -> Result<(u64, &[u8]), WireError> {
+    match payload.split_first_chunk::<CALL_ID_LEN>() {
+        Some((id, body)) => Ok((u64::from_le_bytes(*id), body)),
+        None => Err(WireError::Payload(crate::entry::DecodeError::Truncated {
+            what: "call id",
+            offset: 0,
+            needed: CALL_ID_LEN,
+            available: payload.len(),
+        })),
+    }
 }
 
 /// A parsed frame header.

@@ -42,8 +42,8 @@ use raft::eraftpb::MessageType;
 use crate::entry::codec::{Reader, Writer};
 pub use crate::entry::DecodeError;
 pub use frame_codec::{
-    frame, parse_header, FrameDecoder, FrameHeader, FrameKind, FRAME_HEADER_LEN, MAGIC,
-    MAX_FRAME_PAYLOAD, WIRE_VERSION,
+    call_payload, frame, parse_header, split_call, FrameDecoder, FrameHeader, FrameKind,
+    CALL_ID_LEN, FRAME_HEADER_LEN, MAGIC, MAX_FRAME_PAYLOAD, WIRE_VERSION,
 };
 pub use hello::{
     decode_hello, decode_hello_ack, decode_hello_answer, encode_hello, encode_hello_ack,
