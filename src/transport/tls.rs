@@ -726,6 +726,12 @@ impl Watch {
         }
     }
 
+    /// A watch for the client side of a connection to `server_name` whose
+    /// handshake starts now (run on an async runtime).
+    pub(crate) fn client(config: &TlsConfig, server_name: ServerName<'static>) -> Self {
+        Self::new(config, Some(server_name))
+    }
+
     /// A watch for the server side of a connection whose handshake starts
     /// now (the listener's handshakes run on the async runtime).
     pub(crate) fn server(config: &TlsConfig) -> Self {

@@ -27,8 +27,8 @@ use std::sync::Arc;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, Semaphore};
 
+use super::async_io::{AsyncFrames, AsyncStream, Revocation};
 use super::client::{ClientHandler, ResponseStream, HEARTBEAT};
-use super::inbound::{AsyncFrames, AsyncStream, Revocation};
 use super::shared::Shared;
 use crate::entry::NodeId;
 use crate::transport::wire::{self, call_payload, frame, split_call, FrameKind, MAX_FRAME_PAYLOAD};

@@ -9,13 +9,11 @@
 //! logged as before ([`super::listener::report`]).
 
 use std::net::{SocketAddr, TcpStream};
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
-use rustls::pki_types::CertificateDer;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::AsyncWriteExt;
 
+use super::async_io::{AsyncFrames, AsyncStream, Revocation};
 use super::client_serve;
 use super::framing::FrameReader;
 use super::listener::{blocking_socket, report, serve_peer_hello, Admitted, Ending, PeerHello};
@@ -23,133 +21,9 @@ use super::{keepalive, sock_err};
 use crate::entry::NodeId;
 use crate::transport::tls::{identity_from_certificate, Security, Stream, Watch};
 use crate::transport::wire::{
-    decode_hello, encode_hello_ack, frame, FrameDecoder, FrameKind, HelloRole, MAX_HELLO_PAYLOAD,
+    decode_hello, encode_hello_ack, frame, FrameKind, HelloRole, MAX_HELLO_PAYLOAD,
 };
 use crate::transport::TransportError;
-
-/// An accepted connection's bytes on the runtime: plain TCP or the server
-/// side of TLS.
-pub(super) enum AsyncStream {
-    Plain(tokio::net::TcpStream),
-    Tls(Box<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>),
-}
-
-impl AsyncRead for AsyncStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            AsyncStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            AsyncStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for AsyncStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            AsyncStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            AsyncStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            AsyncStream::Plain(s) => Pin::new(s).poll_flush(cx),
-            AsyncStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            AsyncStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            AsyncStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
-
-/// A TLS connection's revocation check: the peer's chain as presented at
-/// the handshake and the [`Watch`] that checks it again when the lists
-/// change (before every frame read and written, as on blocking streams).
-#[derive(Clone)]
-pub(super) struct Revocation {
-    watch: Watch,
-    chain: Vec<CertificateDer<'static>>,
-}
-
-impl Revocation {
-    /// Fails once the lists in force refuse the peer's certificate.
-    pub(super) fn check(&mut self, peer: &str) -> Result<(), TransportError> {
-        self.watch
-            .check(Some(&self.chain))
-            .map_err(|e| crate::transport::tls::io_error(peer, "checking the certificate of", e))
-    }
-}
-
-/// Reads frames from an async stream, buffering partial ones. Cancel-safe:
-/// bytes read are fed to the decoder before the next wait, so a read
-/// dropped mid-wait (a timeout) loses nothing.
-pub(super) struct AsyncFrames {
-    pub(super) dec: FrameDecoder,
-    buf: Vec<u8>,
-}
-
-/// Bytes asked of the socket per read (a connection's read buffer; kept
-/// small so idle connections cost little).
-const READ_CHUNK: usize = 8 << 10;
-
-impl AsyncFrames {
-    pub(super) fn new(limit: usize) -> Self {
-        Self {
-            dec: FrameDecoder::with_limit(limit),
-            buf: Vec::new(),
-        }
-    }
-
-    /// The next frame; `Ok(None)` when the other side closed cleanly
-    /// between frames.
-    pub(super) async fn next<R: AsyncRead + Unpin>(
-        &mut self,
-        rd: &mut R,
-        peer: &str,
-    ) -> Result<Option<(FrameKind, Vec<u8>)>, TransportError> {
-        loop {
-            if let Some(f) = self.dec.next_frame()? {
-                return Ok(Some(f));
-            }
-            self.buf.clear();
-            self.buf.reserve(READ_CHUNK);
-            let n = match rd.read_buf(&mut self.buf).await {
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => 0,
-                Err(e) => return Err(crate::transport::tls::io_error(peer, "reading from", e)),
-            };
-            if n == 0 {
-                if self.dec.buffered() == 0 {
-                    return Ok(None);
-                }
-                return Err(TransportError::Protocol {
-                    peer: peer.to_string(),
-                    detail: format!(
-                        "connection closed inside a frame ({} bytes pending)",
-                        self.dec.buffered()
-                    ),
-                });
-            }
-            self.dec.feed(&self.buf);
-            if self.buf.capacity() > 4 * READ_CHUNK {
-                // A large frame passed: give its memory back.
-                self.buf = Vec::new();
-            }
-        }
-    }
-}
 
 /// Serves one accepted connection up to its end (a peer's end is on its
 /// thread).
@@ -196,7 +70,7 @@ async fn serve_inner(
                 let chain = s.get_ref().1.peer_certificates().unwrap_or(&[]).to_vec();
                 (
                     AsyncStream::Tls(Box::new(s)),
-                    Some(Revocation { watch, chain }),
+                    Some(Revocation::new(watch, chain)),
                 )
             }
             Security::Insecure { .. } => (AsyncStream::Plain(tcp), None),
@@ -217,7 +91,7 @@ async fn serve_inner(
                 )))))
             }
         };
-    let cert = match revocation.as_ref().and_then(|r| r.chain.first()) {
+    let cert = match revocation.as_ref().and_then(Revocation::peer_certificate) {
         Some(der) => match identity_from_certificate(der) {
             Ok(id) => Some(id),
             Err(e) => return Some(Err(refuse(e))),
@@ -358,11 +232,13 @@ fn into_blocking(
             let (tcp, conn) = tls.into_inner();
             let sock = tcp.into_std().map_err(&setup)?;
             blocking_socket(shared, &sock, peer)?;
-            Ok(Stream::server_from_parts(conn, sock, r.watch))
+            Ok(Stream::server_from_parts(conn, sock, r.into_watch()))
         }
-        (AsyncStream::Tls(_), None) => Err(TransportError::Protocol {
-            peer: peer.to_string(),
-            detail: "a TLS connection without its revocation watch".into(),
-        }),
+        (AsyncStream::Tls(_), None) | (AsyncStream::TlsClient(_), _) => {
+            Err(TransportError::Protocol {
+                peer: peer.to_string(),
+                detail: "not the server side of a TLS connection with its revocation watch".into(),
+            })
+        }
     }
 }

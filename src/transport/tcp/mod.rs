@@ -156,6 +156,8 @@
 //!
 //! [`Hello`]: wire::Hello
 
+mod async_client;
+mod async_io;
 mod client;
 mod client_serve;
 mod dialer;
@@ -182,6 +184,7 @@ use super::queue::{Outgoing, SendQueue};
 use super::tls::Security;
 use super::wire::{self, encode_message, frame, FrameKind, MAX_FRAME_PAYLOAD};
 use super::{Inbox, Peer, Transport, TransportError};
+pub use async_client::AsyncClientConnection;
 pub use client::{connect_client, ClientConnection, ClientHandler, ResponseStream, HEARTBEAT};
 pub use client_serve::MAX_CALLS_IN_FLIGHT;
 pub use dialer::FrameConnection;
