@@ -139,27 +139,49 @@ consumer++ ok"
 needs() { readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
 
 warn=(-Wall -Wextra -Werror)
+# compile DESCRIPTION COMMAND...: runs the compiler; a failure is a failed
+# check (with the compiler's output) and skips what depends on the program.
+compile() {
+  local what=$1 out
+  shift
+  if out=$("$@" 2>&1); then
+    ok "$what: builds"
+  else
+    fail "$what: builds"
+    printf '%s\n' "$out" | sed 's/^/         /' >&2
+    return 1
+  fi
+}
+
 # shellcheck disable=SC2046  # pkg-config's output is meant to be split
-gcc -std=c11 "${warn[@]}" tests/install/consumer.c -o "$tmp/c-shared" $(pkg-config --cflags --libs synod)
-present "shared: the program needs $soname (the SONAME, not libsynod.so)" "^$soname\$" "$(needs "$tmp/c-shared")"
-present "shared: ldd resolves $soname to the prefix" "$soname => $lib/$soname" \
-  "$(LD_LIBRARY_PATH="$lib" ldd "$tmp/c-shared")"
-same_text "shared: output" "$expected_c" "$(LD_LIBRARY_PATH="$lib" "$tmp/c-shared" 2>&1 || echo "exit $?")"
+if compile "shared" gcc -std=c11 "${warn[@]}" tests/install/consumer.c -o "$tmp/c-shared" \
+  $(pkg-config --cflags --libs synod); then
+  present "shared: the program needs $soname (the SONAME, not libsynod.so)" "^$soname\$" "$(needs "$tmp/c-shared")"
+  present "shared: ldd resolves $soname to the prefix" "$soname => $lib/$soname" \
+    "$(LD_LIBRARY_PATH="$lib" ldd "$tmp/c-shared")"
+  same_text "shared: output" "$expected_c" "$(LD_LIBRARY_PATH="$lib" "$tmp/c-shared" 2>&1 || echo "exit $?")"
+fi
 
 # Static: pkg-config --static gives -lsynod plus Libs.private; with both
 # libsynod.so and libsynod.a in libdir the linker must be told to take the
 # archive for -lsynod (docs/packaging.md).
 static_link=${static_libs/-lsynod/-Wl,-Bstatic -lsynod -Wl,-Bdynamic}
 # shellcheck disable=SC2046,SC2086
-gcc -std=c11 "${warn[@]}" tests/install/consumer.c -o "$tmp/c-static" $(pkg-config --cflags synod) $static_link
-absent "static: the program does not need libsynod" libsynod "$(needs "$tmp/c-static")"
-absent "static: ldd shows no libsynod" libsynod "$(ldd "$tmp/c-static")"
-same_text "static: output (no LD_LIBRARY_PATH)" "$expected_c" "$(env -u LD_LIBRARY_PATH "$tmp/c-static" 2>&1 || echo "exit $?")"
+if compile "static" gcc -std=c11 "${warn[@]}" tests/install/consumer.c -o "$tmp/c-static" \
+  $(pkg-config --cflags synod) $static_link; then
+  absent "static: the program does not need libsynod" libsynod "$(needs "$tmp/c-static")"
+  absent "static: ldd shows no libsynod" libsynod "$(ldd "$tmp/c-static")"
+  same_text "static: output (no LD_LIBRARY_PATH)" "$expected_c" \
+    "$(env -u LD_LIBRARY_PATH "$tmp/c-static" 2>&1 || echo "exit $?")"
+fi
 
 # shellcheck disable=SC2046
-g++ -std=c++17 "${warn[@]}" tests/install/consumer.cpp -o "$tmp/cpp-shared" $(pkg-config --cflags --libs synod)
-present "C++: the program needs $soname" "^$soname\$" "$(needs "$tmp/cpp-shared")"
-same_text "C++ (synod.hpp): output" "$expected_cpp" "$(LD_LIBRARY_PATH="$lib" "$tmp/cpp-shared" 2>&1 || echo "exit $?")"
+if compile "C++" g++ -std=c++17 "${warn[@]}" tests/install/consumer.cpp -o "$tmp/cpp-shared" \
+  $(pkg-config --cflags --libs synod); then
+  present "C++: the program needs $soname" "^$soname\$" "$(needs "$tmp/cpp-shared")"
+  same_text "C++ (synod.hpp): output" "$expected_cpp" \
+    "$(LD_LIBRARY_PATH="$lib" "$tmp/cpp-shared" 2>&1 || echo "exit $?")"
+fi
 
 echo "== the consumer through CMake find_package(synod)"
 for kind in shared static; do
