@@ -158,11 +158,13 @@ put_stripped() {
   mv -f "$tmp" "$dst"
 }
 
-# fill TEMPLATE DEST: substitute the @NAME@ placeholders.
+# fill TEMPLATE DEST: substitute the @NAME@ placeholders (the prefix is
+# escaped for sed: it may hold '&', '|' or '\').
 fill() {
-  local tmp
+  local tmp prefix_sed
   tmp=$(mktemp)
-  sed -e "s|@PREFIX@|$prefix|g" \
+  prefix_sed=$(printf '%s' "$prefix" | sed 's/[\\&|]/\\&/g')
+  sed -e "s|@PREFIX@|$prefix_sed|g" \
     -e "s|@VERSION@|$version|g" \
     -e "s|@MAJOR@|$major|g" \
     -e "s|@SONAME@|$soname|g" \
