@@ -45,6 +45,9 @@ done
 echo "== chaos: 60 s of kills, pauses and partitions on 5 member processes"
 ./target/release/synod chaos --seconds 60 --members 5
 
+echo "== install: libsynod into a fresh prefix, linked with pkg-config and CMake"
+bash tests/install-check.sh
+
 echo "== fuzz: every cargo-fuzz target for 20 s from its checked-in corpus"
 bash tests/fuzz-smoke.sh
 
