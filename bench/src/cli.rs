@@ -58,6 +58,10 @@ pub enum BenchCommand {
         /// Transitions committed while they watch (default 200; quick 50).
         #[arg(long)]
         transitions: Option<usize>,
+        /// Idle client connections held afterwards, for the member's memory
+        /// per connection (default 10,000; quick 1,000; 0: none).
+        #[arg(long)]
+        idle: Option<usize>,
     },
     /// Local fence checks on a follower of an in-process 3-member cluster
     /// while proposers write to the leader. The last line reads `reads:
@@ -94,9 +98,11 @@ pub fn run(args: BenchArgs) -> ExitCode {
             quick,
             watchers,
             transitions,
+            idle,
         }) => cmd_bench_watch(crate::watch::WatchOptions {
             watchers: watchers.unwrap_or(if quick { 100 } else { 1000 }),
             transitions: transitions.unwrap_or(if quick { 50 } else { 200 }),
+            idle: idle.unwrap_or(if quick { 1000 } else { 10_000 }),
         }),
         Some(BenchCommand::Reads {
             quick,

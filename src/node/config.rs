@@ -34,7 +34,8 @@
 //! metrics_listen = "127.0.0.1:9401"  # optional HTTP GET /metrics ("9401": loopback)
 //!
 //! [transport]                      # optional
-//! max_inbound = 64                 # peer + client connections served at once
+//! max_inbound = 64                 # handshakes + peer connections served at once
+//! max_client_connections = 16384   # client connections open at once
 //! max_client_connections_per_identity = 16   # one client identity's share
 //! ```
 //!
@@ -187,6 +188,7 @@ struct RawAdmin {
 #[serde(deny_unknown_fields)]
 struct RawTransport {
     max_inbound: Option<usize>,
+    max_client_connections: Option<usize>,
     max_client_connections_per_identity: Option<usize>,
 }
 
@@ -271,9 +273,12 @@ pub struct NodeConfig {
     pub max_inbound_messages: usize,
     /// `engine.watch_history` ([`super::NodeOptions::watch_history`]).
     pub watch_history: usize,
-    /// Most inbound connections (peers and clients) served at once; more
-    /// are refused.
+    /// Most inbound connections handshaking or serving peers at once (see
+    /// [`crate::transport::tcp::TcpConfig::max_inbound`]).
     pub max_inbound: usize,
+    /// Most client connections open at once (the TCP transport's default
+    /// when not set).
+    pub max_client_connections: Option<usize>,
     /// Most client connections one identity may hold at once (the TCP
     /// transport's default when not set).
     pub max_client_connections_per_identity: Option<usize>,
@@ -520,6 +525,13 @@ impl NodeConfig {
                 "at least 1 connection is needed".into(),
             ));
         }
+        let max_client_connections = raw.transport.max_client_connections;
+        if max_client_connections == Some(0) {
+            return Err(invalid(
+                "transport.max_client_connections",
+                "at least 1 connection is needed".into(),
+            ));
+        }
         let max_client_connections_per_identity = raw.transport.max_client_connections_per_identity;
         if max_client_connections_per_identity == Some(0) {
             return Err(invalid(
@@ -555,6 +567,7 @@ impl NodeConfig {
             max_inbound_messages,
             watch_history,
             max_inbound,
+            max_client_connections,
             max_client_connections_per_identity,
             revocation,
             allow_key_readable_by_others: raw_tls.allow_key_readable_by_others,
@@ -764,6 +777,8 @@ election_ticks = 15
         assert!(e.contains("not among the bootstrap members"), "{e}");
         let e = refused(&format!("{GOOD}[transport]\nmax_inbound = 0\n"));
         assert!(e.contains("transport.max_inbound"), "{e}");
+        let e = refused(&format!("{GOOD}[transport]\nmax_client_connections = 0\n"));
+        assert!(e.contains("transport.max_client_connections"), "{e}");
         let e = refused(&format!(
             "{GOOD}[transport]\nmax_client_connections_per_identity = 0\n"
         ));

@@ -344,6 +344,9 @@ pub fn start_member(config: &NodeConfig) -> Result<RunningMember, RunError> {
     let mut tcp = TcpConfig::new(resolve(&config.listen)?, security);
     tcp.seed_peers = seed_peers;
     tcp.max_inbound = config.max_inbound;
+    if let Some(n) = config.max_client_connections {
+        tcp.max_client_connections = n;
+    }
     if let Some(n) = config.max_client_connections_per_identity {
         tcp.max_client_connections_per_identity = n;
     }
