@@ -693,6 +693,18 @@ pub fn watch_json(item: &synod::node::protocol::WatchWireItem) -> serde_json::Va
             "kind": "compacted", "index": at.0,
             "note": "the events up to this index are not available: read the catalog at least at it",
         }),
+        WatchWireItem::SnapshotPart {
+            at,
+            members,
+            ranges,
+            last,
+        } => serde_json::json!({
+            "kind": "snapshot", "index": at.0, "last": last,
+            "members": members.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+            "ranges": ranges.iter().map(|(r, o)| serde_json::json!({
+                "range": r.as_str(), "owner": o.owner.as_str(), "epoch": o.epoch.0,
+            })).collect::<Vec<_>>(),
+        }),
         WatchWireItem::Role { role, term, leader } => serde_json::json!({
             "kind": "role", "role": format!("{role:?}").to_lowercase(), "term": term.0,
             "leader": leader.as_ref().map(|l| l.id.as_str()),
@@ -725,11 +737,14 @@ pub fn cmd_watch(
     let mut events = 0u64;
     let mut out = std::io::stdout().lock();
     while !stop.load(Ordering::Relaxed) && count.is_none_or(|n| events < n) {
-        let item = match w.next(Duration::from_millis(500)) {
+        let mut item = match w.next(Duration::from_millis(500)) {
             Ok(item) => item,
             Err(ClientCallError::Unreachable(_)) => continue,
             Err(e) => return call_error(e),
         };
+        if let (Some(r), WatchWireItem::SnapshotPart { ranges, .. }) = (range, &mut item) {
+            ranges.retain(|(id, _)| id.as_str() == r);
+        }
         if let (Some(r), WatchWireItem::Event { entry, .. }) = (range, &item) {
             let on = match entry {
                 ControlPlaneEntry::OwnershipTransition(t) => t.range.as_str() == r,
@@ -754,7 +769,28 @@ pub fn cmd_watch(
                     ..
                 } => format!("{index} {} {outcome:?}", describe(entry)),
                 WatchWireItem::Compacted { at } => {
-                    format!("compacted: events up to {at} are not available here; read the catalog")
+                    format!("compacted: events up to {at} are not available here; the catalog at {at} follows")
+                }
+                WatchWireItem::SnapshotPart {
+                    at,
+                    members,
+                    ranges,
+                    last,
+                } => {
+                    let mut lines: Vec<String> = members
+                        .iter()
+                        .map(|m| format!("snapshot {at} member {} {:?}", m.id, m.kind))
+                        .collect();
+                    lines.extend(ranges.iter().map(|(r, o)| {
+                        format!(
+                            "snapshot {at} range {r} owner {} epoch {}",
+                            o.owner, o.epoch
+                        )
+                    }));
+                    if *last {
+                        lines.push(format!("snapshot {at} complete"));
+                    }
+                    lines.join("\n")
                 }
                 WatchWireItem::Role { role, term, leader } => format!(
                     "role: {role:?} in term {term}, leader {}",

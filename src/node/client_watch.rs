@@ -8,7 +8,11 @@
 //! and asks again from the index after the last event it delivered, so the
 //! caller sees every committed entry once and in order across failovers:
 //! repeats from the new member are skipped, and a member that cannot supply
-//! the events from there says so ([`WatchWireItem::Compacted`]).
+//! the events from there says so ([`WatchWireItem::Compacted`]) and sends
+//! the catalog as of an index in [`WatchWireItem::SnapshotPart`]s, then the
+//! events after it. A connection that breaks inside a snapshot is followed
+//! by a whole new snapshot (a new `Compacted`): the caller discards the
+//! unfinished one and starts again from the new one.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -36,6 +40,14 @@ pub struct ClientWatch {
     next_index: Index,
     pending: VecDeque<WatchWireItem>,
     last_error: String,
+    /// A snapshot being delivered (its `Compacted` was, its last part not
+    /// yet): the index it is as of.
+    snapshot: Option<Index>,
+    /// A snapshot being skipped (its `Compacted` said nothing was missed).
+    skipping: Option<Index>,
+    /// The connection broke inside a snapshot: the next one is asked for a
+    /// whole new snapshot, delivered whatever its index.
+    restarting: bool,
 }
 
 impl std::fmt::Debug for ClientWatch {
@@ -66,6 +78,9 @@ impl Client {
             next_index: from,
             pending: VecDeque::new(),
             last_error: "not connected yet".into(),
+            snapshot: None,
+            skipping: None,
+            restarting: false,
         })
     }
 }
@@ -97,10 +112,31 @@ impl ClientWatch {
                         self.next_index = Index(index.0 + 1);
                     }
                     WatchWireItem::Compacted { at } => {
-                        if at.0 < self.next_index.0 {
-                            continue; // nothing missed after all
+                        if at.0 < self.next_index.0 && !self.restarting {
+                            // Nothing missed after all: skip it and its
+                            // parts.
+                            self.skipping = Some(*at);
+                            continue;
                         }
-                        self.next_index = Index(at.0 + 1);
+                        self.restarting = false;
+                        self.skipping = None;
+                        // The index moves past it with its last part.
+                        self.snapshot = Some(*at);
+                    }
+                    WatchWireItem::SnapshotPart { at, last, .. } => {
+                        if self.skipping == Some(*at) {
+                            if *last {
+                                self.skipping = None;
+                            }
+                            continue;
+                        }
+                        if self.snapshot != Some(*at) {
+                            continue; // no snapshot of ours
+                        }
+                        if *last {
+                            self.snapshot = None;
+                            self.next_index = Index(at.0 + 1);
+                        }
                     }
                     WatchWireItem::Role { .. } => {}
                 }
@@ -145,6 +181,13 @@ impl ClientWatch {
 
     fn drop_connection(&mut self) {
         self.conn = None;
+        // What the old connection sent and was not delivered yet goes with
+        // it (the next one sends it again from the next index).
+        self.pending.clear();
+        self.skipping = None;
+        if self.snapshot.take().is_some() {
+            self.restarting = true;
+        }
         self.turn = (self.turn + 1) % self.endpoints.len();
     }
 
@@ -154,10 +197,14 @@ impl ClientWatch {
             .min(self.connect_timeout)
             .max(Duration::from_millis(10));
         let started = Instant::now();
-        let request = Request::Watch {
-            from: self.next_index,
-        }
-        .encode();
+        // Inside a broken snapshot: a whole new one (from 0: the member's
+        // catalog as it is, then what follows).
+        let from = if self.restarting {
+            Index(0)
+        } else {
+            self.next_index
+        };
+        let request = Request::Watch { from }.encode();
         let first = connect_client(&addr, &self.security, timeout).and_then(|mut c| {
             let bytes = c.request(&request, timeout)?;
             Ok((c, bytes))

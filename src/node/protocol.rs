@@ -32,9 +32,9 @@ mod watch;
 pub use crate::node::ReadLevel;
 pub use error::{ClientError, RemoteError, RemoteRefusal};
 pub use request::{ReadQuery, Request};
-pub(crate) use response::{audit_record_len, AUDIT_ANSWER_OVERHEAD};
+pub(crate) use response::{audit_record_len, range_len, AUDIT_ANSWER_OVERHEAD};
 pub use response::{Response, StatusInfo};
-pub use watch::{WatchWireItem, MAX_WATCH_BATCH};
+pub use watch::{WatchWireItem, MAX_WATCH_BATCH, SNAPSHOT_PART_BYTES};
 
 use crate::entry::codec::{Reader, Writer};
 use crate::entry::DecodeError;

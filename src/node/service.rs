@@ -15,14 +15,15 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::protocol::{
-    audit_record_len, ClientError, ReadQuery, Request, Response, StatusInfo, WatchWireItem,
-    AUDIT_ANSWER_OVERHEAD, MAX_AUDIT_PAGE, MAX_PAGE, MAX_WATCH_BATCH,
+    audit_record_len, range_len, ClientError, ReadQuery, Request, Response, StatusInfo,
+    WatchWireItem, AUDIT_ANSWER_OVERHEAD, MAX_AUDIT_PAGE, MAX_PAGE, MAX_WATCH_BATCH,
+    SNAPSHOT_PART_BYTES,
 };
 use super::watch::{Watch, WatchError, WatchItem};
 use super::ReadLevel;
 use super::{Node, ProposeError};
 use crate::catalog::{AuditLog, AuditRecord, CatalogView};
-use crate::entry::{ControlPlaneEntry, ForcedOwnershipTransition, Index, NodeId};
+use crate::entry::{ControlPlaneEntry, ForcedOwnershipTransition, Index, NodeId, RangeId};
 use crate::transport::wire::MAX_FRAME_PAYLOAD;
 
 /// What a request needs.
@@ -90,6 +91,9 @@ pub struct ClientService {
     policy: Arc<Authorization>,
     /// The longest a read may wait for the leader.
     read_timeout: Duration,
+    /// About the most bytes of ranges in one watch snapshot part
+    /// ([`SNAPSHOT_PART_BYTES`]; smaller in tests).
+    snapshot_part_bytes: usize,
 }
 
 impl ClientService {
@@ -99,6 +103,7 @@ impl ClientService {
             node,
             policy: Arc::new(policy),
             read_timeout: Duration::from_secs(5),
+            snapshot_part_bytes: SNAPSHOT_PART_BYTES,
         }
     }
 
@@ -120,6 +125,9 @@ impl ClientService {
             Ok(watch) => Box::new(WatchStream {
                 watch,
                 ended: false,
+                queue: std::collections::VecDeque::new(),
+                snapshot: None,
+                part_bytes: self.snapshot_part_bytes,
             }),
             Err(e) => Box::new(FailedStream(Some(e))),
         })
@@ -293,10 +301,76 @@ impl ClientService {
 /// A watch on the wire: batches of what the member's [`Watch`] yields, an
 /// empty batch as a heartbeat, then the error that ended it. A connection
 /// that writes slower than the member applies falls behind in the member's
-/// history, and past it gets a `Compacted` item: never a silent gap.
+/// history, and past it gets a `Compacted` item and the catalog in
+/// snapshot parts: never a silent gap.
 struct WatchStream {
     watch: Watch,
     ended: bool,
+    /// Items taken from the watch and not sent yet (those after a
+    /// snapshot wait for its last part).
+    queue: std::collections::VecDeque<WatchItem>,
+    /// A snapshot being sent: the catalog, and the last range sent.
+    snapshot: Option<(Arc<CatalogView>, Option<RangeId>)>,
+    /// About the most bytes of ranges in one part.
+    part_bytes: usize,
+}
+
+impl WatchStream {
+    /// The next part of the snapshot being sent.
+    fn snapshot_part(&mut self) -> Option<WatchWireItem> {
+        let (view, after) = self.snapshot.take()?;
+        let members = if after.is_none() {
+            view.members().cloned().collect()
+        } else {
+            Vec::new()
+        };
+        let mut ranges = Vec::new();
+        let mut bytes = 0;
+        let mut last = true;
+        {
+            let mut it = view.ranges_after(after.as_ref());
+            for (range, o) in it.by_ref() {
+                ranges.push((range.clone(), o.clone()));
+                bytes += range_len(range, o);
+                if bytes >= self.part_bytes {
+                    // Exactly at the bound with nothing after: the last part.
+                    last = it.next().is_none();
+                    break;
+                }
+            }
+        }
+        let at = view.applied().0;
+        if !last {
+            let resume = ranges.last().map(|(r, _)| r.clone());
+            self.snapshot = Some((view, resume));
+        }
+        Some(WatchWireItem::SnapshotPart {
+            at,
+            members,
+            ranges,
+            last,
+        })
+    }
+
+    /// The next batch from the queue: the items up to a snapshot, and the
+    /// snapshot's `Compacted` (its parts follow, one per batch).
+    fn batch_from_queue(&mut self) -> Vec<WatchWireItem> {
+        let mut out = Vec::new();
+        while out.len() < MAX_WATCH_BATCH {
+            match self.queue.pop_front() {
+                None => break,
+                Some(WatchItem::Snapshot(view)) => {
+                    out.push(WatchWireItem::Compacted {
+                        at: view.applied().0,
+                    });
+                    self.snapshot = Some((view, None));
+                    break;
+                }
+                Some(item) => out.push(wire_item(item)),
+            }
+        }
+        out
+    }
 }
 
 /// A stream that yields one error, then ends.
@@ -320,6 +394,7 @@ fn wire_item(item: WatchItem) -> WatchWireItem {
             entry: e.entry.clone(),
             outcome: e.outcome.clone(),
         },
+        // Taken apart into parts by the stream before it gets here.
         WatchItem::Snapshot(v) => WatchWireItem::Compacted { at: v.applied().0 },
         WatchItem::Role { role, term, leader } => WatchWireItem::Role { role, term, leader },
     }
@@ -330,16 +405,26 @@ impl crate::transport::tcp::ResponseStream for WatchStream {
         if self.ended {
             return Poll::Ready(None);
         }
-        self.watch.poll_batch(MAX_WATCH_BATCH, cx).map(|r| {
-            Some(match r {
-                Ok(items) => Response::Watch(items.into_iter().map(wire_item).collect()).encode(),
-                Err(WatchError::Timeout(_)) => Response::Watch(Vec::new()).encode(),
-                Err(WatchError::Stopped(e)) => {
-                    self.ended = true;
-                    Response::Error(ClientError::from(e)).encode()
+        loop {
+            if let Some(part) = self.snapshot_part() {
+                return Poll::Ready(Some(Response::Watch(vec![part]).encode()));
+            }
+            if !self.queue.is_empty() {
+                let batch = self.batch_from_queue();
+                return Poll::Ready(Some(Response::Watch(batch).encode()));
+            }
+            match self.watch.poll_batch(MAX_WATCH_BATCH, cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(items)) => self.queue.extend(items),
+                Poll::Ready(Err(WatchError::Timeout(_))) => {
+                    return Poll::Ready(Some(Response::Watch(Vec::new()).encode()))
                 }
-            })
-        })
+                Poll::Ready(Err(WatchError::Stopped(e))) => {
+                    self.ended = true;
+                    return Poll::Ready(Some(Response::Error(ClientError::from(e)).encode()));
+                }
+            }
+        }
     }
 
     /// Nothing new for a while: an empty batch says the stream is alive.
@@ -635,5 +720,107 @@ mod tests {
         assert_eq!((page.len(), more), (MAX_AUDIT_PAGE as usize, true));
         let (page, more) = audit_page(&log, Some(log[log.len() - 2].index), u32::MAX);
         assert_eq!((page.len(), more), (1, false));
+    }
+
+    /// A watch from before the member's history gets `Compacted` and the
+    /// whole catalog as of that index in parts (members in the first, every
+    /// range once, in order, the last part marked), then the events after
+    /// it. Before, the wire said only "compacted" and the client had to
+    /// read the catalog itself, at some other index.
+    #[test]
+    fn a_watch_from_before_the_history_gets_the_catalog_in_parts_then_events() {
+        let mut s = solo();
+        s.snapshot_part_bytes = 200;
+        for i in 0..30 {
+            let req = Request::Propose {
+                entry: forced(&format!("r{i:02}"), "CN=solo"),
+                session: None,
+                timeout_ms: 5_000,
+            };
+            assert!(matches!(ask(&s, "CN=ops", &req), Response::Committed(_)));
+        }
+        let mut stream = s
+            .stream_bytes(
+                &id("CN=reader"),
+                &Request::Watch { from: Index(0) }.encode(),
+            )
+            .expect("a watch streams");
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        let mut items = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let mut proposed_after = false;
+        let mut later_event = None;
+        while later_event.is_none() {
+            assert!(std::time::Instant::now() < deadline, "{items:?}");
+            let Poll::Ready(Some(bytes)) = stream.poll_next(&mut cx) else {
+                if !proposed_after
+                    && items
+                        .iter()
+                        .any(|i| matches!(i, WatchWireItem::SnapshotPart { last: true, .. }))
+                {
+                    proposed_after = true;
+                    let req = Request::Propose {
+                        entry: forced("after", "CN=solo"),
+                        session: None,
+                        timeout_ms: 5_000,
+                    };
+                    assert!(matches!(ask(&s, "CN=ops", &req), Response::Committed(_)));
+                }
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            let Ok(Ok(Response::Watch(batch))) = Response::decode(&bytes) else {
+                panic!("not a watch batch");
+            };
+            for item in batch {
+                if let WatchWireItem::Event { index, .. } = &item {
+                    later_event = Some(*index);
+                }
+                items.push(item);
+            }
+        }
+        let at = items
+            .iter()
+            .find_map(|i| match i {
+                WatchWireItem::Compacted { at } => Some(*at),
+                _ => None,
+            })
+            .expect("a Compacted first");
+        let parts: Vec<_> = items
+            .iter()
+            .filter_map(|i| match i {
+                WatchWireItem::SnapshotPart {
+                    at: a,
+                    members,
+                    ranges,
+                    last,
+                } => Some((*a, members.len(), ranges.clone(), *last)),
+                _ => None,
+            })
+            .collect();
+        assert!(parts.len() > 2, "{} parts", parts.len());
+        assert!(parts.iter().all(|p| p.0 == at));
+        assert_eq!(parts[0].1, 1, "the members in the first part");
+        assert!(parts[1..].iter().all(|p| p.1 == 0));
+        assert!(parts[..parts.len() - 1].iter().all(|p| !p.3));
+        assert!(parts[parts.len() - 1].3, "the last part says so");
+        let ranges: Vec<String> = parts
+            .iter()
+            .flat_map(|p| p.2.iter().map(|(r, _)| r.as_str().to_string()))
+            .collect();
+        let want: Vec<String> = (0..30).map(|i| format!("r{i:02}")).collect();
+        assert_eq!(ranges, want, "every range once, in order");
+        // The stream goes on after the snapshot's index.
+        assert!(later_event.is_some_and(|i| i > at));
+        // Nothing between the snapshot's parts.
+        let first_part = items
+            .iter()
+            .position(|i| matches!(i, WatchWireItem::SnapshotPart { .. }))
+            .unwrap();
+        let last_part = items
+            .iter()
+            .rposition(|i| matches!(i, WatchWireItem::SnapshotPart { .. }))
+            .unwrap();
+        assert_eq!(last_part - first_part + 1, parts.len());
     }
 }

@@ -84,6 +84,69 @@ fn get_ownership(r: &mut Reader<'_>) -> Result<RangeOwnership, DecodeError> {
     })
 }
 
+/// Writes a member list (a `Members` answer's, a watch snapshot's).
+pub(super) fn put_members(w: &mut Writer, ms: &[Member]) {
+    w.u64(ms.len() as u64);
+    for m in ms {
+        w.str(m.id.as_str());
+        w.kind(m.kind);
+        w.str(m.address.as_str());
+        w.u8(matches!(m.state, MemberState::Draining) as u8);
+        w.u64(m.peer_id);
+    }
+}
+
+/// Reads a member list.
+pub(super) fn get_members(r: &mut Reader<'_>) -> Result<Vec<Member>, DecodeError> {
+    let n = r.count("member count", 14)?;
+    let mut ms = Vec::with_capacity(n);
+    for _ in 0..n {
+        let id = r.node_id("member")?;
+        let kind = r.kind("kind")?;
+        let address = r.address("address")?;
+        let state = if r.bool("draining")? {
+            MemberState::Draining
+        } else {
+            MemberState::Active
+        };
+        ms.push(Member {
+            id,
+            kind,
+            address,
+            state,
+            peer_id: r.u64("peer id")?,
+        });
+    }
+    Ok(ms)
+}
+
+/// Writes a page of ranges with their owners.
+pub(super) fn put_ranges(w: &mut Writer, rs: &[(RangeId, RangeOwnership)]) {
+    w.u64(rs.len() as u64);
+    for (range, o) in rs {
+        w.str(range.as_str());
+        put_ownership(w, o);
+    }
+}
+
+/// Reads a page of ranges with their owners.
+pub(super) fn get_ranges(
+    r: &mut Reader<'_>,
+) -> Result<Vec<(RangeId, RangeOwnership)>, DecodeError> {
+    let n = r.count("range count", 38)?;
+    let mut rs = Vec::with_capacity(n);
+    for _ in 0..n {
+        let range = r.range_id("range")?;
+        rs.push((range, get_ownership(r)?));
+    }
+    Ok(rs)
+}
+
+/// The length of a range's encoding in a page (its id and ownership).
+pub(crate) fn range_len(range: &RangeId, o: &RangeOwnership) -> usize {
+    2 + range.as_str().len() + 2 + o.owner.as_str().len() + 32
+}
+
 /// The bytes of an `Audit` or `AuditPage` answer besides its records:
 /// version, tag, applied index, the more flag (pages only) and the count.
 pub(crate) const AUDIT_ANSWER_OVERHEAD: usize = 1 + 1 + 8 + 1 + 8;
@@ -195,24 +258,13 @@ impl Response {
             Response::Members(ms, at) => {
                 w.u8(4);
                 w.u64(at.0);
-                w.u64(ms.len() as u64);
-                for m in ms {
-                    w.str(m.id.as_str());
-                    w.kind(m.kind);
-                    w.str(m.address.as_str());
-                    w.u8(matches!(m.state, MemberState::Draining) as u8);
-                    w.u64(m.peer_id);
-                }
+                put_members(&mut w, ms);
             }
             Response::Ranges(rs, more, at) => {
                 w.u8(5);
                 w.u64(at.0);
                 w.u8(*more as u8);
-                w.u64(rs.len() as u64);
-                for (range, o) in rs {
-                    w.str(range.as_str());
-                    put_ownership(&mut w, o);
-                }
+                put_ranges(&mut w, rs);
             }
             Response::Audit(records, at) => {
                 w.u8(6);
@@ -303,37 +355,12 @@ impl Response {
             }
             4 => {
                 let at = Index(r.u64("applied")?);
-                let n = r.count("member count", 14)?;
-                let mut ms = Vec::with_capacity(n);
-                for _ in 0..n {
-                    let id = r.node_id("member")?;
-                    let kind = r.kind("kind")?;
-                    let address = r.address("address")?;
-                    let state = if r.bool("draining")? {
-                        MemberState::Draining
-                    } else {
-                        MemberState::Active
-                    };
-                    ms.push(Member {
-                        id,
-                        kind,
-                        address,
-                        state,
-                        peer_id: r.u64("peer id")?,
-                    });
-                }
-                Response::Members(ms, at)
+                Response::Members(get_members(&mut r)?, at)
             }
             5 => {
                 let at = Index(r.u64("applied")?);
                 let more = r.bool("more")?;
-                let n = r.count("range count", 38)?;
-                let mut rs = Vec::with_capacity(n);
-                for _ in 0..n {
-                    let range = r.range_id("range")?;
-                    rs.push((range, get_ownership(&mut r)?));
-                }
-                Response::Ranges(rs, more, at)
+                Response::Ranges(get_ranges(&mut r)?, more, at)
             }
             6 => {
                 let at = Index(r.u64("applied")?);

@@ -391,6 +391,33 @@ fn watch_requests_and_batches_round_trip_and_truncations_fail() {
             }),
         },
         WatchWireItem::Compacted { at: Index(6) },
+        WatchWireItem::SnapshotPart {
+            at: Index(6),
+            members: vec![crate::catalog::Member {
+                id: id("CN=a"),
+                kind: crate::entry::MemberKind::Data,
+                address: "127.0.0.1:1".parse().unwrap(),
+                state: crate::catalog::MemberState::Draining,
+                peer_id: 4,
+            }],
+            ranges: vec![(
+                "r".parse().unwrap(),
+                crate::catalog::RangeOwnership {
+                    owner: id("CN=a"),
+                    epoch: Epoch(3),
+                    version: CatalogVersion(9),
+                    term: Term(2),
+                    index: Index(5),
+                },
+            )],
+            last: true,
+        },
+        WatchWireItem::SnapshotPart {
+            at: Index(6),
+            members: Vec::new(),
+            ranges: Vec::new(),
+            last: false,
+        },
         WatchWireItem::Role {
             role: crate::node::watch::Role::Leader,
             term: Term(2),

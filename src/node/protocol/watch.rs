@@ -1,19 +1,27 @@
 //! The watch stream on the wire: [`Request::Watch`](super::Request::Watch)
 //! is answered by a stream of [`Response::Watch`](super::Response::Watch)
-//! batches of [`WatchWireItem`]s on a connection of its own (an empty batch
-//! is a heartbeat, every second while nothing happens), until an error
-//! response ends it or the connection closes.
+//! batches of [`WatchWireItem`]s (an empty batch is a heartbeat, every
+//! second while nothing happens), until an error response ends it or the
+//! connection closes. A watch that starts (or falls) before what the member
+//! keeps gets `Compacted { at }` and the catalog as of `at` in
+//! [`WatchWireItem::SnapshotPart`]s (each at most [`SNAPSHOT_PART_BYTES`]
+//! of ranges), then the events after `at`.
 
 use super::request::{get_entry, put_entry};
+use super::response::{get_members, get_ranges, put_members, put_ranges};
 use super::{get_hint, put_hint};
-use crate::catalog::{get_outcome, put_outcome, ApplyOutcome};
+use crate::catalog::{get_outcome, put_outcome, ApplyOutcome, Member, RangeOwnership};
 use crate::entry::codec::{Reader, Writer};
-use crate::entry::{ControlPlaneEntry, DecodeError, Index, Term};
+use crate::entry::{ControlPlaneEntry, DecodeError, Index, RangeId, Term};
 use crate::node::watch::Role;
 use crate::node::LeaderHint;
 
 /// Most items in one [`Response::Watch`](super::Response::Watch) batch.
 pub const MAX_WATCH_BATCH: usize = 256;
+
+/// About the most bytes of ranges in one [`WatchWireItem::SnapshotPart`]
+/// (a range alone may exceed it: it then goes alone).
+pub const SNAPSHOT_PART_BYTES: usize = 1 << 20;
 
 /// One item of a watch stream as a client receives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +43,22 @@ pub enum WatchWireItem {
     Compacted {
         /// The index the stream continues after.
         at: Index,
+    },
+    /// Part of the catalog as it was at `at`, following a
+    /// `Compacted { at }`: the members (in the first part; empty in the
+    /// others), a page of ranges with their owners (in range order), and
+    /// whether this is the last part. The parts of one snapshot come
+    /// together, before any later event; a new `Compacted` starts a new
+    /// snapshot (a resumed stream may restart one).
+    SnapshotPart {
+        /// The index the catalog is as of.
+        at: Index,
+        /// The members (first part only).
+        members: Vec<Member>,
+        /// A page of ranges and their owners.
+        ranges: Vec<(RangeId, RangeOwnership)>,
+        /// The last part of this snapshot.
+        last: bool,
     },
     /// The member's role or known leader changed.
     Role {
@@ -77,6 +101,18 @@ pub(super) fn put_items(w: &mut Writer, items: &[WatchWireItem]) {
                 w.u8(2);
                 w.u64(at.0);
             }
+            WatchWireItem::SnapshotPart {
+                at,
+                members,
+                ranges,
+                last,
+            } => {
+                w.u8(4);
+                w.u64(at.0);
+                put_members(w, members);
+                put_ranges(w, ranges);
+                w.u8(*last as u8);
+            }
             WatchWireItem::Role { role, term, leader } => {
                 w.u8(3);
                 w.u8(role_tag(*role));
@@ -106,6 +142,12 @@ pub(super) fn get_items(r: &mut Reader<'_>) -> Result<Vec<WatchWireItem>, Decode
             }
             2 => WatchWireItem::Compacted {
                 at: Index(r.u64("compacted at")?),
+            },
+            4 => WatchWireItem::SnapshotPart {
+                at: Index(r.u64("snapshot at")?),
+                members: get_members(r)?,
+                ranges: get_ranges(r)?,
+                last: r.bool("last part")?,
             },
             3 => {
                 let tag_at = r.offset();
