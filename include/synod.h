@@ -34,8 +34,11 @@
  * Strings    Strings in are NUL-terminated UTF-8, borrowed for the call
  *            only (not UTF-8: SYNOD_ERR_INVALID_ARGUMENT). Strings out are
  *            either static, or borrowed from a handle and valid until that
- *            handle is freed, or copied into a caller buffer; the caller
- *            never frees a returned const char *.
+ *            handle is freed (a range cursor's: until its next call), or
+ *            copied into a caller buffer; the caller never frees a returned
+ *            const char *. The one exception is a char ** out-param
+ *            (synod_node_metrics_text): the caller owns that string and
+ *            frees it with synod_string_free.
  *
  * Panics     Every function catches panics at the boundary: a bug inside
  *            libsynod returns SYNOD_ERR_PANIC (or NULL/0 for functions that
@@ -50,9 +53,16 @@
  *            thread and may call the node's blocking functions (see
  *            synod_propose_callback).
  *            synod_identity, synod_ownership, synod_member_list,
- *            synod_leader_hint: immutable once created, so they may be read
- *            from any number of threads at once; free each exactly once,
- *            after every other use. The last error is per thread.
+ *            synod_leader_hint, synod_leader, synod_replica_status,
+ *            synod_view, synod_audit_list: immutable once created, so they
+ *            may be read from any number of threads at once; free each
+ *            exactly once, after every other use. A synod_view does not
+ *            depend on its node and outlives it. synod_range_cursor: one
+ *            thread at a time. synod_watch: synod_watch_cancel from any
+ *            thread; its callback runs on a library thread of its own (see
+ *            synod_watch_callback), and synod_node_shutdown ends every
+ *            watch of the node (final callback, free function) before it
+ *            returns. The last error is per thread.
  *
  * Stopped    A started member that is shut down, or stopped on its own (a
  *            storage failure, its removal from the cluster), answers every
@@ -62,6 +72,11 @@
  *            SYNOD_FENCE_UNKNOWN), synod_node_is_leader, term and commit
  *            index alike. A single-node engine keeps answering reads after
  *            shutdown; only its proposals answer SYNOD_ERR_SHUTDOWN.
+ *
+ * Started    Read levels (synod_node_read and the synod_view readers),
+ *            synod_node_leader, synod_node_status, synod_node_metrics_text
+ *            and watches need a member started with synod_node_start; a
+ *            single-node engine answers them SYNOD_ERR_INVALID_ARGUMENT.
  *
  * Versions   SYNOD_VERSION_MAJOR/MINOR/PATCH/NUMBER are the version this
  *            header was generated for (compile time);
@@ -92,6 +107,13 @@
 // `synod_version_number()` to detect a header/library mismatch.
 #define SYNOD_VERSION_NUMBER (((SYNOD_VERSION_MAJOR * 1000000) + (SYNOD_VERSION_MINOR * 1000)) + SYNOD_VERSION_PATCH)
 
+// The audit list of a view: every forced ownership transition, oldest
+// first. Taken by `synod_view_audit`.
+//
+// Immutable: one handle may be read from any number of threads at once;
+// free it exactly once with `synod_audit_list_free`.
+typedef struct synod_audit_list synod_audit_list;
+
 // A validated member identity (a certificate subject, trimmed and otherwise
 // verbatim).
 //
@@ -99,6 +121,13 @@
 // must be freed exactly once, with `synod_identity_free`, after every other
 // use.
 typedef struct synod_identity synod_identity;
+
+// The leader a member knows of and the term it leads in: a snapshot taken
+// by `synod_node_leader`.
+//
+// Immutable: one handle may be read from any number of threads at once;
+// free it exactly once with `synod_leader_free`.
+typedef struct synod_leader synod_leader;
 
 // The leader a follower named when it answered `SYNOD_ERR_NOT_LEADER`; see
 // `synod_last_leader_hint`.
@@ -108,7 +137,7 @@ typedef struct synod_identity synod_identity;
 typedef struct synod_leader_hint synod_leader_hint;
 
 // The members of the catalog, in identity order: a snapshot taken by
-// `synod_node_members`.
+// `synod_node_members` or `synod_view_members`.
 //
 // Immutable: one handle may be read from any number of threads at once;
 // free it exactly once with `synod_member_list_free`.
@@ -122,11 +151,47 @@ typedef struct synod_member_list synod_member_list;
 typedef struct synod_node synod_node;
 
 // Who owns a range, and which log entry made it so: a snapshot taken by
-// `synod_node_owner`.
+// `synod_node_owner` or `synod_view_owner`.
 //
 // Immutable: one handle may be read from any number of threads at once;
 // free it exactly once with `synod_ownership_free`.
 typedef struct synod_ownership synod_ownership;
+
+// A walk over the owned ranges of one view, in range id order, optionally
+// only those of one owner: made by `synod_view_ranges`.
+//
+// Not thread-safe: one thread at a time (each call advances it). It holds
+// the view's catalog itself, so it stays valid after the view is freed;
+// free it exactly once with `synod_range_cursor_free`.
+typedef struct synod_range_cursor synod_range_cursor;
+
+// A started member's status: role, term, the leader it knows of, its
+// commit, applied and last log index, its proposals waiting to commit, and
+// the peers of its applied configuration with their replication progress
+// as the leader sees it. A snapshot taken by `synod_node_status`.
+//
+// Immutable: one handle may be read from any number of threads at once;
+// free it exactly once with `synod_replica_status_free`.
+typedef struct synod_replica_status synod_replica_status;
+
+// The catalog as one member applied it at one log position
+// (`synod_view_applied_index`): ranges, members, the audit list. Taken by
+// `synod_node_read`.
+//
+// Immutable: one handle may be read from any number of threads at once,
+// and it never changes; it does not depend on its node (it stays valid
+// after the node is shut down or freed). Free it exactly once with
+// `synod_view_free`, after every other use (cursors and lists taken from
+// it keep what they need and may outlive it).
+typedef struct synod_view synod_view;
+
+// A running change feed: made by `synod_node_watch`.
+//
+// `synod_watch_cancel` may be called from any thread, any number of times;
+// `synod_watch_free` exactly once, not racing with other calls on the same
+// handle. The handle stays valid until freed, also after its watch ended
+// and after its node was shut down or freed.
+typedef struct synod_watch synod_watch;
 
 // The result of every fallible call: `SYNOD_OK` (0) or one of the
 // `SYNOD_ERR_*` codes. A fixed-width integer rather than a C enum so its size
@@ -195,6 +260,159 @@ typedef uint32_t synod_fence_status;
 
 // Whether a member is serving or on its way out. 0 is never a state.
 typedef uint32_t synod_member_state;
+
+// A member's raft role, as `synod_node_status` and role watch events say
+// it. 0 is never a role.
+typedef uint32_t synod_role;
+
+// One peer of a member's applied raft configuration, as
+// `synod_replica_status_peer` copies it out. The strings are borrowed from
+// the `synod_replica_status` it came from: valid until that is freed.
+typedef struct synod_peer {
+    // Its raft peer id (assigned by the catalog at admission, never reused).
+    uint64_t peer_id;
+    // Its identity, or NULL when the catalog this member applied does not
+    // name that peer id (a configuration change not yet applied here).
+    const char *id;
+    // True for a voter, false for a learner (a member catching up before
+    // it is promoted).
+    bool voter;
+    // True when `matched` and `lag` hold the leader's view of this peer:
+    // only in the status of the leader, and never for the leader itself.
+    bool has_progress;
+    // The highest log index the leader knows is replicated to the peer.
+    uint64_t matched;
+    // How many entries the peer is behind the leader's last index.
+    uint64_t lag;
+} synod_peer;
+
+// How fresh a read must be (`synod_node_read`). 0 is never a level.
+typedef uint32_t synod_read_level;
+
+// One owned range, as `synod_range_cursor_next` copies it out. The strings
+// are borrowed from the cursor: valid until the next
+// `synod_range_cursor_next` on it or its free.
+typedef struct synod_range {
+    // The range id.
+    const char *range;
+    // Its current owner.
+    const char *owner;
+    // Its ownership epoch.
+    uint64_t epoch;
+    // The catalog version the transition that set it produced.
+    uint64_t version;
+    // The term of that entry.
+    uint64_t term;
+    // The log index of that entry.
+    uint64_t index;
+} synod_range;
+
+// One forced ownership transition of the audit list, as
+// `synod_audit_list_get` copies it out. The strings are borrowed from the
+// list: valid until it is freed.
+typedef struct synod_audit_record {
+    // The log index of the forced transition.
+    uint64_t index;
+    // Its term.
+    uint64_t term;
+    // The range that was moved.
+    const char *range;
+    // The owner before, or NULL when the range had none.
+    const char *previous_owner;
+    // The epoch before (0 when the range had no owner).
+    uint64_t previous_epoch;
+    // The owner after.
+    const char *new_owner;
+    // The epoch after.
+    uint64_t epoch;
+    // The operator who forced it.
+    const char *operator_id;
+    // Why.
+    const char *reason;
+} synod_audit_record;
+
+// What a `synod_watch_event` is. 0 is never a kind.
+typedef uint32_t synod_watch_kind;
+
+// What applying a committed entry did, the same on every member. 0 (for
+// events that are not entries) is never an outcome.
+typedef uint32_t synod_watch_outcome;
+
+// Which membership change a `SYNOD_WATCH_MEMBERSHIP` event is. 0 is never
+// one.
+typedef uint32_t synod_membership_change;
+
+// One item of a watch, borrowed by its callback for the duration of the
+// call (every pointer in it too). Fields that do not apply to its `kind`
+// are 0, false or NULL.
+typedef struct synod_watch_event {
+    // What this is (`SYNOD_WATCH_*`).
+    synod_watch_kind kind;
+    // A log entry's index; for `SYNOD_WATCH_SNAPSHOT` the index the
+    // catalog is at.
+    uint64_t index;
+    // A log entry's term; for `SYNOD_WATCH_SNAPSHOT` the term of the entry
+    // at `index`; for `SYNOD_WATCH_ROLE` the member's current term.
+    uint64_t term;
+    // For entries: what applying it did (`SYNOD_OUTCOME_*`).
+    synod_watch_outcome outcome;
+    // For a refused entry (or the repeat of one): why.
+    synod_refusal_code refusal;
+    // For an entry that applied or was already in effect (or the repeat of
+    // one): the catalog version after it.
+    uint64_t version;
+    // `SYNOD_WATCH_TRANSITION`: the range.
+    const char *range;
+    // `SYNOD_WATCH_TRANSITION`: the new owner.
+    const char *owner;
+    // `SYNOD_WATCH_TRANSITION`: the epoch a plain transition named; for a
+    // forced one, the epoch it moved the range to (0 if it was refused).
+    uint64_t epoch;
+    // `SYNOD_WATCH_TRANSITION`: an operator's forced transition.
+    bool forced;
+    // A forced transition: the operator who forced it.
+    const char *operator_id;
+    // A forced transition: why.
+    const char *reason;
+    // `SYNOD_WATCH_MEMBERSHIP`: the member.
+    const char *member;
+    // `SYNOD_WATCH_MEMBERSHIP`: which change.
+    synod_membership_change member_change;
+    // An admission: the member's kind.
+    synod_member_kind member_kind;
+    // An admission: the member's peer address.
+    const char *address;
+    // `SYNOD_WATCH_ROLE`: the member's role (`SYNOD_ROLE_*`).
+    synod_role role;
+    // `SYNOD_WATCH_ROLE`: the leader it knows of (NULL: none);
+    // `SYNOD_WATCH_LEADER_CONFIGURATION`: the elected leader.
+    const char *leader_id;
+    // `SYNOD_WATCH_ROLE`: that leader's address (NULL: not known).
+    const char *leader_address;
+    // `SYNOD_WATCH_LEADER_CONFIGURATION`: the term that elected the leader.
+    uint64_t leader_term;
+    // `SYNOD_WATCH_SNAPSHOT`: the catalog as of `index`, borrowed for the
+    // call (read it with the `synod_view_*` functions; never free it).
+    const struct synod_view *view;
+    // `SYNOD_WATCH_END`: why the watch ended.
+    synod_status status;
+} synod_watch_event;
+
+// Called with each item of a watch, on that watch's own library thread,
+// one call at a time and in order. `user_data` is the pointer given to
+// `synod_node_watch`; `event` and everything it points to are valid during
+// the call only.
+//
+// A callback may call any read function on any node (`synod_node_read`,
+// `synod_node_owner`, ...), blocking ones included, and proposals;
+// `synod_watch_cancel` and `synod_watch_free` on its own watch (then no
+// callback of it runs after this one returns, and its free function runs
+// right after) or on another (which waits for that one's callback).
+// It must not call `synod_node_shutdown` on the node of its watch (which
+// returns `SYNOD_ERR_INVALID_ARGUMENT` and does nothing) nor
+// `synod_node_free` on it. A slow callback holds back its own watch only:
+// one that falls behind the member's history gets `SYNOD_WATCH_SNAPSHOT`.
+typedef void (*synod_watch_callback)(void *user_data, const struct synod_watch_event *event);
 
 // Success.
 #define SYNOD_OK 0
@@ -334,6 +552,88 @@ typedef uint32_t synod_member_state;
 // This member cannot vouch for the pair: the range has no owner here, or the
 // epoch is newer than anything it has applied.
 #define SYNOD_FENCE_UNKNOWN 3
+
+// Follows a leader (or waits for one).
+#define SYNOD_ROLE_FOLLOWER 1
+
+// Campaigns for leadership.
+#define SYNOD_ROLE_CANDIDATE 2
+
+// Checks it could win an election before raising the term.
+#define SYNOD_ROLE_PRE_CANDIDATE 3
+
+// Leads.
+#define SYNOD_ROLE_LEADER 4
+
+// What this member has applied, now: never waits, may be behind the
+// cluster by as much as the view's index says.
+#define SYNOD_READ_LOCAL 1
+
+// At least the given log index applied here: waits (up to the timeout)
+// for this member to catch up. Read-your-writes across members: pass the
+// index of a commit to any member.
+#define SYNOD_READ_AT_LEAST 2
+
+// Everything committed before the call began: the leader confirms its
+// commit index (ReadIndex), this member applies up to it, and the view is
+// served from that applied state. Works on followers.
+#define SYNOD_READ_LINEARIZABLE 3
+
+// A committed ownership transition, plain or forced (`forced`): `range`,
+// `owner`, `epoch`, and for a forced one `operator_id` and `reason`.
+#define SYNOD_WATCH_TRANSITION 1
+
+// A committed membership change: `member`, `member_change`, and for an
+// admission `member_kind` and `address`.
+#define SYNOD_WATCH_MEMBERSHIP 2
+
+// A committed leader configuration (the record of an election):
+// `leader_id` and `leader_term`.
+#define SYNOD_WATCH_LEADER_CONFIGURATION 3
+
+// The entries before `index` are not available as events here (the watch
+// started before this member's history, fell behind it, or the member
+// installed a snapshot): re-read the catalog as of `index` (`view` is it,
+// borrowed for the call). Events continue after `index`.
+#define SYNOD_WATCH_SNAPSHOT 4
+
+// This member's role, term or known leader changed (not a log entry;
+// coalesced, so the latest one counts): `role`, `term`, `leader_id`,
+// `leader_address`.
+#define SYNOD_WATCH_ROLE 5
+
+// The last event of a watch its node ended: `status` says why
+// (`SYNOD_ERR_SHUTDOWN` for a shutdown or the member's removal,
+// `SYNOD_ERR_STORAGE` for a storage failure), and this thread's last error
+// says it in words during the call. Never sent to a cancelled watch.
+#define SYNOD_WATCH_END 6
+
+// The entry changed the catalog, now at `version`.
+#define SYNOD_OUTCOME_APPLIED 1
+
+// The entry was valid and already in effect (an idempotent repeat).
+#define SYNOD_OUTCOME_UNCHANGED 2
+
+// The catalog refused the entry (`refusal` says why); nothing changed.
+#define SYNOD_OUTCOME_REFUSED 3
+
+// A retry of a proposal already applied in the same client session:
+// nothing changed now; `refusal` and `version` are what the first did.
+#define SYNOD_OUTCOME_REPEAT 4
+
+// A retry whose client session is older than the catalog remembers:
+// nothing changed now, and whether the first attempt took effect is not
+// known.
+#define SYNOD_OUTCOME_RETRY_TOO_OLD 5
+
+// The member was admitted (`member_kind`, `address`).
+#define SYNOD_MEMBERSHIP_ADMIT 1
+
+// The member began to drain.
+#define SYNOD_MEMBERSHIP_BEGIN_DRAIN 2
+
+// The member was removed.
+#define SYNOD_MEMBERSHIP_REMOVE 3
 
 #ifdef __cplusplus
 extern "C" {
@@ -636,8 +936,8 @@ uint64_t synod_ownership_index(const struct synod_ownership *ownership);
 
 // Frees an ownership snapshot; `synod_ownership_free(NULL)` does nothing.
 //
-// Takes ownership of `ownership`, which must come from `synod_node_owner` and
-// not be used again.
+// Takes ownership of `ownership`, which must come from `synod_node_owner` or
+// `synod_view_owner` and not be used again.
 void synod_ownership_free(struct synod_ownership *ownership);
 
 // Checks whether (`owner`, `epoch`) is the current owner of `range`, as this
@@ -697,8 +997,8 @@ synod_member_state synod_member_list_state(const struct synod_member_list *list,
 
 // Frees a member snapshot; `synod_member_list_free(NULL)` does nothing.
 //
-// Takes ownership of `list`, which must come from `synod_node_members` and
-// not be used again.
+// Takes ownership of `list`, which must come from `synod_node_members` or
+// `synod_view_members` and not be used again.
 void synod_member_list_free(struct synod_member_list *list);
 
 // The leader's identity, or NULL when `hint` is NULL.
@@ -720,6 +1020,370 @@ const char *synod_leader_hint_address(const struct synod_leader_hint *hint);
 // and not be used again.
 void synod_leader_hint_free(struct synod_leader_hint *hint);
 
+// Writes the leader this started member knows of, with its address and
+// the term it leads in, to `*out`.
+//
+// Returns `SYNOD_OK` and a new `synod_leader` the caller owns and frees
+// with `synod_leader_free`. On failure `*out` is untouched:
+// `SYNOD_ERR_NOT_FOUND` while this running member knows of no leader (an
+// election is under way, or it is cut off); `SYNOD_ERR_SHUTDOWN` /
+// `SYNOD_ERR_STORAGE` once it stopped (never "no leader");
+// `SYNOD_ERR_INVALID_ARGUMENT` for a single-node engine;
+// `SYNOD_ERR_NULL_ARGUMENT`. Thread-safe; never waits.
+synod_status synod_node_leader(const struct synod_node *node, struct synod_leader **out);
+
+// The leader's identity, or NULL when `leader` is NULL.
+//
+// Borrowed from the handle: valid until `leader` is freed; the caller must
+// not free it.
+const char *synod_leader_id(const struct synod_leader *leader);
+
+// The leader's peer address, or NULL when the member's catalog does not
+// know it (or `leader` is NULL).
+//
+// Borrowed from the handle: valid until `leader` is freed; the caller must
+// not free it.
+const char *synod_leader_address(const struct synod_leader *leader);
+
+// The term the leader leads in, or 0 when `leader` is NULL.
+//
+// Owns nothing.
+uint64_t synod_leader_term(const struct synod_leader *leader);
+
+// Frees a leader snapshot; `synod_leader_free(NULL)` does nothing.
+//
+// Takes ownership of `leader`, which must come from `synod_node_leader` and
+// not be used again.
+void synod_leader_free(struct synod_leader *leader);
+
+// Takes a snapshot of this started member's status, as of its driver's
+// last turn (the driver publishes it after every batch of work: at most a
+// tick old).
+//
+// Returns `SYNOD_OK` and writes a new `synod_replica_status` to `*out`,
+// which the caller owns and frees with `synod_replica_status_free`. On
+// failure `*out` is untouched: `SYNOD_ERR_SHUTDOWN` / `SYNOD_ERR_STORAGE`
+// once the member stopped; `SYNOD_ERR_INVALID_ARGUMENT` for a single-node
+// engine; `SYNOD_ERR_NULL_ARGUMENT`. Thread-safe; never waits.
+synod_status synod_node_status(const struct synod_node *node, struct synod_replica_status **out);
+
+// The member's role (`SYNOD_ROLE_*`), or 0 when `status` is NULL.
+//
+// Owns nothing.
+synod_role synod_replica_status_role(const struct synod_replica_status *status);
+
+// The member's current term, or 0 when `status` is NULL.
+//
+// Owns nothing.
+uint64_t synod_replica_status_term(const struct synod_replica_status *status);
+
+// The member's own raft peer id, or 0 when `status` is NULL.
+//
+// Owns nothing.
+uint64_t synod_replica_status_peer_id(const struct synod_replica_status *status);
+
+// The identity of the leader the member knows of, or NULL when it knows of
+// none (or `status` is NULL).
+//
+// Borrowed from the handle: valid until `status` is freed; the caller must
+// not free it.
+const char *synod_replica_status_leader_id(const struct synod_replica_status *status);
+
+// The peer address of that leader, or NULL when no leader is known, its
+// address is not, or `status` is NULL.
+//
+// Borrowed from the handle: valid until `status` is freed; the caller must
+// not free it.
+const char *synod_replica_status_leader_address(const struct synod_replica_status *status);
+
+// The member's commit index (0 before anything committed), or 0 when
+// `status` is NULL.
+//
+// Owns nothing.
+uint64_t synod_replica_status_commit_index(const struct synod_replica_status *status);
+
+// The index of the last entry the member applied to its catalog, or 0 when
+// `status` is NULL.
+//
+// Owns nothing.
+uint64_t synod_replica_status_applied_index(const struct synod_replica_status *status);
+
+// The index of the last entry in the member's log (committed or not), or
+// 0 when `status` is NULL.
+//
+// Owns nothing.
+uint64_t synod_replica_status_last_index(const struct synod_replica_status *status);
+
+// The proposals this member holds waiting for their entry to commit, or 0
+// when `status` is NULL.
+//
+// Owns nothing.
+uint64_t synod_replica_status_pending_proposals(const struct synod_replica_status *status);
+
+// The number of peers in the member's applied configuration (voters, then
+// learners; the member itself among them), or 0 when `status` is NULL.
+//
+// Owns nothing.
+size_t synod_replica_status_peer_count(const struct synod_replica_status *status);
+
+// Copies peer `i` (voters first, in peer id order, then learners) to
+// `*out`.
+//
+// Returns `SYNOD_OK`, or `SYNOD_ERR_NOT_FOUND` when `i` is not below
+// `synod_replica_status_peer_count`, `SYNOD_ERR_NULL_ARGUMENT`; `*out` is
+// written only on `SYNOD_OK`. Its strings are borrowed from `status`:
+// valid until `status` is freed.
+synod_status synod_replica_status_peer(const struct synod_replica_status *status,
+                                       size_t i,
+                                       struct synod_peer *out);
+
+// Frees a status snapshot; `synod_replica_status_free(NULL)` does nothing.
+//
+// Takes ownership of `status`, which must come from `synod_node_status` and
+// not be used again.
+void synod_replica_status_free(struct synod_replica_status *status);
+
+// Writes this started member's metrics in the Prometheus text exposition
+// format (every series labelled with the member) to `*out`.
+//
+// Returns `SYNOD_OK` and a new NUL-terminated string the caller owns and
+// frees with `synod_string_free` (the one kind of string out the caller
+// frees). On failure `*out` is untouched: `SYNOD_ERR_SHUTDOWN` /
+// `SYNOD_ERR_STORAGE` once the member stopped; `SYNOD_ERR_INVALID_ARGUMENT`
+// for a single-node engine; `SYNOD_ERR_NULL_ARGUMENT`. Thread-safe.
+synod_status synod_node_metrics_text(const struct synod_node *node, char **out);
+
+// Frees a string the library handed to the caller to own (today only
+// `synod_node_metrics_text`'s); `synod_string_free(NULL)` does nothing.
+//
+// Takes ownership of `s`, which must come from such a function and not be
+// used again. Never pass it a `const char *` borrowed from a handle or a
+// static string.
+void synod_string_free(char *s);
+
+// Reads the catalog of a started member at `level`, waiting at most
+// `timeout_ms` for it: `SYNOD_READ_LOCAL` never waits (and ignores the
+// timeout); `SYNOD_READ_AT_LEAST` waits until this member applied
+// `at_least_index`; `SYNOD_READ_LINEARIZABLE` asks the leader for its commit
+// index and waits until this member applied it. `at_least_index` must be 0
+// for the other levels.
+//
+// Returns `SYNOD_OK` and writes a new `synod_view` to `*out` (its
+// `synod_view_applied_index` is the index it reflects: at least
+// `at_least_index`, or the read index). The caller owns `*out` and frees
+// it with `synod_view_free`. On failure `*out` is untouched:
+// `SYNOD_ERR_TIMEOUT` when the member did not get there in time (an index
+// far ahead; no leader answered the read index), `SYNOD_ERR_NOT_LEADER` /
+// `SYNOD_ERR_NO_QUORUM` when a linearizable read found no leader to
+// confirm it, `SYNOD_ERR_OVERLOADED` (a linearizable read found no call
+// slot in time), `SYNOD_ERR_SHUTDOWN` / `SYNOD_ERR_STORAGE` once the member
+// stopped (also while waiting), `SYNOD_ERR_INVALID_ARGUMENT` for an unknown
+// level, a non-zero index with another level than `SYNOD_READ_AT_LEAST`, or
+// a single-node engine; `SYNOD_ERR_NULL_ARGUMENT`. Thread-safe; may be
+// called from any callback of the node.
+synod_status synod_node_read(const struct synod_node *node,
+                             synod_read_level level,
+                             uint64_t at_least_index,
+                             uint32_t timeout_ms,
+                             struct synod_view **out);
+
+// Asks the leader, through this started member, for the index a
+// linearizable read must reflect (ReadIndex), and waits until this member
+// applied it; writes that index to `*out`.
+//
+// Every entry committed before the call began is at or below it. Returns
+// `SYNOD_OK`; on failure `*out` is untouched, with the statuses of
+// `synod_node_read` at `SYNOD_READ_LINEARIZABLE`. Thread-safe.
+synod_status synod_node_read_index(const struct synod_node *node,
+                                   uint32_t timeout_ms,
+                                   uint64_t *out);
+
+// Waits at most `timeout_ms` until this started member has applied log
+// index `index`.
+//
+// Returns `SYNOD_OK` once it has (at once if it already had);
+// `SYNOD_ERR_TIMEOUT` when it had not in time; `SYNOD_ERR_SHUTDOWN` /
+// `SYNOD_ERR_STORAGE` once the member stopped (also while waiting);
+// `SYNOD_ERR_INVALID_ARGUMENT` for a single-node engine;
+// `SYNOD_ERR_NULL_ARGUMENT`. Thread-safe.
+synod_status synod_node_wait_applied(const struct synod_node *node,
+                                     uint64_t index,
+                                     uint32_t timeout_ms);
+
+// The log index of the last entry the view reflects, or 0 when `view` is
+// NULL.
+//
+// Owns nothing.
+uint64_t synod_view_applied_index(const struct synod_view *view);
+
+// The term of that entry, or 0 when `view` is NULL.
+//
+// Owns nothing.
+uint64_t synod_view_applied_term(const struct synod_view *view);
+
+// The catalog version of the view, or 0 when `view` is NULL.
+//
+// Owns nothing.
+uint64_t synod_view_version(const struct synod_view *view);
+
+// Looks up the owner of `range` in the view.
+//
+// Returns `SYNOD_OK` and writes a new `synod_ownership` (the same snapshot
+// `synod_node_owner` hands out) to `*out`, which the caller owns and frees
+// with `synod_ownership_free`. On failure `*out` is untouched:
+// `SYNOD_ERR_NOT_FOUND` when the range has no owner in this view,
+// `SYNOD_ERR_INVALID_ARGUMENT`, `SYNOD_ERR_NULL_ARGUMENT`.
+synod_status synod_view_owner(const struct synod_view *view,
+                              const char *range,
+                              struct synod_ownership **out);
+
+// Checks whether (`owner`, `epoch`) is the current owner of `range` in the
+// view: a data plane's fence, at the view's index.
+//
+// Writes `SYNOD_FENCE_CURRENT`, `SYNOD_FENCE_STALE` or `SYNOD_FENCE_UNKNOWN`
+// (the range has no owner in the view, or `epoch` is newer than the view's)
+// to `*out` on `SYNOD_OK` only; `SYNOD_ERR_NULL_ARGUMENT`,
+// `SYNOD_ERR_INVALID_ARGUMENT`, `SYNOD_ERR_INVALID_IDENTITY` otherwise.
+synod_status synod_view_fence_check(const struct synod_view *view,
+                                    const char *range,
+                                    const char *owner,
+                                    uint64_t epoch,
+                                    synod_fence_status *out);
+
+// Takes the view's members, in identity order.
+//
+// Returns `SYNOD_OK` and writes a new `synod_member_list` (the same snapshot
+// `synod_node_members` hands out) to `*out`, which the caller owns and
+// frees with `synod_member_list_free`; `SYNOD_ERR_NULL_ARGUMENT` otherwise,
+// leaving `*out` untouched.
+synod_status synod_view_members(const struct synod_view *view, struct synod_member_list **out);
+
+// Frees a view; `synod_view_free(NULL)` does nothing.
+//
+// Takes ownership of `view`, which must come from `synod_node_read` and not
+// be used again (a view handed to a watch callback is borrowed: never free
+// it). Cursors and lists taken from it stay valid.
+void synod_view_free(struct synod_view *view);
+
+// Starts a walk over the view's owned ranges in range id order: those of
+// `owner` only, or all when `owner` is NULL; after the range id `after`
+// (which need not exist), or from the first when `after` is NULL. To page,
+// take rows with `synod_range_cursor_next` and start the next page's cursor
+// (of this view, or of a newer one) after the last range of the previous
+// page.
+//
+// Returns `SYNOD_OK` and writes a new cursor to `*out`, which the caller
+// owns and frees with `synod_range_cursor_free`; on failure
+// (`SYNOD_ERR_NULL_ARGUMENT`, `SYNOD_ERR_INVALID_ARGUMENT`,
+// `SYNOD_ERR_INVALID_IDENTITY`) `*out` is untouched.
+synod_status synod_view_ranges(const struct synod_view *view,
+                               const char *owner,
+                               const char *after,
+                               struct synod_range_cursor **out);
+
+// Copies the next range of the walk to `*out`.
+//
+// Returns `SYNOD_OK`, or `SYNOD_ERR_NOT_FOUND` when the walk is over (and
+// again on every later call), `SYNOD_ERR_NULL_ARGUMENT`; `*out` is written
+// only on `SYNOD_OK`. Its strings are borrowed from the cursor: valid until
+// the next call on it or its free.
+synod_status synod_range_cursor_next(struct synod_range_cursor *cursor, struct synod_range *out);
+
+// Frees a range cursor; `synod_range_cursor_free(NULL)` does nothing.
+//
+// Takes ownership of `cursor`, which must come from `synod_view_ranges` and
+// not be used again; strings it handed out become invalid.
+void synod_range_cursor_free(struct synod_range_cursor *cursor);
+
+// Takes the view's audit list (every forced ownership transition, oldest
+// first).
+//
+// Returns `SYNOD_OK` and writes a new `synod_audit_list` to `*out`, which
+// the caller owns and frees with `synod_audit_list_free`;
+// `SYNOD_ERR_NULL_ARGUMENT` otherwise, leaving `*out` untouched.
+synod_status synod_view_audit(const struct synod_view *view, struct synod_audit_list **out);
+
+// The number of records in the list, 0 when `list` is NULL.
+//
+// Owns nothing.
+size_t synod_audit_list_len(const struct synod_audit_list *list);
+
+// Copies record `i` (0 is the oldest) to `*out`.
+//
+// Returns `SYNOD_OK`, or `SYNOD_ERR_NOT_FOUND` when `i` is not below
+// `synod_audit_list_len`, `SYNOD_ERR_NULL_ARGUMENT`; `*out` is written only
+// on `SYNOD_OK`. Its strings are borrowed from `list`: valid until `list`
+// is freed.
+synod_status synod_audit_list_get(const struct synod_audit_list *list,
+                                  size_t i,
+                                  struct synod_audit_record *out);
+
+// Frees an audit list; `synod_audit_list_free(NULL)` does nothing.
+//
+// Takes ownership of `list`, which must come from `synod_view_audit` and
+// not be used again.
+void synod_audit_list_free(struct synod_audit_list *list);
+
+// Starts a change feed of this started member: every committed catalog
+// entry it applies from log index `from_index` on, in log order and each
+// once, with its outcome; its role changes; `SYNOD_WATCH_SNAPSHOT` where
+// entries are not available (`from_index` 0 or 1, or before the member's
+// history: the catalog first, then what follows it). To resume after the
+// last event seen, pass its index plus one. With `range` not NULL, only
+// the transitions (plain and forced) of that range are delivered, plus the
+// snapshot, role and end events; NULL delivers everything.
+//
+// `callback` runs on the watch's own library thread (see
+// `synod_watch_callback`). `free_user_data` (if not NULL) releases
+// `user_data` exactly once: after the last callback, when the watch is
+// cancelled (`synod_watch_cancel`, `synod_watch_free`) or its node ended it.
+// A node's shutdown (`synod_node_shutdown`, `synod_node_free`) and a
+// member that stops on its own (removed, storage failure) end every watch
+// on it with one last `SYNOD_WATCH_END` event; a shutdown returns only
+// after those callbacks and free functions ran, and no callback of the
+// watch runs after that.
+//
+// Returns `SYNOD_OK` and writes a new `synod_watch` to `*out`, which the
+// caller owns and frees with `synod_watch_free` (whether or not the watch
+// has ended). On failure the callback never runs, `free_user_data` is
+// called before this returns, and `*out` is untouched:
+// `SYNOD_ERR_NULL_ARGUMENT` (`node`, `callback`, `out`),
+// `SYNOD_ERR_INVALID_ARGUMENT` (a `range` the core refuses; a single-node
+// engine), `SYNOD_ERR_SHUTDOWN` once shutdown began or the member stopped,
+// `SYNOD_ERR_STORAGE` once it stopped on a storage failure,
+// `SYNOD_ERR_START` when the system refused a new thread. Thread-safe; may
+// be called from a callback.
+synod_status synod_node_watch(const struct synod_node *node,
+                              uint64_t from_index,
+                              const char *range,
+                              synod_watch_callback callback,
+                              void *user_data,
+                              synod_free_callback free_user_data,
+                              struct synod_watch **out);
+
+// Stops a watch: no callback of it starts after this returns, and its free
+// function has run by then. Called on another thread, it waits for a
+// running callback of the watch to return (and for the watch thread to
+// notice, within about 20 ms); called from the watch's own callback, it
+// returns at once, no callback runs after the current one, and the free
+// function runs as soon as the current callback returns. No
+// `SYNOD_WATCH_END` event is sent for a cancelled watch.
+//
+// Returns `SYNOD_OK`, also for a watch that already ended (cancelled, or
+// ended by its node: nothing more happens), or `SYNOD_ERR_NULL_ARGUMENT`.
+// Does not free `watch`: the caller still frees it with `synod_watch_free`.
+// Thread-safe: any thread, any number of times, before `synod_watch_free`.
+synod_status synod_watch_cancel(const struct synod_watch *watch);
+
+// Cancels the watch as `synod_watch_cancel` does (unless it already ended)
+// and frees its handle; `synod_watch_free(NULL)` does nothing.
+//
+// Takes ownership of `watch`, which must come from `synod_node_watch` and
+// not be used again. Allowed from the watch's own callback (then the watch
+// ends when that callback returns), and before or after its node is shut
+// down or freed.
+void synod_watch_free(struct synod_watch *watch);
+
 // Stops the node: every proposal still waiting is answered. Afterwards a
 // started member (`synod_node_start`) answers every call but
 // `synod_node_id`, `synod_node_shutdown` and `synod_node_free` with
@@ -728,17 +1392,24 @@ void synod_leader_hint_free(struct synod_leader_hint *hint);
 // engine (`synod_node_open_single`) answers `SYNOD_ERR_SHUTDOWN` to
 // proposals and keeps answering reads. Calling it again does nothing more.
 //
-// May be called from a callback of the same started member (it then runs
-// the member's remaining callbacks before it returns). From a callback of
-// the same single-node engine it would wait for that very callback: it
-// returns `SYNOD_ERR_INVALID_ARGUMENT` and does nothing.
+// Every watch on the node (`synod_node_watch`) ends before this returns:
+// each gets its last callback (`SYNOD_WATCH_END`, status
+// `SYNOD_ERR_SHUTDOWN`) and its free function, and no watch callback runs
+// after this returns.
+//
+// May be called from a proposal callback of the same started member (it
+// then runs the member's remaining callbacks before it returns). From a
+// callback of the same single-node engine, or from a watch callback of the
+// same node, it would wait for that very callback: it returns
+// `SYNOD_ERR_INVALID_ARGUMENT` and does nothing.
 //
 // Does not free `node`; the caller still owns it and frees it with
 // `synod_node_free`.
 synod_status synod_node_shutdown(const struct synod_node *node);
 
-// Shuts the node down if it is not already, and frees it;
-// `synod_node_free(NULL)` does nothing.
+// Shuts the node down if it is not already (ending its watches as
+// `synod_node_shutdown` does), and frees it; `synod_node_free(NULL)` does
+// nothing. Watch handles of the node stay valid until freed.
 //
 // Takes ownership of `node`, which must come from `synod_node_start` or
 // `synod_node_open_single` and not be used again; strings borrowed from it become invalid.

@@ -16,11 +16,16 @@
 // failure), reads and is_leader() included; it never answers "no owner", an
 // empty member list or fence::unknown for want of a running member. A
 // single-node engine keeps answering reads after shutdown().
+// A synod::view is immutable and may be read from many threads at once; it
+// outlives its node. A synod::watch runs its callable on a library thread
+// (see synod_node_watch); destroying or cancelling it waits for a running
+// call of the callable (except from inside it) and releases the callable.
 #ifndef SYNOD_HPP
 #define SYNOD_HPP
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -176,6 +181,220 @@ struct member {
     bool draining;
 };
 
+/// The leader a started member knows of (see synod_node_leader).
+struct leader_info {
+    std::string id;
+    std::optional<std::string> address;
+    std::uint64_t term;
+};
+
+enum class role : synod_role {
+    follower = SYNOD_ROLE_FOLLOWER,
+    candidate = SYNOD_ROLE_CANDIDATE,
+    pre_candidate = SYNOD_ROLE_PRE_CANDIDATE,
+    leader = SYNOD_ROLE_LEADER,
+};
+
+/// A peer of a member's applied configuration (see synod_peer).
+struct peer {
+    std::uint64_t peer_id;
+    std::optional<std::string> id;
+    bool voter;
+    /// The leader's view (matched, lag); only in the leader's status.
+    std::optional<std::pair<std::uint64_t, std::uint64_t>> progress;
+};
+
+/// A started member's status, copied out of a synod_replica_status.
+struct status {
+    synod::role role;
+    std::uint64_t term;
+    std::uint64_t peer_id;
+    std::optional<std::string> leader_id;
+    std::optional<std::string> leader_address;
+    std::uint64_t commit_index;
+    std::uint64_t applied_index;
+    std::uint64_t last_index;
+    std::uint64_t pending_proposals;
+    std::vector<peer> peers;
+};
+
+/// An owned range, copied out of a synod_range.
+struct range {
+    std::string id;
+    std::string owner;
+    std::uint64_t epoch;
+    std::uint64_t version;
+    std::uint64_t term;
+    std::uint64_t index;
+};
+
+/// A forced transition of the audit list, copied out of a synod_audit_record.
+struct audit_record {
+    std::uint64_t index;
+    std::uint64_t term;
+    std::string range;
+    std::optional<std::string> previous_owner;
+    std::uint64_t previous_epoch;
+    std::string new_owner;
+    std::uint64_t epoch;
+    std::string operator_id;
+    std::string reason;
+};
+
+enum class read_level : synod_read_level {
+    local = SYNOD_READ_LOCAL,
+    at_least = SYNOD_READ_AT_LEAST,
+    linearizable = SYNOD_READ_LINEARIZABLE,
+};
+
+namespace detail {
+
+inline std::optional<std::string> opt(const char *s) {
+    return s ? std::optional<std::string>(s) : std::nullopt;
+}
+
+inline std::vector<member> copy_members(synod_member_list *raw) {
+    handle<synod_member_list, synod_member_list_free> list(raw);
+    std::vector<member> out;
+    std::size_t len = synod_member_list_len(list.get());
+    out.reserve(len);
+    for (std::size_t i = 0; i < len; ++i) {
+        out.push_back(member{synod_member_list_id(list.get(), i),
+                             synod_member_list_address(list.get(), i),
+                             static_cast<member_kind>(synod_member_list_kind(list.get(), i)),
+                             synod_member_list_state(list.get(), i) ==
+                                 SYNOD_MEMBER_STATE_DRAINING});
+    }
+    return out;
+}
+
+inline ownership copy_ownership(synod_ownership *raw) {
+    handle<synod_ownership, synod_ownership_free> o(raw);
+    return ownership{synod_ownership_owner(o.get()), synod_ownership_epoch(o.get()),
+                     synod_ownership_version(o.get()), synod_ownership_term(o.get()),
+                     synod_ownership_index(o.get())};
+}
+
+} // namespace detail
+
+/// The catalog as one member applied it at one index (see synod_node_read).
+/// Immutable; may be read from many threads at once; outlives its node.
+class view {
+public:
+    /// The log index this view reflects.
+    std::uint64_t applied_index() const { return synod_view_applied_index(handle_.get()); }
+    std::uint64_t applied_term() const { return synod_view_applied_term(handle_.get()); }
+    std::uint64_t version() const { return synod_view_version(handle_.get()); }
+
+    /// The owner of `range` in this view, or std::nullopt when it has none.
+    std::optional<ownership> owner(const std::string &range_id) const {
+        synod_ownership *raw = nullptr;
+        synod_status status = synod_view_owner(handle_.get(), detail::c_arg(range_id, "range"), &raw);
+        if (status == SYNOD_ERR_NOT_FOUND) {
+            return std::nullopt;
+        }
+        detail::check(status);
+        return detail::copy_ownership(raw);
+    }
+
+    fence fence_check(const std::string &range_id, const std::string &owner_id,
+                      std::uint64_t epoch) const {
+        synod_fence_status out = 0;
+        detail::check(synod_view_fence_check(handle_.get(), detail::c_arg(range_id, "range"),
+                                             detail::c_arg(owner_id, "owner"), epoch, &out));
+        return static_cast<fence>(out);
+    }
+
+    std::vector<member> members() const {
+        synod_member_list *raw = nullptr;
+        detail::check(synod_view_members(handle_.get(), &raw));
+        return detail::copy_members(raw);
+    }
+
+    /// Up to `limit` owned ranges in id order: of `owner_id` only (all when
+    /// std::nullopt), after the range id `after` (from the first when
+    /// std::nullopt). Page by passing the last id of one page as the next
+    /// page's `after`.
+    std::vector<range> ranges(const std::optional<std::string> &owner_id = std::nullopt,
+                              const std::optional<std::string> &after = std::nullopt,
+                              std::size_t limit = std::numeric_limits<std::size_t>::max()) const {
+        synod_range_cursor *raw = nullptr;
+        detail::check(synod_view_ranges(
+            handle_.get(), owner_id ? detail::c_arg(*owner_id, "owner") : nullptr,
+            after ? detail::c_arg(*after, "after") : nullptr, &raw));
+        detail::handle<synod_range_cursor, synod_range_cursor_free> cursor(raw);
+        std::vector<range> out;
+        synod_range r{};
+        while (out.size() < limit) {
+            synod_status status = synod_range_cursor_next(cursor.get(), &r);
+            if (status == SYNOD_ERR_NOT_FOUND) {
+                break;
+            }
+            detail::check(status);
+            out.push_back(range{r.range, r.owner, r.epoch, r.version, r.term, r.index});
+        }
+        return out;
+    }
+
+    /// Every forced transition, oldest first.
+    std::vector<audit_record> audit() const {
+        synod_audit_list *raw = nullptr;
+        detail::check(synod_view_audit(handle_.get(), &raw));
+        detail::handle<synod_audit_list, synod_audit_list_free> list(raw);
+        std::vector<audit_record> out;
+        std::size_t len = synod_audit_list_len(list.get());
+        for (std::size_t i = 0; i < len; ++i) {
+            synod_audit_record a{};
+            detail::check(synod_audit_list_get(list.get(), i, &a));
+            out.push_back(audit_record{a.index, a.term, a.range, detail::opt(a.previous_owner),
+                                       a.previous_epoch, a.new_owner, a.epoch, a.operator_id,
+                                       a.reason});
+        }
+        return out;
+    }
+
+    /// The C handle, borrowed.
+    const synod_view *get() const noexcept { return handle_.get(); }
+
+private:
+    friend class node;
+    explicit view(synod_view *raw) : handle_(raw) {}
+    detail::handle<synod_view, synod_view_free> handle_;
+};
+
+/// A running change feed (see synod_node_watch). Move-only. Destroying it
+/// cancels the watch (waiting for a running call of its callable, unless
+/// destroyed from inside it) and destroys the callable.
+class watch {
+public:
+    /// What the callable receives: the C event, valid during the call only.
+    using callback = std::function<void(const synod_watch_event &)>;
+
+    /// Stops the watch (see synod_watch_cancel): afterwards the callable is
+    /// never called again and has been destroyed (unless cancelled from
+    /// inside it: then right after it returns).
+    void cancel() const { detail::check(synod_watch_cancel(handle_.get())); }
+
+    /// The C handle, borrowed; NULL after the watch was moved from.
+    const synod_watch *get() const noexcept { return handle_.get(); }
+
+private:
+    friend class node;
+    explicit watch(synod_watch *raw) : handle_(raw) {}
+
+    // The callable cannot throw into C: an exception it lets out is
+    // caught here and dropped.
+    static void call(void *user_data, const synod_watch_event *event) noexcept {
+        try {
+            (*static_cast<callback *>(user_data))(*event);
+        } catch (...) {
+        }
+    }
+    static void release(void *user_data) noexcept { delete static_cast<callback *>(user_data); }
+
+    detail::handle<synod_watch, synod_watch_free> handle_;
+};
+
 /// A control-plane member. Move-only; destroying it shuts it down and frees it.
 /// Once it stopped, its methods throw (see the top of this file).
 class node {
@@ -188,6 +407,103 @@ public:
         detail::check(synod_node_open_single(detail::c_arg(self, "identity"),
                                              detail::c_arg(address, "address"), &raw));
         return node(raw);
+    }
+
+    /// Starts a member of a replicated cluster from its configuration file
+    /// (see synod_node_start).
+    static node start(const std::string &config_path) {
+        synod_node *raw = nullptr;
+        detail::check(synod_node_start(detail::c_arg(config_path, "config_path"), &raw));
+        return node(raw);
+    }
+
+    /// The leader a started member knows of, or std::nullopt while it knows
+    /// of none. A stopped member throws (SYNOD_ERR_SHUTDOWN,
+    /// SYNOD_ERR_STORAGE); a single-node engine SYNOD_ERR_INVALID_ARGUMENT.
+    std::optional<leader_info> leader() const {
+        synod_leader *raw = nullptr;
+        synod_status status = synod_node_leader(get(), &raw);
+        if (status == SYNOD_ERR_NOT_FOUND) {
+            return std::nullopt;
+        }
+        detail::check(status);
+        detail::handle<synod_leader, synod_leader_free> l(raw);
+        return leader_info{synod_leader_id(l.get()), detail::opt(synod_leader_address(l.get())),
+                           synod_leader_term(l.get())};
+    }
+
+    /// A started member's status (see synod_node_status).
+    synod::status status() const {
+        synod_replica_status *raw = nullptr;
+        detail::check(synod_node_status(get(), &raw));
+        detail::handle<synod_replica_status, synod_replica_status_free> s(raw);
+        synod::status out{static_cast<synod::role>(synod_replica_status_role(s.get())),
+                          synod_replica_status_term(s.get()),
+                          synod_replica_status_peer_id(s.get()),
+                          detail::opt(synod_replica_status_leader_id(s.get())),
+                          detail::opt(synod_replica_status_leader_address(s.get())),
+                          synod_replica_status_commit_index(s.get()),
+                          synod_replica_status_applied_index(s.get()),
+                          synod_replica_status_last_index(s.get()),
+                          synod_replica_status_pending_proposals(s.get()),
+                          {}};
+        std::size_t n = synod_replica_status_peer_count(s.get());
+        for (std::size_t i = 0; i < n; ++i) {
+            synod_peer p{};
+            detail::check(synod_replica_status_peer(s.get(), i, &p));
+            out.peers.push_back(peer{p.peer_id, detail::opt(p.id), p.voter,
+                                     p.has_progress ? std::optional<std::pair<std::uint64_t, std::uint64_t>>(
+                                                          std::make_pair(p.matched, p.lag))
+                                                    : std::nullopt});
+        }
+        return out;
+    }
+
+    /// The catalog at `level` (see synod_node_read); `at_least_index` only
+    /// with read_level::at_least. Throws SYNOD_ERR_TIMEOUT when the member
+    /// did not get there in time.
+    view read(read_level level, std::uint64_t at_least_index = 0,
+              timeout t = std::chrono::seconds(5)) const {
+        synod_view *raw = nullptr;
+        detail::check(synod_node_read(get(), static_cast<synod_read_level>(level), at_least_index,
+                                      detail::timeout_ms(t), &raw));
+        return view(raw);
+    }
+
+    /// The linearizable read index, applied here (see synod_node_read_index).
+    std::uint64_t read_index(timeout t = std::chrono::seconds(5)) const {
+        std::uint64_t out = 0;
+        detail::check(synod_node_read_index(get(), detail::timeout_ms(t), &out));
+        return out;
+    }
+
+    /// Waits until this member applied `index`; throws SYNOD_ERR_TIMEOUT.
+    void wait_applied(std::uint64_t index, timeout t = std::chrono::seconds(5)) const {
+        detail::check(synod_node_wait_applied(get(), index, detail::timeout_ms(t)));
+    }
+
+    /// The Prometheus text of a started member's metrics.
+    std::string metrics_text() const {
+        char *raw = nullptr;
+        detail::check(synod_node_metrics_text(get(), &raw));
+        std::string out(raw);
+        synod_string_free(raw);
+        return out;
+    }
+
+    /// Starts a change feed from `from_index` (see synod_node_watch):
+    /// `fn` runs on the watch's library thread with each event; with
+    /// `range_id`, only that range's transitions (and snapshot, role and end
+    /// events). `fn` is destroyed exactly once, when the watch ends.
+    watch watch_from(std::uint64_t from_index, watch::callback fn,
+                     const std::optional<std::string> &range_id = std::nullopt) const {
+        const char *filter = range_id ? detail::c_arg(*range_id, "range") : nullptr;
+        auto *boxed = new watch::callback(std::move(fn));
+        synod_watch *raw = nullptr;
+        // On failure the library has already released `boxed`.
+        detail::check(synod_node_watch(get(), from_index, filter, &watch::call, boxed,
+                                       &watch::release, &raw));
+        return watch(raw);
     }
 
     std::string id() const { return synod_node_id(get()); }
@@ -284,18 +600,7 @@ public:
     std::vector<member> members() const {
         synod_member_list *raw = nullptr;
         detail::check(synod_node_members(get(), &raw));
-        detail::handle<synod_member_list, synod_member_list_free> list(raw);
-        std::vector<member> out;
-        std::size_t len = synod_member_list_len(list.get());
-        out.reserve(len);
-        for (std::size_t i = 0; i < len; ++i) {
-            out.push_back(member{synod_member_list_id(list.get(), i),
-                                 synod_member_list_address(list.get(), i),
-                                 static_cast<member_kind>(synod_member_list_kind(list.get(), i)),
-                                 synod_member_list_state(list.get(), i) ==
-                                     SYNOD_MEMBER_STATE_DRAINING});
-        }
-        return out;
+        return detail::copy_members(raw);
     }
 
     /// Puts the `[tls] deny` and `crl` of the configuration file at

@@ -1,9 +1,15 @@
 // The C++ RAII wrapper (bindings/cpp/synod.hpp): values in, values out,
 // failures thrown as synod::error with status, message and refusal code.
+#include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "synod.hpp"
 
@@ -32,7 +38,135 @@ template <typename F> static synod::error expect_error(F body, synod_status stat
     std::exit(1);
 }
 
+// Counts its destructions: the watch's callable is destroyed exactly once.
+struct released {
+    std::atomic<int> *count;
+    explicit released(std::atomic<int> *c) : count(c) {}
+    ~released() { count->fetch_add(1); }
+};
+
+// A started one-member cluster: leader, status, reads, views, metrics and a
+// watch through the wrapper.
+static void test_started_member() {
+    char dir[] = "/tmp/synod-cpp-XXXXXX";
+    CHECK(mkdtemp(dir) != nullptr);
+    std::string config = std::string(dir) + "/node.toml";
+    std::string text = "id = \"CN=cpp\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"" + std::string(dir) +
+                       "/data\"\n[tls]\ninsecure = true\n[cluster]\nbootstrap = [ { id = \"CN=cpp\", "
+                       "address = \"127.0.0.1:0\" } ]\n[engine]\ntick_ms = 10\n";
+    std::FILE *f = std::fopen(config.c_str(), "w");
+    CHECK(f != nullptr);
+    CHECK(std::fputs(text.c_str(), f) >= 0);
+    CHECK(std::fclose(f) == 0);
+    expect_error([] { synod::node::start("/nonexistent/node.toml"); }, SYNOD_ERR_INVALID_ARGUMENT);
+
+    auto node = synod::node::start(config);
+    for (int i = 0; i < 500 && !node.is_leader(); i++) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(node.is_leader());
+    std::optional<synod::leader_info> leader;
+    for (int i = 0; i < 500 && !leader; i++) {
+        leader = node.leader();
+        if (!leader) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(leader && leader->id == "CN=cpp" && leader->term >= 1);
+    CHECK(leader->address && *leader->address == "127.0.0.1:0");
+
+    // A watch with a callable, from the present on.
+    std::atomic<int> destroyed{0};
+    std::mutex lock;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> transitions; // (index, epoch)
+    std::atomic<int> ends{0};
+    auto guard = std::make_shared<released>(&destroyed);
+    auto w = node.watch_from(node.commit_index() + 1, [&, guard](const synod_watch_event &e) {
+        if (e.kind == SYNOD_WATCH_TRANSITION) {
+            std::lock_guard<std::mutex> g(lock);
+            transitions.emplace_back(e.index, e.epoch);
+        }
+        if (e.kind == SYNOD_WATCH_END) ends.fetch_add(1);
+    });
+    guard.reset();
+
+    auto c1 = node.propose_transition("cpp-a", "CN=cpp", 1);
+    auto c2 = node.propose_transition("cpp-b", "CN=cpp", 1);
+    auto c3 = node.propose_forced_transition("cpp-a", "CN=cpp", "CN=ops", "drill");
+
+    // The status is as of the driver's last turn: it catches up within one.
+    auto st = node.status();
+    for (int i = 0; i < 500 && st.applied_index < c3.index; i++) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        st = node.status();
+    }
+    CHECK(st.role == synod::role::leader);
+    CHECK(st.leader_id && *st.leader_id == "CN=cpp");
+    CHECK(st.commit_index >= c3.index && st.applied_index >= c3.index);
+    CHECK(st.peers.size() == 1 && st.peers[0].voter && st.peers[0].id == std::optional<std::string>("CN=cpp"));
+    CHECK(!st.peers[0].progress);
+
+    auto v = node.read(synod::read_level::at_least, c3.index);
+    CHECK(v.applied_index() >= c3.index);
+    CHECK(v.owner("cpp-a")->epoch == 2);
+    CHECK(!v.owner("nothing").has_value());
+    CHECK(v.fence_check("cpp-b", "CN=cpp", 1) == synod::fence::current);
+    CHECK(v.members().size() == 1);
+    auto all = v.ranges();
+    CHECK(all.size() == 2 && all[0].id == "cpp-a" && all[1].id == "cpp-b");
+    auto page = v.ranges(std::string("CN=cpp"), std::string("cpp-a"), 1);
+    CHECK(page.size() == 1 && page[0].id == "cpp-b" && page[0].index == c2.index);
+    auto audit = v.audit();
+    CHECK(audit.size() == 1 && audit[0].index == c3.index && audit[0].previous_owner &&
+          audit[0].epoch == 2 && audit[0].reason == "drill");
+    CHECK(node.read(synod::read_level::local).applied_index() >= c3.index);
+    CHECK(node.read(synod::read_level::linearizable).applied_index() >= c3.index);
+    CHECK(node.read_index() >= c3.index);
+    node.wait_applied(c3.index);
+    auto late = expect_error([&] { node.read(synod::read_level::at_least, c3.index + 1000000, std::chrono::milliseconds(50)); },
+                             SYNOD_ERR_TIMEOUT);
+    CHECK(std::string(late.status_name()) == "SYNOD_ERR_TIMEOUT");
+    expect_error([&] { node.wait_applied(c3.index + 1000000, std::chrono::milliseconds(50)); }, SYNOD_ERR_TIMEOUT);
+    expect_error([&] { node.read(synod::read_level::local, 7); }, SYNOD_ERR_INVALID_ARGUMENT);
+    CHECK(node.metrics_text().find("synod_") != std::string::npos);
+
+    for (int i = 0; i < 500; i++) {
+        std::lock_guard<std::mutex> g(lock);
+        if (transitions.size() >= 3) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    {
+        std::lock_guard<std::mutex> g(lock);
+        CHECK(transitions.size() == 3);
+        CHECK(transitions[0] == std::make_pair(c1.index, std::uint64_t(1)));
+        CHECK(transitions[1] == std::make_pair(c2.index, std::uint64_t(1)));
+        CHECK(transitions[2] == std::make_pair(c3.index, std::uint64_t(2)));
+    }
+    CHECK(destroyed.load() == 0);
+
+    // A second watch stays pending over shutdown: it ends, its callable is
+    // destroyed, before shutdown returns; the first is cancelled by hand.
+    std::atomic<int> destroyed2{0};
+    auto guard2 = std::make_shared<released>(&destroyed2);
+    std::atomic<int> ends2{0};
+    auto pending = node.watch_from(1, [&ends2, guard2](const synod_watch_event &e) {
+        if (e.kind == SYNOD_WATCH_END) ends2.fetch_add(1);
+        throw std::runtime_error("dropped at the C boundary");
+    });
+    guard2.reset();
+    w.cancel();
+    CHECK(destroyed.load() == 1);
+    w.cancel();
+    node.shutdown();
+    CHECK(ends2.load() == 1 && destroyed2.load() == 1);
+    CHECK(ends.load() == 0);
+    expect_error([&] { node.status(); }, SYNOD_ERR_SHUTDOWN);
+    expect_error([&] { node.leader(); }, SYNOD_ERR_SHUTDOWN);
+    expect_error([&] { node.watch_from(1, [](const synod_watch_event &) {}); }, SYNOD_ERR_SHUTDOWN);
+    // The view outlives the member.
+    CHECK(v.owner("cpp-b")->index == c2.index);
+}
+
 int main() {
+    test_started_member();
     CHECK(synod::version() == synod_version_string());
 
     auto id = synod::identity::parse("  CN=node-a ");
@@ -103,8 +237,12 @@ int main() {
     CHECK(node.get() == nullptr); // NOLINT(bugprone-use-after-move)
     expect_error([&] { node.commit_index(); }, SYNOD_ERR_NULL_ARGUMENT);
 
-    // A single-node engine has no revocation lists to reload.
+    // A single-node engine has no revocation lists to reload, and no read
+    // levels, status or watches.
     expect_error([&] { moved.reload_revocation("/nonexistent/node.toml"); }, SYNOD_ERR_INVALID_ARGUMENT);
+    expect_error([&] { moved.read(synod::read_level::local); }, SYNOD_ERR_INVALID_ARGUMENT);
+    expect_error([&] { moved.status(); }, SYNOD_ERR_INVALID_ARGUMENT);
+    expect_error([&] { moved.watch_from(1, [](const synod_watch_event &) {}); }, SYNOD_ERR_INVALID_ARGUMENT);
 
     moved.shutdown();
     auto down = expect_error(

@@ -13,7 +13,8 @@
 //!
 //! The rooms: [`error`] (status codes, the last error, the panic boundary's
 //! helpers), [`version`], [`identity`], [`node`] (the node handle, its
-//! proposals, its reads and the snapshots they hand out). Dependencies run one
+//! proposals, its reads and the snapshots they hand out, its status and its
+//! watches). Dependencies run one
 //! way: `error` imports nothing from this crate, `identity` only `error`, and
 //! `node`'s rooms `error`, `identity` and each other without a circle.
 //!
@@ -83,6 +84,9 @@ mod boundary_tests {
             ("node/ownership.rs", include_str!("node/ownership.rs")),
             ("node/members.rs", include_str!("node/members.rs")),
             ("node/leader_hint.rs", include_str!("node/leader_hint.rs")),
+            ("node/status.rs", include_str!("node/status.rs")),
+            ("node/reads.rs", include_str!("node/reads.rs")),
+            ("node/watch.rs", include_str!("node/watch.rs")),
             ("node/shutdown.rs", include_str!("node/shutdown.rs")),
             ("version.rs", include_str!("version.rs")),
         ];

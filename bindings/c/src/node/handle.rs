@@ -4,10 +4,11 @@
 
 use std::ffi::{c_char, CString};
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use synod::ControlPlaneConsensus;
 
+use super::watch::WatchShared;
 use crate::error::{str_arg, Error, SYNOD_ERR_INVALID_ARGUMENT};
 
 /// A control-plane member.
@@ -29,6 +30,13 @@ pub struct synod_node {
     /// A started member: re-reads the revocation lists (`[tls] deny` and
     /// `crl`) of a configuration; `None` for the single-node engine.
     pub(super) reload: Option<Box<Reload>>,
+    /// A started member's node, for what only a replicated member offers
+    /// (read levels, status, watches, metrics); `None` for the single-node
+    /// engine.
+    pub(super) member: Option<Arc<synod::Node>>,
+    /// The watches started on this node and not yet ended: shutdown ends
+    /// each (its final callback and its free function) before it returns.
+    pub(super) watches: Mutex<Vec<Arc<WatchShared>>>,
 }
 
 /// What `synod_node_reload_revocation` runs on a started member.
@@ -58,4 +66,23 @@ pub(super) unsafe fn node_arg<'a>(node: *const synod_node) -> Result<&'a synod_n
 pub(super) unsafe fn write_out<T>(out: *mut T, value: T) {
     // SAFETY: `out` is valid and writable (caller contract, checked non-NULL).
     unsafe { out.write(value) }
+}
+
+/// The started member behind `node`, running: `SYNOD_ERR_INVALID_ARGUMENT`
+/// for the single-node engine (`what` says which call), the stopped error
+/// (`SYNOD_ERR_SHUTDOWN`, `SYNOD_ERR_STORAGE`) once it stopped.
+pub(super) fn running_member<'a>(
+    node: &'a synod_node,
+    what: &str,
+) -> Result<&'a Arc<synod::Node>, Error> {
+    let member = node.member.as_ref().ok_or_else(|| {
+        Error::new(
+            SYNOD_ERR_INVALID_ARGUMENT,
+            format!(
+                "{what} needs a member started with synod_node_start, not a single-node engine"
+            ),
+        )
+    })?;
+    node.engine.check_running()?;
+    Ok(member)
 }

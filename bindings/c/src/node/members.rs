@@ -13,7 +13,7 @@ use super::values::{
 use crate::error::{c_string, out_arg, synod_status, Error};
 
 /// The members of the catalog, in identity order: a snapshot taken by
-/// `synod_node_members`.
+/// `synod_node_members` or `synod_view_members`.
 ///
 /// Immutable: one handle may be read from any number of threads at once;
 /// free it exactly once with `synod_member_list_free`.
@@ -26,6 +26,26 @@ struct MemberRow {
     address: CString,
     kind: synod_member_kind,
     state: synod_member_state,
+}
+
+/// The snapshot of `members` (in the order given).
+pub(super) fn member_list<'a>(
+    members: impl Iterator<Item = &'a Member>,
+) -> Result<Box<synod_member_list>, Error> {
+    let members = members
+        .map(|m| {
+            Ok(MemberRow {
+                id: c_string(m.id.as_str())?,
+                address: c_string(m.address.as_str())?,
+                kind: kind_out(m.kind),
+                state: match m.state {
+                    MemberState::Active => SYNOD_MEMBER_STATE_ACTIVE,
+                    MemberState::Draining => SYNOD_MEMBER_STATE_DRAINING,
+                },
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(Box::new(synod_member_list { members }))
 }
 
 /// Takes a snapshot of the members, in identity order.
@@ -43,23 +63,7 @@ pub unsafe extern "C" fn synod_node_members(
     ffi_boundary!(status "synod_node_members", {
         let node = unsafe { node_arg(node)? };
         let out = out_arg(out, "out")?;
-        let members = node
-            .engine
-            .try_members()?
-            .into_iter()
-            .map(|m: Member| {
-                Ok(MemberRow {
-                    id: c_string(m.id.as_str())?,
-                    address: c_string(m.address.as_str())?,
-                    kind: kind_out(m.kind),
-                    state: match m.state {
-                        MemberState::Active => SYNOD_MEMBER_STATE_ACTIVE,
-                        MemberState::Draining => SYNOD_MEMBER_STATE_DRAINING,
-                    },
-                })
-            })
-            .collect::<Result<Vec<_>, Error>>()?;
-        let list = Box::new(synod_member_list { members });
+        let list = member_list(node.engine.try_members()?.iter())?;
         unsafe { write_out(out, Box::into_raw(list)) };
         Ok(())
     })
@@ -151,8 +155,8 @@ pub unsafe extern "C" fn synod_member_list_state(
 
 /// Frees a member snapshot; `synod_member_list_free(NULL)` does nothing.
 ///
-/// Takes ownership of `list`, which must come from `synod_node_members` and
-/// not be used again.
+/// Takes ownership of `list`, which must come from `synod_node_members` or
+/// `synod_view_members` and not be used again.
 #[no_mangle]
 pub unsafe extern "C" fn synod_member_list_free(list: *mut synod_member_list) {
     ffi_boundary!(value "synod_member_list_free", (), {

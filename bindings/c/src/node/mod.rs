@@ -30,6 +30,12 @@ mod ownership;
 mod members;
 // Reading and freeing the leader hint the last error hands out.
 mod leader_hint;
+// A started member's leader, status and metrics.
+mod status;
+// Reads at a chosen level: the view, its cursors and lists.
+mod reads;
+// The change feed on a thread of its own.
+mod watch;
 // Stopping and freeing a handle.
 mod shutdown;
 
@@ -39,9 +45,12 @@ pub use members::*;
 pub use open::*;
 pub use ownership::*;
 pub use propose::*;
+pub use reads::*;
 pub use shutdown::*;
 pub use state::*;
+pub use status::*;
 pub use values::*;
+pub use watch::*;
 
 // Tests of a member that stopped on a storage failure (Rust, no C hook).
 #[cfg(test)]

@@ -49,7 +49,8 @@ pub unsafe extern "C" fn synod_node_start(
             Error::new(status, e.to_string())
         })?;
         let id_text = c_string(config.id.as_str())?;
-        let engine: Arc<dyn ControlPlaneConsensus> = member.node().clone();
+        let started = Arc::clone(member.node());
+        let engine: Arc<dyn ControlPlaneConsensus> = started.clone();
         let running = Arc::new(std::sync::Mutex::new(Some(member)));
         let reloading = Arc::clone(&running);
         let node = Box::new(synod_node {
@@ -72,6 +73,8 @@ pub unsafe extern "C" fn synod_node_start(
                         .map_err(|e| Error::new(SYNOD_ERR_INVALID_ARGUMENT, e.to_string())),
                 }
             })),
+            member: Some(started),
+            watches: std::sync::Mutex::new(Vec::new()),
         });
         unsafe { write_out(out, Box::into_raw(node)) };
         Ok(())
@@ -110,6 +113,8 @@ pub unsafe extern "C" fn synod_node_open_single(
             inline_callbacks: true,
             id: id_text,
             reload: None,
+            member: None,
+            watches: std::sync::Mutex::new(Vec::new()),
         });
         unsafe { write_out(out, Box::into_raw(node)) };
         Ok(())

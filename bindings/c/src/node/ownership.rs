@@ -5,17 +5,15 @@
 use std::ffi::{c_char, CString};
 
 use synod::catalog::RangeOwnership;
-use synod::{Epoch, FenceStatus, RangeId};
+use synod::{Epoch, RangeId};
 
 use super::handle::{node_arg, parsed_arg, synod_node, write_out};
-use super::values::{
-    synod_fence_status, SYNOD_FENCE_CURRENT, SYNOD_FENCE_STALE, SYNOD_FENCE_UNKNOWN,
-};
+use super::values::{fence_out, synod_fence_status};
 use crate::error::{c_string, out_arg, synod_status, Error, SYNOD_ERR_NOT_FOUND};
 use crate::identity::identity_arg;
 
 /// Who owns a range, and which log entry made it so: a snapshot taken by
-/// `synod_node_owner`.
+/// `synod_node_owner` or `synod_view_owner`.
 ///
 /// Immutable: one handle may be read from any number of threads at once;
 /// free it exactly once with `synod_ownership_free`.
@@ -25,6 +23,28 @@ pub struct synod_ownership {
     version: u64,
     term: u64,
     index: u64,
+}
+
+/// The snapshot of `range`'s record, `SYNOD_ERR_NOT_FOUND` when it has none.
+pub(super) fn ownership_snapshot(
+    range: &RangeId,
+    found: Option<&RangeOwnership>,
+) -> Result<Box<synod_ownership>, Error> {
+    let RangeOwnership {
+        owner,
+        epoch,
+        version,
+        term,
+        index,
+    } = found
+        .ok_or_else(|| Error::new(SYNOD_ERR_NOT_FOUND, format!("range {range} has no owner")))?;
+    Ok(Box::new(synod_ownership {
+        owner: c_string(owner.as_str())?,
+        epoch: epoch.get(),
+        version: version.get(),
+        term: term.get(),
+        index: index.get(),
+    }))
 }
 
 /// Looks up the owner of `range` as this member has applied it.
@@ -46,22 +66,8 @@ pub unsafe extern "C" fn synod_node_owner(
         let node = unsafe { node_arg(node)? };
         let out = out_arg(out, "out")?;
         let range: RangeId = unsafe { parsed_arg(range, "range")? };
-        let RangeOwnership {
-            owner,
-            epoch,
-            version,
-            term,
-            index,
-        } = node.engine.try_owner(&range)?.ok_or_else(|| {
-            Error::new(SYNOD_ERR_NOT_FOUND, format!("range {range} has no owner"))
-        })?;
-        let snapshot = Box::new(synod_ownership {
-            owner: c_string(owner.as_str())?,
-            epoch: epoch.get(),
-            version: version.get(),
-            term: term.get(),
-            index: index.get(),
-        });
+        let found = node.engine.try_owner(&range)?;
+        let snapshot = ownership_snapshot(&range, found.as_ref())?;
         unsafe { write_out(out, Box::into_raw(snapshot)) };
         Ok(())
     })
@@ -127,8 +133,8 @@ pub unsafe extern "C" fn synod_ownership_index(ownership: *const synod_ownership
 
 /// Frees an ownership snapshot; `synod_ownership_free(NULL)` does nothing.
 ///
-/// Takes ownership of `ownership`, which must come from `synod_node_owner` and
-/// not be used again.
+/// Takes ownership of `ownership`, which must come from `synod_node_owner` or
+/// `synod_view_owner` and not be used again.
 #[no_mangle]
 pub unsafe extern "C" fn synod_ownership_free(ownership: *mut synod_ownership) {
     ffi_boundary!(value "synod_ownership_free", (), {
@@ -161,11 +167,7 @@ pub unsafe extern "C" fn synod_node_fence_check(
         let out = out_arg(out, "out")?;
         let range: RangeId = unsafe { parsed_arg(range, "range")? };
         let owner = unsafe { identity_arg(owner, "owner")? };
-        let status = match node.engine.try_fence_check(&range, &owner, Epoch(epoch))? {
-            FenceStatus::Current => SYNOD_FENCE_CURRENT,
-            FenceStatus::Stale { .. } => SYNOD_FENCE_STALE,
-            FenceStatus::Unknown => SYNOD_FENCE_UNKNOWN,
-        };
+        let status = fence_out(&node.engine.try_fence_check(&range, &owner, Epoch(epoch))?);
         unsafe { write_out(out, status) };
         Ok(())
     })

@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 
 use super::handle::{node_arg, synod_node};
 use super::propose::in_callback_of;
+use super::watch::{end_watches, refuse_shutdown_from_watch};
 use crate::error::{synod_status, Error, SYNOD_ERR_INVALID_ARGUMENT};
 
 /// Stops the node: every proposal still waiting is answered. Afterwards a
@@ -16,10 +17,16 @@ use crate::error::{synod_status, Error, SYNOD_ERR_INVALID_ARGUMENT};
 /// engine (`synod_node_open_single`) answers `SYNOD_ERR_SHUTDOWN` to
 /// proposals and keeps answering reads. Calling it again does nothing more.
 ///
-/// May be called from a callback of the same started member (it then runs
-/// the member's remaining callbacks before it returns). From a callback of
-/// the same single-node engine it would wait for that very callback: it
-/// returns `SYNOD_ERR_INVALID_ARGUMENT` and does nothing.
+/// Every watch on the node (`synod_node_watch`) ends before this returns:
+/// each gets its last callback (`SYNOD_WATCH_END`, status
+/// `SYNOD_ERR_SHUTDOWN`) and its free function, and no watch callback runs
+/// after this returns.
+///
+/// May be called from a proposal callback of the same started member (it
+/// then runs the member's remaining callbacks before it returns). From a
+/// callback of the same single-node engine, or from a watch callback of the
+/// same node, it would wait for that very callback: it returns
+/// `SYNOD_ERR_INVALID_ARGUMENT` and does nothing.
 ///
 /// Does not free `node`; the caller still owns it and frees it with
 /// `synod_node_free`.
@@ -35,14 +42,17 @@ pub unsafe extern "C" fn synod_node_shutdown(node: *const synod_node) -> synod_s
                  which runs before its registration returns: shut it down after that",
             ));
         }
+        refuse_shutdown_from_watch(raw)?;
         node.shut_down.store(true, Ordering::SeqCst);
         (node.stop)();
+        end_watches(node);
         Ok(())
     })
 }
 
-/// Shuts the node down if it is not already, and frees it;
-/// `synod_node_free(NULL)` does nothing.
+/// Shuts the node down if it is not already (ending its watches as
+/// `synod_node_shutdown` does), and frees it; `synod_node_free(NULL)` does
+/// nothing. Watch handles of the node stay valid until freed.
 ///
 /// Takes ownership of `node`, which must come from `synod_node_start` or
 /// `synod_node_open_single` and not be used again; strings borrowed from it become invalid.
@@ -52,7 +62,9 @@ pub unsafe extern "C" fn synod_node_free(node: *mut synod_node) {
         if !node.is_null() {
             // SAFETY: created by `Box::into_raw`, freed once (caller contract).
             let node = unsafe { Box::from_raw(node) };
+            node.shut_down.store(true, Ordering::SeqCst);
             (node.stop)();
+            end_watches(&node);
             drop(node);
         }
     })

@@ -1,10 +1,11 @@
 //! A started member that stopped on a storage failure answers every call
-//! `SYNOD_ERR_STORAGE` (the C tests cover a shut-down member; the C API
-//! has no hook to break a member's disk).
+//! `SYNOD_ERR_STORAGE`, and ends its watches with a `SYNOD_WATCH_END` that
+//! says so (the C tests cover a shut-down member; the C API has no hook to
+//! break a member's disk).
 
 use std::ffi::c_char;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -61,6 +62,8 @@ fn a_member_whose_store_failed_answers_storage_to_every_call() {
         inline_callbacks: false,
         id: std::ffi::CString::new(ME).unwrap(),
         reload: None,
+        member: Some(member.clone()),
+        watches: std::sync::Mutex::new(Vec::new()),
     };
     let range = c"r".as_ptr();
     let owner = c"CN=c-storage".as_ptr();
@@ -77,6 +80,24 @@ fn a_member_whose_store_failed_answers_storage_to_every_call() {
         );
     }
 
+    // A watch that is running when the member stops on its own.
+    let ended = Box::into_raw(Box::new(WatchEnd::default()));
+    let mut watch = std::ptr::null_mut();
+    unsafe {
+        assert_eq!(
+            synod_node_watch(
+                &node,
+                1,
+                std::ptr::null(),
+                Some(on_watch_event),
+                ended.cast(),
+                Some(on_watch_free),
+                &mut watch
+            ),
+            SYNOD_OK
+        );
+    }
+
     // The disk dies; the next write stops the member.
     disk.set_fault(Some(Fault {
         at_op: disk.stats().ops,
@@ -89,6 +110,12 @@ fn a_member_whose_store_failed_answers_storage_to_every_call() {
         );
     }
     wait("the member stops", || member.stopped().is_some());
+    // The watch ended by itself with why, then released its user data.
+    // SAFETY: freed only by `on_watch_free`, which sets `freed` last.
+    let end = unsafe { &*ended };
+    wait("the watch ends", || end.freed.load(Ordering::SeqCst) == 1);
+    assert_eq!(end.end_status.load(Ordering::SeqCst), SYNOD_ERR_STORAGE);
+    assert_eq!(end.ends.load(Ordering::SeqCst), 1);
 
     let sentinel = std::ptr::dangling_mut::<synod_ownership>();
     let mut own = sentinel;
@@ -109,6 +136,17 @@ fn a_member_whose_store_failed_answers_storage_to_every_call() {
         assert_eq!(synod_node_is_leader(&node, &mut leader), SYNOD_ERR_STORAGE);
         assert_eq!(synod_node_current_term(&node, &mut n), SYNOD_ERR_STORAGE);
         assert_eq!(synod_node_commit_index(&node, &mut n), SYNOD_ERR_STORAGE);
+        let mut view = std::ptr::dangling_mut::<synod_view>();
+        assert_eq!(
+            synod_node_read(&node, SYNOD_READ_LOCAL, 0, 0, &mut view),
+            SYNOD_ERR_STORAGE
+        );
+        assert_eq!(view, std::ptr::dangling_mut::<synod_view>());
+        let mut status = std::ptr::dangling_mut::<synod_replica_status>();
+        assert_eq!(synod_node_status(&node, &mut status), SYNOD_ERR_STORAGE);
+        let mut leader_out = std::ptr::dangling_mut::<synod_leader>();
+        assert_eq!(synod_node_leader(&node, &mut leader_out), SYNOD_ERR_STORAGE);
+        assert_eq!(synod_node_wait_applied(&node, 1, 100), SYNOD_ERR_STORAGE);
         assert_eq!(
             synod_node_propose_transition_async(
                 &node,
@@ -131,7 +169,35 @@ fn a_member_whose_store_failed_answers_storage_to_every_call() {
     unsafe {
         assert_eq!(synod_node_shutdown(&node), SYNOD_OK);
         assert_eq!(synod_node_members(&node, &mut list), SYNOD_ERR_STORAGE);
+        // The ended watch: cancelling does nothing more, freeing releases it.
+        assert_eq!(synod_watch_cancel(watch), SYNOD_OK);
+        synod_watch_free(watch);
+        drop(Box::from_raw(ended));
     }
+}
+
+#[derive(Default)]
+struct WatchEnd {
+    ends: AtomicU32,
+    end_status: AtomicU32,
+    freed: AtomicU32,
+}
+
+unsafe extern "C" fn on_watch_event(
+    user_data: *mut std::ffi::c_void,
+    event: *const synod_watch_event,
+) {
+    let end = unsafe { &*(user_data as *const WatchEnd) };
+    let event = unsafe { &*event };
+    if event.kind == SYNOD_WATCH_END {
+        end.ends.fetch_add(1, Ordering::SeqCst);
+        end.end_status.store(event.status, Ordering::SeqCst);
+    }
+}
+
+unsafe extern "C" fn on_watch_free(user_data: *mut std::ffi::c_void) {
+    let end = unsafe { &*(user_data as *const WatchEnd) };
+    end.freed.fetch_add(1, Ordering::SeqCst);
 }
 
 unsafe extern "C" fn never_called(

@@ -1,11 +1,11 @@
 //! The node API's plain C values (no handles): member kinds, member states,
-//! fence answers and the commit record a proposal returns, with the
-//! conversions of kinds to and from the core's.
+//! fence answers, raft roles and the commit record a proposal returns, with
+//! the conversions of kinds, fence answers and roles to and from the core's.
 //!
 //! Their constants are declared here in the order `include/synod.h` lists
 //! them.
 
-use synod::MemberKind;
+use synod::{FenceStatus, MemberKind};
 
 use crate::error::{Error, SYNOD_ERR_INVALID_ARGUMENT};
 
@@ -36,6 +36,18 @@ pub const SYNOD_FENCE_STALE: synod_fence_status = 2;
 /// epoch is newer than anything it has applied.
 pub const SYNOD_FENCE_UNKNOWN: synod_fence_status = 3;
 
+/// A member's raft role, as `synod_node_status` and role watch events say
+/// it. 0 is never a role.
+pub type synod_role = u32;
+/// Follows a leader (or waits for one).
+pub const SYNOD_ROLE_FOLLOWER: synod_role = 1;
+/// Campaigns for leadership.
+pub const SYNOD_ROLE_CANDIDATE: synod_role = 2;
+/// Checks it could win an election before raising the term.
+pub const SYNOD_ROLE_PRE_CANDIDATE: synod_role = 3;
+/// Leads.
+pub const SYNOD_ROLE_LEADER: synod_role = 4;
+
 /// A proposal that was committed and took effect.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,5 +77,32 @@ pub(super) fn kind_out(kind: MemberKind) -> synod_member_kind {
     match kind {
         MemberKind::Data => SYNOD_MEMBER_KIND_DATA,
         MemberKind::Witness => SYNOD_MEMBER_KIND_WITNESS,
+    }
+}
+
+pub(super) fn fence_out(status: &FenceStatus) -> synod_fence_status {
+    match status {
+        FenceStatus::Current => SYNOD_FENCE_CURRENT,
+        FenceStatus::Stale { .. } => SYNOD_FENCE_STALE,
+        FenceStatus::Unknown => SYNOD_FENCE_UNKNOWN,
+    }
+}
+
+pub(super) fn raft_role_out(role: raft::StateRole) -> synod_role {
+    match role {
+        raft::StateRole::Follower => SYNOD_ROLE_FOLLOWER,
+        raft::StateRole::Candidate => SYNOD_ROLE_CANDIDATE,
+        raft::StateRole::PreCandidate => SYNOD_ROLE_PRE_CANDIDATE,
+        raft::StateRole::Leader => SYNOD_ROLE_LEADER,
+    }
+}
+
+pub(super) fn watch_role_out(role: synod::node::watch::Role) -> synod_role {
+    use synod::node::watch::Role;
+    match role {
+        Role::Follower => SYNOD_ROLE_FOLLOWER,
+        Role::Candidate => SYNOD_ROLE_CANDIDATE,
+        Role::PreCandidate => SYNOD_ROLE_PRE_CANDIDATE,
+        Role::Leader => SYNOD_ROLE_LEADER,
     }
 }
