@@ -1363,8 +1363,7 @@ synod_status synod_node_watch(const struct synod_node *node,
 
 // Stops a watch: no callback of it starts after this returns, and its free
 // function has run by then. Called on another thread, it waits for a
-// running callback of the watch to return (and for the watch thread to
-// notice, within about 20 ms); called from the watch's own callback, it
+// running callback of the watch to return; called from the watch's own callback, it
 // returns at once, no callback runs after the current one, and the free
 // function runs as soon as the current callback returns. No
 // `SYNOD_WATCH_END` event is sent for a cancelled watch.

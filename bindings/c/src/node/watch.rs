@@ -14,9 +14,10 @@
 //! node (shut down, or stopped on its own) gets one last
 //! `SYNOD_WATCH_END` event saying why; a cancelled one does not.
 //!
-//! The core's `Watch` cannot be woken from outside, so the thread waits for
-//! items in slices of `POLL` and looks for a cancellation between them: a
-//! cancel returns within about that long (plus the running callback).
+//! The thread waits for items parked, woken by the core's feed
+//! (`Watch::poll_batch` with a waker that unparks it) or by a cancellation
+//! or shutdown (which unpark it too): a cancel returns as soon as the
+//! running callback does.
 
 use std::cell::Cell;
 use std::ffi::{c_char, c_void, CString};
@@ -38,9 +39,9 @@ use crate::error::{
     SYNOD_ERR_START,
 };
 
-/// How long the watch thread waits for items before it looks for a
-/// cancellation again.
-const POLL: Duration = Duration::from_millis(20);
+/// The longest the watch thread stays parked without a wake (a safety net:
+/// every change and every cancellation unparks it).
+const PARK: Duration = Duration::from_secs(1);
 /// At most this many items are taken from the feed at once.
 const BATCH: usize = 64;
 
@@ -188,6 +189,8 @@ pub struct WatchShared {
     cancelled: AtomicBool,
     /// Its node is shutting down: a final `SYNOD_WATCH_END`, then the end.
     node_stopping: AtomicBool,
+    /// The watch's thread, to unpark when something changes.
+    waiter: std::sync::OnceLock<std::thread::Thread>,
     state: Mutex<ThreadState>,
     ended: Condvar,
 }
@@ -207,6 +210,13 @@ impl WatchShared {
     /// Waits until the thread has run its last callback and the free
     /// function; returns at once on the watch's own thread (its callback is
     /// running: the rest happens when it returns).
+    /// Unparks the watch's thread (to look at its flags and its feed).
+    fn wake(&self) {
+        if let Some(t) = self.waiter.get() {
+            t.unpark();
+        }
+    }
+
     fn wait_ended(self: &Arc<Self>) {
         if on_thread_of(self) {
             return;
@@ -253,6 +263,7 @@ pub(super) fn end_watches(node: &synod_node) {
     let watches = std::mem::take(&mut *node.watches.lock().unwrap_or_else(|p| p.into_inner()));
     for w in &watches {
         w.node_stopping.store(true, Ordering::SeqCst);
+        w.wake();
     }
     for w in &watches {
         w.wait_ended();
@@ -353,8 +364,24 @@ fn outcome_out(o: &ApplyOutcome) -> (synod_watch_outcome, synod_refusal_code, u6
     }
 }
 
+/// Wakes a watch thread parked for its feed.
+struct Unpark(std::thread::Thread);
+
+impl std::task::Wake for Unpark {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
 impl Feed {
     fn run(mut self) {
+        let _ = self.shared.waiter.set(std::thread::current());
+        let waker = std::task::Waker::from(Arc::new(Unpark(std::thread::current())));
+        let mut cx = std::task::Context::from_waker(&waker);
         let _ = WATCH_OF_THREAD.try_with(|c| c.set(Arc::as_ptr(&self.shared)));
         let _ = NODE_OF_THREAD.try_with(|c| c.set(self.node as *const synod_node));
         'feed: loop {
@@ -369,7 +396,14 @@ impl Feed {
                 self.end(why);
                 break;
             }
-            match self.watch.next_batch(BATCH, POLL) {
+            let polled = self.watch.poll_batch(BATCH, &mut cx);
+            let std::task::Poll::Ready(batch) = polled else {
+                // Unparked by the feed's waker, a cancellation or shutdown
+                // (an unpark that came first is not lost).
+                std::thread::park_timeout(PARK);
+                continue;
+            };
+            match batch {
                 Ok(items) => {
                     for item in items {
                         if self.shared.cancelled.load(Ordering::SeqCst)
@@ -602,6 +636,7 @@ pub unsafe extern "C" fn synod_node_watch(
         let shared = Arc::new(WatchShared {
             cancelled: AtomicBool::new(false),
             node_stopping: AtomicBool::new(false),
+            waiter: std::sync::OnceLock::new(),
             state: Mutex::new(ThreadState {
                 thread: None,
                 done: false,
@@ -636,8 +671,7 @@ fn member_name(node: &synod_node) -> String {
 
 /// Stops a watch: no callback of it starts after this returns, and its free
 /// function has run by then. Called on another thread, it waits for a
-/// running callback of the watch to return (and for the watch thread to
-/// notice, within about 20 ms); called from the watch's own callback, it
+/// running callback of the watch to return; called from the watch's own callback, it
 /// returns at once, no callback runs after the current one, and the free
 /// function runs as soon as the current callback returns. No
 /// `SYNOD_WATCH_END` event is sent for a cancelled watch.
@@ -652,6 +686,7 @@ pub unsafe extern "C" fn synod_watch_cancel(watch: *const synod_watch) -> synod_
         // SAFETY: NULL or a live handle (caller contract).
         let watch = unsafe { watch.as_ref() }.ok_or_else(|| Error::null("watch"))?;
         watch.shared.cancelled.store(true, Ordering::SeqCst);
+        watch.shared.wake();
         watch.shared.wait_ended();
         Ok(())
     })
@@ -671,6 +706,7 @@ pub unsafe extern "C" fn synod_watch_free(watch: *mut synod_watch) {
             // SAFETY: created by `Box::into_raw`, freed once (caller contract).
             let watch = unsafe { Box::from_raw(watch) };
             watch.shared.cancelled.store(true, Ordering::SeqCst);
+            watch.shared.wake();
             watch.shared.wait_ended();
         }
     })
