@@ -518,14 +518,15 @@ pub fn cmd_owner(args: &ClientArgs, range: &str, level: &LevelArgs, json: bool) 
         Ok(c) => c,
         Err(e) => return fail(e, 2),
     };
-    let (owner, at) = match c.owner_at(&range, level.level()) {
-        Ok(x) => x,
+    let (owner, at, term) = match c.owner_at(&range, level.level()) {
+        Ok(x) => (x.value, x.index, x.term),
         Err(e) => return call_error(e),
     };
     if json {
         let v = serde_json::json!({
             "range": range.as_str(),
             "applied_index": at.0,
+            "applied_term": term.0,
             "owner": owner.as_ref().map(|o| serde_json::json!({
                 "owner": o.owner.as_str(), "epoch": o.epoch.0, "version": o.version.0,
                 "term": o.term.0, "index": o.index.0,
@@ -566,8 +567,8 @@ pub fn cmd_fence(
         Ok(c) => c,
         Err(e) => return fail(e, 2),
     };
-    let (status, at) = match c.fence_check_at(&range, &owner, Epoch(epoch), level.level()) {
-        Ok(x) => x,
+    let (status, at, term) = match c.fence_check_at(&range, &owner, Epoch(epoch), level.level()) {
+        Ok(x) => (x.value, x.index, x.term),
         Err(e) => return call_error(e),
     };
     let (name, current, by) = match &status {
@@ -578,7 +579,7 @@ pub fn cmd_fence(
     if json {
         let v = serde_json::json!({
             "range": range.as_str(), "owner": owner.as_str(), "epoch": epoch,
-            "status": name, "applied_index": at.0,
+            "status": name, "applied_index": at.0, "applied_term": term.0,
             "current_owner": by.map(|(o, _)| o.as_str()),
             "current_epoch": by.map(|(_, e)| e.0),
         });

@@ -834,6 +834,8 @@ fn reads_from_the_cli_say_their_index_and_keep_their_level() {
     assert_eq!(v["owner"]["owner"], "CN=node-b");
     assert_eq!(v["owner"]["index"], committed.index.0);
     assert!(v["applied_index"].as_u64().unwrap() >= committed.index.0);
+    // The term of the entry at that index: the commit's or a later one.
+    assert!(v["applied_term"].as_u64().unwrap() >= committed.term.0);
 
     let fence = |epoch: &str, extra: &str| {
         run(

@@ -27,7 +27,7 @@ use super::protocol::{ReadLevel, ReadQuery, RemoteError, Request, Response, Stat
 use crate::catalog::{AuditRecord, FenceStatus, Member, RangeOwnership};
 use crate::consensus::{deadline_after, Committed};
 use crate::entry::{
-    ClientId, ControlPlaneEntry, DecodeError, Epoch, Index, NodeId, ProposalSession, RangeId,
+    ClientId, ControlPlaneEntry, DecodeError, Epoch, Index, NodeId, ProposalSession, RangeId, Term,
 };
 use crate::transport::tcp::{connect_client, ClientConnection, MAX_CALLS_IN_FLIGHT};
 use crate::transport::{Security, TransportError};
@@ -70,6 +70,19 @@ impl Failed {
             Failed::NotSent(s) | Failed::MaybeSent(s) => s,
         }
     }
+}
+
+/// A read's answer with the applied index, and the term of the entry at
+/// that index, it reflects (the member's catalog as of that point of the
+/// log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadAt<T> {
+    /// The answer.
+    pub value: T,
+    /// The applied index it reflects.
+    pub index: Index,
+    /// The term of the entry at `index`.
+    pub term: Term,
 }
 
 /// The shortest bound of one attempt.
@@ -608,52 +621,61 @@ impl Client {
     }
 
     /// The owner of `range` at `level` (see [`ReadLevel`]), with the applied
-    /// index the answer reflects. `AtLeast(i)` waits (within the member's
-    /// read timeout) for the member asked to apply `i`: pass a commit's
-    /// index to read your own write from any member.
+    /// index and term the answer reflects. `AtLeast(i)` waits (within the
+    /// member's read timeout) for the member asked to apply `i`: pass a
+    /// commit's index to read your own write from any member.
     pub fn owner_at(
         &mut self,
         range: &RangeId,
         level: ReadLevel,
-    ) -> Result<(Option<RangeOwnership>, Index), ClientCallError> {
+    ) -> Result<ReadAt<Option<RangeOwnership>>, ClientCallError> {
         let query = ReadQuery::Owner {
             range: range.clone(),
         };
-        match self.call(&Request::Read { query, level }, false)? {
-            Response::Owner(o, at) => Ok((o, at)),
+        match self.read(query, level)? {
+            (Response::Owner(value, index), term) => Ok(ReadAt { value, index, term }),
             _ => Err(ClientCallError::Unexpected("owner")),
         }
     }
 
     /// Whether (`owner`, `epoch`) owns `range`, at `level`, with the applied
-    /// index the answer reflects.
+    /// index and term the answer reflects.
     pub fn fence_check_at(
         &mut self,
         range: &RangeId,
         owner: &NodeId,
         epoch: Epoch,
         level: ReadLevel,
-    ) -> Result<(FenceStatus, Index), ClientCallError> {
+    ) -> Result<ReadAt<FenceStatus>, ClientCallError> {
         let query = ReadQuery::FenceCheck {
             range: range.clone(),
             owner: owner.clone(),
             epoch,
         };
-        match self.call(&Request::Read { query, level }, false)? {
-            Response::Fence(f, at) => Ok((f, at)),
+        match self.read(query, level)? {
+            (Response::Fence(value, index), term) => Ok(ReadAt { value, index, term }),
             _ => Err(ClientCallError::Unexpected("fence check")),
         }
     }
 
-    /// The members at `level`, with the applied index the answer reflects.
-    pub fn members_at(
-        &mut self,
-        level: ReadLevel,
-    ) -> Result<(Vec<Member>, Index), ClientCallError> {
-        let query = ReadQuery::Members;
-        match self.call(&Request::Read { query, level }, false)? {
-            Response::Members(m, at) => Ok((m, at)),
+    /// The members at `level`, with the applied index and term the answer
+    /// reflects.
+    pub fn members_at(&mut self, level: ReadLevel) -> Result<ReadAt<Vec<Member>>, ClientCallError> {
+        match self.read(ReadQuery::Members, level)? {
+            (Response::Members(value, index), term) => Ok(ReadAt { value, index, term }),
             _ => Err(ClientCallError::Unexpected("members")),
+        }
+    }
+
+    /// A [`Request::Read`]: the answer inside, and its term.
+    fn read(
+        &mut self,
+        query: ReadQuery,
+        level: ReadLevel,
+    ) -> Result<(Response, Term), ClientCallError> {
+        match self.call(&Request::Read { query, level }, false)? {
+            Response::Read { term, answer } => Ok((*answer, term)),
+            _ => Err(ClientCallError::Unexpected("read")),
         }
     }
 

@@ -243,7 +243,13 @@ impl ClientService {
             Request::Members { linearizable } => {
                 read_query(&*self.view(level(linearizable))?, ReadQuery::Members)
             }
-            Request::Read { query, level } => read_query(&*self.view(level)?, query),
+            Request::Read { query, level } => {
+                let view = self.view(level)?;
+                Response::Read {
+                    term: view.applied().1,
+                    answer: Box::new(read_query(&view, query)),
+                }
+            }
             Request::Watch { .. } => {
                 return Err(ClientError::BadRequest(
                     "a watch streams its answers: send it on a connection of its own to a \
@@ -822,5 +828,37 @@ mod tests {
             .rposition(|i| matches!(i, WatchWireItem::SnapshotPart { .. }))
             .unwrap();
         assert_eq!(last_part - first_part + 1, parts.len());
+    }
+
+    /// A read at a level says the applied index and the term of the entry
+    /// there. Before, the answer carried the index only.
+    #[test]
+    fn a_read_says_its_index_and_term() {
+        let s = solo();
+        let req = Request::Propose {
+            entry: forced("t", "CN=solo"),
+            session: None,
+            timeout_ms: 5_000,
+        };
+        let Response::Committed(c) = ask(&s, "CN=ops", &req) else {
+            panic!("not committed");
+        };
+        let read = Request::Read {
+            query: ReadQuery::Owner {
+                range: "t".parse().unwrap(),
+            },
+            level: ReadLevel::AtLeast(c.index),
+        };
+        let Response::Read { term, answer } = ask(&s, "CN=reader", &read) else {
+            panic!("not a read answer");
+        };
+        let Response::Owner(Some(o), at) = *answer else {
+            panic!("not an owner answer");
+        };
+        assert!(at >= c.index);
+        assert_eq!(o.index, c.index);
+        let view = s.node.view().unwrap();
+        assert_eq!(view.applied(), (at, term));
+        assert!(term >= c.term && term.0 > 0);
     }
 }

@@ -62,6 +62,15 @@ pub enum Response {
     /// For [`Request::Watch`]: one batch of the stream (response tag 12;
     /// empty: a heartbeat).
     Watch(Vec<super::WatchWireItem>),
+    /// For [`Request::Read`]: the answer (an `Owner`, `Fence` or `Members`
+    /// answer, with the applied index it reflects) and the term of the
+    /// entry at that index (response tag 13).
+    Read {
+        /// The term of the applied index the answer reflects.
+        term: Term,
+        /// The answer.
+        answer: Box<Response>,
+    },
     /// The request failed.
     Error(ClientError),
 }
@@ -231,6 +240,13 @@ impl Response {
                 w.ids(&s.voters);
                 w.ids(&s.learners);
             }
+            Response::Read { term, answer } => {
+                w.u8(13);
+                w.u64(term.0);
+                let inner = answer.encode();
+                w.u32(inner.len() as u32);
+                w.bytes(&inner);
+            }
             Response::Owner(o, at) => {
                 w.u8(2);
                 w.u64(at.0);
@@ -324,6 +340,28 @@ impl Response {
                 voters: r.ids("voters")?,
                 learners: r.ids("learners")?,
             }),
+            13 => {
+                let term = Term(r.u64("term")?);
+                let len_at = r.offset();
+                let len = r.u32("read answer length")? as usize;
+                let inner = r.take("read answer", len)?;
+                match Response::decode(inner)? {
+                    Ok(
+                        answer
+                        @ (Response::Owner(..) | Response::Fence(..) | Response::Members(..)),
+                    ) => Response::Read {
+                        term,
+                        answer: Box::new(answer),
+                    },
+                    _ => {
+                        return Err(DecodeError::UnknownTag {
+                            what: "read answer",
+                            tag: inner.get(1).copied().unwrap_or(0),
+                            offset: len_at,
+                        })
+                    }
+                }
+            }
             2 => {
                 let at = Index(r.u64("applied")?);
                 let o = if r.bool("owner flag")? {

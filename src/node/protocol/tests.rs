@@ -135,6 +135,14 @@ fn responses_and_errors_round_trip() {
         }),
         Response::Owner(Some(o.clone()), Index(9)),
         Response::Owner(None, Index(9)),
+        Response::Read {
+            term: Term(4),
+            answer: Box::new(Response::Owner(Some(o.clone()), Index(9))),
+        },
+        Response::Read {
+            term: Term(4),
+            answer: Box::new(Response::Members(Vec::new(), Index(9))),
+        },
         Response::Fence(
             FenceStatus::Stale {
                 owner: id("CN=a"),
