@@ -618,6 +618,12 @@ static void test_watch_sees_every_transition(const cluster *c) {
         last = e->index;
         if (e->kind != SYNOD_WATCH_TRANSITION) continue;
         CHECK(t < 5);
+        if (e->index != want_index[t]) {
+            fprintf(stderr, "transition %d: event at index %llu (range %s owner %s epoch %llu), want index %llu; from %llu\n",
+                    t, (unsigned long long)e->index, e->range, e->owner, (unsigned long long)e->epoch,
+                    (unsigned long long)want_index[t], (unsigned long long)from);
+            for (int k = 0; k < 5; k++) fprintf(stderr, "  want[%d] = %llu\n", k, (unsigned long long)want_index[k]);
+        }
         CHECK(e->index == want_index[t]);
         CHECK_STR(e->range, want_range[t]);
         CHECK_STR(e->owner, want_owner[t]);
