@@ -533,7 +533,7 @@ mod tests {
 }
 
 #[cfg(test)]
-mod pipelining {
+mod client_over_tcp {
     use super::*;
     use crate::entry::{ControlPlaneEntry, ForcedOwnershipTransition};
     use crate::node::protocol::RemoteError;
@@ -612,6 +612,93 @@ mod pipelining {
                 (_, r) => assert!(r.is_ok(), "{r:?}"),
             }
         }
+        member.shutdown();
+    }
+
+    /// `Client::watch` from index 0 gets the catalog as it is (a
+    /// `Compacted`, then snapshot parts with every range, the last marked),
+    /// then the events after it, its resume index moving past the snapshot
+    /// only with the last part.
+    #[test]
+    fn a_client_watch_from_zero_gets_the_catalog_then_the_events() {
+        use crate::node::protocol::WatchWireItem;
+        let dir = tempfile::tempdir().unwrap();
+        let certs = dir.path().join("certs");
+        crate::transport::certs::write_dev_certs(&certs, &["node-a".into()], &["ops".into()])
+            .unwrap();
+        let text = "id = \"CN=node-a\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n[tls]\ncert = \"certs/node-a.pem\"\nkey = \"certs/node-a-key.pem\"\nca = \"certs/ca.pem\"\n[cluster]\nbootstrap = [{ id = \"CN=node-a\", address = \"127.0.0.1:0\" }]\n[authorization]\noperators = [\"CN=ops\"]\n";
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, text).unwrap();
+        let member = start_member(&NodeConfig::load(&path).unwrap()).unwrap();
+        let addr = member.local_addr().to_string();
+        let ops = NodeId::from_certificate_subject("CN=ops").unwrap();
+        let tls = TlsSettings::Mutual {
+            cert: certs.join("ops.pem"),
+            key: certs.join("ops-key.pem"),
+            ca: certs.join("ca.pem"),
+        };
+        let mut c = Client::new(
+            vec![addr.clone()],
+            security_for(&ops, &tls).unwrap(),
+            Duration::from_secs(20),
+        );
+        let owner = member.node().id().clone();
+        let forced = |range: &str| {
+            ControlPlaneEntry::ForcedOwnershipTransition(ForcedOwnershipTransition {
+                range: range.parse().unwrap(),
+                new_owner: owner.clone(),
+                operator: ops.clone(),
+                reason: "watched".parse().unwrap(),
+            })
+        };
+        for r in c.propose_all((0..20).map(|i| forced(&format!("r{i:02}"))).collect()) {
+            r.unwrap();
+        }
+        let mut w = c.watch(crate::entry::Index(0)).unwrap();
+        let mut at = None;
+        let mut ranges = Vec::new();
+        let mut complete = false;
+        let mut after = None;
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while after.is_none() {
+            assert!(std::time::Instant::now() < deadline);
+            let item = match w.next(Duration::from_secs(1)) {
+                Ok(item) => item,
+                Err(ClientCallError::Unreachable(_)) => continue,
+                Err(e) => panic!("{e}"),
+            };
+            match item {
+                WatchWireItem::Compacted { at: a } => {
+                    assert!(at.is_none(), "one snapshot");
+                    at = Some(a);
+                }
+                WatchWireItem::SnapshotPart {
+                    at: a,
+                    ranges: page,
+                    last,
+                    ..
+                } => {
+                    assert_eq!(Some(a), at);
+                    ranges.extend(page.into_iter().map(|(r, _)| r.as_str().to_string()));
+                    if last {
+                        complete = true;
+                        // Past the snapshot only now.
+                        assert_eq!(w.next_index().0, a.0 + 1);
+                        c.propose(forced("later")).unwrap();
+                    } else {
+                        assert!(w.next_index() <= a);
+                    }
+                }
+                WatchWireItem::Event { index, .. } => {
+                    assert!(complete, "an event before the snapshot was complete");
+                    after = Some(index);
+                }
+                WatchWireItem::Role { .. } => {}
+            }
+        }
+        let want: Vec<String> = (0..20).map(|i| format!("r{i:02}")).collect();
+        assert_eq!(ranges, want);
+        assert!(after.unwrap() > at.unwrap());
         member.shutdown();
     }
 }
