@@ -109,6 +109,44 @@ fn fail(msg: impl std::fmt::Display, code: u8) -> ExitCode {
 /// once, open ones at their next read or write), saying so on stderr; a
 /// file that no longer loads, or lists that cannot be applied, leave the
 /// lists in force and are reported. Other changes need a restart.
+/// Raises the process's soft limit on open files to its hard limit (each
+/// client connection takes a descriptor), and warns when even that is
+/// below what `transport.max_client_connections` allows.
+fn open_file_room(config: &NodeConfig) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid rlimit for getrlimit to fill and setrlimit
+    // to read.
+    let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0;
+    if !got {
+        return;
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            lim = raised;
+        }
+    }
+    let clients = config
+        .max_client_connections
+        .unwrap_or(synod::transport::tcp::DEFAULT_MAX_CLIENT_CONNECTIONS) as u64;
+    // Peers, handshakes, the data directory and some room besides.
+    let wanted = clients + config.max_inbound as u64 + 64;
+    if (lim.rlim_cur as u64) < wanted {
+        tracing::warn!(
+            open_files = lim.rlim_cur as u64,
+            wanted,
+            "the open-file limit is below what transport.max_client_connections allows: clients past it are refused at accept (raise `ulimit -n`, or lower max_client_connections)"
+        );
+    }
+}
+
 pub fn cmd_node(path: &std::path::Path) -> ExitCode {
     let config = match NodeConfig::load(path) {
         Ok(c) => c,
@@ -124,6 +162,7 @@ pub fn cmd_node(path: &std::path::Path) -> ExitCode {
     if let Err(e) = signal_hook::flag::register(signal_hook::consts::SIGHUP, hangup.clone()) {
         return fail(format!("cannot handle SIGHUP: {e}"), 1);
     }
+    open_file_room(&config);
     let member = match start_member(&config) {
         Ok(m) => m,
         Err(e) => return fail(e, 1),

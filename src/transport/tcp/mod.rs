@@ -208,6 +208,9 @@ pub const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 /// `KEEPALIVE_TIME + KEEPALIVE_RETRIES * KEEPALIVE_INTERVAL`, one minute).
 pub const KEEPALIVE_RETRIES: u32 = 3;
 
+/// The default of [`TcpConfig::max_client_connections`].
+pub const DEFAULT_MAX_CLIENT_CONNECTIONS: usize = 16_384;
+
 /// How to run a [`TcpTransport`].
 #[derive(Clone)]
 pub struct TcpConfig {
@@ -312,7 +315,7 @@ impl TcpConfig {
             backoff_max: Duration::from_secs(2),
             max_inbound: 64,
             max_pending_per_source: None,
-            max_client_connections: 16_384,
+            max_client_connections: DEFAULT_MAX_CLIENT_CONNECTIONS,
             max_client_connections_per_identity: 16,
             client_threads: std::thread::available_parallelism()
                 .map_or(2, |n| n.get())
