@@ -138,9 +138,9 @@ fn open_file_room(config: &NodeConfig) {
         .unwrap_or(synod::transport::tcp::DEFAULT_MAX_CLIENT_CONNECTIONS) as u64;
     // Peers, handshakes, the data directory and some room besides.
     let wanted = clients + config.max_inbound as u64 + 64;
-    if (lim.rlim_cur as u64) < wanted {
+    if lim.rlim_cur < wanted {
         tracing::warn!(
-            open_files = lim.rlim_cur as u64,
+            open_files = lim.rlim_cur,
             wanted,
             "the open-file limit is below what transport.max_client_connections allows: clients past it are refused at accept (raise `ulimit -n`, or lower max_client_connections)"
         );

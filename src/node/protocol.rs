@@ -22,6 +22,7 @@
 //!
 //! [`Client`]: crate::node::client::Client
 
+mod catalog_codec;
 mod error;
 mod request;
 mod response;
@@ -30,9 +31,10 @@ mod tests;
 mod watch;
 
 pub use crate::node::ReadLevel;
+pub(crate) use catalog_codec::range_len;
 pub use error::{ClientError, RemoteError, RemoteRefusal};
 pub use request::{ReadQuery, Request};
-pub(crate) use response::{audit_record_len, range_len, AUDIT_ANSWER_OVERHEAD};
+pub(crate) use response::{audit_record_len, AUDIT_ANSWER_OVERHEAD};
 pub use response::{Response, StatusInfo};
 pub use watch::{WatchWireItem, MAX_WATCH_BATCH, SNAPSHOT_PART_BYTES};
 

@@ -7,8 +7,8 @@
 //! [`WatchWireItem::SnapshotPart`]s (each at most [`SNAPSHOT_PART_BYTES`]
 //! of ranges), then the events after `at`.
 
+use super::catalog_codec::{get_members, get_ranges, put_members, put_ranges};
 use super::request::{get_entry, put_entry};
-use super::response::{get_members, get_ranges, put_members, put_ranges};
 use super::{get_hint, put_hint};
 use crate::catalog::{get_outcome, put_outcome, ApplyOutcome, Member, RangeOwnership};
 use crate::entry::codec::{Reader, Writer};

@@ -6,9 +6,11 @@
 //! listener's peer path: vouching may dial other members, raft frames go
 //! to the inbox); a client takes a client slot, gets its HelloAck and is
 //! served here (`client_serve`). A refused connection gets no answer and is
-//! logged as before ([`super::listener::report`]).
+//! logged as before ([`super::peer_inbound::report`]).
 
 use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::io::AsyncWriteExt;
@@ -16,7 +18,8 @@ use tokio::io::AsyncWriteExt;
 use super::async_io::{AsyncFrames, AsyncStream, Revocation};
 use super::client_serve;
 use super::framing::FrameReader;
-use super::listener::{blocking_socket, report, serve_peer_hello, Admitted, Ending, PeerHello};
+use super::peer_inbound::{blocking_socket, report, serve_peer_hello, Ending, PeerHello};
+use super::shared::Shared;
 use super::{keepalive, sock_err};
 use crate::entry::NodeId;
 use crate::transport::tls::{identity_from_certificate, Security, Stream, Watch};
@@ -24,6 +27,45 @@ use crate::transport::wire::{
     decode_hello, encode_hello_ack, frame, FrameKind, HelloRole, MAX_HELLO_PAYLOAD,
 };
 use crate::transport::TransportError;
+
+/// An accepted connection's claim on the transport: its socket stays
+/// registered (shutdown cuts it) and, while `counted`, it holds one of the
+/// inbound slots; both are given back on drop (when the connection ends,
+/// on whichever task or thread serves it).
+pub(super) struct Admitted {
+    pub(super) shared: Arc<Shared>,
+    pub(super) key: Option<u64>,
+    counted: bool,
+}
+
+impl Admitted {
+    /// The claim of a connection accepted with socket `key`, holding an
+    /// inbound slot (already counted in `Shared::inbound`).
+    pub(super) fn new(shared: Arc<Shared>, key: Option<u64>) -> Self {
+        Self {
+            shared,
+            key,
+            counted: true,
+        }
+    }
+
+    /// The connection became an established client: it leaves the inbound
+    /// slots (clients have their own bound) and the registered sockets (a
+    /// descriptor less per client; the runtime's shutdown closes it).
+    pub(super) fn leave_slots(&mut self) {
+        self.shared.unregister(self.key.take());
+        if std::mem::take(&mut self.counted) {
+            self.shared.inbound.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.shared.unregister(self.key);
+        self.leave_slots();
+    }
+}
 
 /// Serves one accepted connection up to its end (a peer's end is on its
 /// thread).

@@ -42,10 +42,13 @@
 //!   members and vouched peers and closes; such a connection is not the
 //!   peer's raft connection (its end reports nothing).
 //! * **client**: the listener answers a `HelloAck` and hands every
-//!   `ClientRequest` payload, with the client's identity, to the
-//!   [`ClientHandler`], writing back its answer as a `ClientResponse`. Any
-//!   identity of the CA may connect as a client; authorising what it asks is
-//!   the handler's job.
+//!   request, with the client's identity, to the [`ClientHandler`]: a
+//!   `ClientRequest` is answered by a `ClientResponse`, one at a time in
+//!   order; a `ClientCall` (a call id, then the request) by `ClientReply`
+//!   frames with that id, many calls in flight at once (at most
+//!   [`MAX_CALLS_IN_FLIGHT`]) and answered as they finish; a streaming
+//!   request (a watch) gets a reply per batch. Any identity of the CA may
+//!   connect as a client; authorising what it asks is the handler's job.
 //!
 //! Anything else (a refused Hello, garbage, a truncated or oversize frame, a
 //! frame kind that does not belong to the role, a spoofed sender, a broken
@@ -78,14 +81,17 @@
 //!   then get in by being quick, as with one shared pool, not by their
 //!   address. Many addresses (a botnet) can still crowd out members that
 //!   take longer to handshake than the flood takes to renew the slots.
-//! * **Clients** hold at most three quarters of the slots (the rest stay
-//!   for members), one identity at most
-//!   [`TcpConfig::max_client_connections_per_identity`] (16) of them; more
-//!   are refused (the reason is logged). A client that sends no whole
-//!   request for [`TcpConfig::client_idle_timeout`] (60 s) is closed; a
-//!   [`ClientConnection`] that finds its connection closed between
-//!   requests dials again before sending, so idle closes are invisible to
-//!   its user.
+//! * **Clients** leave the slots once their Hello is accepted: they are
+//!   served on the runtime, bounded by
+//!   [`TcpConfig::max_client_connections`] (16,384) in all and
+//!   [`TcpConfig::max_client_connections_per_identity`] (16) per identity;
+//!   more are refused (the reason is logged). A client with nothing in
+//!   flight that sends no whole request for
+//!   [`TcpConfig::client_idle_timeout`] (60 s) is closed, and one whose
+//!   answers cannot be written within [`TcpConfig::io_timeout`] (it stopped
+//!   reading) too; a [`ClientConnection`] that finds its connection closed
+//!   between requests dials again before sending, so idle closes are
+//!   invisible to its user.
 //! * **Peers**: a peer id holds one raft connection (the newest one that
 //!   carried raft frames: an older one is closed; one that speaks up after
 //!   a newer one did is closed itself) and at most two spare connections
@@ -122,12 +128,17 @@
 //! raft itself: the follower's next response shows it did not install it.)
 //!
 //! # Threads and shutdown
-//! One accept thread; one thread per inbound connection (at most
-//! [`TcpConfig::max_inbound`], see "Limits"); one writer thread per
-//! peer. A 3-member cluster thus runs 1 + 2 + 2 threads per member.
+//! One accept thread; a tokio runtime of [`TcpConfig::client_threads`]
+//! workers that runs every accepted connection's TLS handshake and Hello
+//! and then serves the clients (no thread per client; calls that may wait
+//! run on its blocking pool, at most [`TcpConfig::max_blocking_calls`]);
+//! one thread per accepted peer connection; one writer thread per peer. A
+//! 3-member cluster thus runs 1 + workers + 2 + 2 threads per member,
+//! however many clients it serves (docs/adr/0010-async-client-serving.md).
 //! [`TcpTransport::shutdown`] (also run on drop, so stopping a [`crate::Node`]
 //! stops its transport) stops accepting, closes every queue, shuts every
-//! socket down and joins every thread; it returns within about
+//! socket down, stops the runtime (a handler call in progress gets five
+//! seconds) and joins every thread; it returns within about
 //! [`TcpConfig::connect_timeout`] (a writer may be in `connect`), plus the
 //! time a [`ClientHandler`] call in progress takes.
 //!
@@ -143,19 +154,30 @@
 //!   catalog's view, and answering their `WhoIs`;
 //! * `peer_link`: one outbound connection per peer, its writer thread and
 //!   reconnect backoff;
-//! * `listener`: the accept loop, the handshake and Hello checks of inbound
-//!   connections, refusals, and reading an accepted peer's frames;
+//! * `accept`: the accept loop and the inbound slots;
+//! * `inbound`: every accepted connection's TLS handshake and Hello on the
+//!   runtime, refusals, and the hand-over of a peer to its thread or of a
+//!   client to `client_serve`;
+//! * `peer_inbound`: an accepted peer's checks (vouching), HelloAck and
+//!   frames, on its thread; how a connection's end is logged;
+//! * `client_serve`: serving a client connection on the runtime: calls in
+//!   flight by id, streams, back-pressure, idle and write timeouts;
+//! * `async_io`: bytes and frames on the runtime (plain or TLS streams, the
+//!   revocation re-check, a cancel-safe frame reader);
+//! * `async_client`: the client's side for async callers
+//!   ([`AsyncClientConnection`]);
 //! * `limits`: the bookkeeping of the limits: pending connections by
 //!   source, client connections by identity, peer connections by peer id;
-//! * `client`: the client channel, both the listener's side (handing
-//!   requests to the [`ClientHandler`]) and the client's
-//!   ([`connect_client`]);
+//! * `client`: the client channel's traits (the [`ClientHandler`] and its
+//!   [`ResponseStream`]s) and the client's blocking side
+//!   ([`connect_client`], pipelined [`ClientConnection::call_all`]);
 //! * `dialer`: connecting to a listener up to its HelloAck, and
 //!   [`FrameConnection`];
 //! * `framing`: reading and writing frames on a stream.
 //!
 //! [`Hello`]: wire::Hello
 
+mod accept;
 mod async_client;
 mod async_io;
 mod client;
@@ -164,8 +186,8 @@ mod dialer;
 mod framing;
 mod inbound;
 mod limits;
-mod listener;
 mod membership;
+mod peer_inbound;
 mod peer_link;
 mod probe;
 mod shared;
@@ -184,11 +206,11 @@ use super::queue::{Outgoing, SendQueue};
 use super::tls::Security;
 use super::wire::{self, encode_message, frame, FrameKind, MAX_FRAME_PAYLOAD};
 use super::{Inbox, Peer, Transport, TransportError};
+use accept::accept_loop;
 pub use async_client::AsyncClientConnection;
 pub use client::{connect_client, ClientConnection, ClientHandler, ResponseStream, HEARTBEAT};
 pub use client_serve::MAX_CALLS_IN_FLIGHT;
 pub use dialer::FrameConnection;
-use listener::accept_loop;
 use peer_link::relink;
 use shared::Shared;
 

@@ -1,18 +1,15 @@
-//! The listener: the accept loop (at most `max_inbound` connections
-//! handshaking or serving peers, unfinished handshakes giving way to new
-//! connections; see "Limits" in the `tcp` docs; each accepted connection's
-//! TLS handshake and Hello run on the async runtime, see `inbound`), and,
-//! on a thread of its own per accepted peer, the peer limits,
-//! the identity and membership checks (asking known members to vouch for a
-//! peer admitted after this catalog's view, see `vouch`), refusals (no
-//! answer, a warning with the remote address and reason), and reading an
-//! accepted peer's raft and snapshot-chunk frames into the member's inbox.
-//! Every raft message must come from the authenticated peer id, and
-//! membership is checked again for every message. A peer connection may
-//! instead ask one `WhoIs` as its first frame; it is answered from the
-//! membership and closed.
+//! Accepted peer connections, on a thread each once their Hello is read
+//! (`inbound` runs the handshake): the peer limits, the identity and
+//! membership checks (asking known members to vouch for a peer admitted
+//! after this catalog's view, see `vouch`), the HelloAck (or the "removed"
+//! answer), and reading the peer's raft and snapshot-chunk frames into the
+//! member's inbox. Every raft message must come from the authenticated peer
+//! id, and membership is checked again for every message. A peer connection
+//! may instead ask one `WhoIs` as its first frame; it is answered from the
+//! membership and closed. Also how any inbound connection's end is logged
+//! and counted ([`report`]).
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,10 +17,9 @@ use std::time::Instant;
 use raft::eraftpb::MessageType;
 
 use super::framing::{write_frame, FrameReader};
-use super::limits::Source;
 use super::shared::Shared;
 use super::vouch::{answer, vouch};
-use super::{sock_err, ACCEPT_POLL, POLL};
+use super::{sock_err, POLL};
 use crate::entry::NodeId;
 use crate::transport::tls::Stream;
 use crate::transport::wire::{
@@ -31,80 +27,6 @@ use crate::transport::wire::{
     SnapshotAssembler, MAX_FRAME_PAYLOAD,
 };
 use crate::transport::TransportError;
-
-/// Accepts connections until shutdown, each served on its own thread.
-pub(super) fn accept_loop(shared: Arc<Shared>, listener: TcpListener) {
-    while !shared.stopping() {
-        match listener.accept() {
-            Ok((sock, remote)) => {
-                // Connections that have not said Hello give way (a silent
-                // flood cannot hold the slots members need; a member's
-                // handshake takes milliseconds): see `Shared::make_room`.
-                let source = Source::of(remote.ip());
-                if !shared.make_room(source) {
-                    shared.refused.fetch_add(1, Ordering::Relaxed);
-                    if let Some(suppressed) = shared.log_refusal() {
-                        tracing::warn!(
-                            %remote,
-                            suppressed,
-                            "refused a connection: too many inbound connections"
-                        );
-                    }
-                    continue;
-                }
-                shared.inbound.fetch_add(1, Ordering::SeqCst);
-                let key = shared.register(&sock);
-                shared.pending_opened(key, source, &sock);
-                let admitted = Admitted {
-                    shared: shared.clone(),
-                    key,
-                    counted: true,
-                };
-                match shared.runtime() {
-                    Some(rt) => {
-                        rt.spawn(super::inbound::serve(admitted, sock, remote));
-                    }
-                    // Stopping: the runtime is gone.
-                    None => drop(admitted),
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(ACCEPT_POLL),
-            Err(e) => {
-                tracing::warn!(addr = %shared.local_addr, "accept failed: {e}");
-                std::thread::sleep(ACCEPT_POLL);
-            }
-        }
-    }
-}
-
-/// An accepted connection's claim on the transport: its socket stays
-/// registered (shutdown cuts it) and, while `counted`, it holds one of the
-/// inbound slots; both are given back on drop (when the connection ends,
-/// on whichever task or thread serves it).
-pub(super) struct Admitted {
-    pub(super) shared: Arc<Shared>,
-    pub(super) key: Option<u64>,
-    counted: bool,
-}
-
-impl Admitted {
-    /// The connection became an established client: it leaves the inbound
-    /// slots (clients have their own bound) and the registered sockets (a
-    /// descriptor less per client; the runtime's shutdown closes it).
-    pub(super) fn leave_slots(&mut self) {
-        self.shared.unregister(self.key.take());
-        if std::mem::take(&mut self.counted) {
-            self.shared.inbound.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-}
-
-impl Drop for Admitted {
-    fn drop(&mut self) {
-        self.shared.unregister(self.key);
-        self.leave_slots();
-    }
-}
 
 /// How an inbound connection ended badly.
 pub(super) enum Ending {
