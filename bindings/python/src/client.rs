@@ -23,11 +23,12 @@ use synod::node::client::{Client as CoreClient, ClientCallError};
 use synod::node::protocol::StatusInfo;
 use synod::transport::tls::TlsConfig;
 use synod::transport::{Security, TransportError};
-use synod::{ControlPlaneEntry, Epoch};
+use synod::{ControlPlaneEntry, Epoch, Index};
 
 use crate::entries::{address, identity, log_number, py_repr, py_repr_opt, range_id, to_entry};
 use crate::errors::{client_error, invalid_argument, shutdown};
 use crate::node::{timeout, AuditRecord, Commit, FenceStatus, Member, Ownership};
+use crate::watch::Watch;
 
 /// A member's view of itself and the cluster, as `Client.status` reports it.
 #[pyclass(frozen, eq, hash, module = "synod._synod")]
@@ -432,6 +433,51 @@ impl Client {
     #[pyo3(signature = (timeout = None))]
     fn metrics(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<String> {
         self.call(py, timeout, |c| c.metrics())
+    }
+
+    /// A change feed from index `from_index` on: an iterator of
+    /// `synod.Event`s (every committed entry with its outcome, once each and
+    /// in log order across member failures; the role changes of the member
+    /// it reads from; a `SNAPSHOT` when the events before an index are not
+    /// available). With `range`, only the entries of that range (and role
+    /// changes, and snapshots limited to it). `timeout` (seconds) bounds the
+    /// wait for each event: when it passes, iteration stops; None waits for
+    /// ever. Ctrl-C interrupts a waiting iteration.
+    #[pyo3(
+        signature = (from_index = None, *, range = None, timeout = None),
+        text_signature = "(self, from_index=0, *, range=None, timeout=None)"
+    )]
+    fn watch(
+        &self,
+        py: Python<'_>,
+        from_index: Option<&Bound<'_, PyAny>>,
+        range: Option<&Bound<'_, PyString>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Watch> {
+        let from = match from_index {
+            Some(i) => log_number("from_index", i)?,
+            None => 0,
+        };
+        let only = match range {
+            Some(r) => Some(range_id(py, "range", &r.to_cow()?)?),
+            None => None,
+        };
+        let limit = match timeout {
+            Some(s) => Some(self::timeout(py, s)?),
+            None => None,
+        };
+        if self.closed.load(Ordering::Acquire) {
+            return Err(shutdown(py, "the client is closed"));
+        }
+        let made = py.detach(|| {
+            let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            guard.as_ref().map(|c| c.watch(Index(from)))
+        });
+        match made {
+            None => Err(shutdown(py, "the client is closed")),
+            Some(Err(e)) => Err(client_error(py, e, &self.identity)),
+            Some(Ok(w)) => Watch::remote(w, from, only, limit, self.identity.clone()),
+        }
     }
 
     /// The identity this client presents (its certificate's subject).

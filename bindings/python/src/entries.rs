@@ -184,6 +184,14 @@ impl Admit {
         self.address.as_str()
     }
 
+    fn __getnewargs__(&self) -> (&str, &'static str, &str) {
+        (
+            self.member.as_str(),
+            self.kind.as_str(),
+            self.address.as_str(),
+        )
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
             "Admit(member={}, kind=MemberKind.{}, address={})",
@@ -234,6 +242,10 @@ impl BeginDrain {
         self.member.as_str()
     }
 
+    fn __getnewargs__(&self) -> (&str,) {
+        (self.member.as_str(),)
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
             "BeginDrain(member={})",
@@ -278,6 +290,10 @@ impl Remove {
     #[getter]
     fn member(&self) -> &str {
         self.member.as_str()
+    }
+
+    fn __getnewargs__(&self) -> (&str,) {
+        (self.member.as_str(),)
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -343,6 +359,14 @@ impl OwnershipTransition {
     #[getter]
     fn epoch(&self) -> u64 {
         self.0.epoch.get()
+    }
+
+    fn __getnewargs__(&self) -> (&str, &str, u64) {
+        (
+            self.0.range.as_str(),
+            self.0.new_owner.as_str(),
+            self.0.epoch.get(),
+        )
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -415,6 +439,15 @@ impl ForcedOwnershipTransition {
         self.0.reason.as_str()
     }
 
+    fn __getnewargs__(&self) -> (&str, &str, &str, &str) {
+        (
+            self.0.range.as_str(),
+            self.0.new_owner.as_str(),
+            self.0.operator.as_str(),
+            self.0.reason.as_str(),
+        )
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
             "ForcedOwnershipTransition(range={}, new_owner={}, operator={}, reason={})",
@@ -468,6 +501,10 @@ impl LeaderConfiguration {
         self.leader.as_str()
     }
 
+    fn __getnewargs__(&self) -> (u64, &str) {
+        (self.term.get(), self.leader.as_str())
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
             "LeaderConfiguration(term={}, leader={})",
@@ -518,4 +555,55 @@ pub(crate) fn to_entry(value: &Bound<'_, PyAny>) -> PyResult<ControlPlaneEntry> 
          ForcedOwnershipTransition, LeaderConfiguration) can be proposed, not {}",
         value.get_type().name()?
     )))
+}
+
+/// The Python entry object (`Admit`, ..., `LeaderConfiguration`) of a core
+/// entry (for watch events).
+pub(crate) fn entry_to_py<'py>(
+    py: Python<'py>,
+    entry: &ControlPlaneEntry,
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match entry {
+        ControlPlaneEntry::Membership(MembershipChange::Admit {
+            member,
+            kind,
+            address,
+        }) => Bound::new(
+            py,
+            Admit {
+                member: member.clone(),
+                kind: *kind,
+                address: address.clone(),
+            },
+        )?
+        .into_any(),
+        ControlPlaneEntry::Membership(MembershipChange::BeginDrain { member }) => Bound::new(
+            py,
+            BeginDrain {
+                member: member.clone(),
+            },
+        )?
+        .into_any(),
+        ControlPlaneEntry::Membership(MembershipChange::Remove { member }) => Bound::new(
+            py,
+            Remove {
+                member: member.clone(),
+            },
+        )?
+        .into_any(),
+        ControlPlaneEntry::OwnershipTransition(t) => {
+            Bound::new(py, OwnershipTransition(t.clone()))?.into_any()
+        }
+        ControlPlaneEntry::ForcedOwnershipTransition(t) => {
+            Bound::new(py, ForcedOwnershipTransition(t.clone()))?.into_any()
+        }
+        ControlPlaneEntry::LeaderConfiguration { term, leader } => Bound::new(
+            py,
+            LeaderConfiguration {
+                term: *term,
+                leader: leader.clone(),
+            },
+        )?
+        .into_any(),
+    })
 }

@@ -230,7 +230,10 @@ pub(crate) fn propose_error(py: Python<'_>, err: ProposeError) -> PyErr {
 }
 
 /// The fields of a refusal, as a dict of str to str or int.
-fn refusal_details<'py>(py: Python<'py>, refusal: &Refusal) -> PyResult<Bound<'py, PyDict>> {
+pub(crate) fn refusal_details<'py>(
+    py: Python<'py>,
+    refusal: &Refusal,
+) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     match refusal {
         Refusal::UnknownMember { member }

@@ -22,7 +22,9 @@ mod entries;
 mod errors;
 mod member;
 mod node;
+mod pytypes;
 mod testing;
+mod watch;
 
 /// Validates a certificate subject as a member identity, exactly as the
 /// core does (trimmed, non-empty, at most 1024 bytes, no control
@@ -38,6 +40,7 @@ fn parse_identity(py: Python<'_>, subject: &Bound<'_, PyString>) -> PyResult<Str
 fn _synod(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", synod::VERSION)?;
     errors::register(m)?;
+    pytypes::register(m)?;
     m.add_class::<entries::MemberKind>()?;
     m.add_class::<entries::Admit>()?;
     m.add_class::<entries::BeginDrain>()?;
@@ -57,6 +60,7 @@ fn _synod(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::Status>()?;
     m.add_class::<member::RunningMember>()?;
     m.add_class::<member::RevocationSummary>()?;
+    m.add_class::<watch::Watch>()?;
     m.add_function(wrap_pyfunction!(parse_identity, m)?)?;
     m.add_function(wrap_pyfunction!(member::write_dev_certs, m)?)?;
     // The test hook is reachable as `_synod._scripted_node` but is not

@@ -14,17 +14,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
-use pyo3::types::PyType;
+use pyo3::types::{PyString, PyType};
 
 use synod::node::config::{ConfigError, NodeConfig, TlsSettings};
 use synod::node::runner::{start_member, RunError, RunningMember as CoreRunning};
 use synod::transport::certs::validate_name;
 use synod::transport::TransportError;
-use synod::ControlPlaneConsensus;
+use synod::{ControlPlaneConsensus, Index};
 
-use crate::entries::py_repr;
-use crate::errors::{invalid_argument, new_err, Kind};
+use crate::entries::{log_number, py_repr, range_id};
+use crate::errors::{invalid_argument, new_err, propose_error, Kind};
 use crate::node::Node;
+use crate::watch::Watch;
 
 /// Why a member did not start, before or after its configuration was read.
 enum StartError {
@@ -229,6 +230,45 @@ impl RunningMember {
     fn metrics(&self, py: Python<'_>) -> String {
         let engine = Arc::clone(&self.engine);
         py.detach(move || engine.metrics_text())
+    }
+
+    /// A change feed of this member from index `from_index` on: an
+    /// iterator of `synod.Event`s (every entry this member applies, with its
+    /// outcome, once each and in log order; its own role changes; a
+    /// `SNAPSHOT` when the events before an index are no longer kept here).
+    /// With `range`, only the entries of that range (and role changes, and
+    /// snapshots limited to it). `timeout` (seconds) bounds the wait for
+    /// each event: when it passes, iteration stops; None waits for ever.
+    /// Ctrl-C interrupts a waiting iteration. Once the member stops,
+    /// iteration raises `ShutdownError` (`StorageError`).
+    #[pyo3(
+        signature = (from_index = None, *, range = None, timeout = None),
+        text_signature = "(self, from_index=0, *, range=None, timeout=None)"
+    )]
+    fn watch(
+        &self,
+        py: Python<'_>,
+        from_index: Option<&Bound<'_, PyAny>>,
+        range: Option<&Bound<'_, PyString>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Watch> {
+        let from = match from_index {
+            Some(i) => log_number("from_index", i)?,
+            None => 0,
+        };
+        let only = match range {
+            Some(r) => Some(range_id(py, "range", &r.to_cow()?)?),
+            None => None,
+        };
+        let limit = match timeout {
+            Some(s) => Some(crate::node::timeout(py, s)?),
+            None => None,
+        };
+        let w = self
+            .engine
+            .watch(Index(from))
+            .map_err(|e| propose_error(py, e))?;
+        Ok(Watch::local(w, from, only, limit))
     }
 
     /// Whether `close()` has been called.
