@@ -63,6 +63,7 @@ __all__ = [
 __version__: str
 
 _KindName = Literal["data", "witness"]
+_LevelName = Literal["local", "at-least", "linearizable"]
 
 # ---------------------------------------------------------------- exceptions
 
@@ -463,6 +464,38 @@ class Client:
     ) -> list[AuditRecord]: ...
     def transfer_leader(self, to: str, timeout: float | None = None) -> None: ...
     def metrics(self, timeout: float | None = None) -> str: ...
+    def owner_at(
+        self,
+        range: str,
+        *,
+        level: ReadLevel | _LevelName | None = None,
+        at_least: int | None = None,
+        timeout: float | None = None,
+    ) -> ReadAt[Ownership | None]:
+        """The owner of `range` at a read level (`LOCAL` by default,
+        `AT_LEAST` with `at_least`, `LINEARIZABLE`), with the index and term
+        the answer reflects."""
+    def fence_check_at(
+        self,
+        range: str,
+        owner: str,
+        epoch: int,
+        *,
+        level: ReadLevel | _LevelName | None = None,
+        at_least: int | None = None,
+        timeout: float | None = None,
+    ) -> ReadAt[FenceStatus]:
+        """`fence_check` at a read level, with the index and term it reflects."""
+    def members_at(
+        self,
+        *,
+        level: ReadLevel | _LevelName | None = None,
+        at_least: int | None = None,
+        timeout: float | None = None,
+    ) -> ReadAt[tuple[Member, ...]]:
+        """The members at a read level, with the index and term they reflect."""
+    def leader(self, timeout: float | None = None) -> LeaderInfo | None:
+        """The leader the first member that answers knows of, or None."""
     def watch(
         self, from_index: int = 0, *, range: str | None = None, timeout: float | None = None
     ) -> Watch:
@@ -655,6 +688,41 @@ class RunningMember:
     @property
     def metrics_addr(self) -> str | None: ...
     def metrics(self) -> str: ...
+    def owner_at(
+        self,
+        range: str,
+        *,
+        level: ReadLevel | _LevelName | None = None,
+        at_least: int | None = None,
+        timeout: float = 5.0,
+    ) -> ReadAt[Ownership | None]:
+        """The owner of `range` at a read level (`LOCAL` by default,
+        `AT_LEAST` with `at_least`, `LINEARIZABLE`), with the index and term
+        the answer reflects."""
+    def fence_check_at(
+        self,
+        range: str,
+        owner: str,
+        epoch: int,
+        *,
+        level: ReadLevel | _LevelName | None = None,
+        at_least: int | None = None,
+        timeout: float = 5.0,
+    ) -> ReadAt[FenceStatus]:
+        """`fence_check` at a read level, with the index and term it reflects."""
+    def members_at(
+        self,
+        *,
+        level: ReadLevel | _LevelName | None = None,
+        at_least: int | None = None,
+        timeout: float = 5.0,
+    ) -> ReadAt[tuple[Member, ...]]:
+        """The members at a read level, with the index and term they reflect."""
+    def wait_applied(self, index: int, timeout: float = 5.0) -> tuple[int, int]:
+        """Waits until this member applied `index`; returns the `(index, term)`
+        it has applied then."""
+    def leader(self) -> LeaderInfo | None:
+        """The leader this member knows of (identity, address, term), or None."""
     def watch(
         self, from_index: int = 0, *, range: str | None = None, timeout: float | None = None
     ) -> Watch:

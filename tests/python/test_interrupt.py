@@ -78,3 +78,34 @@ def test_ctrl_c_interrupts_a_waiting_client_watch() -> None:
     )
     assert took < LIMIT, f"{took:.2f} s from SIGINT to KeyboardInterrupt"
     assert "after None False" in out
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery")
+@pytest.mark.parametrize(
+    "call",
+    [
+        "c.propose(synod.OwnershipTransition('r', 'CN=a', 1), timeout=30)",
+        "c.owner_at('r', level=synod.ReadLevel.LINEARIZABLE, timeout=30)",
+        "c.status(timeout=30)",
+    ],
+)
+def test_ctrl_c_interrupts_a_client_call_and_leaves_the_client_usable(call: str) -> None:
+    took, out = interrupt(
+        f"""
+        c = synod.Client("127.0.0.1:1", insecure=True, timeout=30)
+        ready()
+        try:
+            {call}
+            print("returned")
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+        # The client is usable: the next call answers on its own timeout.
+        t0 = time.monotonic()
+        try:
+            c.status(timeout=0.3)
+        except synod.UnavailableError:
+            print("unavailable", round(time.monotonic() - t0, 1) < 2)
+        """
+    )
+    assert took < LIMIT, f"{took:.2f} s from SIGINT to KeyboardInterrupt"
+    assert "unavailable True" in out

@@ -17,6 +17,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
+mod blocking;
 mod client;
 mod entries;
 mod errors;

@@ -36,9 +36,12 @@ pub(crate) enum Class {
     Role = 1,
     OutcomeKind = 2,
     Refusal = 3,
+    ReadLevel = 4,
     Outcome = 5,
     Snapshot = 6,
     Event = 7,
+    ReadAt = 8,
+    LeaderInfo = 9,
 }
 
 static CLASSES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
@@ -244,4 +247,85 @@ pub(crate) fn view_event<'py>(
         view.ranges(),
         only,
     )
+}
+/// A `ReadAt(value, index, term)`.
+pub(crate) fn read_at<'py>(
+    py: Python<'py>,
+    value: Bound<'py, PyAny>,
+    index: u64,
+    term: u64,
+) -> PyResult<Bound<'py, PyAny>> {
+    let kw = PyDict::new(py);
+    kw.set_item("value", value)?;
+    kw.set_item("index", index)?;
+    kw.set_item("term", term)?;
+    build(py, Class::ReadAt, &kw)
+}
+
+/// A `LeaderInfo`.
+pub(crate) fn leader_info<'py>(
+    py: Python<'py>,
+    hint: &LeaderHint,
+    term: u64,
+) -> PyResult<Bound<'py, PyAny>> {
+    let kw = PyDict::new(py);
+    kw.set_item("id", hint.id.as_str())?;
+    kw.set_item("address", hint.address.as_ref().map(|a| a.as_str()))?;
+    kw.set_item("term", term)?;
+    build(py, Class::LeaderInfo, &kw)
+}
+
+/// Reads the `level` and `at_least` arguments of a read: `at_least` alone
+/// (or with `AT_LEAST`) waits for that index; neither is a local read.
+pub(crate) fn read_level(
+    py: Python<'_>,
+    level: Option<&Bound<'_, PyAny>>,
+    at_least: Option<&Bound<'_, PyAny>>,
+) -> PyResult<synod::node::ReadLevel> {
+    use crate::errors::invalid_argument;
+    use synod::node::ReadLevel as L;
+    let name = match level {
+        None => None,
+        Some(l) if l.is_none() => None,
+        Some(l) => {
+            let l = if l.is_instance(class(py, Class::ReadLevel)?.as_any())? {
+                l.clone()
+            } else {
+                class(py, Class::ReadLevel)?.call1((l,)).map_err(|_| {
+                    invalid_argument(
+                        py,
+                        "level",
+                        format!(
+                            "level must be a ReadLevel ('local', 'at-least', 'linearizable'), not {l}"
+                        ),
+                    )
+                })?
+            };
+            Some(l.getattr("value")?.extract::<String>()?)
+        }
+    };
+    let index = match at_least {
+        Some(i) if !i.is_none() => Some(synod::Index(crate::entries::log_number("at_least", i)?)),
+        _ => None,
+    };
+    match (name.as_deref(), index) {
+        (None | Some("local"), None) => Ok(L::Local),
+        (None | Some("at-least"), Some(i)) => Ok(L::AtLeast(i)),
+        (Some("linearizable"), None) => Ok(L::Linearizable),
+        (Some("at-least"), None) => Err(invalid_argument(
+            py,
+            "at_least",
+            "level=ReadLevel.AT_LEAST needs the index as at_least",
+        )),
+        (Some(other), Some(_)) => Err(invalid_argument(
+            py,
+            "at_least",
+            format!("at_least goes with level=ReadLevel.AT_LEAST, not {other:?}"),
+        )),
+        (Some(other), None) => Err(invalid_argument(
+            py,
+            "level",
+            format!("unknown read level {other:?}"),
+        )),
+    }
 }
