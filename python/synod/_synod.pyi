@@ -102,7 +102,8 @@ class TimeoutError(SynodError, builtins.TimeoutError):
     def __init__(self, message: str, *, timeout: float | None = None) -> None: ...
 
 class RefusedError(SynodError):
-    """The catalog refused the entry; nothing changed."""
+    """The catalog refused the entry; nothing changed. `code` is a `Refusal`
+    (an `IntEnum`; a plain int for a code this build does not know)."""
 
     code: int
     name: str
@@ -147,15 +148,13 @@ class OverloadedError(SynodError):
 
 # ------------------------------------------------------------------ entries
 
-@final
-class MemberKind:
-    """What a member does: `DATA` votes and may own ranges, `WITNESS` only votes."""
+class MemberKind(str, enum.Enum):
+    """What a member does: `DATA` votes and may own ranges, `WITNESS` only
+    votes. A `str` enum: `MemberKind.DATA == "data"`."""
 
-    DATA: ClassVar[MemberKind]
-    WITNESS: ClassVar[MemberKind]
-    @property
-    def value(self) -> _KindName: ...
-    def __int__(self) -> int: ...
+    DATA = "data"
+    WITNESS = "witness"
+    def __new__(cls, value: str) -> MemberKind: ...
 
 @final
 class Admit:
@@ -290,15 +289,13 @@ class FenceStatus:
     @property
     def is_unknown(self) -> bool: ...
 
-@final
-class MemberState:
-    """Whether a member is serving (`ACTIVE`) or on its way out (`DRAINING`)."""
+class MemberState(str, enum.Enum):
+    """Whether a member is serving (`ACTIVE`) or on its way out (`DRAINING`).
+    A `str` enum: `MemberState.ACTIVE == "active"`."""
 
-    ACTIVE: ClassVar[MemberState]
-    DRAINING: ClassVar[MemberState]
-    @property
-    def value(self) -> Literal["active", "draining"]: ...
-    def __int__(self) -> int: ...
+    ACTIVE = "active"
+    DRAINING = "draining"
+    def __new__(cls, value: str) -> MemberState: ...
 
 @final
 class Member:
@@ -404,7 +401,8 @@ class Status:
     @property
     def peer_id(self) -> int: ...
     @property
-    def role(self) -> str: ...
+    def role(self) -> Role:
+        """Its role (a `str` enum: `status.role == "leader"` holds)."""
     @property
     def term(self) -> int: ...
     @property

@@ -67,8 +67,18 @@ def test_client_leader(cluster: Cluster) -> None:
     assert info is not None
     assert (info.id, info.address) == (lead.id, lead.local_addr)
     assert info.term == status.term >= 1
+    assert isinstance(status.role, synod.Role), "Status.role is a Role (a str enum)"
     assert pickle.loads(pickle.dumps(info)) == info
     assert repr(info) == f"LeaderInfo(id={lead.id!r}, address={lead.local_addr!r}, term={info.term})"
+
+
+def test_a_refusal_over_the_network_has_its_refusal_code(cluster: Cluster) -> None:
+    with cluster.client("app") as c:
+        c.propose(synod.OwnershipTransition(RANGE, "CN=node-a", 1))
+        with pytest.raises(synod.RefusedError) as info:
+            c.propose(synod.OwnershipTransition(RANGE, "CN=node-b", 1))
+    assert info.value.code is synod.Refusal.STALE_EPOCH
+    assert info.value.name == "stale-epoch"
 
 
 def test_member_reads_leader_and_wait_applied(cluster: Cluster) -> None:

@@ -41,8 +41,6 @@ pub struct Status {
     /// Its consensus peer id.
     #[pyo3(get)]
     peer_id: u64,
-    /// `"leader"`, `"follower"`, `"candidate"` or `"pre-candidate"`.
-    #[pyo3(get)]
     role: String,
     /// Its current term.
     #[pyo3(get)]
@@ -94,6 +92,16 @@ impl Status {
 
 #[pymethods]
 impl Status {
+    /// Its role: a `Role` (a `str` enum, so `status.role == "leader"`
+    /// holds); a plain string if this build does not know the role.
+    #[getter]
+    fn role<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match crate::pytypes::member(py, crate::pytypes::Class::Role, self.role.as_str()) {
+            Ok(r) => Ok(r),
+            Err(_) => Ok(PyString::new(py, &self.role).into_any()),
+        }
+    }
+
     /// True when the member answering is the leader.
     #[getter]
     fn is_leader(&self) -> bool {

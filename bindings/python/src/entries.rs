@@ -69,8 +69,12 @@ pub(crate) fn log_number(field: &str, value: &Bound<'_, PyAny>) -> PyResult<u64>
 /// Reads a member kind: a `MemberKind` or its name, `"data"` or `"witness"`.
 pub(crate) fn member_kind(field: &str, value: &Bound<'_, PyAny>) -> PyResult<CoreKind> {
     let py = value.py();
-    if let Ok(k) = value.cast::<MemberKind>() {
-        return Ok(k.get().core());
+    if value.is_instance(crate::pytypes::class(py, crate::pytypes::Class::MemberKind)?.as_any())? {
+        return value
+            .getattr("value")?
+            .extract::<String>()?
+            .parse::<CoreKind>()
+            .map_err(|e| invalid_name(py, field, &e));
     }
     if let Ok(s) = value.cast::<PyString>() {
         return s
@@ -95,46 +99,9 @@ impl<'a, 'py> FromPyObject<'a, 'py> for KindArg {
     }
 }
 
-/// What a member does: `DATA` members vote and may own ranges, `WITNESS`
-/// members vote and never own a range.
-#[pyclass(frozen, eq, hash, module = "synod._synod")]
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MemberKind {
-    /// Votes and may own ranges.
-    #[pyo3(name = "DATA")]
-    Data,
-    /// Votes, never owns a range.
-    #[pyo3(name = "WITNESS")]
-    Witness,
-}
-
-impl MemberKind {
-    pub(crate) fn core(self) -> CoreKind {
-        match self {
-            MemberKind::Data => CoreKind::Data,
-            MemberKind::Witness => CoreKind::Witness,
-        }
-    }
-
-    pub(crate) fn from_core(k: CoreKind) -> Self {
-        match k {
-            CoreKind::Data => MemberKind::Data,
-            CoreKind::Witness => MemberKind::Witness,
-        }
-    }
-}
-
-#[pymethods]
-impl MemberKind {
-    /// The stable lower-case name: `"data"` or `"witness"`.
-    #[getter]
-    fn value(&self) -> &'static str {
-        self.core().as_str()
-    }
-
-    fn __str__(&self) -> &'static str {
-        self.core().as_str()
-    }
+/// The `synod.MemberKind` of a core kind.
+pub(crate) fn kind_to_py(py: Python<'_>, k: CoreKind) -> PyResult<Bound<'_, PyAny>> {
+    crate::pytypes::member(py, crate::pytypes::Class::MemberKind, k.as_str())
 }
 
 /// Admit a member with its kind and peer address.
@@ -174,8 +141,8 @@ impl Admit {
 
     /// Data or witness.
     #[getter]
-    fn kind(&self) -> MemberKind {
-        MemberKind::from_core(self.kind)
+    fn kind<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        kind_to_py(py, self.kind)
     }
 
     /// Where its peers reach it.

@@ -42,7 +42,6 @@ fn _synod(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", synod::VERSION)?;
     errors::register(m)?;
     pytypes::register(m)?;
-    m.add_class::<entries::MemberKind>()?;
     m.add_class::<entries::Admit>()?;
     m.add_class::<entries::BeginDrain>()?;
     m.add_class::<entries::Remove>()?;
@@ -53,7 +52,6 @@ fn _synod(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<node::Commit>()?;
     m.add_class::<node::Ownership>()?;
     m.add_class::<node::FenceStatus>()?;
-    m.add_class::<node::MemberState>()?;
     m.add_class::<node::Member>()?;
     m.add_class::<node::AuditRecord>()?;
     m.add_class::<node::DurableVote>()?;

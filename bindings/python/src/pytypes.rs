@@ -17,7 +17,7 @@ use synod::{ControlPlaneEntry, LeaderHint, MembershipChange, RangeId};
 use crate::node::{Member, Ownership};
 
 /// The classes `types.py` defines, in this order.
-const NAMES: [&str; 10] = [
+const NAMES: [&str; 12] = [
     "EventKind",
     "Role",
     "OutcomeKind",
@@ -28,6 +28,8 @@ const NAMES: [&str; 10] = [
     "Event",
     "ReadAt",
     "LeaderInfo",
+    "MemberKind",
+    "MemberState",
 ];
 
 #[derive(Clone, Copy)]
@@ -42,6 +44,8 @@ pub(crate) enum Class {
     Event = 7,
     ReadAt = 8,
     LeaderInfo = 9,
+    MemberKind = 10,
+    MemberState = 11,
 }
 
 static CLASSES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();

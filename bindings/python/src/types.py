@@ -16,6 +16,35 @@ import typing as _typing
 from typing import Any as _Any, Dict as _Dict, Optional as _Opt, Tuple as _Tuple, Union as _Union
 
 
+class MemberKind(str, _enum.Enum):
+    """What a member does: `DATA` members vote and may own ranges, `WITNESS`
+    members vote and never own a range. A `str` enum: `MemberKind.DATA ==
+    "data"`, and either form is accepted wherever a kind is."""
+
+    DATA = "data"
+    WITNESS = "witness"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"MemberKind.{self.name}"
+
+
+class MemberState(str, _enum.Enum):
+    """Whether a member is serving (`ACTIVE`) or on its way out
+    (`DRAINING`). A `str` enum: `MemberState.ACTIVE == "active"`."""
+
+    ACTIVE = "active"
+    DRAINING = "draining"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __repr__(self) -> str:
+        return f"MemberState.{self.name}"
+
+
 class EventKind(_enum.Enum):
     """What a watch `Event` is about."""
 
