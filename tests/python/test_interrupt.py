@@ -10,10 +10,12 @@ LIMIT seconds of the signal.
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +29,13 @@ import synod
 def ready():
     print("ready", flush=True)
 """
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
 def interrupt(body: str, *, after: float = 0.4) -> tuple[float, str]:
@@ -50,7 +59,11 @@ def interrupt(body: str, *, after: float = 0.4) -> tuple[float, str]:
         os.kill(proc.pid, signal.SIGINT)
         line = proc.stdout.readline()
         took = time.monotonic() - sent
-        out, err = proc.communicate(timeout=30)
+        # Not communicate(): it reads the pipes' descriptors and would miss
+        # what readline() already buffered.
+        proc.wait(timeout=30)
+        assert proc.stderr is not None
+        out, err = proc.stdout.read(), proc.stderr.read()
         assert line.startswith("interrupted"), (line, out, err)
         assert proc.returncode == 0, (out, err)
         return took, out
@@ -109,3 +122,80 @@ def test_ctrl_c_interrupts_a_client_call_and_leaves_the_client_usable(call: str)
     )
     assert took < LIMIT, f"{took:.2f} s from SIGINT to KeyboardInterrupt"
     assert "unavailable True" in out
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery")
+def test_ctrl_c_interrupts_a_node_proposal() -> None:
+    took, out = interrupt(
+        """
+        # A proposal that waits 30 s inside Rust before it commits.
+        n = synod._synod._scripted_node("CN=a", "h:1", delay=30.0)
+        ready()
+        try:
+            n.propose(synod.OwnershipTransition("r", "CN=a", 1), timeout=60)
+            print("returned")
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+        print("members", [m.id for m in n.members()])
+        """
+    )
+    assert took < LIMIT, f"{took:.2f} s from SIGINT to KeyboardInterrupt"
+    assert "members ['CN=a']" in out
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery")
+def test_ctrl_c_interrupts_a_member_that_waits_to_join(tmp_path: Path) -> None:
+    config = tmp_path / "joiner.toml"
+    config.write_text(
+        'id = "CN=joiner"\n'
+        'listen = "127.0.0.1:0"\n'
+        f'data_dir = "{tmp_path / "data"}"\n'
+        "[tls]\n"
+        "insecure = true\n"
+        "[cluster]\n"
+        'join = "127.0.0.1:1"\n'
+    )
+    took, out = interrupt(
+        f"""
+        ready()
+        try:
+            synod.RunningMember.start({str(config)!r})
+            print("returned")
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+        except synod.SynodError as e:
+            print("failed", type(e).__name__, e)
+        """,
+        after=0.3,
+    )
+    assert took < LIMIT, f"{took:.2f} s from SIGINT to KeyboardInterrupt"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery")
+def test_ctrl_c_interrupts_a_member_read_that_waits(tmp_path: Path) -> None:
+    port = free_port()
+    config = tmp_path / "solo.toml"
+    config.write_text(
+        'id = "CN=solo"\n'
+        f'listen = "127.0.0.1:{port}"\n'
+        f'data_dir = "{tmp_path / "data"}"\n'
+        "[tls]\n"
+        "insecure = true\n"
+        "[cluster]\n"
+        f'bootstrap = [{{ id = "CN=solo", address = "127.0.0.1:{port}" }}]\n'
+    )
+    took, out = interrupt(
+        f"""
+        m = synod.RunningMember.start({str(config)!r})
+        ready()
+        try:
+            m.wait_applied(10**9, timeout=60)
+            print("returned")
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+        print("leader", m.leader() is not None or m.node.leader is None)
+        m.close()
+        """
+    )
+    assert took < LIMIT, f"{took:.2f} s from SIGINT to KeyboardInterrupt"
+    assert "leader True" in out

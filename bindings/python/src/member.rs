@@ -176,10 +176,13 @@ impl RunningMember {
     /// admission to be visible.
     #[staticmethod]
     fn start(py: Python<'_>, config_path: PathBuf) -> PyResult<Self> {
-        let started = py.detach(|| {
-            let config = NodeConfig::load(&config_path).map_err(StartError::Config)?;
+        // On a helper thread, so Ctrl-C interrupts a start that waits (to
+        // join, say): a member that starts after that is stopped again.
+        let path = config_path.clone();
+        let started = blocking::run(py, move || {
+            let config = NodeConfig::load(&path).map_err(StartError::Config)?;
             start_member(&config).map_err(|e| StartError::Run(Box::new((e, config.tls.clone()))))
-        });
+        })?;
         let member = started.map_err(|e| start_error(py, &config_path, e))?;
         let engine = Arc::clone(member.node());
         let shared: Arc<dyn ControlPlaneConsensus> = engine.clone();

@@ -588,7 +588,8 @@ impl Node {
     }
 
     /// Proposes `entry` and waits up to `timeout` seconds for it to commit
-    /// and apply, with the GIL released.
+    /// and apply, with the GIL released; Ctrl-C interrupts the wait (the
+    /// proposal may still commit, as after a timeout).
     #[pyo3(signature = (entry, timeout = 5.0))]
     fn propose(&self, py: Python<'_>, entry: &Bound<'_, PyAny>, timeout: f64) -> PyResult<Commit> {
         let entry: ControlPlaneEntry = to_entry(entry)?;
@@ -596,7 +597,10 @@ impl Node {
         if self.closed.load(Ordering::Acquire) {
             return Err(shutdown(py, "the node is closed"));
         }
-        let result = self.with_engine(py, move |e| e.propose(entry, timeout));
+        // On a helper thread, so Ctrl-C interrupts the wait (the proposal
+        // itself goes on and may still commit, as after a timeout).
+        let engine = Arc::clone(&self.engine);
+        let result = crate::blocking::run(py, move || engine.propose(entry, timeout))?;
         result
             .map(Commit::from_core)
             .map_err(|e| propose_error(py, e))
