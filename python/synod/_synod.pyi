@@ -3,11 +3,13 @@
 # (tests/python/run.sh); keep both in step.
 
 import builtins
+import enum
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import ClassVar, Literal, Union, final
+from typing import Any, ClassVar, Generic, Literal, TypeVar, Union, final
 
 __all__ = [
     "__version__",
@@ -43,6 +45,17 @@ __all__ = [
     "Status",
     "RevocationSummary",
     "RunningMember",
+    "Watch",
+    "EventKind",
+    "Role",
+    "OutcomeKind",
+    "Refusal",
+    "ReadLevel",
+    "Outcome",
+    "Snapshot",
+    "Event",
+    "ReadAt",
+    "LeaderInfo",
     "parse_identity",
     "write_dev_certs",
 ]
@@ -50,6 +63,7 @@ __all__ = [
 __version__: str
 
 _KindName = Literal["data", "witness"]
+_LevelName = Literal["local", "at-least", "linearizable"]
 
 # ---------------------------------------------------------------- exceptions
 
@@ -88,7 +102,8 @@ class TimeoutError(SynodError, builtins.TimeoutError):
     def __init__(self, message: str, *, timeout: float | None = None) -> None: ...
 
 class RefusedError(SynodError):
-    """The catalog refused the entry; nothing changed."""
+    """The catalog refused the entry; nothing changed. `code` is a `Refusal`
+    (an `IntEnum`; a plain int for a code this build does not know)."""
 
     code: int
     name: str
@@ -133,15 +148,13 @@ class OverloadedError(SynodError):
 
 # ------------------------------------------------------------------ entries
 
-@final
-class MemberKind:
-    """What a member does: `DATA` votes and may own ranges, `WITNESS` only votes."""
+class MemberKind(str, enum.Enum):
+    """What a member does: `DATA` votes and may own ranges, `WITNESS` only
+    votes. A `str` enum: `MemberKind.DATA == "data"`."""
 
-    DATA: ClassVar[MemberKind]
-    WITNESS: ClassVar[MemberKind]
-    @property
-    def value(self) -> _KindName: ...
-    def __int__(self) -> int: ...
+    DATA = "data"
+    WITNESS = "witness"
+    def __new__(cls, value: str) -> MemberKind: ...
 
 @final
 class Admit:
@@ -276,15 +289,13 @@ class FenceStatus:
     @property
     def is_unknown(self) -> bool: ...
 
-@final
-class MemberState:
-    """Whether a member is serving (`ACTIVE`) or on its way out (`DRAINING`)."""
+class MemberState(str, enum.Enum):
+    """Whether a member is serving (`ACTIVE`) or on its way out (`DRAINING`).
+    A `str` enum: `MemberState.ACTIVE == "active"`."""
 
-    ACTIVE: ClassVar[MemberState]
-    DRAINING: ClassVar[MemberState]
-    @property
-    def value(self) -> Literal["active", "draining"]: ...
-    def __int__(self) -> int: ...
+    ACTIVE = "active"
+    DRAINING = "draining"
+    def __new__(cls, value: str) -> MemberState: ...
 
 @final
 class Member:
@@ -390,7 +401,8 @@ class Status:
     @property
     def peer_id(self) -> int: ...
     @property
-    def role(self) -> str: ...
+    def role(self) -> Role:
+        """Its role (a `str` enum: `status.role == "leader"` holds)."""
     @property
     def term(self) -> int: ...
     @property
@@ -450,6 +462,43 @@ class Client:
     ) -> list[AuditRecord]: ...
     def transfer_leader(self, to: str, timeout: float | None = None) -> None: ...
     def metrics(self, timeout: float | None = None) -> str: ...
+    def owner_at(
+        self,
+        range: str,
+        *,
+        level: ReadLevel | _LevelName | None = None,
+        at_least: int | None = None,
+        timeout: float | None = None,
+    ) -> ReadAt[Ownership | None]:
+        """The owner of `range` at a read level (`LOCAL` by default,
+        `AT_LEAST` with `at_least`, `LINEARIZABLE`), with the index and term
+        the answer reflects."""
+    def fence_check_at(
+        self,
+        range: str,
+        owner: str,
+        epoch: int,
+        *,
+        level: ReadLevel | _LevelName | None = None,
+        at_least: int | None = None,
+        timeout: float | None = None,
+    ) -> ReadAt[FenceStatus]:
+        """`fence_check` at a read level, with the index and term it reflects."""
+    def members_at(
+        self,
+        *,
+        level: ReadLevel | _LevelName | None = None,
+        at_least: int | None = None,
+        timeout: float | None = None,
+    ) -> ReadAt[tuple[Member, ...]]:
+        """The members at a read level, with the index and term they reflect."""
+    def leader(self, timeout: float | None = None) -> LeaderInfo | None:
+        """The leader the first member that answers knows of, or None."""
+    def watch(
+        self, from_index: int = 0, *, range: str | None = None, timeout: float | None = None
+    ) -> Watch:
+        """Every committed entry from `from_index` on, once each and in order
+        across member failures, with role changes and snapshots."""
     @property
     def identity(self) -> str: ...
     @property
@@ -460,6 +509,152 @@ class Client:
     def closed(self) -> bool: ...
     def close(self) -> None: ...
     def __enter__(self) -> Client: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+# -------------------------------------------------------------------- watch
+
+class EventKind(enum.Enum):
+    """What a watch `Event` is about."""
+
+    TRANSITION = "transition"
+    FORCED_TRANSITION = "forced-transition"
+    MEMBERSHIP = "membership"
+    LEADER_CONFIGURATION = "leader-configuration"
+    ROLE = "role"
+    SNAPSHOT = "snapshot"
+
+class Role(str, enum.Enum):
+    """A member's raft role. A `str` enum: `Role.LEADER == "leader"`."""
+
+    FOLLOWER = "follower"
+    CANDIDATE = "candidate"
+    PRE_CANDIDATE = "pre-candidate"
+    LEADER = "leader"
+    def __new__(cls, value: str) -> Role: ...
+
+class OutcomeKind(enum.Enum):
+    """What applying a committed entry did."""
+
+    APPLIED = "applied"
+    UNCHANGED = "unchanged"
+    REFUSED = "refused"
+    REPEAT = "repeat"
+    RETRY_TOO_OLD = "retry-too-old"
+
+class Refusal(enum.IntEnum):
+    """Why the catalog refused an entry: the stable refusal codes (the C
+    header's `SYNOD_REFUSAL_*`)."""
+
+    UNKNOWN_MEMBER = 1
+    MEMBER_CONFLICT = 2
+    MEMBER_DRAINING = 3
+    MEMBER_OWNS_RANGES = 4
+    LAST_MEMBER = 5
+    WITNESS_CANNOT_OWN = 6
+    STALE_EPOCH = 7
+    EPOCH_EXHAUSTED = 8
+    TERM_REGRESSED = 9
+    CONFLICTING_LEADER = 10
+    LEADER_CONFIGURATION_NOT_CURRENT = 11
+    EPOCH_NOT_NEXT = 12
+    CATALOG_FULL = 13
+    @property
+    def short_name(self) -> str:
+        """The stable short name, e.g. `"stale-epoch"` (`RefusedError.name`)."""
+
+class ReadLevel(enum.Enum):
+    """How fresh a read must be: `LOCAL` (what the member applied, now),
+    `AT_LEAST` (at least the index given as `at_least`), `LINEARIZABLE`
+    (everything committed before the call began)."""
+
+    LOCAL = "local"
+    AT_LEAST = "at-least"
+    LINEARIZABLE = "linearizable"
+
+@dataclass(frozen=True)
+class Outcome:
+    """What applying a committed entry did (the same on every member)."""
+
+    kind: OutcomeKind
+    version: int | None = None
+    refusal: Refusal | None = None
+    reason: str | None = None
+    details: dict[str, str | int] | None = None
+    first: Outcome | None = None
+    first_index: int | None = None
+    first_term: int | None = None
+    @property
+    def effective(self) -> bool:
+        """Whether the entry took effect (for a repeat, whether the first did)."""
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The catalog as of log index `index`: members and owned ranges."""
+
+    index: int
+    term: int | None
+    members: tuple[Member, ...]
+    ranges: tuple[Ownership, ...]
+
+@dataclass(frozen=True)
+class Event:
+    """One item of a watch: a committed entry with its outcome (`entry`,
+    `outcome`), a role change (`role`, `leader`, `leader_address`) or a
+    snapshot (`snapshot`); `kind` says which."""
+
+    kind: EventKind
+    index: int | None
+    term: int | None
+    entry: _Entry | None = None
+    outcome: Outcome | None = None
+    role: Role | None = None
+    leader: str | None = None
+    leader_address: str | None = None
+    snapshot: Snapshot | None = None
+
+_T = TypeVar("_T")
+
+@dataclass(frozen=True)
+class ReadAt(Generic[_T]):
+    """A read's answer with the applied index and term it reflects."""
+
+    value: _T
+    index: int
+    term: int
+
+@dataclass(frozen=True)
+class LeaderInfo:
+    """The leader as a member knows it."""
+
+    id: str
+    address: str | None
+    term: int
+
+@final
+class Watch:
+    """A change feed: an iterator of `Event`s; `with` closes it.
+
+    Iteration releases the GIL and answers Ctrl-C within about 100 ms.
+    `timeout` bounds the wait for each event: when it passes with nothing
+    new, iteration stops (`StopIteration`); iterating again resumes."""
+
+    def __iter__(self) -> Watch: ...
+    def __next__(self) -> Event: ...
+    def poll(self, timeout: float | None = None) -> Event | None:
+        """The next event within `timeout` seconds, or None."""
+    @property
+    def next_index(self) -> int: ...
+    @property
+    def timeout(self) -> float | None: ...
+    @property
+    def closed(self) -> bool: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Watch: ...
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
@@ -491,6 +686,46 @@ class RunningMember:
     @property
     def metrics_addr(self) -> str | None: ...
     def metrics(self) -> str: ...
+    def owner_at(
+        self,
+        range: str,
+        *,
+        level: ReadLevel | _LevelName | None = None,
+        at_least: int | None = None,
+        timeout: float = 5.0,
+    ) -> ReadAt[Ownership | None]:
+        """The owner of `range` at a read level (`LOCAL` by default,
+        `AT_LEAST` with `at_least`, `LINEARIZABLE`), with the index and term
+        the answer reflects."""
+    def fence_check_at(
+        self,
+        range: str,
+        owner: str,
+        epoch: int,
+        *,
+        level: ReadLevel | _LevelName | None = None,
+        at_least: int | None = None,
+        timeout: float = 5.0,
+    ) -> ReadAt[FenceStatus]:
+        """`fence_check` at a read level, with the index and term it reflects."""
+    def members_at(
+        self,
+        *,
+        level: ReadLevel | _LevelName | None = None,
+        at_least: int | None = None,
+        timeout: float = 5.0,
+    ) -> ReadAt[tuple[Member, ...]]:
+        """The members at a read level, with the index and term they reflect."""
+    def wait_applied(self, index: int, timeout: float = 5.0) -> tuple[int, int]:
+        """Waits until this member applied `index`; returns the `(index, term)`
+        it has applied then."""
+    def leader(self) -> LeaderInfo | None:
+        """The leader this member knows of (identity, address, term), or None."""
+    def watch(
+        self, from_index: int = 0, *, range: str | None = None, timeout: float | None = None
+    ) -> Watch:
+        """Every entry this member applies from `from_index` on, with its role
+        changes and snapshots."""
     def reload_revocation(self, config_path: _StrPath | None = None) -> RevocationSummary:
         """Puts the configuration's `[tls] deny` and `crl` in force without a restart."""
     @property

@@ -149,7 +149,7 @@ def test_status_shows_one_leader(cluster: Cluster) -> None:
         statuses = [c.status_of(m.local_addr) for m in cluster.members.values()]
         first = c.status()
     assert [s.id for s in statuses] == [f"CN={n}" for n in NAMES]
-    assert [s.role for s in statuses].count("leader") == 1
+    assert [s.role for s in statuses].count(synod.Role.LEADER) == 1
     leader = next(s for s in statuses if s.is_leader)
     assert leader.id == lead.id
     for s in statuses:

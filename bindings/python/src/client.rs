@@ -12,22 +12,24 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyString, PyType};
+use pyo3::types::{PyString, PyTuple, PyType};
 
 use synod::node::client::{Client as CoreClient, ClientCallError};
 use synod::node::protocol::StatusInfo;
 use synod::transport::tls::TlsConfig;
 use synod::transport::{Security, TransportError};
-use synod::{ControlPlaneEntry, Epoch};
+use synod::{ControlPlaneEntry, Epoch, Index};
 
 use crate::entries::{address, identity, log_number, py_repr, py_repr_opt, range_id, to_entry};
 use crate::errors::{client_error, invalid_argument, shutdown};
 use crate::node::{timeout, AuditRecord, Commit, FenceStatus, Member, Ownership};
+use crate::watch::Watch;
+use crate::{blocking, pytypes};
 
 /// A member's view of itself and the cluster, as `Client.status` reports it.
 #[pyclass(frozen, eq, hash, module = "synod._synod")]
@@ -39,8 +41,6 @@ pub struct Status {
     /// Its consensus peer id.
     #[pyo3(get)]
     peer_id: u64,
-    /// `"leader"`, `"follower"`, `"candidate"` or `"pre-candidate"`.
-    #[pyo3(get)]
     role: String,
     /// Its current term.
     #[pyo3(get)]
@@ -92,6 +92,16 @@ impl Status {
 
 #[pymethods]
 impl Status {
+    /// Its role: a `Role` (a `str` enum, so `status.role == "leader"`
+    /// holds); a plain string if this build does not know the role.
+    #[getter]
+    fn role<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match crate::pytypes::member(py, crate::pytypes::Class::Role, self.role.as_str()) {
+            Ok(r) => Ok(r),
+            Err(_) => Ok(PyString::new(py, &self.role).into_any()),
+        }
+    }
+
     /// True when the member answering is the leader.
     #[getter]
     fn is_leader(&self) -> bool {
@@ -197,21 +207,28 @@ fn tls_from_files(cert: &Path, key: &Path, ca: &Path) -> Result<TlsConfig, BadFi
 /// later calls raise `ShutdownError`.
 #[pyclass(frozen, module = "synod._synod")]
 pub struct Client {
-    inner: Mutex<Option<CoreClient>>,
-    closed: AtomicBool,
+    /// The Rust client while no call uses it (a call takes it out and puts
+    /// it back; a call that finds it out, because another thread's call or
+    /// an interrupted one has it, makes a new one).
+    inner: Arc<Mutex<Option<CoreClient>>>,
+    closed: Arc<AtomicBool>,
     identity: String,
     endpoints: Vec<String>,
+    security: Security,
     timeout: Duration,
 }
 
 impl Client {
-    /// Runs `f` against the client with the GIL released, bounded by
-    /// `timeout` seconds (the client's default when None).
-    fn call<T: Send>(
+    /// Runs `f` against the client on a helper thread ([`blocking::run`]),
+    /// bounded by `timeout` seconds (the client's default when None), with
+    /// the GIL released; Ctrl-C interrupts the wait. An interrupted call
+    /// goes on alone until its own timeout (a proposal may still commit);
+    /// the next call uses a new connection meanwhile.
+    fn call<T: Send + 'static>(
         &self,
         py: Python<'_>,
         timeout: Option<f64>,
-        f: impl FnOnce(&mut CoreClient) -> Result<T, ClientCallError> + Send,
+        f: impl FnOnce(&mut CoreClient) -> Result<T, ClientCallError> + Send + 'static,
     ) -> PyResult<T> {
         let limit = match timeout {
             None => self.timeout,
@@ -220,17 +237,27 @@ impl Client {
         if self.closed.load(Ordering::Acquire) {
             return Err(shutdown(py, "the client is closed"));
         }
-        let result = py.detach(|| {
-            let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-            guard.as_mut().map(|c| {
-                c.set_timeout(limit);
-                f(c)
-            })
-        });
-        match result {
-            None => Err(shutdown(py, "the client is closed")),
-            Some(r) => r.map_err(|e| client_error(py, e, &self.identity)),
+        let slot = Arc::clone(&self.inner);
+        let closed = Arc::clone(&self.closed);
+        let (endpoints, security, default) =
+            (self.endpoints.clone(), self.security.clone(), self.timeout);
+        let result = blocking::run(py, move || {
+            let taken = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let mut client = taken.unwrap_or_else(|| CoreClient::new(endpoints, security, default));
+            client.set_timeout(limit);
+            let r = f(&mut client);
+            if !closed.load(Ordering::Acquire) {
+                let mut guard = slot.lock().unwrap_or_else(|p| p.into_inner());
+                if guard.is_none() {
+                    *guard = Some(client);
+                }
+            }
+            r
+        })?;
+        if self.closed.load(Ordering::Acquire) && result.is_err() {
+            return Err(shutdown(py, "the client is closed"));
         }
+        result.map_err(|e| client_error(py, e, &self.identity))
     }
 }
 
@@ -295,10 +322,15 @@ impl Client {
         };
         let identity = security.identity().as_str().to_owned();
         Ok(Self {
-            inner: Mutex::new(Some(CoreClient::new(endpoints.clone(), security, timeout))),
-            closed: AtomicBool::new(false),
+            inner: Arc::new(Mutex::new(Some(CoreClient::new(
+                endpoints.clone(),
+                security.clone(),
+                timeout,
+            )))),
+            closed: Arc::new(AtomicBool::new(false)),
             identity,
             endpoints,
+            security,
             timeout,
         })
     }
@@ -434,6 +466,151 @@ impl Client {
         self.call(py, timeout, |c| c.metrics())
     }
 
+    /// The owner of `range` at a read level, with the applied index and
+    /// term the answer reflects: `ReadAt(value, index, term)`, `value` an
+    /// `Ownership` or None. `level` is `ReadLevel.LOCAL` (the default: what
+    /// the member reached has applied), `ReadLevel.LINEARIZABLE`
+    /// (everything committed before the call) or `ReadLevel.AT_LEAST` with
+    /// `at_least` (an index, e.g. a commit's: the member waits until it
+    /// applied it; `at_least` alone implies that level).
+    #[pyo3(
+        signature = (range, *, level = None, at_least = None, timeout = None),
+        text_signature = "(self, range, *, level=None, at_least=None, timeout=None)"
+    )]
+    fn owner_at<'py>(
+        &self,
+        py: Python<'py>,
+        range: &Bound<'py, PyString>,
+        level: Option<&Bound<'py, PyAny>>,
+        at_least: Option<&Bound<'py, PyAny>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let range = range_id(py, "range", &range.to_cow()?)?;
+        let level = pytypes::read_level(py, level, at_least)?;
+        let name = range.as_str().to_owned();
+        let r = self.call(py, timeout, move |c| c.owner_at(&range, level))?;
+        let value = match r.value {
+            Some(o) => Bound::new(py, Ownership::from_core(name, o))?.into_any(),
+            None => py.None().into_bound(py),
+        };
+        pytypes::read_at(py, value, r.index.get(), r.term.get())
+    }
+
+    /// Whether (`owner`, `epoch`) owns `range`, at a read level (see
+    /// `owner_at`): `ReadAt(FenceStatus, index, term)`.
+    #[pyo3(
+        signature = (range, owner, epoch, *, level = None, at_least = None, timeout = None),
+        text_signature = "(self, range, owner, epoch, *, level=None, at_least=None, timeout=None)"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    fn fence_check_at<'py>(
+        &self,
+        py: Python<'py>,
+        range: &Bound<'py, PyString>,
+        owner: &Bound<'py, PyString>,
+        epoch: &Bound<'py, PyAny>,
+        level: Option<&Bound<'py, PyAny>>,
+        at_least: Option<&Bound<'py, PyAny>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let range = range_id(py, "range", &range.to_cow()?)?;
+        let owner = identity(py, "owner", &owner.to_cow()?)?;
+        let epoch = Epoch(log_number("epoch", epoch)?);
+        let level = pytypes::read_level(py, level, at_least)?;
+        let r = self.call(py, timeout, move |c| {
+            c.fence_check_at(&range, &owner, epoch, level)
+        })?;
+        let value = Bound::new(py, FenceStatus::from_core(r.value))?.into_any();
+        pytypes::read_at(py, value, r.index.get(), r.term.get())
+    }
+
+    /// The members (identity order) at a read level (see `owner_at`):
+    /// `ReadAt(tuple[Member, ...], index, term)`.
+    #[pyo3(
+        signature = (*, level = None, at_least = None, timeout = None),
+        text_signature = "(self, *, level=None, at_least=None, timeout=None)"
+    )]
+    fn members_at<'py>(
+        &self,
+        py: Python<'py>,
+        level: Option<&Bound<'py, PyAny>>,
+        at_least: Option<&Bound<'py, PyAny>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let level = pytypes::read_level(py, level, at_least)?;
+        let r = self.call(py, timeout, move |c| c.members_at(level))?;
+        let members = r
+            .value
+            .into_iter()
+            .map(|m| Py::new(py, Member::from_core(m)))
+            .collect::<PyResult<Vec<_>>>()?;
+        pytypes::read_at(
+            py,
+            PyTuple::new(py, members)?.into_any(),
+            r.index.get(),
+            r.term.get(),
+        )
+    }
+
+    /// The leader as the first member that answers knows it: its identity,
+    /// address and term (`LeaderInfo`), or None while it knows none.
+    #[pyo3(signature = (timeout = None))]
+    fn leader<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let s = self.call(py, timeout, |c| c.status())?;
+        match &s.leader {
+            Some(hint) => pytypes::leader_info(py, hint, s.term.get()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A change feed from index `from_index` on: an iterator of
+    /// `synod.Event`s (every committed entry with its outcome, once each and
+    /// in log order across member failures; the role changes of the member
+    /// it reads from; a `SNAPSHOT` when the events before an index are not
+    /// available). With `range`, only the entries of that range (and role
+    /// changes, and snapshots limited to it). `timeout` (seconds) bounds the
+    /// wait for each event: when it passes, iteration stops; None waits for
+    /// ever. Ctrl-C interrupts a waiting iteration.
+    #[pyo3(
+        signature = (from_index = None, *, range = None, timeout = None),
+        text_signature = "(self, from_index=0, *, range=None, timeout=None)"
+    )]
+    fn watch(
+        &self,
+        py: Python<'_>,
+        from_index: Option<&Bound<'_, PyAny>>,
+        range: Option<&Bound<'_, PyString>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Watch> {
+        let from = match from_index {
+            Some(i) => log_number("from_index", i)?,
+            None => 0,
+        };
+        let only = match range {
+            Some(r) => Some(range_id(py, "range", &r.to_cow()?)?),
+            None => None,
+        };
+        let limit = match timeout {
+            Some(s) => Some(self::timeout(py, s)?),
+            None => None,
+        };
+        if self.closed.load(Ordering::Acquire) {
+            return Err(shutdown(py, "the client is closed"));
+        }
+        let made = py.detach(|| {
+            CoreClient::new(self.endpoints.clone(), self.security.clone(), self.timeout)
+                .watch(Index(from))
+        });
+        match made {
+            Err(e) => Err(client_error(py, e, &self.identity)),
+            Ok(w) => Watch::remote(w, from, only, limit, self.identity.clone()),
+        }
+    }
+
     /// The identity this client presents (its certificate's subject).
     #[getter]
     fn identity(&self) -> &str {
@@ -458,8 +635,9 @@ impl Client {
         self.closed.load(Ordering::Acquire)
     }
 
-    /// Drops the connection; later calls raise `ShutdownError`. Waits for a
-    /// call in flight on another thread. Idempotent.
+    /// Drops the connection; later calls raise `ShutdownError`. A call in
+    /// flight on another thread ends with its answer (`ShutdownError` if it
+    /// failed) and its connection is dropped then. Idempotent.
     fn close(&self, py: Python<'_>) {
         if !self.closed.swap(true, Ordering::AcqRel) {
             let client = py.detach(|| self.inner.lock().unwrap_or_else(|p| p.into_inner()).take());

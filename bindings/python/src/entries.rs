@@ -69,8 +69,12 @@ pub(crate) fn log_number(field: &str, value: &Bound<'_, PyAny>) -> PyResult<u64>
 /// Reads a member kind: a `MemberKind` or its name, `"data"` or `"witness"`.
 pub(crate) fn member_kind(field: &str, value: &Bound<'_, PyAny>) -> PyResult<CoreKind> {
     let py = value.py();
-    if let Ok(k) = value.cast::<MemberKind>() {
-        return Ok(k.get().core());
+    if value.is_instance(crate::pytypes::class(py, crate::pytypes::Class::MemberKind)?.as_any())? {
+        return value
+            .getattr("value")?
+            .extract::<String>()?
+            .parse::<CoreKind>()
+            .map_err(|e| invalid_name(py, field, &e));
     }
     if let Ok(s) = value.cast::<PyString>() {
         return s
@@ -95,46 +99,9 @@ impl<'a, 'py> FromPyObject<'a, 'py> for KindArg {
     }
 }
 
-/// What a member does: `DATA` members vote and may own ranges, `WITNESS`
-/// members vote and never own a range.
-#[pyclass(frozen, eq, hash, module = "synod._synod")]
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MemberKind {
-    /// Votes and may own ranges.
-    #[pyo3(name = "DATA")]
-    Data,
-    /// Votes, never owns a range.
-    #[pyo3(name = "WITNESS")]
-    Witness,
-}
-
-impl MemberKind {
-    pub(crate) fn core(self) -> CoreKind {
-        match self {
-            MemberKind::Data => CoreKind::Data,
-            MemberKind::Witness => CoreKind::Witness,
-        }
-    }
-
-    pub(crate) fn from_core(k: CoreKind) -> Self {
-        match k {
-            CoreKind::Data => MemberKind::Data,
-            CoreKind::Witness => MemberKind::Witness,
-        }
-    }
-}
-
-#[pymethods]
-impl MemberKind {
-    /// The stable lower-case name: `"data"` or `"witness"`.
-    #[getter]
-    fn value(&self) -> &'static str {
-        self.core().as_str()
-    }
-
-    fn __str__(&self) -> &'static str {
-        self.core().as_str()
-    }
+/// The `synod.MemberKind` of a core kind.
+pub(crate) fn kind_to_py(py: Python<'_>, k: CoreKind) -> PyResult<Bound<'_, PyAny>> {
+    crate::pytypes::member(py, crate::pytypes::Class::MemberKind, k.as_str())
 }
 
 /// Admit a member with its kind and peer address.
@@ -174,14 +141,22 @@ impl Admit {
 
     /// Data or witness.
     #[getter]
-    fn kind(&self) -> MemberKind {
-        MemberKind::from_core(self.kind)
+    fn kind<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        kind_to_py(py, self.kind)
     }
 
     /// Where its peers reach it.
     #[getter]
     fn address(&self) -> &str {
         self.address.as_str()
+    }
+
+    fn __getnewargs__(&self) -> (&str, &'static str, &str) {
+        (
+            self.member.as_str(),
+            self.kind.as_str(),
+            self.address.as_str(),
+        )
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -234,6 +209,10 @@ impl BeginDrain {
         self.member.as_str()
     }
 
+    fn __getnewargs__(&self) -> (&str,) {
+        (self.member.as_str(),)
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
             "BeginDrain(member={})",
@@ -278,6 +257,10 @@ impl Remove {
     #[getter]
     fn member(&self) -> &str {
         self.member.as_str()
+    }
+
+    fn __getnewargs__(&self) -> (&str,) {
+        (self.member.as_str(),)
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -343,6 +326,14 @@ impl OwnershipTransition {
     #[getter]
     fn epoch(&self) -> u64 {
         self.0.epoch.get()
+    }
+
+    fn __getnewargs__(&self) -> (&str, &str, u64) {
+        (
+            self.0.range.as_str(),
+            self.0.new_owner.as_str(),
+            self.0.epoch.get(),
+        )
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -415,6 +406,15 @@ impl ForcedOwnershipTransition {
         self.0.reason.as_str()
     }
 
+    fn __getnewargs__(&self) -> (&str, &str, &str, &str) {
+        (
+            self.0.range.as_str(),
+            self.0.new_owner.as_str(),
+            self.0.operator.as_str(),
+            self.0.reason.as_str(),
+        )
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
             "ForcedOwnershipTransition(range={}, new_owner={}, operator={}, reason={})",
@@ -468,6 +468,10 @@ impl LeaderConfiguration {
         self.leader.as_str()
     }
 
+    fn __getnewargs__(&self) -> (u64, &str) {
+        (self.term.get(), self.leader.as_str())
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
             "LeaderConfiguration(term={}, leader={})",
@@ -518,4 +522,55 @@ pub(crate) fn to_entry(value: &Bound<'_, PyAny>) -> PyResult<ControlPlaneEntry> 
          ForcedOwnershipTransition, LeaderConfiguration) can be proposed, not {}",
         value.get_type().name()?
     )))
+}
+
+/// The Python entry object (`Admit`, ..., `LeaderConfiguration`) of a core
+/// entry (for watch events).
+pub(crate) fn entry_to_py<'py>(
+    py: Python<'py>,
+    entry: &ControlPlaneEntry,
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match entry {
+        ControlPlaneEntry::Membership(MembershipChange::Admit {
+            member,
+            kind,
+            address,
+        }) => Bound::new(
+            py,
+            Admit {
+                member: member.clone(),
+                kind: *kind,
+                address: address.clone(),
+            },
+        )?
+        .into_any(),
+        ControlPlaneEntry::Membership(MembershipChange::BeginDrain { member }) => Bound::new(
+            py,
+            BeginDrain {
+                member: member.clone(),
+            },
+        )?
+        .into_any(),
+        ControlPlaneEntry::Membership(MembershipChange::Remove { member }) => Bound::new(
+            py,
+            Remove {
+                member: member.clone(),
+            },
+        )?
+        .into_any(),
+        ControlPlaneEntry::OwnershipTransition(t) => {
+            Bound::new(py, OwnershipTransition(t.clone()))?.into_any()
+        }
+        ControlPlaneEntry::ForcedOwnershipTransition(t) => {
+            Bound::new(py, ForcedOwnershipTransition(t.clone()))?.into_any()
+        }
+        ControlPlaneEntry::LeaderConfiguration { term, leader } => Bound::new(
+            py,
+            LeaderConfiguration {
+                term: *term,
+                leader: leader.clone(),
+            },
+        )?
+        .into_any(),
+    })
 }

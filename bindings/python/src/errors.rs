@@ -156,7 +156,7 @@ pub(crate) fn client_error(py: Python<'_>, err: ClientCallError, identity: &str)
                 RemoteError::Refused { refusal, at } => {
                     // The wire carries the refusal's code, name and text,
                     // not its fields: `details` is empty.
-                    kwargs.set_item("code", refusal.code)?;
+                    kwargs.set_item("code", refusal_code(py, refusal.code)?)?;
                     kwargs.set_item("name", refusal.name.as_str())?;
                     kwargs.set_item("reason", refusal.text.as_str())?;
                     kwargs.set_item("details", PyDict::new(py))?;
@@ -208,7 +208,7 @@ pub(crate) fn propose_error(py: Python<'_>, err: ProposeError) -> PyErr {
                 Kind::Timeout
             }
             ProposeError::Refused { refusal, at } => {
-                kwargs.set_item("code", refusal.code())?;
+                kwargs.set_item("code", refusal_code(py, refusal.code())?)?;
                 kwargs.set_item("name", refusal.name())?;
                 kwargs.set_item("reason", refusal.to_string())?;
                 kwargs.set_item("details", refusal_details(py, refusal)?)?;
@@ -229,8 +229,20 @@ pub(crate) fn propose_error(py: Python<'_>, err: ProposeError) -> PyErr {
     }
 }
 
+/// A refusal code as a `synod.Refusal` (an `IntEnum`), or the plain int
+/// for a code this build does not know (a newer member's).
+fn refusal_code(py: Python<'_>, code: u32) -> PyResult<Bound<'_, PyAny>> {
+    match crate::pytypes::member(py, crate::pytypes::Class::Refusal, code) {
+        Ok(r) => Ok(r),
+        Err(_) => Ok(code.into_pyobject(py)?.into_any()),
+    }
+}
+
 /// The fields of a refusal, as a dict of str to str or int.
-fn refusal_details<'py>(py: Python<'py>, refusal: &Refusal) -> PyResult<Bound<'py, PyDict>> {
+pub(crate) fn refusal_details<'py>(
+    py: Python<'py>,
+    refusal: &Refusal,
+) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     match refusal {
         Refusal::UnknownMember { member }

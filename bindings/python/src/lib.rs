@@ -17,12 +17,15 @@
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
+mod blocking;
 mod client;
 mod entries;
 mod errors;
 mod member;
 mod node;
+mod pytypes;
 mod testing;
+mod watch;
 
 /// Validates a certificate subject as a member identity, exactly as the
 /// core does (trimmed, non-empty, at most 1024 bytes, no control
@@ -38,7 +41,7 @@ fn parse_identity(py: Python<'_>, subject: &Bound<'_, PyString>) -> PyResult<Str
 fn _synod(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", synod::VERSION)?;
     errors::register(m)?;
-    m.add_class::<entries::MemberKind>()?;
+    pytypes::register(m)?;
     m.add_class::<entries::Admit>()?;
     m.add_class::<entries::BeginDrain>()?;
     m.add_class::<entries::Remove>()?;
@@ -49,7 +52,6 @@ fn _synod(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<node::Commit>()?;
     m.add_class::<node::Ownership>()?;
     m.add_class::<node::FenceStatus>()?;
-    m.add_class::<node::MemberState>()?;
     m.add_class::<node::Member>()?;
     m.add_class::<node::AuditRecord>()?;
     m.add_class::<node::DurableVote>()?;
@@ -57,6 +59,7 @@ fn _synod(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::Status>()?;
     m.add_class::<member::RunningMember>()?;
     m.add_class::<member::RevocationSummary>()?;
+    m.add_class::<watch::Watch>()?;
     m.add_function(wrap_pyfunction!(parse_identity, m)?)?;
     m.add_function(wrap_pyfunction!(member::write_dev_certs, m)?)?;
     // The test hook is reachable as `_synod._scripted_node` but is not

@@ -14,17 +14,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
-use pyo3::types::PyType;
+use pyo3::types::{PyString, PyTuple, PyType};
 
+use synod::catalog::CatalogView;
 use synod::node::config::{ConfigError, NodeConfig, TlsSettings};
 use synod::node::runner::{start_member, RunError, RunningMember as CoreRunning};
+use synod::node::ReadLevel;
 use synod::transport::certs::validate_name;
 use synod::transport::TransportError;
-use synod::ControlPlaneConsensus;
+use synod::{ControlPlaneConsensus, Epoch, Index, RangeId};
 
-use crate::entries::py_repr;
-use crate::errors::{invalid_argument, new_err, Kind};
-use crate::node::Node;
+use crate::entries::{identity, log_number, py_repr, range_id};
+use crate::errors::{invalid_argument, new_err, propose_error, Kind};
+use crate::node::{FenceStatus, Member, Node, Ownership};
+use crate::watch::Watch;
+use crate::{blocking, pytypes};
 
 /// Why a member did not start, before or after its configuration was read.
 enum StartError {
@@ -133,6 +137,38 @@ impl RevocationSummary {
     }
 }
 
+impl RunningMember {
+    /// The catalog at a read level, with the GIL released and Ctrl-C
+    /// answered while it waits (a local read never waits).
+    fn view(&self, py: Python<'_>, level: ReadLevel, timeout: f64) -> PyResult<Arc<CatalogView>> {
+        let limit = crate::node::timeout(py, timeout)?;
+        let engine = Arc::clone(&self.engine);
+        let got = match level {
+            ReadLevel::Local => engine.view(),
+            level => blocking::run(py, move || engine.read_view(level, limit))?,
+        };
+        got.map_err(|e| propose_error(py, e))
+    }
+
+    /// Reads `range`'s owner from `view` as a `ReadAt`.
+    fn owner_in<'py>(
+        py: Python<'py>,
+        view: &CatalogView,
+        range: &RangeId,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let value = match view.owner(range) {
+            Some(o) => Bound::new(
+                py,
+                Ownership::from_core(range.as_str().to_owned(), o.clone()),
+            )?
+            .into_any(),
+            None => py.None().into_bound(py),
+        };
+        let (index, term) = view.applied();
+        pytypes::read_at(py, value, index.get(), term.get())
+    }
+}
+
 #[pymethods]
 impl RunningMember {
     /// Starts the member described by the configuration file at
@@ -140,10 +176,13 @@ impl RunningMember {
     /// admission to be visible.
     #[staticmethod]
     fn start(py: Python<'_>, config_path: PathBuf) -> PyResult<Self> {
-        let started = py.detach(|| {
-            let config = NodeConfig::load(&config_path).map_err(StartError::Config)?;
+        // On a helper thread, so Ctrl-C interrupts a start that waits (to
+        // join, say): a member that starts after that is stopped again.
+        let path = config_path.clone();
+        let started = blocking::run(py, move || {
+            let config = NodeConfig::load(&path).map_err(StartError::Config)?;
             start_member(&config).map_err(|e| StartError::Run(Box::new((e, config.tls.clone()))))
-        });
+        })?;
         let member = started.map_err(|e| start_error(py, &config_path, e))?;
         let engine = Arc::clone(member.node());
         let shared: Arc<dyn ControlPlaneConsensus> = engine.clone();
@@ -229,6 +268,157 @@ impl RunningMember {
     fn metrics(&self, py: Python<'_>) -> String {
         let engine = Arc::clone(&self.engine);
         py.detach(move || engine.metrics_text())
+    }
+
+    /// The owner of `range` at a read level, with the applied index and
+    /// term the answer reflects: `ReadAt(value, index, term)`, `value` an
+    /// `Ownership` or None. `level`: `ReadLevel.LOCAL` (the default; never
+    /// waits), `ReadLevel.LINEARIZABLE`, or `ReadLevel.AT_LEAST` with
+    /// `at_least` (an index: waits until this member applied it; `at_least`
+    /// alone implies that level). Waits at most `timeout` seconds
+    /// (`TimeoutError`); Ctrl-C interrupts the wait.
+    #[pyo3(
+        signature = (range, *, level = None, at_least = None, timeout = 5.0),
+        text_signature = "(self, range, *, level=None, at_least=None, timeout=5.0)"
+    )]
+    fn owner_at<'py>(
+        &self,
+        py: Python<'py>,
+        range: &Bound<'py, PyString>,
+        level: Option<&Bound<'py, PyAny>>,
+        at_least: Option<&Bound<'py, PyAny>>,
+        timeout: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let range = range_id(py, "range", &range.to_cow()?)?;
+        let level = pytypes::read_level(py, level, at_least)?;
+        let view = self.view(py, level, timeout)?;
+        Self::owner_in(py, &view, &range)
+    }
+
+    /// Whether (`owner`, `epoch`) owns `range`, at a read level (see
+    /// `owner_at`): `ReadAt(FenceStatus, index, term)`.
+    #[pyo3(
+        signature = (range, owner, epoch, *, level = None, at_least = None, timeout = 5.0),
+        text_signature = "(self, range, owner, epoch, *, level=None, at_least=None, timeout=5.0)"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    fn fence_check_at<'py>(
+        &self,
+        py: Python<'py>,
+        range: &Bound<'py, PyString>,
+        owner: &Bound<'py, PyString>,
+        epoch: &Bound<'py, PyAny>,
+        level: Option<&Bound<'py, PyAny>>,
+        at_least: Option<&Bound<'py, PyAny>>,
+        timeout: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let range = range_id(py, "range", &range.to_cow()?)?;
+        let owner = identity(py, "owner", &owner.to_cow()?)?;
+        let epoch = Epoch(log_number("epoch", epoch)?);
+        let level = pytypes::read_level(py, level, at_least)?;
+        let view = self.view(py, level, timeout)?;
+        let value = Bound::new(
+            py,
+            FenceStatus::from_core(view.fence_check(&range, &owner, epoch)),
+        )?;
+        let (index, term) = view.applied();
+        pytypes::read_at(py, value.into_any(), index.get(), term.get())
+    }
+
+    /// The members (identity order) at a read level (see `owner_at`):
+    /// `ReadAt(tuple[Member, ...], index, term)`.
+    #[pyo3(
+        signature = (*, level = None, at_least = None, timeout = 5.0),
+        text_signature = "(self, *, level=None, at_least=None, timeout=5.0)"
+    )]
+    fn members_at<'py>(
+        &self,
+        py: Python<'py>,
+        level: Option<&Bound<'py, PyAny>>,
+        at_least: Option<&Bound<'py, PyAny>>,
+        timeout: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let level = pytypes::read_level(py, level, at_least)?;
+        let view = self.view(py, level, timeout)?;
+        let members = view
+            .members()
+            .map(|m| Py::new(py, Member::from_core(m.clone())))
+            .collect::<PyResult<Vec<_>>>()?;
+        let (index, term) = view.applied();
+        pytypes::read_at(
+            py,
+            PyTuple::new(py, members)?.into_any(),
+            index.get(),
+            term.get(),
+        )
+    }
+
+    /// Waits until this member has applied log index `index` (at most
+    /// `timeout` seconds: `TimeoutError`; Ctrl-C interrupts the wait) and
+    /// returns the `(index, term)` it has applied then (`index` or later).
+    #[pyo3(signature = (index, timeout = 5.0))]
+    fn wait_applied(
+        &self,
+        py: Python<'_>,
+        index: &Bound<'_, PyAny>,
+        timeout: f64,
+    ) -> PyResult<(u64, u64)> {
+        let index = Index(log_number("index", index)?);
+        let view = self.view(py, ReadLevel::AtLeast(index), timeout)?;
+        let (i, t) = view.applied();
+        Ok((i.get(), t.get()))
+    }
+
+    /// The leader this member knows of: its identity, address and the term
+    /// it leads in (`LeaderInfo`), or None while it knows none. A stopped
+    /// member raises `ShutdownError` (`StorageError`).
+    fn leader<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let engine = Arc::clone(&self.engine);
+        let (running, info) = py.detach(move || (engine.view().map(|_| ()), engine.leader_info()));
+        running.map_err(|e| propose_error(py, e))?;
+        match info {
+            Some(l) => pytypes::leader_info(py, &l.hint, l.term.get()).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A change feed of this member from index `from_index` on: an
+    /// iterator of `synod.Event`s (every entry this member applies, with its
+    /// outcome, once each and in log order; its own role changes; a
+    /// `SNAPSHOT` when the events before an index are no longer kept here).
+    /// With `range`, only the entries of that range (and role changes, and
+    /// snapshots limited to it). `timeout` (seconds) bounds the wait for
+    /// each event: when it passes, iteration stops; None waits for ever.
+    /// Ctrl-C interrupts a waiting iteration. Once the member stops,
+    /// iteration raises `ShutdownError` (`StorageError`).
+    #[pyo3(
+        signature = (from_index = None, *, range = None, timeout = None),
+        text_signature = "(self, from_index=0, *, range=None, timeout=None)"
+    )]
+    fn watch(
+        &self,
+        py: Python<'_>,
+        from_index: Option<&Bound<'_, PyAny>>,
+        range: Option<&Bound<'_, PyString>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Watch> {
+        let from = match from_index {
+            Some(i) => log_number("from_index", i)?,
+            None => 0,
+        };
+        let only = match range {
+            Some(r) => Some(range_id(py, "range", &r.to_cow()?)?),
+            None => None,
+        };
+        let limit = match timeout {
+            Some(s) => Some(crate::node::timeout(py, s)?),
+            None => None,
+        };
+        let w = self
+            .engine
+            .watch(Index(from))
+            .map_err(|e| propose_error(py, e))?;
+        Ok(Watch::local(w, from, only, limit))
     }
 
     /// Whether `close()` has been called.

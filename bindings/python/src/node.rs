@@ -22,9 +22,7 @@ use synod::{
     InitialMember, ProposeError, SingleNodeControlPlane,
 };
 
-use crate::entries::{
-    identity, log_number, py_repr, py_repr_opt, range_id, to_entry, KindArg, MemberKind,
-};
+use crate::entries::{identity, log_number, py_repr, py_repr_opt, range_id, to_entry, KindArg};
 use crate::errors::{invalid_argument, new_err, propose_error, shutdown, Kind};
 
 /// Converts a `timeout` in seconds; negative, NaN or infinite values (and
@@ -71,6 +69,28 @@ pub struct Commit {
 
 #[pymethods]
 impl Commit {
+    #[staticmethod]
+    #[pyo3(name = "_restore")]
+    fn restore(index: u64, term: u64, version: u64, changed: bool) -> Self {
+        Self {
+            index,
+            term,
+            version,
+            changed,
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, (u64, u64, u64, bool))> {
+        let s = slf.get();
+        Ok((
+            slf.get_type().getattr("_restore")?,
+            (s.index, s.term, s.version, s.changed),
+        ))
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "Commit(index={}, term={}, version={}, changed={})",
@@ -119,6 +139,44 @@ pub struct Ownership {
 
 #[pymethods]
 impl Ownership {
+    #[staticmethod]
+    #[pyo3(name = "_restore")]
+    fn restore(
+        range: String,
+        owner: String,
+        epoch: u64,
+        version: u64,
+        term: u64,
+        index: u64,
+    ) -> Self {
+        Self {
+            range,
+            owner,
+            epoch,
+            version,
+            term,
+            index,
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, (String, String, u64, u64, u64, u64))> {
+        let s = slf.get();
+        Ok((
+            slf.get_type().getattr("_restore")?,
+            (
+                s.range.clone(),
+                s.owner.clone(),
+                s.epoch,
+                s.version,
+                s.term,
+                s.index,
+            ),
+        ))
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
             "Ownership(range={}, owner={}, epoch={}, version={}, term={}, index={})",
@@ -168,6 +226,34 @@ pub struct FenceStatus {
 
 #[pymethods]
 impl FenceStatus {
+    #[staticmethod]
+    #[pyo3(name = "_restore")]
+    fn restore(status: &str, current_owner: Option<String>, current_epoch: Option<u64>) -> Self {
+        Self {
+            status: match status {
+                "current" => "current",
+                "stale" => "stale",
+                _ => "unknown",
+            },
+            current_owner,
+            current_epoch,
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(
+        Bound<'py, PyAny>,
+        (&'static str, Option<String>, Option<u64>),
+    )> {
+        let s = slf.get();
+        Ok((
+            slf.get_type().getattr("_restore")?,
+            (s.status, s.current_owner.clone(), s.current_epoch),
+        ))
+    }
+
     /// True when the pair is the range's current owner and epoch.
     #[getter]
     fn is_current(&self) -> bool {
@@ -219,40 +305,6 @@ impl FenceStatus {
     }
 }
 
-/// Whether a member is serving (`ACTIVE`) or on its way out (`DRAINING`).
-#[pyclass(frozen, eq, hash, module = "synod._synod")]
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MemberState {
-    /// Admitted and eligible as a new owner (if a data member).
-    #[pyo3(name = "ACTIVE")]
-    Active,
-    /// Not eligible as a new owner; its ranges are being moved away.
-    #[pyo3(name = "DRAINING")]
-    Draining,
-}
-
-impl MemberState {
-    fn core(self) -> CoreState {
-        match self {
-            MemberState::Active => CoreState::Active,
-            MemberState::Draining => CoreState::Draining,
-        }
-    }
-}
-
-#[pymethods]
-impl MemberState {
-    /// The stable lower-case name: `"active"` or `"draining"`.
-    #[getter]
-    fn value(&self) -> &'static str {
-        self.core().as_str()
-    }
-
-    fn __str__(&self) -> &'static str {
-        self.core().as_str()
-    }
-}
-
 /// A member as the catalog knows it.
 #[pyclass(frozen, eq, hash, module = "synod._synod")]
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -260,15 +312,11 @@ pub struct Member {
     /// Its identity.
     #[pyo3(get)]
     id: String,
-    /// Data or witness.
-    #[pyo3(get)]
-    kind: MemberKind,
+    kind: synod::MemberKind,
     /// Where peers reach it.
     #[pyo3(get)]
     address: String,
-    /// Active or draining.
-    #[pyo3(get)]
-    state: MemberState,
+    state: CoreState,
     /// The consensus engine's numeric peer id (never reused).
     #[pyo3(get)]
     peer_id: u64,
@@ -276,13 +324,70 @@ pub struct Member {
 
 #[pymethods]
 impl Member {
+    #[staticmethod]
+    #[pyo3(name = "_restore")]
+    fn restore(
+        py: Python<'_>,
+        id: String,
+        kind: &str,
+        address: String,
+        state: &str,
+        peer_id: u64,
+    ) -> PyResult<Self> {
+        Ok(Self {
+            id,
+            kind: kind
+                .parse()
+                .map_err(|e| crate::errors::invalid_name(py, "kind", &e))?,
+            address,
+            state: if state == "draining" {
+                CoreState::Draining
+            } else {
+                CoreState::Active
+            },
+            peer_id,
+        })
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(
+        Bound<'py, PyAny>,
+        (String, &'static str, String, &'static str, u64),
+    )> {
+        let s = slf.get();
+        Ok((
+            slf.get_type().getattr("_restore")?,
+            (
+                s.id.clone(),
+                s.kind.as_str(),
+                s.address.clone(),
+                s.state.as_str(),
+                s.peer_id,
+            ),
+        ))
+    }
+
+    /// Data or witness (`MemberKind`).
+    #[getter]
+    fn kind<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        crate::entries::kind_to_py(py, self.kind)
+    }
+
+    /// Active or draining (`MemberState`).
+    #[getter]
+    fn state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        crate::pytypes::member(py, crate::pytypes::Class::MemberState, self.state.as_str())
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
             "Member(id={}, kind=MemberKind.{}, address={}, state=MemberState.{}, peer_id={})",
             py_repr(py, &self.id)?,
-            self.kind.core().as_str().to_uppercase(),
+            self.kind.as_str().to_uppercase(),
             py_repr(py, &self.address)?,
-            self.state.core().as_str().to_uppercase(),
+            self.state.as_str().to_uppercase(),
             self.peer_id
         ))
     }
@@ -292,12 +397,9 @@ impl Member {
     pub(crate) fn from_core(m: CoreMember) -> Self {
         Self {
             id: m.id.as_str().to_owned(),
-            kind: MemberKind::from_core(m.kind),
+            kind: m.kind,
             address: m.address.as_str().to_owned(),
-            state: match m.state {
-                CoreState::Active => MemberState::Active,
-                CoreState::Draining => MemberState::Draining,
-            },
+            state: m.state,
             peer_id: m.peer_id,
         }
     }
@@ -486,7 +588,8 @@ impl Node {
     }
 
     /// Proposes `entry` and waits up to `timeout` seconds for it to commit
-    /// and apply, with the GIL released.
+    /// and apply, with the GIL released; Ctrl-C interrupts the wait (the
+    /// proposal may still commit, as after a timeout).
     #[pyo3(signature = (entry, timeout = 5.0))]
     fn propose(&self, py: Python<'_>, entry: &Bound<'_, PyAny>, timeout: f64) -> PyResult<Commit> {
         let entry: ControlPlaneEntry = to_entry(entry)?;
@@ -494,7 +597,10 @@ impl Node {
         if self.closed.load(Ordering::Acquire) {
             return Err(shutdown(py, "the node is closed"));
         }
-        let result = self.with_engine(py, move |e| e.propose(entry, timeout));
+        // On a helper thread, so Ctrl-C interrupts the wait (the proposal
+        // itself goes on and may still commit, as after a timeout).
+        let engine = Arc::clone(&self.engine);
+        let result = crate::blocking::run(py, move || engine.propose(entry, timeout))?;
         result
             .map(Commit::from_core)
             .map_err(|e| propose_error(py, e))
