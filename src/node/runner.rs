@@ -538,12 +538,9 @@ mod client_over_tcp {
     use crate::entry::{ControlPlaneEntry, ForcedOwnershipTransition};
     use crate::node::protocol::RemoteError;
 
-    /// `propose_all` sends a batch pipelined on one connection: every entry
-    /// takes effect exactly once, each answer is its own entry's, and a
-    /// batch larger than the calls one connection may have in flight goes
-    /// in rounds. Refusals come back per entry.
-    #[test]
-    fn a_pipelined_batch_commits_each_entry_once_with_its_own_answer() {
+    /// A one-member cluster over mutual TLS (in a directory kept until the
+    /// first value drops) and a client of it as `CN=ops`, an operator.
+    fn solo_member() -> (tempfile::TempDir, RunningMember, Client, NodeId) {
         let dir = tempfile::tempdir().unwrap();
         let certs = dir.path().join("certs");
         crate::transport::certs::write_dev_certs(&certs, &["node-a".into()], &["ops".into()])
@@ -552,18 +549,27 @@ mod client_over_tcp {
         let path = dir.path().join("node.toml");
         std::fs::write(&path, text).unwrap();
         let member = start_member(&NodeConfig::load(&path).unwrap()).unwrap();
-        let addr = member.local_addr().to_string();
         let ops = NodeId::from_certificate_subject("CN=ops").unwrap();
         let tls = TlsSettings::Mutual {
             cert: certs.join("ops.pem"),
             key: certs.join("ops-key.pem"),
             ca: certs.join("ca.pem"),
         };
-        let mut c = Client::new(
-            vec![addr.clone()],
+        let c = Client::new(
+            vec![member.local_addr().to_string()],
             security_for(&ops, &tls).unwrap(),
             Duration::from_secs(20),
         );
+        (dir, member, c, ops)
+    }
+
+    /// `propose_all` sends a batch pipelined on one connection: every entry
+    /// takes effect exactly once, each answer is its own entry's, and a
+    /// batch larger than the calls one connection may have in flight goes
+    /// in rounds. Refusals come back per entry.
+    #[test]
+    fn a_pipelined_batch_commits_each_entry_once_with_its_own_answer() {
+        let (_dir, member, mut c, ops) = solo_member();
         let owner = member.node().id().clone();
         let forced = |range: String| {
             ControlPlaneEntry::ForcedOwnershipTransition(ForcedOwnershipTransition {
@@ -622,26 +628,7 @@ mod client_over_tcp {
     #[test]
     fn a_client_watch_from_zero_gets_the_catalog_then_the_events() {
         use crate::node::protocol::WatchWireItem;
-        let dir = tempfile::tempdir().unwrap();
-        let certs = dir.path().join("certs");
-        crate::transport::certs::write_dev_certs(&certs, &["node-a".into()], &["ops".into()])
-            .unwrap();
-        let text = "id = \"CN=node-a\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n[tls]\ncert = \"certs/node-a.pem\"\nkey = \"certs/node-a-key.pem\"\nca = \"certs/ca.pem\"\n[cluster]\nbootstrap = [{ id = \"CN=node-a\", address = \"127.0.0.1:0\" }]\n[authorization]\noperators = [\"CN=ops\"]\n";
-        let path = dir.path().join("node.toml");
-        std::fs::write(&path, text).unwrap();
-        let member = start_member(&NodeConfig::load(&path).unwrap()).unwrap();
-        let addr = member.local_addr().to_string();
-        let ops = NodeId::from_certificate_subject("CN=ops").unwrap();
-        let tls = TlsSettings::Mutual {
-            cert: certs.join("ops.pem"),
-            key: certs.join("ops-key.pem"),
-            ca: certs.join("ca.pem"),
-        };
-        let mut c = Client::new(
-            vec![addr.clone()],
-            security_for(&ops, &tls).unwrap(),
-            Duration::from_secs(20),
-        );
+        let (_dir, member, mut c, ops) = solo_member();
         let owner = member.node().id().clone();
         let forced = |range: &str| {
             ControlPlaneEntry::ForcedOwnershipTransition(ForcedOwnershipTransition {
