@@ -56,7 +56,7 @@ use crate::entry::{
     Term,
 };
 pub use limits::{CatalogLimit, MAX_AUDIT_RECORDS, MAX_MEMBERS, MAX_RANGE_BYTES};
-pub(crate) use outcome_codec::{get_outcome, put_outcome};
+pub(crate) use outcome_codec::{get_outcome, get_refusal, put_outcome, put_refusal};
 pub use refusal::Refusal;
 pub use sessions::{RecordedOutcome, SessionCheck, SessionTable};
 pub use view::CatalogView;

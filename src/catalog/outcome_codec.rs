@@ -90,7 +90,7 @@ pub(crate) fn get_outcome(r: &mut Reader<'_>, depth: u8) -> Result<ApplyOutcome,
     })
 }
 
-fn put_refusal(w: &mut Writer, r: &Refusal) {
+pub(crate) fn put_refusal(w: &mut Writer, r: &Refusal) {
     w.u8(r.code() as u8);
     match r {
         Refusal::UnknownMember { member }
@@ -149,7 +149,7 @@ fn put_refusal(w: &mut Writer, r: &Refusal) {
     }
 }
 
-fn get_refusal(r: &mut Reader<'_>) -> Result<Refusal, DecodeError> {
+pub(crate) fn get_refusal(r: &mut Reader<'_>) -> Result<Refusal, DecodeError> {
     let offset = r.offset();
     Ok(match r.u8("refusal code")? {
         1 => Refusal::UnknownMember {

@@ -37,6 +37,10 @@ pub struct RemoteRefusal {
     pub name: String,
     /// The refusal's text.
     pub text: String,
+    /// The refusal itself, with its facts (the current owner and epoch, the
+    /// member that still owns ranges, ...); `None` from a member that did
+    /// not send them.
+    pub refusal: Option<Refusal>,
 }
 
 /// An error as a remote client receives it.
@@ -93,8 +97,8 @@ pub enum RemoteError {
 const MAX_TEXT: usize = 4096;
 
 fn put_refusal(w: &mut Writer, refusal: &Refusal) {
-    // The refusal travels as its code, name and text: clients act on the
-    // code and show the text.
+    // The refusal travels as its code, name and text (clients act on the
+    // code and show the text), then whole (its facts), after the position.
     w.u32(refusal.code());
     w.str(refusal.name());
     w.str(clip(&refusal.to_string()));
@@ -122,6 +126,9 @@ pub(super) fn put_error(w: &mut Writer, e: &ClientError) {
                     w.u64(t.0);
                 }
             }
+            // Last in the answer: a client of the first version stops
+            // before it.
+            crate::catalog::put_refusal(w, refusal);
         }
         ClientError::Propose(ProposeError::Shutdown) => w.u8(5),
         ClientError::Propose(ProposeError::Storage(s)) => {
@@ -181,16 +188,28 @@ pub(super) fn get_error(r: &mut Reader<'_>) -> Result<RemoteError, DecodeError> 
         2 => RemoteError::NoQuorum,
         3 => RemoteError::Timeout(r.u64("timeout")?),
         4 => {
-            let refusal = RemoteRefusal {
+            let mut refusal = RemoteRefusal {
                 code: r.u32("refusal code")?,
                 name: text(r, "refusal name")?,
                 text: text(r, "refusal text")?,
+                refusal: None,
             };
             let at = if r.bool("position flag")? {
                 Some((Index(r.u64("index")?), Term(r.u64("term")?)))
             } else {
                 None
             };
+            if r.remaining() > 0 {
+                let whole = crate::catalog::get_refusal(r)?;
+                if whole.code() != refusal.code {
+                    return Err(DecodeError::UnknownTag {
+                        what: "refusal whose code differs from its details'",
+                        tag: 0,
+                        offset,
+                    });
+                }
+                refusal.refusal = Some(whole);
+            }
             RemoteError::Refused { refusal, at }
         }
         5 => RemoteError::Shutdown,

@@ -192,7 +192,36 @@ fn responses_and_errors_round_trip() {
     match Response::decode(&refused.encode()).unwrap().unwrap_err() {
         RemoteError::Refused { refusal, at: None } => {
             assert_eq!((refusal.code, refusal.name.as_str()), (7, "stale-epoch"));
+            // The facts travel too (before, only the code, name and text).
+            assert_eq!(
+                refusal.refusal,
+                Some(Refusal::StaleEpoch {
+                    range: "r".parse().unwrap(),
+                    current: Epoch(2),
+                    proposed: Epoch(1),
+                })
+            );
         }
+        other => panic!("{other:?}"),
+    }
+    // An answer of the first version (no details after the position) still
+    // reads, without them.
+    let mut bytes = refused.encode();
+    let whole = {
+        let mut w = crate::entry::codec::Writer::new();
+        crate::catalog::put_refusal(
+            &mut w,
+            &Refusal::StaleEpoch {
+                range: "r".parse().unwrap(),
+                current: Epoch(2),
+                proposed: Epoch(1),
+            },
+        );
+        w.finish().len()
+    };
+    bytes.truncate(bytes.len() - whole);
+    match Response::decode(&bytes).unwrap().unwrap_err() {
+        RemoteError::Refused { refusal, .. } => assert_eq!(refusal.refusal, None),
         other => panic!("{other:?}"),
     }
 }
