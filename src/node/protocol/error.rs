@@ -40,7 +40,7 @@ pub struct RemoteRefusal {
     /// The refusal itself, with its facts (the current owner and epoch, the
     /// member that still owns ranges, ...); `None` from a member that did
     /// not send them.
-    pub refusal: Option<Refusal>,
+    pub refusal: Option<Box<Refusal>>,
 }
 
 /// An error as a remote client receives it.
@@ -208,7 +208,7 @@ pub(super) fn get_error(r: &mut Reader<'_>) -> Result<RemoteError, DecodeError> 
                         offset,
                     });
                 }
-                refusal.refusal = Some(whole);
+                refusal.refusal = Some(Box::new(whole));
             }
             RemoteError::Refused { refusal, at }
         }

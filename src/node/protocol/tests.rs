@@ -194,8 +194,8 @@ fn responses_and_errors_round_trip() {
             assert_eq!((refusal.code, refusal.name.as_str()), (7, "stale-epoch"));
             // The facts travel too (before, only the code, name and text).
             assert_eq!(
-                refusal.refusal,
-                Some(Refusal::StaleEpoch {
+                refusal.refusal.as_deref(),
+                Some(&Refusal::StaleEpoch {
                     range: "r".parse().unwrap(),
                     current: Epoch(2),
                     proposed: Epoch(1),
