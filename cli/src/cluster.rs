@@ -275,6 +275,14 @@ pub fn cmd_status(args: &ClientArgs, json: bool) -> ExitCode {
                     "term": s.term.0, "leader": s.leader.as_ref().map(|l| l.id.to_string()),
                     "commit": s.commit.0, "applied": s.applied.0, "catalog_version": s.version.0,
                     "voters": s.voters, "learners": s.learners,
+                    "peers": s.peers.iter().map(|p| serde_json::json!({
+                        "peer_id": p.peer_id,
+                        "id": p.id.as_ref().map(|i| i.as_str()),
+                        "address": p.address.as_ref().map(|a| a.as_str()),
+                        "voter": p.voter,
+                        "matched": p.progress.map(|(m, _)| m.0),
+                        "lag": p.progress.map(|(_, l)| l),
+                    })).collect::<Vec<_>>(),
                 }),
                 Err(e) => serde_json::json!({ "endpoint": addr, "error": e }),
             })

@@ -801,6 +801,18 @@ fn reads_from_the_cli_say_their_index_and_keep_their_level() {
             },
         ))
         .unwrap();
+    // The leader's status names every voter and how far each follower is.
+    let st = c.status_of(&procs[l].addr).unwrap();
+    assert_eq!(st.peers.len(), 3, "{st:?}");
+    for p in &st.peers {
+        assert!(p.voter && p.id.is_some() && p.address.is_some(), "{p:?}");
+        if p.peer_id == st.peer_id {
+            assert!(p.progress.is_none(), "the leader's own row: {p:?}");
+        } else {
+            let (matched, _) = p.progress.expect("a follower's progress");
+            assert!(matched.0 > 0, "{p:?}");
+        }
+    }
     let run = |args: &[&str], endpoint: &str| {
         Command::new(BIN)
             .args(args)

@@ -35,7 +35,7 @@ pub(crate) use catalog_codec::range_len;
 pub use error::{ClientError, RemoteError, RemoteRefusal};
 pub use request::{ReadQuery, Request};
 pub(crate) use response::{audit_record_len, AUDIT_ANSWER_OVERHEAD};
-pub use response::{Response, StatusInfo};
+pub use response::{PeerInfo, Response, StatusInfo};
 pub use watch::{WatchWireItem, MAX_WATCH_BATCH, SNAPSHOT_PART_BYTES};
 
 use crate::entry::codec::{Reader, Writer};

@@ -15,7 +15,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::protocol::{
-    audit_record_len, range_len, ClientError, ReadQuery, Request, Response, StatusInfo,
+    audit_record_len, range_len, ClientError, PeerInfo, ReadQuery, Request, Response, StatusInfo,
     WatchWireItem, AUDIT_ANSWER_OVERHEAD, MAX_AUDIT_PAGE, MAX_PAGE, MAX_WATCH_BATCH,
     SNAPSHOT_PART_BYTES,
 };
@@ -206,7 +206,25 @@ impl ClientService {
         Ok(match req {
             Request::Status => {
                 let st = self.node.status();
-                let version = self.view(ReadLevel::Local)?.version();
+                let view = self.view(ReadLevel::Local)?;
+                let version = view.version();
+                let followers = self.node.metrics().followers();
+                let peers = st
+                    .voters
+                    .iter()
+                    .map(|p| (*p, true))
+                    .chain(st.learners.iter().map(|p| (*p, false)))
+                    .map(|(peer_id, voter)| {
+                        let member = view.members().find(|m| m.peer_id == peer_id);
+                        PeerInfo {
+                            peer_id,
+                            id: member.map(|m| m.id.clone()),
+                            address: member.map(|m| m.address.clone()),
+                            voter,
+                            progress: followers.get(&peer_id).map(|f| (Index(f.matched), f.lag)),
+                        }
+                    })
+                    .collect();
                 Response::Status(StatusInfo {
                     id: st.id,
                     peer_id: st.peer_id,
@@ -218,6 +236,7 @@ impl ClientService {
                     version,
                     voters: st.voters,
                     learners: st.learners,
+                    peers,
                 })
             }
             Request::Owner {

@@ -9,7 +9,9 @@ use super::Request;
 use super::{get_hint, put_hint, put_opt_str, ClientError, RemoteError, PROTOCOL_VERSION};
 use crate::catalog::{AuditRecord, FenceStatus, Member, RangeOwnership};
 use crate::entry::codec::{Reader, Writer};
-use crate::entry::{CatalogVersion, DecodeError, Epoch, Index, NodeId, RangeId, Term};
+use crate::entry::{
+    CatalogVersion, DecodeError, Epoch, Index, MemberAddress, NodeId, RangeId, Term,
+};
 use crate::node::{Committed, LeaderHint};
 
 /// A member's view of the cluster.
@@ -35,6 +37,28 @@ pub struct StatusInfo {
     pub voters: Vec<u64>,
     /// Learners of its applied configuration.
     pub learners: Vec<u64>,
+    /// Every voter and learner with the identity and address the catalog
+    /// gives its peer id, and, when the answering member leads, how far it
+    /// has replicated (empty from a member that did not send them).
+    pub peers: Vec<PeerInfo>,
+}
+
+/// A voter or learner as a member's status sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// Its raft peer id.
+    pub peer_id: u64,
+    /// The member the catalog gives that peer id (`None`: not (yet) in the
+    /// catalog this member applied).
+    pub id: Option<NodeId>,
+    /// Its address in the catalog.
+    pub address: Option<MemberAddress>,
+    /// A voter (else a learner).
+    pub voter: bool,
+    /// The highest index known replicated to it, and how far behind the
+    /// leader's last index it is: only in the leader's answer, for the
+    /// other members.
+    pub progress: Option<(Index, u64)>,
 }
 
 /// What a member answers.
@@ -143,6 +167,39 @@ fn get_audit(r: &mut Reader<'_>) -> Result<Vec<AuditRecord>, DecodeError> {
     Ok(v)
 }
 
+/// Reads the peers of a status answer.
+fn get_peers(r: &mut Reader<'_>) -> Result<Vec<PeerInfo>, DecodeError> {
+    let n = r.count("peer count", 11)?;
+    let mut peers = Vec::with_capacity(n);
+    for _ in 0..n {
+        let peer_id = r.u64("peer id")?;
+        let id = if r.bool("peer identity flag")? {
+            Some(r.node_id("peer identity")?)
+        } else {
+            None
+        };
+        let address = if r.bool("peer address flag")? {
+            Some(r.address("peer address")?)
+        } else {
+            None
+        };
+        let voter = r.bool("voter")?;
+        let progress = if r.bool("progress flag")? {
+            Some((Index(r.u64("matched")?), r.u64("lag")?))
+        } else {
+            None
+        };
+        peers.push(PeerInfo {
+            peer_id,
+            id,
+            address,
+            voter,
+            progress,
+        });
+    }
+    Ok(peers)
+}
+
 impl Response {
     /// Encodes the response.
     pub fn encode(&self) -> Vec<u8> {
@@ -161,6 +218,23 @@ impl Response {
                 w.u64(s.version.0);
                 w.ids(&s.voters);
                 w.ids(&s.learners);
+                // Last in the answer: a client of the first version stops
+                // before it.
+                w.u64(s.peers.len() as u64);
+                for p in &s.peers {
+                    w.u64(p.peer_id);
+                    put_opt_str(&mut w, p.id.as_ref().map(NodeId::as_str));
+                    put_opt_str(&mut w, p.address.as_ref().map(MemberAddress::as_str));
+                    w.u8(p.voter as u8);
+                    match p.progress {
+                        None => w.u8(0),
+                        Some((matched, lag)) => {
+                            w.u8(1);
+                            w.u64(matched.0);
+                            w.u64(lag);
+                        }
+                    }
+                }
             }
             Response::Read { term, answer } => {
                 w.u8(13);
@@ -261,6 +335,11 @@ impl Response {
                 version: CatalogVersion(r.u64("version")?),
                 voters: r.ids("voters")?,
                 learners: r.ids("learners")?,
+                peers: if r.remaining() > 0 {
+                    get_peers(&mut r)?
+                } else {
+                    Vec::new()
+                },
             }),
             13 => {
                 let term = Term(r.u64("term")?);

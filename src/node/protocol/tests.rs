@@ -132,6 +132,22 @@ fn responses_and_errors_round_trip() {
             version: CatalogVersion(3),
             voters: vec![1, 2],
             learners: vec![3],
+            peers: vec![
+                PeerInfo {
+                    peer_id: 2,
+                    id: Some(id("CN=b")),
+                    address: Some("127.0.0.1:1".parse().unwrap()),
+                    voter: true,
+                    progress: Some((Index(9), 1)),
+                },
+                PeerInfo {
+                    peer_id: 3,
+                    id: None,
+                    address: None,
+                    voter: false,
+                    progress: None,
+                },
+            ],
         }),
         Response::Owner(Some(o.clone()), Index(9)),
         Response::Owner(None, Index(9)),
