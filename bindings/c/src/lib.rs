@@ -64,11 +64,14 @@ pub mod identity;
 // The configuration builder; `node` starts members from it.
 pub mod config;
 pub mod node;
+// The log callback.
+pub mod log;
 pub mod version;
 
 pub use config::*;
 pub use error::*;
 pub use identity::*;
+pub use log::*;
 pub use node::*;
 pub use version::*;
 
@@ -81,6 +84,7 @@ mod boundary_tests {
         let files = [
             ("error.rs", include_str!("error.rs")),
             ("config.rs", include_str!("config.rs")),
+            ("log.rs", include_str!("log.rs")),
             ("identity.rs", include_str!("identity.rs")),
             ("node/mod.rs", include_str!("node/mod.rs")),
             ("node/handle.rs", include_str!("node/handle.rs")),
