@@ -62,7 +62,13 @@
  *            thread; its callback runs on a library thread of its own (see
  *            synod_watch_callback), and synod_node_shutdown ends every
  *            watch of the node (final callback, free function) before it
- *            returns. The last error is per thread.
+ *            returns. synod_config: one thread at a time while a setter
+ *            changes it; synod_node_start_config only reads it, from any
+ *            number of threads at once. The log callback
+ *            (synod_set_log_callback) runs on whichever library thread
+ *            emitted the record, on several at once; replacing or unsetting
+ *            it returns after its last call and its free function. The last
+ *            error is per thread.
  *
  * Stopped    A started member that is shut down, or stopped on its own (a
  *            storage failure, its removal from the cluster), answers every
@@ -75,8 +81,9 @@
  *
  * Started    Read levels (synod_node_read and the synod_view readers),
  *            synod_node_leader, synod_node_status, synod_node_metrics_text
- *            and watches need a member started with synod_node_start; a
- *            single-node engine answers them SYNOD_ERR_INVALID_ARGUMENT.
+ *            and watches need a member started with synod_node_start or
+ *            synod_node_start_config; a single-node engine answers them
+ *            SYNOD_ERR_INVALID_ARGUMENT.
  *
  * Versions   SYNOD_VERSION_MAJOR/MINOR/PATCH/NUMBER are the version this
  *            header was generated for (compile time);
@@ -113,6 +120,15 @@
 // Immutable: one handle may be read from any number of threads at once;
 // free it exactly once with `synod_audit_list_free`.
 typedef struct synod_audit_list synod_audit_list;
+
+// A member's configuration under construction: the keys of the
+// configuration file (docs/configuration.md), set one at a time.
+//
+// Thread safety: one thread at a time while it is changed; any number of
+// threads may start members from it at once (`synod_node_start_config`
+// only reads it). Free it exactly once with `synod_config_free`; a member
+// started from it does not depend on it.
+typedef struct synod_config synod_config;
 
 // A validated member identity (a certificate subject, trimmed and otherwise
 // verbatim).
@@ -414,6 +430,47 @@ typedef struct synod_watch_event {
 // one that falls behind the member's history gets `SYNOD_WATCH_SNAPSHOT`.
 typedef void (*synod_watch_callback)(void *user_data, const struct synod_watch_event *event);
 
+// The severity of a log record, from `SYNOD_LOG_TRACE` (1, the most
+// verbose) to `SYNOD_LOG_ERROR` (5).
+typedef uint32_t synod_log_level;
+
+// One key/value field of a record. Both strings are borrowed for the
+// callback's call only.
+typedef struct synod_log_field {
+    // The field's name (`"peer"`, `"identity"`).
+    const char *key;
+    // Its value, formatted as text.
+    const char *value;
+} synod_log_field;
+
+// A log record, borrowed for the callback's call only: copy what must
+// outlive it.
+typedef struct synod_log_record {
+    // Its severity.
+    synod_log_level level;
+    // Where it comes from: a Rust module path, `"synod::node::runner"` for
+    // the core, `"synod::node::open"` for this ABI.
+    const char *target;
+    // The message (may be empty).
+    const char *message;
+    // `field_count` key/value fields, in the order they were written
+    // (NULL when there are none).
+    const struct synod_log_field *fields;
+    // How many fields.
+    size_t field_count;
+    // The source file, or NULL when unknown.
+    const char *file;
+    // The source line, or 0 when unknown.
+    uint32_t line;
+} synod_log_record;
+
+// Receives the library's log records (see `synod_set_log_callback`).
+// Called from any library thread, several at once: it must be
+// thread-safe. It may call any libsynod function except
+// `synod_set_log_callback` (refused from a callback); records that such a
+// call emits on this thread are dropped and counted, not delivered.
+typedef void (*synod_log_callback)(void *user_data, const struct synod_log_record *record);
+
 // Success.
 #define SYNOD_OK 0
 
@@ -635,6 +692,22 @@ typedef void (*synod_watch_callback)(void *user_data, const struct synod_watch_e
 // The member was removed.
 #define SYNOD_MEMBERSHIP_REMOVE 3
 
+// Very verbose records (none today).
+#define SYNOD_LOG_TRACE 1
+
+// Details: connections opening and ending, leadership hand-overs.
+#define SYNOD_LOG_DEBUG 2
+
+// Milestones: a cluster bootstrapped, a member joining or removed.
+#define SYNOD_LOG_INFO 3
+
+// Something was refused or recovered from: a refused connection, a torn
+// write cut off, an exposed configuration.
+#define SYNOD_LOG_WARN 4
+
+// A member stops, a write failed.
+#define SYNOD_LOG_ERROR 5
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -725,6 +798,197 @@ const char *synod_identity_str(const struct synod_identity *identity);
 // and not be used again.
 void synod_identity_free(struct synod_identity *identity);
 
+// Creates an empty configuration: every key unset (the defaults of
+// docs/configuration.md); `id`, `listen`, `data_dir`, the TLS settings and
+// the bootstrap members or join address must be set before a start.
+//
+// Returns `SYNOD_OK` and writes `*out`, or `SYNOD_ERR_NULL_ARGUMENT`
+// leaving it untouched. The caller owns `*out` and frees it with
+// `synod_config_free`.
+synod_status synod_config_new(struct synod_config **out);
+
+// Reads a configuration file (the format of `synod node --config`,
+// docs/configuration.md) into a new configuration that the setters may
+// then change. The file is checked whole, as `synod_node_start` checks it
+// (on Unix, the private key's permissions too), and its relative paths are
+// made absolute against the file's directory.
+//
+// Returns `SYNOD_OK` and writes `*out`. On failure `*out` is untouched:
+// `SYNOD_ERR_NULL_ARGUMENT`; `SYNOD_ERR_INVALID_ARGUMENT` for a file that
+// cannot be read or is refused (the last error names the file and the
+// field). The caller owns `*out` and frees it with `synod_config_free`.
+synod_status synod_config_from_file(const char *path, struct synod_config **out);
+
+// Frees a configuration; `synod_config_free(NULL)` does nothing.
+//
+// Takes ownership of `cfg`, which must not be used again. Members started
+// from it keep running.
+void synod_config_free(struct synod_config *cfg);
+
+// The configuration as the text of a configuration file (TOML, paths
+// absolute): what `synod_node_start_config` checks and starts, and what
+// `synod node --config` would read.
+//
+// Returns `SYNOD_OK` and writes a new string to `*out`, which the caller
+// owns and frees with `synod_string_free`; `SYNOD_ERR_NULL_ARGUMENT`
+// leaves it untouched. Does not check the configuration.
+synod_status synod_config_to_toml(const struct synod_config *cfg, char **out);
+
+// Sets `id`: this member's identity, the subject of its certificate in
+// RFC 4514 form (`"CN=node-a,O=Acme"`).
+//
+// Every setter returns `SYNOD_OK`, or fails leaving the configuration as
+// it was, the last error naming the field: `SYNOD_ERR_NULL_ARGUMENT` (`cfg`
+// or a string is NULL), `SYNOD_ERR_INVALID_ARGUMENT` (not UTF-8, a bad
+// address or path, a number out of range), `SYNOD_ERR_INVALID_IDENTITY` (an
+// identity the core refuses, OpenSSL's `"CN=a, O=b"` style included).
+// Strings are borrowed for the call only. A setter replaces an earlier
+// value of its key; `add` functions append to a list.
+synod_status synod_config_set_id(struct synod_config *cfg, const char *identity);
+
+// Sets `listen`: the `host:port` this member binds for peers and clients
+// (port 0: any free port). Statuses: see `synod_config_set_id`.
+synod_status synod_config_set_listen(struct synod_config *cfg, const char *address);
+
+// Sets `data_dir`: the member's durable store, created if missing. A
+// relative path is made absolute against the current working directory
+// now. Statuses: see `synod_config_set_id`.
+synod_status synod_config_set_data_dir(struct synod_config *cfg, const char *path);
+
+// Adds a founding member to `cluster.bootstrap`: its identity, kind
+// (`SYNOD_MEMBER_KIND_DATA` or `SYNOD_MEMBER_KIND_WITNESS`) and the
+// `host:port` the others reach it at (its advertised address). Every
+// founding member lists the same members; this member must be among them.
+//
+// Also `SYNOD_ERR_INVALID_ARGUMENT` when a join address is set (a member
+// bootstraps or joins, not both), or the identity is listed already. Other
+// statuses: see `synod_config_set_id`.
+synod_status synod_config_add_bootstrap_member(struct synod_config *cfg,
+                                               const char *identity,
+                                               uint32_t kind,
+                                               const char *address);
+
+// Sets `cluster.join`: the `host:port` of a member of an existing cluster
+// this member joins through (an operator must have admitted it first).
+// Used only when the data directory holds no cluster yet.
+//
+// Also `SYNOD_ERR_INVALID_ARGUMENT` when bootstrap members are set. Other
+// statuses: see `synod_config_set_id`.
+synod_status synod_config_set_join(struct synod_config *cfg, const char *address);
+
+// Sets `tls.cert`, `tls.key` and `tls.ca`: mutual TLS with these PEM files
+// (this member's certificate chain, its private key, the CA bundle).
+// Relative paths are made absolute against the current working directory
+// now; the files are read at the start (on Unix the key must not be
+// readable by group or others, see `synod_config_set_allow_key_readable_by_others`).
+//
+// Also `SYNOD_ERR_INVALID_ARGUMENT` when `insecure` is set. Other
+// statuses: see `synod_config_set_id`.
+synod_status synod_config_set_tls_files(struct synod_config *cfg,
+                                        const char *cert,
+                                        const char *key,
+                                        const char *ca);
+
+// Sets `tls.insecure`: plain TCP, identities merely claimed (tests and
+// development only; refused at the start on a `listen` address that is
+// not loopback unless `allow_insecure_non_loopback` is set). `false`
+// removes the setting.
+//
+// Also `SYNOD_ERR_INVALID_ARGUMENT` when TLS files are set. Other statuses:
+// see `synod_config_set_id`.
+synod_status synod_config_set_insecure(struct synod_config *cfg, bool insecure);
+
+// Sets `tls.allow_insecure_non_loopback`: with `insecure`, accept a
+// `listen` address that is not loopback (a warning is logged at start).
+// Checked with the rest at the start. Statuses: see `synod_config_set_id`.
+synod_status synod_config_set_allow_insecure_non_loopback(struct synod_config *cfg, bool allow);
+
+// Sets `tls.allow_key_readable_by_others`: accept a private key file that
+// its group or others have permissions on (a warning at start instead of
+// a refusal). Statuses: see `synod_config_set_id`.
+synod_status synod_config_set_allow_key_readable_by_others(struct synod_config *cfg, bool allow);
+
+// Adds an identity to `tls.deny`: refused although the CA signed it, as a
+// client and as a peer (mutual TLS only; not this member's own identity,
+// checked at the start). Statuses: see `synod_config_set_id`.
+synod_status synod_config_add_deny(struct synod_config *cfg, const char *identity);
+
+// Sets `tls.crl`: a PEM file of the CA's revocation lists (mutual TLS
+// only), read at the start. Statuses: see `synod_config_set_id`.
+synod_status synod_config_set_crl(struct synod_config *cfg, const char *path);
+
+// Adds an identity to `authorization.readers` (may read). Statuses: see
+// `synod_config_set_id`.
+synod_status synod_config_add_reader(struct synod_config *cfg, const char *identity);
+
+// Adds an identity to `authorization.proposers` (may read and propose
+// ownership transitions). Statuses: see `synod_config_set_id`.
+synod_status synod_config_add_proposer(struct synod_config *cfg, const char *identity);
+
+// Adds an identity to `authorization.operators` (may do everything).
+// Statuses: see `synod_config_set_id`.
+synod_status synod_config_add_operator(struct synod_config *cfg, const char *identity);
+
+// Sets `engine.tick_ms`: one tick, in milliseconds (default 50; at least
+// 1). Every `engine` setter is checked with the engine settings set so far
+// (`heartbeat_ticks` below `election_ticks`, an election timeout of at
+// most a day); set `election_ticks` before a `heartbeat_ticks` it must
+// exceed. Statuses: see `synod_config_set_id`.
+synod_status synod_config_set_tick_ms(struct synod_config *cfg, uint64_t ms);
+
+// Sets `engine.heartbeat_ticks`: ticks between leader heartbeats (default
+// 1; at least 1, below `election_ticks`). See `synod_config_set_tick_ms`.
+synod_status synod_config_set_heartbeat_ticks(struct synod_config *cfg, uint64_t ticks);
+
+// Sets `engine.election_ticks`: the base election timeout in ticks
+// (default 10; above `heartbeat_ticks`). See `synod_config_set_tick_ms`.
+synod_status synod_config_set_election_ticks(struct synod_config *cfg, uint64_t ticks);
+
+// Sets `engine.snapshot_every`: applied entries between snapshots, the
+// snapshot threshold (default 10000; at least 1). See
+// `synod_config_set_tick_ms`.
+synod_status synod_config_set_snapshot_every(struct synod_config *cfg, uint64_t entries);
+
+// Sets `engine.max_learner_lag`: a learner within this many entries of the
+// leader is promoted to voter (default 64; 0 allowed). See
+// `synod_config_set_tick_ms`.
+synod_status synod_config_set_max_learner_lag(struct synod_config *cfg, uint64_t entries);
+
+// Sets `engine.max_pending_calls`: calls in flight at once, past which
+// calls answer `SYNOD_ERR_OVERLOADED` (default 4096; at least 1).
+// Statuses: see `synod_config_set_id`.
+synod_status synod_config_set_max_pending_calls(struct synod_config *cfg, uint64_t calls);
+
+// Sets `engine.max_inbound_messages`: peer messages waiting for the
+// driver (default 4096; at least 1). Statuses: see `synod_config_set_id`.
+synod_status synod_config_set_max_inbound_messages(struct synod_config *cfg, uint64_t messages);
+
+// Sets `engine.watch_history`: recent committed entries kept for watches
+// that start in the past (default 65536; at least 1). Statuses: see
+// `synod_config_set_id`.
+synod_status synod_config_set_watch_history(struct synod_config *cfg, uint64_t entries);
+
+// Sets `admin.metrics_listen`: the `host:port` of the plain-HTTP
+// `GET /metrics` listener, or a port alone (`"9401"`), which binds
+// 127.0.0.1 (port 0: any free port). Statuses: see `synod_config_set_id`.
+synod_status synod_config_set_metrics_listen(struct synod_config *cfg, const char *address);
+
+// Sets `transport.max_inbound`: connections in their TLS handshake plus
+// accepted peer connections at once (default 64; at least 1). Statuses:
+// see `synod_config_set_id`.
+synod_status synod_config_set_max_inbound(struct synod_config *cfg, uint64_t connections);
+
+// Sets `transport.max_client_connections`: client connections open at
+// once (default 16384; at least 1). Statuses: see `synod_config_set_id`.
+synod_status synod_config_set_max_client_connections(struct synod_config *cfg,
+                                                     uint64_t connections);
+
+// Sets `transport.max_client_connections_per_identity`: client connections
+// one identity may hold at once (default 16; at least 1). Statuses: see
+// `synod_config_set_id`.
+synod_status synod_config_set_max_client_connections_per_identity(struct synod_config *cfg,
+                                                                  uint64_t connections);
+
 // Starts a member of a replicated cluster from its configuration file, the
 // format `synod node --config` reads: opens its data directory (or writes
 // the genesis of a new cluster, or joins through the configured member),
@@ -739,6 +1003,44 @@ void synod_identity_free(struct synod_identity *identity);
 // The caller owns `*out` and frees it with `synod_node_free`, which shuts
 // the member down.
 synod_status synod_node_start(const char *config_path, struct synod_node **out);
+
+// Starts a member of a replicated cluster from a configuration built with
+// the `synod_config_*` functions (or read by `synod_config_from_file`),
+// exactly as `synod_node_start` does from a file, and waits at most
+// `timeout_ms` for the start to finish. The configuration is checked whole
+// first (the core's parser, and on Unix the private key's permissions);
+// `cfg` is only read and may be freed once this returns.
+//
+// Returns `SYNOD_OK` and writes `*out`. On failure `*out` is left untouched:
+// `SYNOD_ERR_NULL_ARGUMENT`; `SYNOD_ERR_INVALID_ARGUMENT` for an incomplete
+// or invalid configuration (the last error names the field);
+// `SYNOD_ERR_STORAGE` for a damaged or locked data directory;
+// `SYNOD_ERR_START` when the listener, the TLS material or joining fails;
+// `SYNOD_ERR_TIMEOUT` when the start did not finish by the deadline.
+//
+// The deadline: the start runs on a thread of its own (named
+// `synod-start`), because the core cannot abort one in progress (joining
+// through an unreachable member takes about 10 s to fail, one not yet
+// admitted up to 30 s). When the deadline passes first, this returns
+// `SYNOD_ERR_TIMEOUT` and the start is abandoned: if it still succeeds,
+// that thread shuts the member down at once, before anything else sees
+// it (it never proposes, never calls a callback of the caller's, and is
+// gone when the thread ends); if it fails, nothing is left. Until the
+// thread ends, the abandoned start may hold the data directory's lock, so
+// a later `synod_node_start_config` on the same `data_dir` (as written in
+// the configuration) first waits, within its own deadline, for the
+// abandoned one to end (and answers `SYNOD_ERR_TIMEOUT` if it does not in
+// time). Log records of the abandoned start still reach the log callback
+// (`synod_set_log_callback`). `timeout_ms = 0` is a deadline already
+// passed, as everywhere in this header: after the configuration is
+// checked, the call returns `SYNOD_ERR_TIMEOUT` and starts nothing. For
+// no practical bound pass `UINT32_MAX` (49 days).
+//
+// The caller owns `*out` and frees it with `synod_node_free`, which shuts
+// the member down. Thread-safe: any number of starts may run at once.
+synod_status synod_node_start_config(const struct synod_config *cfg,
+                                     uint32_t timeout_ms,
+                                     struct synod_node **out);
 
 // Opens a single-member control plane: `identity` is its only member (a data
 // member listening at `address`) and the leader of term 1. Kept in memory.
@@ -1413,6 +1715,44 @@ synod_status synod_node_shutdown(const struct synod_node *node);
 // Takes ownership of `node`, which must come from `synod_node_start` or
 // `synod_node_open_single` and not be used again; strings borrowed from it become invalid.
 void synod_node_free(struct synod_node *node);
+
+// Sends the library's log records at `level` and above (`SYNOD_LOG_TRACE`
+// .. `SYNOD_LOG_ERROR`) to `callback`, replacing the callback in force; a
+// NULL `callback` unsets it (then `level` and `user_data` are ignored).
+// Records below `level` are not even formatted. Without a callback libsynod
+// writes no log at all (nothing to stderr either).
+//
+// The callback runs on the thread that emitted the record (any library
+// thread: drivers, transports, a start, the caller's own thread), possibly
+// on several threads at once, so it and `user_data` must be thread-safe.
+// It receives a borrowed `synod_log_record`. It may call into the library;
+// a record that such a call emits on the same thread is dropped (never
+// delivered re-entrantly) and counted in `synod_log_dropped_total`, and
+// `synod_set_log_callback` itself is refused from inside a callback.
+//
+// `free_user_data` (if not NULL) releases `user_data`, exactly once: when
+// a later call replaces or unsets this callback, after the last call of
+// this callback has returned and before that later call returns (it waits
+// for calls in progress on other threads). On failure the callback is not
+// installed, the one in force stays, and `free_user_data` is called before
+// this function returns.
+//
+// The first callback makes libsynod's `tracing` layer the process's global
+// default subscriber, for good. Returns `SYNOD_OK`;
+// `SYNOD_ERR_INVALID_ARGUMENT` for an unknown level, a call from inside a
+// log callback, or a process where another `tracing` subscriber is the
+// global default already (a Rust host that installed its own). Thread-safe.
+synod_status synod_set_log_callback(synod_log_level level,
+                                    synod_log_callback callback,
+                                    void *user_data,
+                                    synod_free_callback free_user_data);
+
+// How many log records were dropped since the process started: emitted
+// while a log callback ran on the same thread (the callback called into
+// the library), or on a thread being torn down. Records below the level
+// asked for, or emitted while no callback is set, are not counted.
+// Thread-safe.
+uint64_t synod_log_dropped_total(void);
 
 // The version of the linked library, encoded as `SYNOD_VERSION_NUMBER` is.
 //

@@ -20,6 +20,9 @@
 // outlives its node. A synod::watch runs its callable on a library thread
 // (see synod_node_watch); destroying or cancelling it waits for a running
 // call of the callable (except from inside it) and releases the callable.
+// A synod::config is changed by one thread at a time; node::start(config,
+// timeout) only reads it. set_log_handler's handler runs on any library
+// thread, several at once.
 #ifndef SYNOD_HPP
 #define SYNOD_HPP
 
@@ -395,6 +398,181 @@ private:
     detail::handle<synod_watch, synod_watch_free> handle_;
 };
 
+/// A member's configuration built in code (see synod_config_new): fluent
+/// setters, one per key of the configuration file, each checked at once (a
+/// refusal throws synod::error naming the field and leaves the configuration
+/// as it was). Move-only; one thread at a time while it is changed.
+class config {
+public:
+    /// An empty configuration.
+    config() {
+        synod_config *raw = nullptr;
+        detail::check(synod_config_new(&raw));
+        handle_.reset(raw);
+    }
+
+    /// A configuration file read into a builder (see synod_config_from_file).
+    static config from_file(const std::string &path) {
+        synod_config *raw = nullptr;
+        detail::check(synod_config_from_file(detail::c_arg(path, "path"), &raw));
+        return config(raw);
+    }
+
+    config &id(const std::string &identity) {
+        return set(synod_config_set_id(get(), detail::c_arg(identity, "id")));
+    }
+    config &listen(const std::string &address) {
+        return set(synod_config_set_listen(get(), detail::c_arg(address, "listen")));
+    }
+    config &data_dir(const std::string &path) {
+        return set(synod_config_set_data_dir(get(), detail::c_arg(path, "data_dir")));
+    }
+    config &bootstrap_member(const std::string &identity, member_kind kind,
+                             const std::string &address) {
+        return set(synod_config_add_bootstrap_member(
+            get(), detail::c_arg(identity, "cluster.bootstrap.id"),
+            static_cast<synod_member_kind>(kind),
+            detail::c_arg(address, "cluster.bootstrap.address")));
+    }
+    config &join(const std::string &address) {
+        return set(synod_config_set_join(get(), detail::c_arg(address, "cluster.join")));
+    }
+    config &tls_files(const std::string &cert, const std::string &key, const std::string &ca) {
+        return set(synod_config_set_tls_files(get(), detail::c_arg(cert, "tls.cert"),
+                                              detail::c_arg(key, "tls.key"),
+                                              detail::c_arg(ca, "tls.ca")));
+    }
+    config &insecure(bool on = true) { return set(synod_config_set_insecure(get(), on)); }
+    config &allow_insecure_non_loopback(bool on = true) {
+        return set(synod_config_set_allow_insecure_non_loopback(get(), on));
+    }
+    config &allow_key_readable_by_others(bool on = true) {
+        return set(synod_config_set_allow_key_readable_by_others(get(), on));
+    }
+    config &deny(const std::string &identity) {
+        return set(synod_config_add_deny(get(), detail::c_arg(identity, "tls.deny")));
+    }
+    config &crl(const std::string &path) {
+        return set(synod_config_set_crl(get(), detail::c_arg(path, "tls.crl")));
+    }
+    config &reader(const std::string &identity) {
+        return set(synod_config_add_reader(get(), detail::c_arg(identity, "authorization.readers")));
+    }
+    config &proposer(const std::string &identity) {
+        return set(
+            synod_config_add_proposer(get(), detail::c_arg(identity, "authorization.proposers")));
+    }
+    config &operator_(const std::string &identity) {
+        return set(
+            synod_config_add_operator(get(), detail::c_arg(identity, "authorization.operators")));
+    }
+    config &tick(std::chrono::milliseconds t) {
+        return set(synod_config_set_tick_ms(
+            get(), t.count() < 0 ? 0 : static_cast<std::uint64_t>(t.count())));
+    }
+    config &heartbeat_ticks(std::uint64_t n) {
+        return set(synod_config_set_heartbeat_ticks(get(), n));
+    }
+    config &election_ticks(std::uint64_t n) {
+        return set(synod_config_set_election_ticks(get(), n));
+    }
+    config &snapshot_every(std::uint64_t n) {
+        return set(synod_config_set_snapshot_every(get(), n));
+    }
+    config &max_learner_lag(std::uint64_t n) {
+        return set(synod_config_set_max_learner_lag(get(), n));
+    }
+    config &max_pending_calls(std::uint64_t n) {
+        return set(synod_config_set_max_pending_calls(get(), n));
+    }
+    config &max_inbound_messages(std::uint64_t n) {
+        return set(synod_config_set_max_inbound_messages(get(), n));
+    }
+    config &watch_history(std::uint64_t n) {
+        return set(synod_config_set_watch_history(get(), n));
+    }
+    config &metrics_listen(const std::string &address) {
+        return set(synod_config_set_metrics_listen(
+            get(), detail::c_arg(address, "admin.metrics_listen")));
+    }
+    config &max_inbound(std::uint64_t n) { return set(synod_config_set_max_inbound(get(), n)); }
+    config &max_client_connections(std::uint64_t n) {
+        return set(synod_config_set_max_client_connections(get(), n));
+    }
+    config &max_client_connections_per_identity(std::uint64_t n) {
+        return set(synod_config_set_max_client_connections_per_identity(get(), n));
+    }
+
+    /// The configuration as the text of a configuration file.
+    std::string to_toml() const {
+        char *raw = nullptr;
+        detail::check(synod_config_to_toml(get(), &raw));
+        std::string out(raw);
+        synod_string_free(raw);
+        return out;
+    }
+
+    /// The C handle, borrowed; NULL after the config was moved from.
+    synod_config *get() const noexcept { return handle_.get(); }
+
+private:
+    explicit config(synod_config *raw) : handle_(raw) {}
+    config &set(synod_status status) {
+        detail::check(status);
+        return *this;
+    }
+    detail::handle<synod_config, synod_config_free> handle_;
+};
+
+/// One log record, copied out of the C record.
+struct log_record {
+    synod_log_level level;
+    std::string target;
+    std::string message;
+    std::vector<std::pair<std::string, std::string>> fields;
+    std::string file;
+    std::uint32_t line;
+};
+
+namespace detail {
+
+using log_handler = std::function<void(const log_record &)>;
+
+inline void log_trampoline(void *user_data, const synod_log_record *r) noexcept {
+    try {
+        log_record rec{r->level, r->target, r->message, {}, r->file ? r->file : "", r->line};
+        for (std::size_t i = 0; i < r->field_count; i++) {
+            rec.fields.emplace_back(r->fields[i].key, r->fields[i].value);
+        }
+        (*static_cast<log_handler *>(user_data))(rec);
+    } catch (...) {
+        // An exception must not cross into the library: it is dropped.
+    }
+}
+
+inline void log_free(void *user_data) noexcept { delete static_cast<log_handler *>(user_data); }
+
+} // namespace detail
+
+/// Sends the library's log records at `level` and above to `handler` (see
+/// synod_set_log_callback): called from any library thread, several at
+/// once; an exception it throws is caught and dropped. Replaces the handler
+/// in force, whose copy is destroyed after its last call returned and before
+/// this returns. An empty handler unsets.
+inline void set_log_handler(synod_log_level level, std::function<void(const log_record &)> handler) {
+    if (!handler) {
+        detail::check(synod_set_log_callback(level, nullptr, nullptr, nullptr));
+        return;
+    }
+    auto *owned = new detail::log_handler(std::move(handler));
+    // On failure the library calls log_free itself.
+    detail::check(
+        synod_set_log_callback(level, detail::log_trampoline, owned, detail::log_free));
+}
+
+/// Log records dropped so far (see synod_log_dropped_total).
+inline std::uint64_t log_dropped_total() { return synod_log_dropped_total(); }
+
 /// A control-plane member. Move-only; destroying it shuts it down and frees it.
 /// Once it stopped, its methods throw (see the top of this file).
 class node {
@@ -414,6 +592,15 @@ public:
     static node start(const std::string &config_path) {
         synod_node *raw = nullptr;
         detail::check(synod_node_start(detail::c_arg(config_path, "config_path"), &raw));
+        return node(raw);
+    }
+
+    /// Starts a member of a replicated cluster from a built configuration,
+    /// waiting at most `timeout` (see synod_node_start_config: a late start
+    /// throws SYNOD_ERR_TIMEOUT and is shut down when it finishes).
+    static node start(const config &cfg, std::chrono::milliseconds timeout) {
+        synod_node *raw = nullptr;
+        detail::check(synod_node_start_config(cfg.get(), detail::timeout_ms(timeout), &raw));
         return node(raw);
     }
 

@@ -12,11 +12,14 @@
 //! user data is as unrepresentable in C as it is in Rust.
 //!
 //! The rooms: [`error`] (status codes, the last error, the panic boundary's
-//! helpers), [`version`], [`identity`], [`node`] (the node handle, its
-//! proposals, its reads and the snapshots they hand out, its status and its
-//! watches). Dependencies run one
-//! way: `error` imports nothing from this crate, `identity` only `error`, and
-//! `node`'s rooms `error`, `identity` and each other without a circle.
+//! helpers), [`version`], [`identity`], [`config`] (the configuration
+//! builder), [`node`] (the node handle, its start from a file or a built
+//! configuration, its proposals, its reads and the snapshots they hand out,
+//! its status and its watches), [`log`] (the log callback). Dependencies run
+//! one way: `error` imports nothing from this crate, `identity` only
+//! `error`, `config` only those two, `node`'s rooms `error`, `identity`,
+//! `config` and each other without a circle, and `log` `error` and the free
+//! function's type from `node`.
 //!
 //! cbindgen reads the rooms in the order their `mod` lines appear here (and in
 //! `node/mod.rs`), and lists functions and constants in `include/synod.h` in
@@ -58,11 +61,17 @@ macro_rules! ffi_boundary {
 
 pub mod error;
 pub mod identity;
+// The configuration builder; `node` starts members from it.
+pub mod config;
 pub mod node;
+// The log callback.
+pub mod log;
 pub mod version;
 
+pub use config::*;
 pub use error::*;
 pub use identity::*;
+pub use log::*;
 pub use node::*;
 pub use version::*;
 
@@ -74,6 +83,8 @@ mod boundary_tests {
     fn every_export_is_inside_the_panic_boundary() {
         let files = [
             ("error.rs", include_str!("error.rs")),
+            ("config.rs", include_str!("config.rs")),
+            ("log.rs", include_str!("log.rs")),
             ("identity.rs", include_str!("identity.rs")),
             ("node/mod.rs", include_str!("node/mod.rs")),
             ("node/handle.rs", include_str!("node/handle.rs")),
