@@ -14,9 +14,11 @@
 //! The rooms: [`error`] (status codes, the last error, the panic boundary's
 //! helpers), [`version`], [`identity`], [`node`] (the node handle, its
 //! proposals, its reads and the snapshots they hand out, its status and its
-//! watches). Dependencies run one
-//! way: `error` imports nothing from this crate, `identity` only `error`, and
-//! `node`'s rooms `error`, `identity` and each other without a circle.
+//! watches), [`client`] (the client of processes that are not members,
+//! answering with the node's result types). Dependencies run one way:
+//! `error` imports nothing from this crate, `identity` only `error`,
+//! `node`'s rooms `error`, `identity` and each other without a circle, and
+//! `client` `error`, `identity` and `node`.
 //!
 //! cbindgen reads the rooms in the order their `mod` lines appear here (and in
 //! `node/mod.rs`), and lists functions and constants in `include/synod.h` in
@@ -59,8 +61,12 @@ macro_rules! ffi_boundary {
 pub mod error;
 pub mod identity;
 pub mod node;
+// The client of processes that are not members (after the node: it reuses
+// the node's result types).
+pub mod client;
 pub mod version;
 
+pub use client::*;
 pub use error::*;
 pub use identity::*;
 pub use node::*;
@@ -88,6 +94,12 @@ mod boundary_tests {
             ("node/reads.rs", include_str!("node/reads.rs")),
             ("node/watch.rs", include_str!("node/watch.rs")),
             ("node/shutdown.rs", include_str!("node/shutdown.rs")),
+            ("client/mod.rs", include_str!("client/mod.rs")),
+            ("client/handle.rs", include_str!("client/handle.rs")),
+            ("client/status.rs", include_str!("client/status.rs")),
+            ("client/reads.rs", include_str!("client/reads.rs")),
+            ("client/propose.rs", include_str!("client/propose.rs")),
+            ("client/watch.rs", include_str!("client/watch.rs")),
             ("version.rs", include_str!("version.rs")),
         ];
         let mut exports = 0;
