@@ -125,14 +125,6 @@ typedef struct synod_audit_list synod_audit_list;
 // the same handle.
 typedef struct synod_client synod_client;
 
-// A running change feed of a cluster: made by `synod_client_watch`.
-//
-// `synod_client_watch_cancel` may be called from any thread, any number
-// of times; `synod_client_watch_free` exactly once, not racing with other
-// calls on the same handle. It does not depend on its client: it stays
-// valid, and the watch goes on, after `synod_client_free`.
-typedef struct synod_client_watch synod_client_watch;
-
 // A validated member identity (a certificate subject, trimmed and otherwise
 // verbatim).
 //
@@ -198,6 +190,14 @@ typedef struct synod_range_cursor synod_range_cursor;
 // Immutable: one handle may be read from any number of threads at once;
 // free it exactly once with `synod_range_list_free`.
 typedef struct synod_range_list synod_range_list;
+
+// A running change feed of a cluster: made by `synod_client_watch`.
+//
+// `synod_remote_watch_cancel` may be called from any thread, any number
+// of times; `synod_remote_watch_free` exactly once, not racing with other
+// calls on the same handle. It does not depend on its client: it stays
+// valid, and the watch goes on, after `synod_client_free`.
+typedef struct synod_remote_watch synod_remote_watch;
 
 // A started member's status: role, term, the leader it knows of, its
 // commit, applied and last log index, its proposals waiting to commit, and
@@ -1892,8 +1892,8 @@ synod_status synod_client_propose_transitions(const struct synod_client *client,
 // `status` says why (`SYNOD_ERR_UNAUTHORIZED`: the identity may not read;
 // `SYNOD_ERR_PROTOCOL`). A cancelled watch gets no `SYNOD_WATCH_END`.
 //
-// Returns `SYNOD_OK` and writes a new `synod_client_watch` to `*out`,
-// which the caller owns and frees with `synod_client_watch_free` (whether
+// Returns `SYNOD_OK` and writes a new `synod_remote_watch` to `*out`,
+// which the caller owns and frees with `synod_remote_watch_free` (whether
 // or not the watch has ended). On failure the callback never runs,
 // `free_user_data` is called before this returns, and `*out` is
 // untouched: `SYNOD_ERR_NULL_ARGUMENT` (`client`, `callback`, `out`),
@@ -1907,7 +1907,7 @@ synod_status synod_client_watch(const struct synod_client *client,
                                 synod_watch_callback callback,
                                 void *user_data,
                                 synod_free_callback free_user_data,
-                                struct synod_client_watch **out);
+                                struct synod_remote_watch **out);
 
 // Stops a client watch: no callback of it starts after this returns, and
 // its free function has run by then. Called on another thread, it waits
@@ -1919,19 +1919,19 @@ synod_status synod_client_watch(const struct synod_client *client,
 //
 // Returns `SYNOD_OK`, also for a watch that already ended, or
 // `SYNOD_ERR_NULL_ARGUMENT`. Does not free `watch`: the caller still frees
-// it with `synod_client_watch_free`. Thread-safe: any thread, any number
-// of times, before `synod_client_watch_free`.
-synod_status synod_client_watch_cancel(const struct synod_client_watch *watch);
+// it with `synod_remote_watch_free`. Thread-safe: any thread, any number
+// of times, before `synod_remote_watch_free`.
+synod_status synod_remote_watch_cancel(const struct synod_remote_watch *watch);
 
-// Cancels the watch as `synod_client_watch_cancel` does (unless it already
-// ended) and frees its handle; `synod_client_watch_free(NULL)` does
+// Cancels the watch as `synod_remote_watch_cancel` does (unless it already
+// ended) and frees its handle; `synod_remote_watch_free(NULL)` does
 // nothing.
 //
 // Takes ownership of `watch`, which must come from `synod_client_watch`
 // and not be used again. Allowed from the watch's own callback (then the
 // watch ends when that callback returns), and before or after its client
 // is freed.
-void synod_client_watch_free(struct synod_client_watch *watch);
+void synod_remote_watch_free(struct synod_remote_watch *watch);
 
 // The version of the linked library, encoded as `SYNOD_VERSION_NUMBER` is.
 //

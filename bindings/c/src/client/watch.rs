@@ -1,8 +1,8 @@
 //! A client's change feed in C: `synod_client_watch` runs a
 //! `synod::node::client_watch::ClientWatch` and hands each item to the
 //! caller's callback as a borrowed `synod_watch_event` (the node watch's
-//! event, callback and free types); `synod_client_watch_cancel` and
-//! `synod_client_watch_free` stop it, with the node watch's semantics: one
+//! event, callback and free types); `synod_remote_watch_cancel` and
+//! `synod_remote_watch_free` stop it, with the node watch's semantics: one
 //! callback at a time on the watch's own thread; the free function exactly
 //! once, after the last callback and before cancel or free returns (right
 //! after the callback, when a callback cancels its own watch).
@@ -77,11 +77,11 @@ const READ_WAIT: Duration = Duration::from_secs(4);
 
 /// A running change feed of a cluster: made by `synod_client_watch`.
 ///
-/// `synod_client_watch_cancel` may be called from any thread, any number
-/// of times; `synod_client_watch_free` exactly once, not racing with other
+/// `synod_remote_watch_cancel` may be called from any thread, any number
+/// of times; `synod_remote_watch_free` exactly once, not racing with other
 /// calls on the same handle. It does not depend on its client: it stays
 /// valid, and the watch goes on, after `synod_client_free`.
-pub struct synod_client_watch {
+pub struct synod_remote_watch {
     shared: Arc<Shared>,
 }
 
@@ -505,8 +505,8 @@ impl Feed {
 /// `status` says why (`SYNOD_ERR_UNAUTHORIZED`: the identity may not read;
 /// `SYNOD_ERR_PROTOCOL`). A cancelled watch gets no `SYNOD_WATCH_END`.
 ///
-/// Returns `SYNOD_OK` and writes a new `synod_client_watch` to `*out`,
-/// which the caller owns and frees with `synod_client_watch_free` (whether
+/// Returns `SYNOD_OK` and writes a new `synod_remote_watch` to `*out`,
+/// which the caller owns and frees with `synod_remote_watch_free` (whether
 /// or not the watch has ended). On failure the callback never runs,
 /// `free_user_data` is called before this returns, and `*out` is
 /// untouched: `SYNOD_ERR_NULL_ARGUMENT` (`client`, `callback`, `out`),
@@ -522,7 +522,7 @@ pub unsafe extern "C" fn synod_client_watch(
     callback: synod_watch_callback,
     user_data: *mut c_void,
     free_user_data: synod_free_callback,
-    out: *mut *mut synod_client_watch,
+    out: *mut *mut synod_remote_watch,
 ) -> synod_status {
     ffi_boundary!(status "synod_client_watch", {
         let Some(callback) = callback else {
@@ -591,7 +591,7 @@ pub unsafe extern "C" fn synod_client_watch(
             shared.cancel();
             return Err(refused(e));
         }
-        unsafe { write_out(out, Box::into_raw(Box::new(synod_client_watch { shared }))) };
+        unsafe { write_out(out, Box::into_raw(Box::new(synod_remote_watch { shared }))) };
         Ok(())
     })
 }
@@ -606,13 +606,13 @@ pub unsafe extern "C" fn synod_client_watch(
 ///
 /// Returns `SYNOD_OK`, also for a watch that already ended, or
 /// `SYNOD_ERR_NULL_ARGUMENT`. Does not free `watch`: the caller still frees
-/// it with `synod_client_watch_free`. Thread-safe: any thread, any number
-/// of times, before `synod_client_watch_free`.
+/// it with `synod_remote_watch_free`. Thread-safe: any thread, any number
+/// of times, before `synod_remote_watch_free`.
 #[no_mangle]
-pub unsafe extern "C" fn synod_client_watch_cancel(
-    watch: *const synod_client_watch,
+pub unsafe extern "C" fn synod_remote_watch_cancel(
+    watch: *const synod_remote_watch,
 ) -> synod_status {
-    ffi_boundary!(status "synod_client_watch_cancel", {
+    ffi_boundary!(status "synod_remote_watch_cancel", {
         // SAFETY: NULL or a live handle (caller contract).
         let watch = unsafe { watch.as_ref() }.ok_or_else(|| Error::null("watch"))?;
         watch.shared.cancel();
@@ -620,8 +620,8 @@ pub unsafe extern "C" fn synod_client_watch_cancel(
     })
 }
 
-/// Cancels the watch as `synod_client_watch_cancel` does (unless it already
-/// ended) and frees its handle; `synod_client_watch_free(NULL)` does
+/// Cancels the watch as `synod_remote_watch_cancel` does (unless it already
+/// ended) and frees its handle; `synod_remote_watch_free(NULL)` does
 /// nothing.
 ///
 /// Takes ownership of `watch`, which must come from `synod_client_watch`
@@ -629,8 +629,8 @@ pub unsafe extern "C" fn synod_client_watch_cancel(
 /// watch ends when that callback returns), and before or after its client
 /// is freed.
 #[no_mangle]
-pub unsafe extern "C" fn synod_client_watch_free(watch: *mut synod_client_watch) {
-    ffi_boundary!(value "synod_client_watch_free", (), {
+pub unsafe extern "C" fn synod_remote_watch_free(watch: *mut synod_remote_watch) {
+    ffi_boundary!(value "synod_remote_watch_free", (), {
         if !watch.is_null() {
             // SAFETY: created by `Box::into_raw`, freed once (caller contract).
             let watch = unsafe { Box::from_raw(watch) };
