@@ -62,7 +62,17 @@
  *            thread; its callback runs on a library thread of its own (see
  *            synod_watch_callback), and synod_node_shutdown ends every
  *            watch of the node (final callback, free function) before it
- *            returns. The last error is per thread.
+ *            returns.
+ *            synod_client: every function taking a const synod_client *
+ *            may be called from any thread, but calls on one client are
+ *            serialized (a mutex per handle): use one client per thread
+ *            for parallelism; synod_client_free must not race with any
+ *            other call on it. synod_member_status, synod_range_list:
+ *            immutable. synod_remote_watch: as synod_watch (cancel from
+ *            any thread, callback on a library thread of its own, free
+ *            function exactly once, never after cancel or free returns);
+ *            it does not depend on its client. The last error is per
+ *            thread.
  *
  * Stopped    A started member that is shut down, or stopped on its own (a
  *            storage failure, its removal from the cluster), answers every
@@ -77,6 +87,15 @@
  *            synod_node_leader, synod_node_status, synod_node_metrics_text
  *            and watches need a member started with synod_node_start; a
  *            single-node engine answers them SYNOD_ERR_INVALID_ARGUMENT.
+ *
+ * Client     synod_client talks to a cluster over the network from a
+ *            process that is not a member. Its proposals are exactly-once
+ *            and answer SYNOD_ERR_INDETERMINATE (or SYNOD_ERR_PROTOCOL)
+ *            when the outcome stayed unknown, SYNOD_ERR_UNREACHABLE when no
+ *            member could serve them in time (then they did not take
+ *            effect); its reads say the index and term they reflect
+ *            (synod_read_position); timeout_ms 0 means the client's
+ *            default.
  *
  * Versions   SYNOD_VERSION_MAJOR/MINOR/PATCH/NUMBER are the version this
  *            header was generated for (compile time);
