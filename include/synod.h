@@ -67,8 +67,17 @@
  *            number of threads at once. The log callback
  *            (synod_set_log_callback) runs on whichever library thread
  *            emitted the record, on several at once; replacing or unsetting
- *            it returns after its last call and its free function. The last
- *            error is per thread.
+ *            it returns after its last call and its free function.
+ *            synod_client: every function taking a const synod_client *
+ *            may be called from any thread, but calls on one client are
+ *            serialized (a mutex per handle): use one client per thread
+ *            for parallelism; synod_client_free must not race with any
+ *            other call on it. synod_member_status, synod_range_list:
+ *            immutable. synod_remote_watch: as synod_watch (cancel from
+ *            any thread, callback on a library thread of its own, free
+ *            function exactly once, never after cancel or free returns);
+ *            it does not depend on its client. The last error is per
+ *            thread.
  *
  * Stopped    A started member that is shut down, or stopped on its own (a
  *            storage failure, its removal from the cluster), answers every
@@ -84,6 +93,15 @@
  *            and watches need a member started with synod_node_start or
  *            synod_node_start_config; a single-node engine answers them
  *            SYNOD_ERR_INVALID_ARGUMENT.
+ *
+ * Client     synod_client talks to a cluster over the network from a
+ *            process that is not a member. Its proposals are exactly-once
+ *            and answer SYNOD_ERR_INDETERMINATE (or SYNOD_ERR_PROTOCOL)
+ *            when the outcome stayed unknown, SYNOD_ERR_UNREACHABLE when no
+ *            member could serve them in time (then they did not take
+ *            effect); its reads say the index and term they reflect
+ *            (synod_read_position); timeout_ms 0 means the client's
+ *            default.
  *
  * Versions   SYNOD_VERSION_MAJOR/MINOR/PATCH/NUMBER are the version this
  *            header was generated for (compile time);
@@ -120,6 +138,17 @@
 // Immutable: one handle may be read from any number of threads at once;
 // free it exactly once with `synod_audit_list_free`.
 typedef struct synod_audit_list synod_audit_list;
+
+// A connection to a cluster for a process that is not a member: it knows
+// a few member endpoints and its own identity, sends reads to whichever
+// member answers and proposals to the leader, and follows the leader.
+//
+// Thread safety: every function taking a `const synod_client *` may be
+// called from any thread, but calls on one client are serialized (each
+// waits for the one before it to return); use one client per thread for
+// parallelism. `synod_client_free` must not race with any other call on
+// the same handle.
+typedef struct synod_client synod_client;
 
 // A member's configuration under construction: the keys of the
 // configuration file (docs/configuration.md), set one at a time.
@@ -159,6 +188,14 @@ typedef struct synod_leader_hint synod_leader_hint;
 // free it exactly once with `synod_member_list_free`.
 typedef struct synod_member_list synod_member_list;
 
+// What the member a client reached says about itself: its identity, role,
+// term, the leader it knows of, its commit and applied index and catalog
+// version. A snapshot taken by `synod_client_status`.
+//
+// Immutable: one handle may be read from any number of threads at once;
+// free it exactly once with `synod_member_status_free`.
+typedef struct synod_member_status synod_member_status;
+
 // A control-plane member.
 //
 // Thread safety: every function taking a `const synod_node *` may be called
@@ -180,6 +217,21 @@ typedef struct synod_ownership synod_ownership;
 // the view's catalog itself, so it stays valid after the view is freed;
 // free it exactly once with `synod_range_cursor_free`.
 typedef struct synod_range_cursor synod_range_cursor;
+
+// Owned ranges fetched by a client, in range id order: made by
+// `synod_client_ranges`.
+//
+// Immutable: one handle may be read from any number of threads at once;
+// free it exactly once with `synod_range_list_free`.
+typedef struct synod_range_list synod_range_list;
+
+// A running change feed of a cluster: made by `synod_client_watch`.
+//
+// `synod_remote_watch_cancel` may be called from any thread, any number
+// of times; `synod_remote_watch_free` exactly once, not racing with other
+// calls on the same handle. It does not depend on its client: it stays
+// valid, and the watch goes on, after `synod_client_free`.
+typedef struct synod_remote_watch synod_remote_watch;
 
 // A started member's status: role, term, the leader it knows of, its
 // commit, applied and last log index, its proposals waiting to commit, and
@@ -430,6 +482,50 @@ typedef struct synod_watch_event {
 // one that falls behind the member's history gets `SYNOD_WATCH_SNAPSHOT`.
 typedef void (*synod_watch_callback)(void *user_data, const struct synod_watch_event *event);
 
+// The mutual-TLS files of a client: PEM paths, borrowed for the call of
+// `synod_client_new` only. The client's identity is the subject of the
+// certificate.
+typedef struct synod_client_tls {
+    // The client's certificate chain, its own certificate first.
+    const char *cert;
+    // Its private key.
+    const char *key;
+    // The CA bundle the members' certificates must chain to.
+    const char *ca;
+} synod_client_tls;
+
+// Where in the log a client read's answer stands: the applied index of
+// the member that answered, and the term of the entry at that index.
+typedef struct synod_read_position {
+    // The applied index the answer reflects.
+    uint64_t index;
+    // The term of the entry at `index` (0 before the first entry).
+    uint64_t term;
+} synod_read_position;
+
+// One transition of a pipelined batch (`synod_client_propose_transitions`).
+// The strings are borrowed for the call only.
+typedef struct synod_transition_request {
+    // The range.
+    const char *range;
+    // Its new owner.
+    const char *new_owner;
+    // Exactly the range's current epoch plus one.
+    uint64_t epoch;
+} synod_transition_request;
+
+// The outcome of one entry of a batch.
+typedef struct synod_batch_result {
+    // `SYNOD_OK` (then `commit` is its commit) or the status its own
+    // proposal would have returned, with the same promise about the
+    // outcome (see `synod_client_propose_admit`).
+    synod_status status;
+    // For `SYNOD_ERR_REFUSED`: why; else `SYNOD_REFUSAL_NONE`.
+    synod_refusal_code refusal;
+    // For `SYNOD_OK`: the commit; else zeroed.
+    struct synod_commit commit;
+} synod_batch_result;
+
 // The severity of a log record, from `SYNOD_LOG_TRACE` (1, the most
 // verbose) to `SYNOD_LOG_ERROR` (5).
 typedef uint32_t synod_log_level;
@@ -521,6 +617,21 @@ typedef void (*synod_log_callback)(void *user_data, const struct synod_log_recor
 // is told at once). Nothing was proposed: the call did not take effect.
 // Retry later, with backoff.
 #define SYNOD_ERR_OVERLOADED 106
+
+// A client (`synod_client`) reached no member that could serve the call
+// before its timeout: none answered, or none knew a leader (an election
+// under way, a cluster without quorum). A proposal answered this did not
+// take effect: no attempt of it can have reached a log.
+#define SYNOD_ERR_UNREACHABLE 107
+
+// A member refused the client's identity for this call (see the member's
+// `[authorization]` readers, proposers and operators). Nothing was done.
+#define SYNOD_ERR_UNAUTHORIZED 108
+
+// A member's answer to a client did not decode or was of the wrong kind
+// (a member of another version, say). For a proposal, whether it took
+// effect is not known: read the state before acting on it.
+#define SYNOD_ERR_PROTOCOL 109
 
 // Durable storage failed; the member stopped on it and answers every later
 // call with it, reads included (the last error says what failed). Also a
@@ -691,6 +802,33 @@ typedef void (*synod_log_callback)(void *user_data, const struct synod_log_recor
 
 // The member was removed.
 #define SYNOD_MEMBERSHIP_REMOVE 3
+
+// A client watch only: the member it reads from could not supply the
+// events up to `index` (the watch started before its history, or
+// `from_index` was 0 or 1): the catalog as of `index` follows in
+// `SYNOD_WATCH_SNAPSHOT_MEMBER` and `SYNOD_WATCH_SNAPSHOT_RANGE` events,
+// then `SYNOD_WATCH_SNAPSHOT_END`, then the events after `index`. A new
+// `SYNOD_WATCH_SNAPSHOT_BEGIN` before the `END` (a connection broke inside
+// a snapshot) discards the unfinished one: a whole snapshot follows, maybe
+// as of another index. `term` is 0 (not known over the network).
+#define SYNOD_WATCH_SNAPSHOT_BEGIN 7
+
+// A client watch only: one member of the snapshot begun by the last
+// `SYNOD_WATCH_SNAPSHOT_BEGIN` (`index` is its index): `member`,
+// `member_kind`, `address`, and its state in `member_change`:
+// `SYNOD_MEMBERSHIP_ADMIT` for an active member,
+// `SYNOD_MEMBERSHIP_BEGIN_DRAIN` for a draining one.
+#define SYNOD_WATCH_SNAPSHOT_MEMBER 8
+
+// A client watch only: one owned range of the snapshot (in range id
+// order; only the watch's range when it has a range filter): `range`,
+// `owner`, `epoch`, `version` and `term` of the transition that set it
+// (`index` is the snapshot's).
+#define SYNOD_WATCH_SNAPSHOT_RANGE 9
+
+// A client watch only: the snapshot is complete, as of `index`; events
+// continue after it.
+#define SYNOD_WATCH_SNAPSHOT_END 10
 
 // Very verbose records (none today).
 #define SYNOD_LOG_TRACE 1
@@ -1715,6 +1853,405 @@ synod_status synod_node_shutdown(const struct synod_node *node);
 // Takes ownership of `node`, which must come from `synod_node_start` or
 // `synod_node_open_single` and not be used again; strings borrowed from it become invalid.
 void synod_node_free(struct synod_node *node);
+
+// Makes a client for the members at `endpoints`: a comma-separated list of
+// `host:port` (spaces around entries ignored, at least one entry, e.g.
+// `"10.0.0.1:7401, 10.0.0.2:7401"`).
+//
+// `tls` not NULL: mutual TLS with those files; the identity is the
+// certificate's subject, and `identity`, when not NULL, must equal it
+// (`SYNOD_ERR_INVALID_IDENTITY` otherwise). `tls` NULL: plain TCP claiming
+// `identity` (required then), for tests and development only. `timeout_ms`
+// (above 0) bounds each call given a `timeout_ms` of 0, retries included,
+// and each connection attempt of a client watch.
+//
+// Connects lazily: nothing is sent until the first call, so an unreachable
+// cluster is reported by the calls (`SYNOD_ERR_UNREACHABLE`), not here.
+// Returns `SYNOD_OK` and writes a new client to `*out`, which the caller
+// owns and frees with `synod_client_free`. On failure `*out` is untouched:
+// `SYNOD_ERR_NULL_ARGUMENT`, `SYNOD_ERR_INVALID_ARGUMENT` (an endpoint that
+// is not `host:port`, an empty list, `timeout_ms` 0, TLS files that do not
+// load; the last error names which), `SYNOD_ERR_INVALID_IDENTITY`. Strings
+// are borrowed for the call only.
+synod_status synod_client_new(const char *endpoints,
+                              const struct synod_client_tls *tls,
+                              const char *identity,
+                              uint32_t timeout_ms,
+                              struct synod_client **out);
+
+// Closes the client's connection and frees it; `synod_client_free(NULL)`
+// does nothing.
+//
+// Takes ownership of `client`, which must come from `synod_client_new` and
+// not be used again. Its watches (`synod_client_watch`) do not depend on it
+// and go on until cancelled or freed.
+void synod_client_free(struct synod_client *client);
+
+// Asks the first member that answers (the one the client is connected to,
+// else its endpoints in order) for its status, waiting at most
+// `timeout_ms` (0: the client's default).
+//
+// Returns `SYNOD_OK` and writes a new `synod_member_status` to `*out`,
+// which the caller owns and frees with `synod_member_status_free`. On
+// failure `*out` is untouched: `SYNOD_ERR_UNREACHABLE` (no member answered
+// in time), `SYNOD_ERR_UNAUTHORIZED`, `SYNOD_ERR_PROTOCOL`,
+// `SYNOD_ERR_NULL_ARGUMENT`. Serialized with the client's other calls.
+synod_status synod_client_status(const struct synod_client *client,
+                                 uint32_t timeout_ms,
+                                 struct synod_member_status **out);
+
+// The member's identity, or NULL when `status` is NULL.
+//
+// Borrowed from the handle: valid until `status` is freed.
+const char *synod_member_status_id(const struct synod_member_status *status);
+
+// The member's raft peer id, or 0 when `status` is NULL.
+//
+// Owns nothing.
+uint64_t synod_member_status_peer_id(const struct synod_member_status *status);
+
+// The member's role (`SYNOD_ROLE_*`), or 0 when `status` is NULL or the
+// member named a role this library does not know.
+//
+// Owns nothing.
+synod_role synod_member_status_role(const struct synod_member_status *status);
+
+// The member's current term, or 0 when `status` is NULL.
+//
+// Owns nothing.
+uint64_t synod_member_status_term(const struct synod_member_status *status);
+
+// The identity of the leader the member knows of, or NULL when it knows
+// none (or `status` is NULL).
+//
+// Borrowed from the handle: valid until `status` is freed.
+const char *synod_member_status_leader_id(const struct synod_member_status *status);
+
+// That leader's address, or NULL when not known (or `status` is NULL).
+//
+// Borrowed from the handle: valid until `status` is freed.
+const char *synod_member_status_leader_address(const struct synod_member_status *status);
+
+// The member's commit index, or 0 when `status` is NULL.
+//
+// Owns nothing.
+uint64_t synod_member_status_commit_index(const struct synod_member_status *status);
+
+// The member's applied index, or 0 when `status` is NULL.
+//
+// Owns nothing.
+uint64_t synod_member_status_applied_index(const struct synod_member_status *status);
+
+// The member's catalog version, or 0 when `status` is NULL.
+//
+// Owns nothing.
+uint64_t synod_member_status_version(const struct synod_member_status *status);
+
+// Frees a member status; `synod_member_status_free(NULL)` does nothing.
+//
+// Takes ownership of `status`, which must come from `synod_client_status`
+// and not be used again.
+void synod_member_status_free(struct synod_member_status *status);
+
+// Writes the leader the first member that answers knows of, with its
+// address and the term it leads in (that member's term), to `*out`;
+// waits at most `timeout_ms` (0: the client's default).
+//
+// Returns `SYNOD_OK` and a new `synod_leader` (the node API's snapshot)
+// the caller owns and frees with `synod_leader_free`. On failure `*out` is
+// untouched: `SYNOD_ERR_NOT_FOUND` when the member that answered knows of
+// no leader (an election is under way: ask again), and the statuses of
+// `synod_client_status`. Serialized with the client's other calls.
+synod_status synod_client_leader(const struct synod_client *client,
+                                 uint32_t timeout_ms,
+                                 struct synod_leader **out);
+
+// Asks the leader to hand leadership to the member `to`, and waits at
+// most `timeout_ms` (0: the client's default) for the move.
+//
+// Returns `SYNOD_OK` once `to` leads. Otherwise: `SYNOD_ERR_TIMEOUT` (the
+// move did not happen in time; nothing changed), `SYNOD_ERR_UNREACHABLE`
+// (no leader answered in time), `SYNOD_ERR_INVALID_ARGUMENT` (`to` is not
+// a voter the leader can hand to), `SYNOD_ERR_UNAUTHORIZED` (operators
+// only), `SYNOD_ERR_INVALID_IDENTITY`, `SYNOD_ERR_NULL_ARGUMENT`,
+// `SYNOD_ERR_PROTOCOL`. Strings are borrowed for the call only.
+synod_status synod_client_transfer_leader(const struct synod_client *client,
+                                          const char *to,
+                                          uint32_t timeout_ms);
+
+// Writes the metrics of the first member that answers, in the Prometheus
+// text exposition format, to `*out`; waits at most `timeout_ms` (0: the
+// client's default).
+//
+// Returns `SYNOD_OK` and a new NUL-terminated string the caller owns and
+// frees with `synod_string_free`. On failure `*out` is untouched, with the
+// statuses of `synod_client_status`.
+synod_status synod_client_metrics_text(const struct synod_client *client,
+                                       uint32_t timeout_ms,
+                                       char **out);
+
+// Looks up the owner of `range` at `level` (`at_least_index`: the index
+// `SYNOD_READ_AT_LEAST` waits for, 0 for the other levels), waiting at
+// most `timeout_ms` (0: the client's default).
+//
+// Returns `SYNOD_OK`, writes a new `synod_ownership` to `*out` (the caller
+// owns it and frees it with `synod_ownership_free`) and, when `at` is not
+// NULL, the position the answer reflects to `*at`. On failure neither is
+// written: `SYNOD_ERR_NOT_FOUND` when the range has no owner at that
+// position; `SYNOD_ERR_TIMEOUT` (the member did not reach the index, or no
+// leader confirmed a linearizable read, in time), `SYNOD_ERR_UNREACHABLE`,
+// `SYNOD_ERR_UNAUTHORIZED`, `SYNOD_ERR_PROTOCOL`,
+// `SYNOD_ERR_INVALID_ARGUMENT`, `SYNOD_ERR_NULL_ARGUMENT`. Serialized with
+// the client's other calls; strings are borrowed for the call only.
+synod_status synod_client_owner(const struct synod_client *client,
+                                const char *range,
+                                synod_read_level level,
+                                uint64_t at_least_index,
+                                uint32_t timeout_ms,
+                                struct synod_ownership **out,
+                                struct synod_read_position *at);
+
+// Checks whether (`owner`, `epoch`) is the current owner of `range` at
+// `level` (as `synod_client_owner`): a data plane's fence.
+//
+// Returns `SYNOD_OK`, writes `SYNOD_FENCE_CURRENT`, `SYNOD_FENCE_STALE` or
+// `SYNOD_FENCE_UNKNOWN` to `*out` and, when `at` is not NULL, the position
+// the answer reflects to `*at`; on failure neither is written, with the
+// statuses of `synod_client_owner` (never `SYNOD_ERR_NOT_FOUND`: a range
+// without an owner is `SYNOD_FENCE_UNKNOWN`) and
+// `SYNOD_ERR_INVALID_IDENTITY`.
+synod_status synod_client_fence_check(const struct synod_client *client,
+                                      const char *range,
+                                      const char *owner,
+                                      uint64_t epoch,
+                                      synod_read_level level,
+                                      uint64_t at_least_index,
+                                      uint32_t timeout_ms,
+                                      synod_fence_status *out,
+                                      struct synod_read_position *at);
+
+// Takes the members, in identity order, at `level` (as
+// `synod_client_owner`).
+//
+// Returns `SYNOD_OK`, writes a new `synod_member_list` to `*out` (the
+// caller owns it and frees it with `synod_member_list_free`) and, when
+// `at` is not NULL, the position to `*at`; on failure neither is written,
+// with the statuses of `synod_client_owner` but `SYNOD_ERR_NOT_FOUND`.
+synod_status synod_client_members(const struct synod_client *client,
+                                  synod_read_level level,
+                                  uint64_t at_least_index,
+                                  uint32_t timeout_ms,
+                                  struct synod_member_list **out,
+                                  struct synod_read_position *at);
+
+// Fetches every owned range (page by page, as the member serves them), or
+// only those of `owner` when it is not NULL, at `level`:
+// `SYNOD_READ_LOCAL` or `SYNOD_READ_LINEARIZABLE` (each page at that
+// level; a cluster that changes in between may show pages of different
+// positions). Waits at most `timeout_ms` (0: the client's default) per
+// page.
+//
+// Returns `SYNOD_OK` and writes a new `synod_range_list` to `*out`, which
+// the caller owns and frees with `synod_range_list_free`; on failure
+// `*out` is untouched: `SYNOD_ERR_INVALID_ARGUMENT` (another level),
+// `SYNOD_ERR_INVALID_IDENTITY`, and the statuses of `synod_client_owner`
+// but `SYNOD_ERR_NOT_FOUND`.
+synod_status synod_client_ranges(const struct synod_client *client,
+                                 const char *owner,
+                                 synod_read_level level,
+                                 uint32_t timeout_ms,
+                                 struct synod_range_list **out);
+
+// The number of ranges in the list, 0 when `list` is NULL.
+//
+// Owns nothing.
+size_t synod_range_list_len(const struct synod_range_list *list);
+
+// Copies range `i` (in range id order) to `*out`.
+//
+// Returns `SYNOD_OK`, or `SYNOD_ERR_NOT_FOUND` when `i` is not below
+// `synod_range_list_len`, `SYNOD_ERR_NULL_ARGUMENT`; `*out` is written
+// only on `SYNOD_OK`. Its strings are borrowed from `list`: valid until
+// `list` is freed.
+synod_status synod_range_list_get(const struct synod_range_list *list,
+                                  size_t i,
+                                  struct synod_range *out);
+
+// Frees a range list; `synod_range_list_free(NULL)` does nothing.
+//
+// Takes ownership of `list`, which must come from `synod_client_ranges`
+// and not be used again.
+void synod_range_list_free(struct synod_range_list *list);
+
+// Fetches the audit list (every forced ownership transition, oldest
+// first, page by page) at `level`: `SYNOD_READ_LOCAL` or
+// `SYNOD_READ_LINEARIZABLE`. Waits at most `timeout_ms` (0: the client's
+// default).
+//
+// Returns `SYNOD_OK` and writes a new `synod_audit_list` (the node API's)
+// to `*out`, which the caller owns and frees with `synod_audit_list_free`;
+// on failure `*out` is untouched, with the statuses of
+// `synod_client_ranges`.
+synod_status synod_client_audit(const struct synod_client *client,
+                                synod_read_level level,
+                                uint32_t timeout_ms,
+                                struct synod_audit_list **out);
+
+// Proposes admitting `member` as a `kind` member reachable at `address`
+// through the leader, and waits up to `timeout_ms` (0: the client's
+// default) for it to commit, following the leader and retrying in the
+// client's session.
+//
+// On `SYNOD_OK` `*out` receives the commit (`changed == false` for a
+// repeat that was already in effect); on any failure it is untouched.
+// What a failure says about the outcome, for every
+// `synod_client_propose_*`:
+// * `SYNOD_ERR_INDETERMINATE`: an attempt may have reached the log and the
+//   deadline passed before a retry learnt its fate: it may have taken
+//   effect (once). Read the state before acting on it.
+// * `SYNOD_ERR_PROTOCOL`: a member answered something that is not a
+//   commit: as indeterminate.
+// * `SYNOD_ERR_REFUSED` (see `synod_last_refusal_code`,
+//   `synod_last_refusal_position`), `SYNOD_ERR_UNREACHABLE` (no member
+//   reached, or none led, in time: no attempt can have reached a log),
+//   `SYNOD_ERR_UNAUTHORIZED`, `SYNOD_ERR_INVALID_ARGUMENT`,
+//   `SYNOD_ERR_INVALID_IDENTITY`, `SYNOD_ERR_NULL_ARGUMENT`: it did not
+//   take effect.
+//
+// Serialized with the client's other calls; strings are borrowed for the
+// call only.
+synod_status synod_client_propose_admit(const struct synod_client *client,
+                                        const char *member,
+                                        synod_member_kind kind,
+                                        const char *address,
+                                        uint32_t timeout_ms,
+                                        struct synod_commit *out);
+
+// Proposes putting `member` into drain, as `synod_client_propose_admit`
+// proposes (same statuses and promises).
+synod_status synod_client_propose_begin_drain(const struct synod_client *client,
+                                              const char *member,
+                                              uint32_t timeout_ms,
+                                              struct synod_commit *out);
+
+// Proposes removing `member` (refused while it owns ranges, and for the
+// last member), as `synod_client_propose_admit` proposes (same statuses
+// and promises).
+synod_status synod_client_propose_remove(const struct synod_client *client,
+                                         const char *member,
+                                         uint32_t timeout_ms,
+                                         struct synod_commit *out);
+
+// Proposes the fenced transition of `range` to `new_owner` at `epoch`
+// (exactly the range's current epoch plus one: a stale one is refused
+// with `SYNOD_REFUSAL_STALE_EPOCH`, one that skips with
+// `SYNOD_REFUSAL_EPOCH_NOT_NEXT`), as `synod_client_propose_admit`
+// proposes (same statuses and promises).
+synod_status synod_client_propose_transition(const struct synod_client *client,
+                                             const char *range,
+                                             const char *new_owner,
+                                             uint64_t epoch,
+                                             uint32_t timeout_ms,
+                                             struct synod_commit *out);
+
+// Proposes an operator's forced transition of `range` to `new_owner`
+// (recorded in the audit list with `operator_id` and `reason`, never
+// blank; the range moves to its current epoch plus one), as
+// `synod_client_propose_admit` proposes (same statuses and promises).
+synod_status synod_client_propose_forced_transition(const struct synod_client *client,
+                                                    const char *range,
+                                                    const char *new_owner,
+                                                    const char *operator_id,
+                                                    const char *reason,
+                                                    uint32_t timeout_ms,
+                                                    struct synod_commit *out);
+
+// Proposes the `n` transitions of `requests` pipelined: sent to the
+// leader on one connection without waiting for each other (they commit
+// together, in an order not promised), each exactly once in a sequence
+// number of its own; an entry the pipelined attempt did not settle is
+// retried alone, as a single proposal is. All share `timeout_ms` (0: the
+// client's default).
+//
+// Every request is checked before anything is sent: a NULL or invalid
+// string returns its status (`SYNOD_ERR_NULL_ARGUMENT`,
+// `SYNOD_ERR_INVALID_ARGUMENT`, `SYNOD_ERR_INVALID_IDENTITY`, the last
+// error naming the request) and nothing is proposed or written. Otherwise
+// returns `SYNOD_OK` and writes each entry's outcome to `results[i]` (an
+// array of `n` the caller owns): `SYNOD_OK` does not mean every entry
+// committed; look at each `status`. `n == 0` returns `SYNOD_OK` at once
+// (`requests` and `results` may then be NULL). The last error is left as
+// it was by the batch's entries: read each entry's `status`.
+synod_status synod_client_propose_transitions(const struct synod_client *client,
+                                              const struct synod_transition_request *requests,
+                                              size_t n,
+                                              uint32_t timeout_ms,
+                                              struct synod_batch_result *results);
+
+// Starts a change feed of the cluster `client` talks to: every committed
+// catalog entry from log index `from_index` on, in log order and each
+// once, with its outcome, across member failures (the watch moves to
+// another endpoint and resumes after the last event it delivered); the
+// role changes of the member it reads from; and where the events are not
+// available (`from_index` 0 or 1, or before the member's history) a
+// snapshot in parts (`SYNOD_WATCH_SNAPSHOT_BEGIN`, `_MEMBER`, `_RANGE`,
+// `_END`) first. To resume after the last event seen, pass its index plus
+// one. With `range` not NULL, only the transitions (plain and forced) of
+// that range are delivered, plus the snapshot (its range rows of that
+// range only), role and end events. The events are the node watch's
+// `synod_watch_event`s, with two differences: a forced transition's
+// `epoch` is 0 unless the watch saw the range's epoch before (in a
+// snapshot or a transition), and `SYNOD_WATCH_SNAPSHOT` never comes.
+//
+// `callback` runs on the watch's own library thread, one call at a time
+// (see `synod_watch_callback`; it may call any client function, on any
+// client). `free_user_data` (if not NULL) releases `user_data` exactly
+// once: after the last callback, when the watch is cancelled or ended. A
+// watch whose members are all unreachable keeps trying; it ends on its own
+// only when it cannot go on, with one last `SYNOD_WATCH_END` whose
+// `status` says why (`SYNOD_ERR_UNAUTHORIZED`: the identity may not read;
+// `SYNOD_ERR_PROTOCOL`). A cancelled watch gets no `SYNOD_WATCH_END`.
+//
+// Returns `SYNOD_OK` and writes a new `synod_remote_watch` to `*out`,
+// which the caller owns and frees with `synod_remote_watch_free` (whether
+// or not the watch has ended). On failure the callback never runs,
+// `free_user_data` is called before this returns, and `*out` is
+// untouched: `SYNOD_ERR_NULL_ARGUMENT` (`client`, `callback`, `out`),
+// `SYNOD_ERR_INVALID_ARGUMENT` (a `range` the core refuses),
+// `SYNOD_ERR_START` when the system refused a thread. Serialized with the
+// client's other calls (it only copies the client's endpoints and
+// identity); connects on its own thread.
+synod_status synod_client_watch(const struct synod_client *client,
+                                uint64_t from_index,
+                                const char *range,
+                                synod_watch_callback callback,
+                                void *user_data,
+                                synod_free_callback free_user_data,
+                                struct synod_remote_watch **out);
+
+// Stops a client watch: no callback of it starts after this returns, and
+// its free function has run by then. Called on another thread, it waits
+// for a running callback of the watch to return (not for the network);
+// called from the watch's own callback, it returns at once, no callback
+// runs after the current one, and the free function runs as soon as the
+// current callback returns. No `SYNOD_WATCH_END` event is sent for a
+// cancelled watch. Its connection closes within a few seconds.
+//
+// Returns `SYNOD_OK`, also for a watch that already ended, or
+// `SYNOD_ERR_NULL_ARGUMENT`. Does not free `watch`: the caller still frees
+// it with `synod_remote_watch_free`. Thread-safe: any thread, any number
+// of times, before `synod_remote_watch_free`.
+synod_status synod_remote_watch_cancel(const struct synod_remote_watch *watch);
+
+// Cancels the watch as `synod_remote_watch_cancel` does (unless it already
+// ended) and frees its handle; `synod_remote_watch_free(NULL)` does
+// nothing.
+//
+// Takes ownership of `watch`, which must come from `synod_client_watch`
+// and not be used again. Allowed from the watch's own callback (then the
+// watch ends when that callback returns), and before or after its client
+// is freed.
+void synod_remote_watch_free(struct synod_remote_watch *watch);
 
 // Sends the library's log records at `level` and above (`SYNOD_LOG_TRACE`
 // .. `SYNOD_LOG_ERROR`) to `callback`, replacing the callback in force; a

@@ -813,6 +813,296 @@ private:
     detail::handle<synod_node, synod_node_free> handle_;
 };
 
+/// A read's answer with the position it reflects (see synod_read_position).
+template <typename T> struct read_at {
+    T value;
+    std::uint64_t index;
+    std::uint64_t term;
+};
+
+/// The status of the member a client reached (see synod_member_status).
+struct member_status {
+    std::string id;
+    std::uint64_t peer_id;
+    synod::role role;
+    std::uint64_t term;
+    std::optional<std::string> leader_id;
+    std::optional<std::string> leader_address;
+    std::uint64_t commit_index;
+    std::uint64_t applied_index;
+    std::uint64_t version;
+};
+
+/// One transition of a pipelined batch (see client::propose_transitions).
+struct transition_request {
+    std::string range;
+    std::string new_owner;
+    std::uint64_t epoch;
+};
+
+/// A change feed of a cluster through a client (see synod_client_watch).
+/// Move-only. Destroying it cancels the watch (waiting for a running call
+/// of its callable, unless destroyed from inside it) and destroys the
+/// callable.
+class remote_watch {
+public:
+    using callback = std::function<void(const synod_watch_event &)>;
+
+    /// Stops the watch (see synod_remote_watch_cancel).
+    void cancel() const { detail::check(synod_remote_watch_cancel(handle_.get())); }
+
+    /// The C handle, borrowed; NULL after the watch was moved from.
+    const synod_remote_watch *get() const noexcept { return handle_.get(); }
+
+private:
+    friend class client;
+    explicit remote_watch(synod_remote_watch *raw) : handle_(raw) {}
+
+    static void call(void *user_data, const synod_watch_event *event) noexcept {
+        try {
+            (*static_cast<callback *>(user_data))(*event);
+        } catch (...) {
+        }
+    }
+    static void release(void *user_data) noexcept { delete static_cast<callback *>(user_data); }
+
+    detail::handle<synod_remote_watch, synod_remote_watch_free> handle_;
+};
+
+/// A client of a cluster for a process that is not a member (see
+/// synod_client_new). Move-only; destroying it frees it. Calls on one
+/// client are serialized; use one client per thread for parallelism.
+/// Every method throws synod::error carrying the status (and the refusal
+/// code, the leader hint) on failure; a timeout of 0 means the client's
+/// default.
+class client {
+public:
+    /// Mutual TLS: the client's identity is its certificate's subject.
+    static client connect_tls(const std::string &endpoints, const std::string &cert,
+                              const std::string &key, const std::string &ca,
+                              std::chrono::milliseconds timeout) {
+        synod_client_tls tls{detail::c_arg(cert, "cert"), detail::c_arg(key, "key"),
+                             detail::c_arg(ca, "ca")};
+        synod_client *raw = nullptr;
+        detail::check(synod_client_new(detail::c_arg(endpoints, "endpoints"), &tls, nullptr,
+                                       detail::timeout_ms(timeout), &raw));
+        return client(raw);
+    }
+
+    /// Plain TCP claiming `identity`: tests and development only.
+    static client connect_insecure(const std::string &endpoints, const std::string &identity,
+                                   std::chrono::milliseconds timeout) {
+        synod_client *raw = nullptr;
+        detail::check(synod_client_new(detail::c_arg(endpoints, "endpoints"), nullptr,
+                                       detail::c_arg(identity, "identity"),
+                                       detail::timeout_ms(timeout), &raw));
+        return client(raw);
+    }
+
+    member_status status(std::chrono::milliseconds timeout = {}) const {
+        synod_member_status *raw = nullptr;
+        detail::check(synod_client_status(get(), detail::timeout_ms(timeout), &raw));
+        detail::handle<synod_member_status, synod_member_status_free> s(raw);
+        return member_status{synod_member_status_id(s.get()),
+                             synod_member_status_peer_id(s.get()),
+                             static_cast<synod::role>(synod_member_status_role(s.get())),
+                             synod_member_status_term(s.get()),
+                             detail::opt(synod_member_status_leader_id(s.get())),
+                             detail::opt(synod_member_status_leader_address(s.get())),
+                             synod_member_status_commit_index(s.get()),
+                             synod_member_status_applied_index(s.get()),
+                             synod_member_status_version(s.get())};
+    }
+
+    /// The leader the first member that answers knows of, or std::nullopt.
+    std::optional<leader_info> leader(std::chrono::milliseconds timeout = {}) const {
+        synod_leader *raw = nullptr;
+        synod_status st = synod_client_leader(get(), detail::timeout_ms(timeout), &raw);
+        if (st == SYNOD_ERR_NOT_FOUND) {
+            return std::nullopt;
+        }
+        detail::check(st);
+        detail::handle<synod_leader, synod_leader_free> l(raw);
+        return leader_info{synod_leader_id(l.get()), detail::opt(synod_leader_address(l.get())),
+                           synod_leader_term(l.get())};
+    }
+
+    commit propose_transition(const std::string &range_id, const std::string &new_owner,
+                              std::uint64_t epoch, std::chrono::milliseconds timeout = {}) const {
+        commit out{};
+        detail::check(synod_client_propose_transition(
+            get(), detail::c_arg(range_id, "range"), detail::c_arg(new_owner, "new_owner"), epoch,
+            detail::timeout_ms(timeout), &out));
+        return out;
+    }
+
+    commit propose_forced_transition(const std::string &range_id, const std::string &new_owner,
+                                     const std::string &operator_id, const std::string &reason,
+                                     std::chrono::milliseconds timeout = {}) const {
+        commit out{};
+        detail::check(synod_client_propose_forced_transition(
+            get(), detail::c_arg(range_id, "range"), detail::c_arg(new_owner, "new_owner"),
+            detail::c_arg(operator_id, "operator_id"), detail::c_arg(reason, "reason"),
+            detail::timeout_ms(timeout), &out));
+        return out;
+    }
+
+    commit propose_admit(const std::string &member_id, member_kind kind,
+                         const std::string &address, std::chrono::milliseconds timeout = {}) const {
+        commit out{};
+        detail::check(synod_client_propose_admit(
+            get(), detail::c_arg(member_id, "member"), static_cast<synod_member_kind>(kind),
+            detail::c_arg(address, "address"), detail::timeout_ms(timeout), &out));
+        return out;
+    }
+
+    commit propose_begin_drain(const std::string &member_id,
+                               std::chrono::milliseconds timeout = {}) const {
+        commit out{};
+        detail::check(synod_client_propose_begin_drain(get(), detail::c_arg(member_id, "member"),
+                                                       detail::timeout_ms(timeout), &out));
+        return out;
+    }
+
+    commit propose_remove(const std::string &member_id,
+                          std::chrono::milliseconds timeout = {}) const {
+        commit out{};
+        detail::check(synod_client_propose_remove(get(), detail::c_arg(member_id, "member"),
+                                                  detail::timeout_ms(timeout), &out));
+        return out;
+    }
+
+    /// Pipelined transitions: each entry's outcome (status, refusal,
+    /// commit), in the order of `requests`; throws only when a request is
+    /// invalid (then nothing was proposed).
+    std::vector<synod_batch_result> propose_transitions(const std::vector<transition_request> &requests,
+                                                        std::chrono::milliseconds timeout = {}) const {
+        std::vector<synod_transition_request> raw;
+        raw.reserve(requests.size());
+        for (const auto &r : requests) {
+            raw.push_back(synod_transition_request{detail::c_arg(r.range, "range"),
+                                                   detail::c_arg(r.new_owner, "new_owner"),
+                                                   r.epoch});
+        }
+        std::vector<synod_batch_result> out(requests.size());
+        detail::check(synod_client_propose_transitions(get(), raw.data(), raw.size(),
+                                                       detail::timeout_ms(timeout), out.data()));
+        return out;
+    }
+
+    /// The owner of `range_id` at `level`, or std::nullopt when it has none
+    /// (then without a position).
+    std::optional<read_at<ownership>> owner(const std::string &range_id, read_level level,
+                                            std::uint64_t at_least_index = 0,
+                                            std::chrono::milliseconds timeout = {}) const {
+        synod_ownership *raw = nullptr;
+        synod_read_position at{};
+        synod_status st = synod_client_owner(get(), detail::c_arg(range_id, "range"),
+                                             static_cast<synod_read_level>(level), at_least_index,
+                                             detail::timeout_ms(timeout), &raw, &at);
+        if (st == SYNOD_ERR_NOT_FOUND) {
+            return std::nullopt;
+        }
+        detail::check(st);
+        return read_at<ownership>{detail::copy_ownership(raw), at.index, at.term};
+    }
+
+    read_at<fence> fence_check(const std::string &range_id, const std::string &owner_id,
+                               std::uint64_t epoch, read_level level,
+                               std::uint64_t at_least_index = 0,
+                               std::chrono::milliseconds timeout = {}) const {
+        synod_fence_status out = 0;
+        synod_read_position at{};
+        detail::check(synod_client_fence_check(
+            get(), detail::c_arg(range_id, "range"), detail::c_arg(owner_id, "owner"), epoch,
+            static_cast<synod_read_level>(level), at_least_index, detail::timeout_ms(timeout),
+            &out, &at));
+        return read_at<fence>{static_cast<fence>(out), at.index, at.term};
+    }
+
+    read_at<std::vector<member>> members(read_level level, std::uint64_t at_least_index = 0,
+                                         std::chrono::milliseconds timeout = {}) const {
+        synod_member_list *raw = nullptr;
+        synod_read_position at{};
+        detail::check(synod_client_members(get(), static_cast<synod_read_level>(level),
+                                           at_least_index, detail::timeout_ms(timeout), &raw,
+                                           &at));
+        return read_at<std::vector<member>>{detail::copy_members(raw), at.index, at.term};
+    }
+
+    /// Every owned range (of `owner_id` only, when given), local or
+    /// linearizable.
+    std::vector<range> ranges(read_level level,
+                              const std::optional<std::string> &owner_id = std::nullopt,
+                              std::chrono::milliseconds timeout = {}) const {
+        synod_range_list *raw = nullptr;
+        detail::check(synod_client_ranges(
+            get(), owner_id ? detail::c_arg(*owner_id, "owner") : nullptr,
+            static_cast<synod_read_level>(level), detail::timeout_ms(timeout), &raw));
+        detail::handle<synod_range_list, synod_range_list_free> list(raw);
+        std::vector<range> out;
+        std::size_t len = synod_range_list_len(list.get());
+        for (std::size_t i = 0; i < len; ++i) {
+            synod_range r{};
+            detail::check(synod_range_list_get(list.get(), i, &r));
+            out.push_back(range{r.range, r.owner, r.epoch, r.version, r.term, r.index});
+        }
+        return out;
+    }
+
+    /// Every forced transition, oldest first, local or linearizable.
+    std::vector<audit_record> audit(read_level level,
+                                    std::chrono::milliseconds timeout = {}) const {
+        synod_audit_list *raw = nullptr;
+        detail::check(synod_client_audit(get(), static_cast<synod_read_level>(level),
+                                         detail::timeout_ms(timeout), &raw));
+        detail::handle<synod_audit_list, synod_audit_list_free> list(raw);
+        std::vector<audit_record> out;
+        std::size_t len = synod_audit_list_len(list.get());
+        for (std::size_t i = 0; i < len; ++i) {
+            synod_audit_record r{};
+            detail::check(synod_audit_list_get(list.get(), i, &r));
+            out.push_back(audit_record{r.index, r.term, r.range, detail::opt(r.previous_owner),
+                                       r.previous_epoch, r.new_owner, r.epoch, r.operator_id,
+                                       r.reason});
+        }
+        return out;
+    }
+
+    void transfer_leader(const std::string &to, std::chrono::milliseconds timeout = {}) const {
+        detail::check(synod_client_transfer_leader(get(), detail::c_arg(to, "to"),
+                                                   detail::timeout_ms(timeout)));
+    }
+
+    std::string metrics_text(std::chrono::milliseconds timeout = {}) const {
+        char *raw = nullptr;
+        detail::check(synod_client_metrics_text(get(), detail::timeout_ms(timeout), &raw));
+        std::string out(raw);
+        synod_string_free(raw);
+        return out;
+    }
+
+    /// Starts a change feed from `from_index` (see synod_client_watch);
+    /// `fn` is destroyed exactly once, when the watch ends.
+    remote_watch watch_from(std::uint64_t from_index, remote_watch::callback fn,
+                            const std::optional<std::string> &range_id = std::nullopt) const {
+        const char *filter = range_id ? detail::c_arg(*range_id, "range") : nullptr;
+        auto *boxed = new remote_watch::callback(std::move(fn));
+        synod_remote_watch *raw = nullptr;
+        // On failure the library has already released `boxed`.
+        detail::check(synod_client_watch(get(), from_index, filter, &remote_watch::call, boxed,
+                                         &remote_watch::release, &raw));
+        return remote_watch(raw);
+    }
+
+    /// The C handle, borrowed; NULL after the client was moved from.
+    const synod_client *get() const noexcept { return handle_.get(); }
+
+private:
+    explicit client(synod_client *raw) : handle_(raw) {}
+    detail::handle<synod_client, synod_client_free> handle_;
+};
+
 } // namespace synod
 
 #endif // SYNOD_HPP

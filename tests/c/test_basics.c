@@ -37,7 +37,10 @@ static void test_status_strings(void)
     CHECK_STR(synod_status_str(SYNOD_ERR_PANIC), "SYNOD_ERR_PANIC");
     CHECK_STR(synod_status_str(6), "SYNOD_ERR_UNKNOWN");
     CHECK_STR(synod_status_str(SYNOD_ERR_OVERLOADED), "SYNOD_ERR_OVERLOADED");
-    CHECK_STR(synod_status_str(107), "SYNOD_ERR_UNKNOWN");
+    CHECK_STR(synod_status_str(SYNOD_ERR_UNREACHABLE), "SYNOD_ERR_UNREACHABLE");
+    CHECK_STR(synod_status_str(SYNOD_ERR_UNAUTHORIZED), "SYNOD_ERR_UNAUTHORIZED");
+    CHECK_STR(synod_status_str(SYNOD_ERR_PROTOCOL), "SYNOD_ERR_PROTOCOL");
+    CHECK_STR(synod_status_str(110), "SYNOD_ERR_UNKNOWN");
     CHECK_STR(synod_status_str(UINT32_MAX), "SYNOD_ERR_UNKNOWN");
 
     /* The numbers are part of the ABI. */
@@ -46,6 +49,9 @@ static void test_status_strings(void)
     CHECK(SYNOD_ERR_REFUSED == 103);
     CHECK(SYNOD_ERR_INDETERMINATE == 105);
     CHECK(SYNOD_ERR_OVERLOADED == 106);
+    CHECK(SYNOD_ERR_UNREACHABLE == 107);
+    CHECK(SYNOD_ERR_UNAUTHORIZED == 108);
+    CHECK(SYNOD_ERR_PROTOCOL == 109);
     CHECK(SYNOD_ERR_PANIC == 900);
     CHECK(sizeof(synod_status) == 4);
 

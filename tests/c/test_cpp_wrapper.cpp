@@ -1,5 +1,11 @@
 // The C++ RAII wrapper (bindings/cpp/synod.hpp): values in, values out,
 // failures thrown as synod::error with status, message and refusal code.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -214,8 +220,137 @@ static void test_config_class() {
                  SYNOD_ERR_INVALID_ARGUMENT);
 }
 
+// A free loopback port (nothing listens on it once this returns).
+static int free_port() {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(fd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    CHECK(bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0);
+    socklen_t len = sizeof a;
+    CHECK(getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len) == 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+// synod::client against a one-member cluster (plain TCP on loopback): the
+// same operations as the C client, failures thrown with their status.
+static void test_client() {
+    using namespace std::chrono_literals;
+    char dir[] = "/tmp/synod-cpp-client-XXXXXX";
+    CHECK(mkdtemp(dir) != nullptr);
+    std::string addr = "127.0.0.1:" + std::to_string(free_port());
+    std::string config = std::string(dir) + "/node.toml";
+    std::string text = "id = \"CN=solo\"\nlisten = \"" + addr + "\"\ndata_dir = \"" +
+                       std::string(dir) +
+                       "/data\"\n[tls]\ninsecure = true\n[cluster]\nbootstrap = [ { id = "
+                       "\"CN=solo\", address = \"" + addr +
+                       "\" } ]\n[authorization]\noperators = [\"CN=ops\"]\n[engine]\ntick_ms = 10\n";
+    std::FILE *f = std::fopen(config.c_str(), "w");
+    CHECK(f != nullptr);
+    CHECK(std::fputs(text.c_str(), f) >= 0);
+    CHECK(std::fclose(f) == 0);
+    auto member = synod::node::start(config);
+
+    expect_error([] { synod::client::connect_insecure("nohost", "CN=ops", 1000ms); },
+                 SYNOD_ERR_INVALID_ARGUMENT);
+    expect_error([] { synod::client::connect_tls("127.0.0.1:1", "/nonexistent.pem", "k", "c",
+                                                 1000ms); },
+                 SYNOD_ERR_INVALID_ARGUMENT);
+    {
+        auto nowhere = synod::client::connect_insecure(
+            "127.0.0.1:" + std::to_string(free_port()), "CN=ops", 1000ms);
+        expect_error([&] { nowhere.status(); }, SYNOD_ERR_UNREACHABLE);
+    }
+
+    auto c = synod::client::connect_insecure(addr, "CN=ops", 10000ms);
+    std::optional<synod::leader_info> leader;
+    for (int i = 0; i < 500 && !leader; ++i) {
+        leader = c.leader();
+        if (!leader) std::this_thread::sleep_for(10ms);
+    }
+    CHECK(leader && leader->id == "CN=solo" && leader->address == addr);
+    auto st = c.status();
+    CHECK(st.id == "CN=solo" && st.role == synod::role::leader && st.term >= 1);
+
+    // The watch starts in the past: each range arrives as a snapshot row (a
+    // member that no longer has those events) or as a transition, once.
+    std::mutex lock;
+    std::vector<std::string> seen;
+    std::uint64_t snapshot_at = 0, last_index = 0;
+    bool ordered = true;
+    std::atomic<int> released_count{0};
+    auto guard = std::make_shared<released>(&released_count);
+    auto w = c.watch_from(1, [&, guard](const synod_watch_event &e) {
+        std::lock_guard<std::mutex> g(lock);
+        if (e.kind == SYNOD_WATCH_SNAPSHOT_BEGIN) {
+            seen.clear();
+            snapshot_at = e.index;
+        } else if (e.kind == SYNOD_WATCH_SNAPSHOT_RANGE) {
+            seen.push_back(e.range);
+        } else if (e.kind == SYNOD_WATCH_TRANSITION && e.outcome == SYNOD_OUTCOME_APPLIED) {
+            ordered = ordered && e.index > snapshot_at && e.index > last_index;
+            last_index = e.index;
+            seen.push_back(e.range);
+        }
+    });
+    guard.reset();
+
+    auto c1 = c.propose_transition("r1", "CN=solo", 1);
+    CHECK(c1.changed);
+    auto refused = expect_error([&] { c.propose_transition("r1", "CN=solo", 1); },
+                                SYNOD_ERR_REFUSED);
+    CHECK(refused.refusal_code() == SYNOD_REFUSAL_STALE_EPOCH);
+    auto c2 = c.propose_forced_transition("r2", "CN=solo", "CN=ops", "drill");
+    c.propose_admit("CN=spare", synod::member_kind::witness, "127.0.0.1:1");
+    c.propose_begin_drain("CN=spare");
+    c.propose_remove("CN=spare");
+    auto batch = c.propose_transitions({{"b1", "CN=solo", 1}, {"r1", "CN=solo", 1}});
+    CHECK(batch.size() == 2 && batch[0].status == SYNOD_OK);
+    CHECK(batch[1].status == SYNOD_ERR_REFUSED && batch[1].refusal == SYNOD_REFUSAL_STALE_EPOCH);
+
+    auto owner = c.owner("r1", synod::read_level::at_least, c2.index);
+    CHECK(owner && owner->value.owner == "CN=solo" && owner->value.epoch == 1);
+    CHECK(owner->index >= c2.index && owner->term >= 1);
+    CHECK(!c.owner("nobody", synod::read_level::linearizable));
+    auto fence = c.fence_check("r1", "CN=solo", 1, synod::read_level::linearizable);
+    CHECK(fence.value == synod::fence::current && fence.index >= c2.index);
+    CHECK(c.fence_check("r1", "CN=solo", 0, synod::read_level::local).value ==
+          synod::fence::stale);
+    auto members = c.members(synod::read_level::linearizable);
+    CHECK(members.value.size() == 1 && members.value[0].id == "CN=solo");
+    auto ranges = c.ranges(synod::read_level::linearizable);
+    CHECK(ranges.size() == 3 && ranges[0].id == "b1");
+    CHECK(c.ranges(synod::read_level::local, std::string("CN=other")).empty());
+    expect_error([&] { c.ranges(synod::read_level::at_least); }, SYNOD_ERR_INVALID_ARGUMENT);
+    auto audit = c.audit(synod::read_level::linearizable);
+    CHECK(audit.size() == 1 && audit[0].range == "r2" && audit[0].reason == "drill");
+    CHECK(c.metrics_text().find("synod_") != std::string::npos);
+    expect_error([&] { c.transfer_leader(""); }, SYNOD_ERR_INVALID_IDENTITY);
+
+    for (int i = 0; i < 500; ++i) {
+        {
+            std::lock_guard<std::mutex> g(lock);
+            if (seen.size() >= 3) break;
+        }
+        std::this_thread::sleep_for(10ms);
+    }
+    w.cancel();
+    CHECK(released_count.load() == 1);
+    {
+        std::lock_guard<std::mutex> g(lock);
+        std::sort(seen.begin(), seen.end());
+        CHECK((seen == std::vector<std::string>{"b1", "r1", "r2"}));
+        CHECK(ordered);
+    }
+    member.shutdown();
+}
+
+
 int main() {
     test_config_class();
+    test_client();
     test_started_member();
     CHECK(synod::version() == synod_version_string());
 

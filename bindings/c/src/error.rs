@@ -59,6 +59,18 @@ pub const SYNOD_ERR_INDETERMINATE: synod_status = 105;
 /// is told at once). Nothing was proposed: the call did not take effect.
 /// Retry later, with backoff.
 pub const SYNOD_ERR_OVERLOADED: synod_status = 106;
+/// A client (`synod_client`) reached no member that could serve the call
+/// before its timeout: none answered, or none knew a leader (an election
+/// under way, a cluster without quorum). A proposal answered this did not
+/// take effect: no attempt of it can have reached a log.
+pub const SYNOD_ERR_UNREACHABLE: synod_status = 107;
+/// A member refused the client's identity for this call (see the member's
+/// `[authorization]` readers, proposers and operators). Nothing was done.
+pub const SYNOD_ERR_UNAUTHORIZED: synod_status = 108;
+/// A member's answer to a client did not decode or was of the wrong kind
+/// (a member of another version, say). For a proposal, whether it took
+/// effect is not known: read the state before acting on it.
+pub const SYNOD_ERR_PROTOCOL: synod_status = 109;
 /// Durable storage failed; the member stopped on it and answers every later
 /// call with it, reads included (the last error says what failed). Also a
 /// damaged or locked data directory at `synod_node_start`.
@@ -310,6 +322,9 @@ fn status_name(status: synod_status) -> &'static CStr {
         SYNOD_ERR_SHUTDOWN => c"SYNOD_ERR_SHUTDOWN",
         SYNOD_ERR_INDETERMINATE => c"SYNOD_ERR_INDETERMINATE",
         SYNOD_ERR_OVERLOADED => c"SYNOD_ERR_OVERLOADED",
+        SYNOD_ERR_UNREACHABLE => c"SYNOD_ERR_UNREACHABLE",
+        SYNOD_ERR_UNAUTHORIZED => c"SYNOD_ERR_UNAUTHORIZED",
+        SYNOD_ERR_PROTOCOL => c"SYNOD_ERR_PROTOCOL",
         SYNOD_ERR_STORAGE => c"SYNOD_ERR_STORAGE",
         SYNOD_ERR_START => c"SYNOD_ERR_START",
         SYNOD_ERR_PANIC => c"SYNOD_ERR_PANIC",

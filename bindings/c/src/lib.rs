@@ -15,11 +15,13 @@
 //! helpers), [`version`], [`identity`], [`config`] (the configuration
 //! builder), [`node`] (the node handle, its start from a file or a built
 //! configuration, its proposals, its reads and the snapshots they hand out,
-//! its status and its watches), [`log`] (the log callback). Dependencies run
-//! one way: `error` imports nothing from this crate, `identity` only
-//! `error`, `config` only those two, `node`'s rooms `error`, `identity`,
-//! `config` and each other without a circle, and `log` `error` and the free
-//! function's type from `node`.
+//! its status and its watches), [`client`] (the client of processes that are
+//! not members, answering with the node's result types), [`log`] (the log
+//! callback). Dependencies run one way: `error` imports nothing from this
+//! crate, `identity` only `error`, `config` only those two, `node`'s rooms
+//! `error`, `identity`, `config` and each other without a circle, `client`
+//! `error`, `identity` and `node`, and `log` `error` and the free function's
+//! type from `node`.
 //!
 //! cbindgen reads the rooms in the order their `mod` lines appear here (and in
 //! `node/mod.rs`), and lists functions and constants in `include/synod.h` in
@@ -64,10 +66,14 @@ pub mod identity;
 // The configuration builder; `node` starts members from it.
 pub mod config;
 pub mod node;
+// The client of processes that are not members (after the node: it reuses
+// the node's result types).
+pub mod client;
 // The log callback.
 pub mod log;
 pub mod version;
 
+pub use client::*;
 pub use config::*;
 pub use error::*;
 pub use identity::*;
@@ -99,6 +105,12 @@ mod boundary_tests {
             ("node/reads.rs", include_str!("node/reads.rs")),
             ("node/watch.rs", include_str!("node/watch.rs")),
             ("node/shutdown.rs", include_str!("node/shutdown.rs")),
+            ("client/mod.rs", include_str!("client/mod.rs")),
+            ("client/handle.rs", include_str!("client/handle.rs")),
+            ("client/status.rs", include_str!("client/status.rs")),
+            ("client/reads.rs", include_str!("client/reads.rs")),
+            ("client/propose.rs", include_str!("client/propose.rs")),
+            ("client/watch.rs", include_str!("client/watch.rs")),
             ("version.rs", include_str!("version.rs")),
         ];
         let mut exports = 0;

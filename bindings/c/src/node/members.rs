@@ -29,7 +29,7 @@ struct MemberRow {
 }
 
 /// The snapshot of `members` (in the order given).
-pub(super) fn member_list<'a>(
+pub(crate) fn member_list<'a>(
     members: impl Iterator<Item = &'a Member>,
 ) -> Result<Box<synod_member_list>, Error> {
     let members = members

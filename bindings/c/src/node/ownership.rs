@@ -26,7 +26,7 @@ pub struct synod_ownership {
 }
 
 /// The snapshot of `range`'s record, `SYNOD_ERR_NOT_FOUND` when it has none.
-pub(super) fn ownership_snapshot(
+pub(crate) fn ownership_snapshot(
     range: &RangeId,
     found: Option<&RangeOwnership>,
 ) -> Result<Box<synod_ownership>, Error> {

@@ -449,10 +449,10 @@ pub struct synod_audit_record {
 /// Immutable: one handle may be read from any number of threads at once;
 /// free it exactly once with `synod_audit_list_free`.
 pub struct synod_audit_list {
-    records: Vec<AuditRow>,
+    pub(crate) records: Vec<AuditRow>,
 }
 
-struct AuditRow {
+pub(crate) struct AuditRow {
     index: u64,
     term: u64,
     range: CString,
@@ -464,7 +464,7 @@ struct AuditRow {
     reason: CString,
 }
 
-fn audit_row(r: &AuditRecord) -> Result<AuditRow, Error> {
+pub(crate) fn audit_row(r: &AuditRecord) -> Result<AuditRow, Error> {
     Ok(AuditRow {
         index: r.index.get(),
         term: r.term.get(),

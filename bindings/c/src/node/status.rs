@@ -24,12 +24,12 @@ use crate::error::{c_string, out_arg, synod_status, Error, SYNOD_ERR_NOT_FOUND};
 /// Immutable: one handle may be read from any number of threads at once;
 /// free it exactly once with `synod_leader_free`.
 pub struct synod_leader {
-    id: CString,
-    address: Option<CString>,
-    term: u64,
+    pub(crate) id: CString,
+    pub(crate) address: Option<CString>,
+    pub(crate) term: u64,
 }
 
-fn hint_strings(hint: &LeaderHint) -> Result<(CString, Option<CString>), Error> {
+pub(crate) fn hint_strings(hint: &LeaderHint) -> Result<(CString, Option<CString>), Error> {
     let address = match &hint.address {
         Some(a) => Some(c_string(a.as_str())?),
         None => None,

@@ -62,7 +62,7 @@ pub struct synod_commit {
     pub changed: bool,
 }
 
-pub(super) fn kind_arg(kind: synod_member_kind) -> Result<MemberKind, Error> {
+pub(crate) fn kind_arg(kind: synod_member_kind) -> Result<MemberKind, Error> {
     match kind {
         SYNOD_MEMBER_KIND_DATA => Ok(MemberKind::Data),
         SYNOD_MEMBER_KIND_WITNESS => Ok(MemberKind::Witness),
@@ -73,14 +73,14 @@ pub(super) fn kind_arg(kind: synod_member_kind) -> Result<MemberKind, Error> {
     }
 }
 
-pub(super) fn kind_out(kind: MemberKind) -> synod_member_kind {
+pub(crate) fn kind_out(kind: MemberKind) -> synod_member_kind {
     match kind {
         MemberKind::Data => SYNOD_MEMBER_KIND_DATA,
         MemberKind::Witness => SYNOD_MEMBER_KIND_WITNESS,
     }
 }
 
-pub(super) fn fence_out(status: &FenceStatus) -> synod_fence_status {
+pub(crate) fn fence_out(status: &FenceStatus) -> synod_fence_status {
     match status {
         FenceStatus::Current => SYNOD_FENCE_CURRENT,
         FenceStatus::Stale { .. } => SYNOD_FENCE_STALE,
@@ -97,7 +97,7 @@ pub(super) fn raft_role_out(role: raft::StateRole) -> synod_role {
     }
 }
 
-pub(super) fn watch_role_out(role: synod::node::watch::Role) -> synod_role {
+pub(crate) fn watch_role_out(role: synod::node::watch::Role) -> synod_role {
     use synod::node::watch::Role;
     match role {
         Role::Follower => SYNOD_ROLE_FOLLOWER,
