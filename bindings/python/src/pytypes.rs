@@ -7,13 +7,13 @@
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyModule, PyTuple, PyType};
 
 use synod::catalog::{ApplyOutcome, CatalogView, Member as CoreMember, RangeOwnership};
 use synod::node::watch::Role as CoreRole;
 use synod::{ControlPlaneEntry, LeaderHint, MembershipChange, RangeId};
 
+use crate::embedded::Classes;
 use crate::node::{Member, Ownership};
 
 /// The classes `types.py` defines, in this order.
@@ -48,38 +48,19 @@ pub(crate) enum Class {
     MemberState = 11,
 }
 
-static CLASSES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
+static CLASSES: Classes = Classes::new();
 
 /// Defines the classes and adds them to `module`.
 pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
-    let py = module.py();
-    let globals = PyDict::new(py);
-    globals.set_item("__name__", module.name()?)?;
-    globals.set_item("__builtins__", py.import("builtins")?)?;
-    py.run(
-        pyo3::ffi::c_str!(include_str!("types.py")),
-        Some(&globals),
-        None,
-    )?;
-    let mut classes = Vec::with_capacity(NAMES.len());
-    for name in NAMES {
-        let class = globals
-            .get_item(name)?
-            .ok_or_else(|| PyRuntimeError::new_err(format!("types.py did not define {name}")))?
-            .cast_into::<PyType>()?;
-        module.add(name, &class)?;
-        classes.push(class.unbind());
-    }
-    let _ = CLASSES.get_or_init(py, || classes);
-    Ok(())
+    let source = pyo3::ffi::c_str!(include_str!("types.py"));
+    CLASSES.define(module, "types.py", source, &NAMES)
 }
 
 /// The class `c`.
 pub(crate) fn class(py: Python<'_>, c: Class) -> PyResult<Bound<'_, PyType>> {
     CLASSES
-        .get(py)
-        .and_then(|v| v.get(c as usize))
-        .map(|t| t.bind(py).clone())
+        .get(py, c as usize)
+        .cloned()
         .ok_or_else(|| PyRuntimeError::new_err("synod._synod is not initialised"))
 }
 
