@@ -28,7 +28,7 @@ use synod::{ControlPlaneEntry, Epoch, Index};
 use crate::entries::{address, identity, log_number, py_repr, py_repr_opt, range_id, to_entry};
 use crate::errors::{client_error, invalid_argument, shutdown};
 use crate::node::{timeout, AuditRecord, Commit, FenceStatus, Member, Ownership};
-use crate::watch::Watch;
+use crate::watch::{Watch, WatchArgs};
 use crate::{blocking, pytypes};
 
 /// A member's view of itself and the cluster, as `Client.status` reports it.
@@ -586,28 +586,17 @@ impl Client {
         range: Option<&Bound<'_, PyString>>,
         timeout: Option<f64>,
     ) -> PyResult<Watch> {
-        let from = match from_index {
-            Some(i) => log_number("from_index", i)?,
-            None => 0,
-        };
-        let only = match range {
-            Some(r) => Some(range_id(py, "range", &r.to_cow()?)?),
-            None => None,
-        };
-        let limit = match timeout {
-            Some(s) => Some(self::timeout(py, s)?),
-            None => None,
-        };
+        let args = WatchArgs::parse(py, from_index, range, timeout)?;
         if self.closed.load(Ordering::Acquire) {
             return Err(shutdown(py, "the client is closed"));
         }
         let made = py.detach(|| {
             CoreClient::new(self.endpoints.clone(), self.security.clone(), self.timeout)
-                .watch(Index(from))
+                .watch(Index(args.from))
         });
         match made {
             Err(e) => Err(client_error(py, e, &self.identity)),
-            Ok(w) => Watch::remote(w, from, only, limit, self.identity.clone()),
+            Ok(w) => Watch::remote(w, args, self.identity.clone()),
         }
     }
 

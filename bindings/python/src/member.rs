@@ -27,7 +27,7 @@ use synod::{ControlPlaneConsensus, Epoch, Index, RangeId};
 use crate::entries::{identity, log_number, py_repr, range_id};
 use crate::errors::{invalid_argument, new_err, propose_error, Kind};
 use crate::node::{FenceStatus, Member, Node, Ownership};
-use crate::watch::Watch;
+use crate::watch::{Watch, WatchArgs};
 use crate::{blocking, pytypes};
 
 /// Why a member did not start, before or after its configuration was read.
@@ -402,23 +402,12 @@ impl RunningMember {
         range: Option<&Bound<'_, PyString>>,
         timeout: Option<f64>,
     ) -> PyResult<Watch> {
-        let from = match from_index {
-            Some(i) => log_number("from_index", i)?,
-            None => 0,
-        };
-        let only = match range {
-            Some(r) => Some(range_id(py, "range", &r.to_cow()?)?),
-            None => None,
-        };
-        let limit = match timeout {
-            Some(s) => Some(crate::node::timeout(py, s)?),
-            None => None,
-        };
+        let args = WatchArgs::parse(py, from_index, range, timeout)?;
         let w = self
             .engine
-            .watch(Index(from))
+            .watch(Index(args.from))
             .map_err(|e| propose_error(py, e))?;
-        Ok(Watch::local(w, from, only, limit))
+        Ok(Watch::local(w, args))
     }
 
     /// Whether `close()` has been called.
