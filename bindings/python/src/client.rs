@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyString, PyTuple, PyType};
+use pyo3::types::{PyString, PyType};
 
 use synod::node::client::{Client as CoreClient, ClientCallError};
 use synod::node::protocol::StatusInfo;
@@ -539,17 +539,8 @@ impl Client {
     ) -> PyResult<Bound<'py, PyAny>> {
         let level = pytypes::read_level(py, level, at_least)?;
         let r = self.call(py, timeout, move |c| c.members_at(level))?;
-        let members = r
-            .value
-            .into_iter()
-            .map(|m| Py::new(py, Member::from_core(m)))
-            .collect::<PyResult<Vec<_>>>()?;
-        pytypes::read_at(
-            py,
-            PyTuple::new(py, members)?.into_any(),
-            r.index.get(),
-            r.term.get(),
-        )
+        let members = pytypes::member_tuple(py, r.value)?.into_any();
+        pytypes::read_at(py, members, r.index.get(), r.term.get())
     }
 
     /// The leader as the first member that answers knows it: its identity,

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyString, PyTuple, PyType};
+use pyo3::types::{PyString, PyType};
 
 use synod::catalog::CatalogView;
 use synod::node::config::{ConfigError, NodeConfig, TlsSettings};
@@ -26,7 +26,7 @@ use synod::{ControlPlaneConsensus, Epoch, Index, RangeId};
 
 use crate::entries::{identity, log_number, py_repr, range_id};
 use crate::errors::{invalid_argument, new_err, propose_error, Kind};
-use crate::node::{FenceStatus, Member, Node, Ownership};
+use crate::node::{FenceStatus, Node, Ownership};
 use crate::watch::{Watch, WatchArgs};
 use crate::{blocking, pytypes};
 
@@ -340,17 +340,9 @@ impl RunningMember {
     ) -> PyResult<Bound<'py, PyAny>> {
         let level = pytypes::read_level(py, level, at_least)?;
         let view = self.view(py, level, timeout)?;
-        let members = view
-            .members()
-            .map(|m| Py::new(py, Member::from_core(m.clone())))
-            .collect::<PyResult<Vec<_>>>()?;
+        let members = pytypes::member_tuple(py, view.members().cloned())?.into_any();
         let (index, term) = view.applied();
-        pytypes::read_at(
-            py,
-            PyTuple::new(py, members)?.into_any(),
-            index.get(),
-            term.get(),
-        )
+        pytypes::read_at(py, members, index.get(), term.get())
     }
 
     /// Waits until this member has applied log index `index` (at most

@@ -196,9 +196,7 @@ pub(crate) fn snapshot_event<'py, 'a>(
     ranges: impl Iterator<Item = (&'a RangeId, &'a RangeOwnership)>,
     only: Option<&RangeId>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let members = members
-        .map(|m| Py::new(py, Member::from_core(m.clone())))
-        .collect::<PyResult<Vec<_>>>()?;
+    let members = member_tuple(py, members.cloned())?;
     let ranges = ranges
         .filter(|(r, _)| only.is_none_or(|o| o == *r))
         .map(|(r, o)| Py::new(py, Ownership::from_core(r.as_str().to_owned(), o.clone())))
@@ -206,7 +204,7 @@ pub(crate) fn snapshot_event<'py, 'a>(
     let snap = PyDict::new(py);
     snap.set_item("index", index)?;
     snap.set_item("term", term)?;
-    snap.set_item("members", PyTuple::new(py, members)?)?;
+    snap.set_item("members", members)?;
     snap.set_item("ranges", PyTuple::new(py, ranges)?)?;
     let snap = build(py, Class::Snapshot, &snap)?;
     let kw = PyDict::new(py);
@@ -233,6 +231,19 @@ pub(crate) fn view_event<'py>(
         only,
     )
 }
+
+/// A tuple of `Member`s.
+pub(crate) fn member_tuple<'py>(
+    py: Python<'py>,
+    members: impl IntoIterator<Item = CoreMember>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let members = members
+        .into_iter()
+        .map(|m| Py::new(py, Member::from_core(m)))
+        .collect::<PyResult<Vec<_>>>()?;
+    PyTuple::new(py, members)
+}
+
 /// A `ReadAt(value, index, term)`.
 pub(crate) fn read_at<'py>(
     py: Python<'py>,
