@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyString, PyTuple, PyType};
+use pyo3::types::{PyString, PyType};
 
 use synod::node::client::{Client as CoreClient, ClientCallError};
 use synod::node::protocol::StatusInfo;
@@ -28,7 +28,7 @@ use synod::{ControlPlaneEntry, Epoch, Index};
 use crate::entries::{address, identity, log_number, py_repr, py_repr_opt, range_id, to_entry};
 use crate::errors::{client_error, invalid_argument, shutdown};
 use crate::node::{timeout, AuditRecord, Commit, FenceStatus, Member, Ownership};
-use crate::watch::Watch;
+use crate::watch::{Watch, WatchArgs};
 use crate::{blocking, pytypes};
 
 /// A member's view of itself and the cluster, as `Client.status` reports it.
@@ -539,17 +539,8 @@ impl Client {
     ) -> PyResult<Bound<'py, PyAny>> {
         let level = pytypes::read_level(py, level, at_least)?;
         let r = self.call(py, timeout, move |c| c.members_at(level))?;
-        let members = r
-            .value
-            .into_iter()
-            .map(|m| Py::new(py, Member::from_core(m)))
-            .collect::<PyResult<Vec<_>>>()?;
-        pytypes::read_at(
-            py,
-            PyTuple::new(py, members)?.into_any(),
-            r.index.get(),
-            r.term.get(),
-        )
+        let members = pytypes::member_tuple(py, r.value)?.into_any();
+        pytypes::read_at(py, members, r.index.get(), r.term.get())
     }
 
     /// The leader as the first member that answers knows it: its identity,
@@ -586,28 +577,17 @@ impl Client {
         range: Option<&Bound<'_, PyString>>,
         timeout: Option<f64>,
     ) -> PyResult<Watch> {
-        let from = match from_index {
-            Some(i) => log_number("from_index", i)?,
-            None => 0,
-        };
-        let only = match range {
-            Some(r) => Some(range_id(py, "range", &r.to_cow()?)?),
-            None => None,
-        };
-        let limit = match timeout {
-            Some(s) => Some(self::timeout(py, s)?),
-            None => None,
-        };
+        let args = WatchArgs::parse(py, from_index, range, timeout)?;
         if self.closed.load(Ordering::Acquire) {
             return Err(shutdown(py, "the client is closed"));
         }
         let made = py.detach(|| {
             CoreClient::new(self.endpoints.clone(), self.security.clone(), self.timeout)
-                .watch(Index(from))
+                .watch(Index(args.from))
         });
         match made {
             Err(e) => Err(client_error(py, e, &self.identity)),
-            Ok(w) => Watch::remote(w, from, only, limit, self.identity.clone()),
+            Ok(w) => Watch::remote(w, args, self.identity.clone()),
         }
     }
 

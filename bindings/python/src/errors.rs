@@ -7,12 +7,13 @@
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyModule, PyType};
+use pyo3::types::{PyDict, PyModule};
 
 use synod::node::client::ClientCallError;
 use synod::node::protocol::RemoteError;
 use synod::{IdentityError, LeaderHint, ProposeError, Refusal};
+
+use crate::embedded::Classes;
 
 /// The names, in definition order, of the classes `errors.py` defines.
 const NAMES: [&str; 13] = [
@@ -48,30 +49,12 @@ pub(crate) enum Kind {
     Overloaded = 12,
 }
 
-static CLASSES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
+static CLASSES: Classes = Classes::new();
 
 /// Defines the classes and adds them to `module`.
 pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
-    let py = module.py();
-    let globals = PyDict::new(py);
-    globals.set_item("__name__", module.name()?)?;
-    globals.set_item("__builtins__", py.import("builtins")?)?;
-    py.run(
-        pyo3::ffi::c_str!(include_str!("errors.py")),
-        Some(&globals),
-        None,
-    )?;
-    let mut classes = Vec::with_capacity(NAMES.len());
-    for name in NAMES {
-        let class = globals
-            .get_item(name)?
-            .ok_or_else(|| PyRuntimeError::new_err(format!("errors.py did not define {name}")))?
-            .cast_into::<PyType>()?;
-        module.add(name, &class)?;
-        classes.push(class.unbind());
-    }
-    let _ = CLASSES.get_or_init(py, || classes);
-    Ok(())
+    let source = pyo3::ffi::c_str!(include_str!("errors.py"));
+    CLASSES.define(module, "errors.py", source, &NAMES)
 }
 
 /// Builds an exception of `kind` with `message` and keyword attributes.
@@ -82,10 +65,10 @@ pub(crate) fn new_err(
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> PyErr {
     let message = message.into();
-    let Some(class) = CLASSES.get(py).and_then(|c| c.get(kind as usize)) else {
+    let Some(class) = CLASSES.get(py, kind as usize) else {
         return PyRuntimeError::new_err(message);
     };
-    match class.bind(py).call((message,), kwargs) {
+    match class.call((message,), kwargs) {
         Ok(instance) => PyErr::from_value(instance),
         Err(e) => e,
     }

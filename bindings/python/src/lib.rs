@@ -19,6 +19,7 @@ use pyo3::types::PyString;
 
 mod blocking;
 mod client;
+mod embedded;
 mod entries;
 mod errors;
 mod member;

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pyo3::prelude::*;
-use pyo3::types::{PyString, PyTuple, PyType};
+use pyo3::types::{PyString, PyType};
 
 use synod::catalog::CatalogView;
 use synod::node::config::{ConfigError, NodeConfig, TlsSettings};
@@ -26,8 +26,8 @@ use synod::{ControlPlaneConsensus, Epoch, Index, RangeId};
 
 use crate::entries::{identity, log_number, py_repr, range_id};
 use crate::errors::{invalid_argument, new_err, propose_error, Kind};
-use crate::node::{FenceStatus, Member, Node, Ownership};
-use crate::watch::Watch;
+use crate::node::{FenceStatus, Node, Ownership};
+use crate::watch::{Watch, WatchArgs};
 use crate::{blocking, pytypes};
 
 /// Why a member did not start, before or after its configuration was read.
@@ -340,17 +340,9 @@ impl RunningMember {
     ) -> PyResult<Bound<'py, PyAny>> {
         let level = pytypes::read_level(py, level, at_least)?;
         let view = self.view(py, level, timeout)?;
-        let members = view
-            .members()
-            .map(|m| Py::new(py, Member::from_core(m.clone())))
-            .collect::<PyResult<Vec<_>>>()?;
+        let members = pytypes::member_tuple(py, view.members().cloned())?.into_any();
         let (index, term) = view.applied();
-        pytypes::read_at(
-            py,
-            PyTuple::new(py, members)?.into_any(),
-            index.get(),
-            term.get(),
-        )
+        pytypes::read_at(py, members, index.get(), term.get())
     }
 
     /// Waits until this member has applied log index `index` (at most
@@ -402,23 +394,12 @@ impl RunningMember {
         range: Option<&Bound<'_, PyString>>,
         timeout: Option<f64>,
     ) -> PyResult<Watch> {
-        let from = match from_index {
-            Some(i) => log_number("from_index", i)?,
-            None => 0,
-        };
-        let only = match range {
-            Some(r) => Some(range_id(py, "range", &r.to_cow()?)?),
-            None => None,
-        };
-        let limit = match timeout {
-            Some(s) => Some(crate::node::timeout(py, s)?),
-            None => None,
-        };
+        let args = WatchArgs::parse(py, from_index, range, timeout)?;
         let w = self
             .engine
-            .watch(Index(from))
+            .watch(Index(args.from))
             .map_err(|e| propose_error(py, e))?;
-        Ok(Watch::local(w, from, only, limit))
+        Ok(Watch::local(w, args))
     }
 
     /// Whether `close()` has been called.

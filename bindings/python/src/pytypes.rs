@@ -7,13 +7,13 @@
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyModule, PyTuple, PyType};
 
 use synod::catalog::{ApplyOutcome, CatalogView, Member as CoreMember, RangeOwnership};
 use synod::node::watch::Role as CoreRole;
 use synod::{ControlPlaneEntry, LeaderHint, MembershipChange, RangeId};
 
+use crate::embedded::Classes;
 use crate::node::{Member, Ownership};
 
 /// The classes `types.py` defines, in this order.
@@ -48,38 +48,19 @@ pub(crate) enum Class {
     MemberState = 11,
 }
 
-static CLASSES: PyOnceLock<Vec<Py<PyType>>> = PyOnceLock::new();
+static CLASSES: Classes = Classes::new();
 
 /// Defines the classes and adds them to `module`.
 pub(crate) fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
-    let py = module.py();
-    let globals = PyDict::new(py);
-    globals.set_item("__name__", module.name()?)?;
-    globals.set_item("__builtins__", py.import("builtins")?)?;
-    py.run(
-        pyo3::ffi::c_str!(include_str!("types.py")),
-        Some(&globals),
-        None,
-    )?;
-    let mut classes = Vec::with_capacity(NAMES.len());
-    for name in NAMES {
-        let class = globals
-            .get_item(name)?
-            .ok_or_else(|| PyRuntimeError::new_err(format!("types.py did not define {name}")))?
-            .cast_into::<PyType>()?;
-        module.add(name, &class)?;
-        classes.push(class.unbind());
-    }
-    let _ = CLASSES.get_or_init(py, || classes);
-    Ok(())
+    let source = pyo3::ffi::c_str!(include_str!("types.py"));
+    CLASSES.define(module, "types.py", source, &NAMES)
 }
 
 /// The class `c`.
 pub(crate) fn class(py: Python<'_>, c: Class) -> PyResult<Bound<'_, PyType>> {
     CLASSES
-        .get(py)
-        .and_then(|v| v.get(c as usize))
-        .map(|t| t.bind(py).clone())
+        .get(py, c as usize)
+        .cloned()
         .ok_or_else(|| PyRuntimeError::new_err("synod._synod is not initialised"))
 }
 
@@ -215,9 +196,7 @@ pub(crate) fn snapshot_event<'py, 'a>(
     ranges: impl Iterator<Item = (&'a RangeId, &'a RangeOwnership)>,
     only: Option<&RangeId>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let members = members
-        .map(|m| Py::new(py, Member::from_core(m.clone())))
-        .collect::<PyResult<Vec<_>>>()?;
+    let members = member_tuple(py, members.cloned())?;
     let ranges = ranges
         .filter(|(r, _)| only.is_none_or(|o| o == *r))
         .map(|(r, o)| Py::new(py, Ownership::from_core(r.as_str().to_owned(), o.clone())))
@@ -225,7 +204,7 @@ pub(crate) fn snapshot_event<'py, 'a>(
     let snap = PyDict::new(py);
     snap.set_item("index", index)?;
     snap.set_item("term", term)?;
-    snap.set_item("members", PyTuple::new(py, members)?)?;
+    snap.set_item("members", members)?;
     snap.set_item("ranges", PyTuple::new(py, ranges)?)?;
     let snap = build(py, Class::Snapshot, &snap)?;
     let kw = PyDict::new(py);
@@ -252,6 +231,19 @@ pub(crate) fn view_event<'py>(
         only,
     )
 }
+
+/// A tuple of `Member`s.
+pub(crate) fn member_tuple<'py>(
+    py: Python<'py>,
+    members: impl IntoIterator<Item = CoreMember>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let members = members
+        .into_iter()
+        .map(|m| Py::new(py, Member::from_core(m)))
+        .collect::<PyResult<Vec<_>>>()?;
+    PyTuple::new(py, members)
+}
+
 /// A `ReadAt(value, index, term)`.
 pub(crate) fn read_at<'py>(
     py: Python<'py>,

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use pyo3::types::PyType;
+use pyo3::types::{PyString, PyType};
 
 use synod::catalog::{ApplyOutcome, Member as CoreMember, RangeOwnership};
 use synod::node::client::ClientCallError;
@@ -31,6 +31,7 @@ use synod::node::protocol::WatchWireItem;
 use synod::node::watch::{Role, Watch as CoreWatch, WatchError, WatchItem};
 use synod::{ControlPlaneEntry, Index, LeaderHint, RangeId};
 
+use crate::entries::{log_number, range_id};
 use crate::errors::{client_error, propose_error, shutdown};
 use crate::pytypes;
 
@@ -164,15 +165,49 @@ impl Drop for Watch {
     }
 }
 
+/// The arguments of `Client.watch` and `RunningMember.watch`, read and
+/// checked.
+pub(crate) struct WatchArgs {
+    /// The index to start from.
+    pub(crate) from: u64,
+    /// The range filter.
+    only: Option<RangeId>,
+    /// The bound on the wait for each item.
+    timeout: Option<Duration>,
+}
+
+impl WatchArgs {
+    /// Reads `from_index` (0 when None), `range` and `timeout` (seconds)
+    /// in that order.
+    pub(crate) fn parse(
+        py: Python<'_>,
+        from_index: Option<&Bound<'_, PyAny>>,
+        range: Option<&Bound<'_, PyString>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Self> {
+        let from = match from_index {
+            Some(i) => log_number("from_index", i)?,
+            None => 0,
+        };
+        let only = match range {
+            Some(r) => Some(range_id(py, "range", &r.to_cow()?)?),
+            None => None,
+        };
+        let timeout = match timeout {
+            Some(s) => Some(crate::node::timeout(py, s)?),
+            None => None,
+        };
+        Ok(Self {
+            from,
+            only,
+            timeout,
+        })
+    }
+}
+
 impl Watch {
     /// A network watch reading `w` on a helper thread.
-    pub(crate) fn remote(
-        w: ClientWatch,
-        from: u64,
-        only: Option<RangeId>,
-        timeout: Option<Duration>,
-        identity: String,
-    ) -> PyResult<Self> {
+    pub(crate) fn remote(w: ClientWatch, args: WatchArgs, identity: String) -> PyResult<Self> {
         let (tx, rx) = mpsc::sync_channel(READ_AHEAD);
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
@@ -183,45 +218,29 @@ impl Watch {
         Ok(Self::with(
             Source::Remote(Mutex::new(Some(rx))),
             stop,
-            from,
-            only,
-            timeout,
+            args,
             identity,
         ))
     }
 
     /// A watch of a member in this process.
-    pub(crate) fn local(
-        w: CoreWatch,
-        from: u64,
-        only: Option<RangeId>,
-        timeout: Option<Duration>,
-    ) -> Self {
+    pub(crate) fn local(w: CoreWatch, args: WatchArgs) -> Self {
         Self::with(
             Source::Local(Mutex::new(Some(w))),
             Arc::new(AtomicBool::new(false)),
-            from,
-            only,
-            timeout,
+            args,
             String::new(),
         )
     }
 
-    fn with(
-        source: Source,
-        stop: Arc<AtomicBool>,
-        from: u64,
-        only: Option<RangeId>,
-        timeout: Option<Duration>,
-        identity: String,
-    ) -> Self {
+    fn with(source: Source, stop: Arc<AtomicBool>, args: WatchArgs, identity: String) -> Self {
         Self {
             source,
             stop,
             closed: AtomicBool::new(false),
-            next_index: AtomicU64::new(from),
-            only,
-            timeout,
+            next_index: AtomicU64::new(args.from),
+            only: args.only,
+            timeout: args.timeout,
             identity,
             failed: AtomicBool::new(false),
         }
