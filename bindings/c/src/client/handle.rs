@@ -288,6 +288,7 @@ mod tests {
                 code: 7,
                 name: "stale-epoch".into(),
                 text: "t".into(),
+                refusal: None,
             },
             at: None,
         }));
