@@ -416,11 +416,35 @@ class Status:
     @property
     def catalog_version(self) -> int: ...
     @property
-    def voters(self) -> list[int]: ...
+    def voters(self) -> list[str]:
+        """The voters' identities (`peer <id>` for a peer id the catalog does not name yet)."""
     @property
-    def learners(self) -> list[int]: ...
+    def learners(self) -> list[str]:
+        """The learners' identities, as `voters`."""
+    @property
+    def peers(self) -> list[Peer]:
+        """Every voter and learner; in the leader's status, with each follower's progress."""
     @property
     def is_leader(self) -> bool: ...
+
+@final
+class Peer:
+    """A voter or learner as a member's status sees it."""
+
+    @property
+    def peer_id(self) -> int: ...
+    @property
+    def id(self) -> str | None: ...
+    @property
+    def address(self) -> str | None: ...
+    @property
+    def voter(self) -> bool: ...
+    @property
+    def matched(self) -> int | None:
+        """The highest index known replicated to it (leader's status only)."""
+    @property
+    def lag(self) -> int | None:
+        """Entries behind the leader's last one (leader's status only)."""
 
 @final
 class Client:

@@ -156,7 +156,14 @@ def test_status_shows_one_leader(cluster: Cluster) -> None:
         assert s.leader == lead.id
         assert s.leader_address == lead.local_addr
         assert s.term == leader.term >= 1
-        assert sorted(s.voters) == sorted(x.peer_id for x in statuses)
+        assert sorted(s.voters) == sorted(x.id for x in statuses)
+        assert sorted(p.peer_id for p in s.peers) == sorted(x.peer_id for x in statuses)
+        for p in s.peers:
+            assert p.voter and p.id is not None and p.address is not None
+            if s.is_leader and p.peer_id != s.peer_id:
+                assert p.matched is not None and p.lag is not None, p
+            else:
+                assert (p.matched, p.lag) == (None, None), p
         assert s.learners == []
         assert s.applied <= s.commit
     assert len(set(s.peer_id for s in statuses)) == 3
@@ -219,7 +226,8 @@ def test_a_stale_epoch_is_refused(cluster: Cluster) -> None:
         assert (e.code, e.name) == (7, "stale-epoch")
         assert e.reason == f"epoch 1 for {RANGE} is not above the current epoch 1"
         assert (e.index, e.term) == (None, None), "refused before it entered the log"
-        assert e.details == {}, "the wire carries no refusal fields"
+        # The facts travel over the network too.
+        assert e.details == {"range": RANGE, "current": 1, "proposed": 1}
         # An epoch that skips the next one is refused with its own code.
         with pytest.raises(synod.RefusedError) as skip:
             c.propose(synod.OwnershipTransition(RANGE, "CN=node-b", 3))
@@ -227,7 +235,7 @@ def test_a_stale_epoch_is_refused(cluster: Cluster) -> None:
         assert (e.code, e.name) == (12, "epoch-not-next")
         assert e.reason == f"epoch 3 for {RANGE} is not the next epoch 2"
         assert (e.index, e.term) == (None, None), "refused before it entered the log"
-        assert e.details == {}, "the wire carries no refusal fields"
+        assert e.details == {"range": RANGE, "current": 1, "proposed": 3}
         owner = c.owner(RANGE, linearizable=True)
         assert owner is not None and (owner.owner, owner.epoch) == ("CN=node-a", 1)
 

@@ -60,12 +60,67 @@ pub struct Status {
     /// Its catalog version.
     #[pyo3(get)]
     catalog_version: u64,
-    /// The voters of its applied configuration (peer ids).
+    /// The voters of its applied configuration: their identities (a peer
+    /// id the member's catalog does not name yet reads `peer <id>`).
     #[pyo3(get)]
-    voters: Vec<u64>,
-    /// The learners of its applied configuration (peer ids).
+    voters: Vec<String>,
+    /// The learners of its applied configuration, as `voters`.
     #[pyo3(get)]
-    learners: Vec<u64>,
+    learners: Vec<String>,
+    /// Every voter and learner: peer id, identity, address and, in the
+    /// leader's status, each follower's replication progress.
+    #[pyo3(get)]
+    peers: Vec<Peer>,
+}
+
+/// A voter or learner as a member's status sees it.
+#[pyclass(frozen, eq, hash, module = "synod._synod")]
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Peer {
+    /// Its consensus peer id.
+    #[pyo3(get)]
+    peer_id: u64,
+    /// Its identity, if the member's catalog names that peer id.
+    #[pyo3(get)]
+    id: Option<String>,
+    /// Its address in the catalog.
+    #[pyo3(get)]
+    address: Option<String>,
+    /// A voter (else a learner).
+    #[pyo3(get)]
+    voter: bool,
+    /// The highest index known replicated to it (the leader's status only,
+    /// for the other members).
+    #[pyo3(get)]
+    matched: Option<u64>,
+    /// How many entries it is behind the leader's last one (as `matched`).
+    #[pyo3(get)]
+    lag: Option<u64>,
+}
+
+#[pymethods]
+impl Peer {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Peer(peer_id={}, id={}, address={}, voter={}, matched={}, lag={})",
+            self.peer_id,
+            py_repr_opt(py, self.id.as_deref())?,
+            py_repr_opt(py, self.address.as_deref())?,
+            if self.voter { "True" } else { "False" },
+            self.matched.map_or("None".to_string(), |m| m.to_string()),
+            self.lag.map_or("None".to_string(), |l| l.to_string()),
+        ))
+    }
+}
+
+/// The identity of peer id `peer` in `peers`, or `peer <id>` when the
+/// catalog does not name it.
+fn name_of(peers: &[synod::node::protocol::PeerInfo], peer: u64) -> String {
+    peers
+        .iter()
+        .find(|p| p.peer_id == peer)
+        .and_then(|p| p.id.as_ref())
+        .map_or_else(|| format!("peer {peer}"), |i| i.as_str().to_owned())
 }
 
 impl Status {
@@ -84,8 +139,20 @@ impl Status {
             commit: s.commit.get(),
             applied: s.applied.get(),
             catalog_version: s.version.get(),
-            voters: s.voters,
-            learners: s.learners,
+            voters: s.voters.iter().map(|p| name_of(&s.peers, *p)).collect(),
+            learners: s.learners.iter().map(|p| name_of(&s.peers, *p)).collect(),
+            peers: s
+                .peers
+                .iter()
+                .map(|p| Peer {
+                    peer_id: p.peer_id,
+                    id: p.id.as_ref().map(|i| i.as_str().to_owned()),
+                    address: p.address.as_ref().map(|a| a.as_str().to_owned()),
+                    voter: p.voter,
+                    matched: p.progress.map(|(m, _)| m.get()),
+                    lag: p.progress.map(|(_, l)| l),
+                })
+                .collect(),
         }
     }
 }
@@ -111,7 +178,7 @@ impl Status {
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         Ok(format!(
             "Status(id={}, peer_id={}, role={}, term={}, leader={}, leader_address={}, \
-             commit={}, applied={}, catalog_version={}, voters={:?}, learners={:?})",
+             commit={}, applied={}, catalog_version={}, voters={:?}, learners={:?}, peers={})",
             py_repr(py, &self.id)?,
             self.peer_id,
             py_repr(py, &self.role)?,
@@ -122,7 +189,12 @@ impl Status {
             self.applied,
             self.catalog_version,
             self.voters,
-            self.learners
+            self.learners,
+            {
+                let rows: PyResult<Vec<String>> =
+                    self.peers.iter().map(|p| p.__repr__(py)).collect();
+                format!("({})", rows?.join(", "))
+            }
         ))
     }
 }

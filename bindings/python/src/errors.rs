@@ -137,12 +137,15 @@ pub(crate) fn client_error(py: Python<'_>, err: ClientCallError, identity: &str)
                     Kind::Timeout
                 }
                 RemoteError::Refused { refusal, at } => {
-                    // The wire carries the refusal's code, name and text,
-                    // not its fields: `details` is empty.
                     kwargs.set_item("code", refusal_code(py, refusal.code)?)?;
                     kwargs.set_item("name", refusal.name.as_str())?;
                     kwargs.set_item("reason", refusal.text.as_str())?;
-                    kwargs.set_item("details", PyDict::new(py))?;
+                    // The facts, when the member sent them (members of
+                    // this version do).
+                    match refusal.refusal.as_deref() {
+                        Some(whole) => kwargs.set_item("details", refusal_details(py, whole)?)?,
+                        None => kwargs.set_item("details", PyDict::new(py))?,
+                    }
                     kwargs.set_item("index", at.map(|(i, _)| i.get()))?;
                     kwargs.set_item("term", at.map(|(_, t)| t.get()))?;
                     Kind::Refused

@@ -58,6 +58,7 @@ fn _synod(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<node::DurableVote>()?;
     m.add_class::<client::Client>()?;
     m.add_class::<client::Status>()?;
+    m.add_class::<client::Peer>()?;
     m.add_class::<member::RunningMember>()?;
     m.add_class::<member::RevocationSummary>()?;
     m.add_class::<watch::Watch>()?;
