@@ -42,6 +42,7 @@ __all__ = [
     "AuditRecord",
     "DurableVote",
     "Client",
+    "Peer",
     "Status",
     "RevocationSummary",
     "RunningMember",

@@ -1,16 +1,18 @@
 //! Blocking calls that answer Ctrl-C: [`run`] runs a call on a helper
 //! thread while the calling thread waits for it with the GIL released, in
-//! slices of at most [`SLICE`](crate::watch::SLICE), checking for signals
+//! slices of at most [`SLICE`], checking for signals
 //! between them. On Ctrl-C (or any exception a signal handler raises) the
 //! caller gets the exception at once; the call goes on alone on its thread
 //! until it ends by its own timeout, and its answer is dropped.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
-use crate::watch::SLICE;
+/// The longest the GIL-released wait lasts before signals are checked.
+pub(crate) const SLICE: Duration = Duration::from_millis(100);
 
 /// Runs `f` on a helper thread and waits for it as described above.
 pub(crate) fn run<T: Send + 'static>(

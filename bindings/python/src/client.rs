@@ -163,7 +163,7 @@ impl Status {
     /// holds); a plain string if this build does not know the role.
     #[getter]
     fn role<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        match crate::pytypes::member(py, crate::pytypes::Class::Role, self.role.as_str()) {
+        match crate::pyclasses::member(py, crate::pyclasses::Class::Role, self.role.as_str()) {
             Ok(r) => Ok(r),
             Err(_) => Ok(PyString::new(py, &self.role).into_any()),
         }

@@ -69,7 +69,9 @@ pub(crate) fn log_number(field: &str, value: &Bound<'_, PyAny>) -> PyResult<u64>
 /// Reads a member kind: a `MemberKind` or its name, `"data"` or `"witness"`.
 pub(crate) fn member_kind(field: &str, value: &Bound<'_, PyAny>) -> PyResult<CoreKind> {
     let py = value.py();
-    if value.is_instance(crate::pytypes::class(py, crate::pytypes::Class::MemberKind)?.as_any())? {
+    if value
+        .is_instance(crate::pyclasses::class(py, crate::pyclasses::Class::MemberKind)?.as_any())?
+    {
         return value
             .getattr("value")?
             .extract::<String>()?
@@ -101,7 +103,7 @@ impl<'a, 'py> FromPyObject<'a, 'py> for KindArg {
 
 /// The `synod.MemberKind` of a core kind.
 pub(crate) fn kind_to_py(py: Python<'_>, k: CoreKind) -> PyResult<Bound<'_, PyAny>> {
-    crate::pytypes::member(py, crate::pytypes::Class::MemberKind, k.as_str())
+    crate::pyclasses::member(py, crate::pyclasses::Class::MemberKind, k.as_str())
 }
 
 /// Admit a member with its kind and peer address.

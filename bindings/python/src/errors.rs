@@ -218,7 +218,7 @@ pub(crate) fn propose_error(py: Python<'_>, err: ProposeError) -> PyErr {
 /// A refusal code as a `synod.Refusal` (an `IntEnum`), or the plain int
 /// for a code this build does not know (a newer member's).
 fn refusal_code(py: Python<'_>, code: u32) -> PyResult<Bound<'_, PyAny>> {
-    match crate::pytypes::member(py, crate::pytypes::Class::Refusal, code) {
+    match crate::pyclasses::member(py, crate::pyclasses::Class::Refusal, code) {
         Ok(r) => Ok(r),
         Err(_) => Ok(code.into_pyobject(py)?.into_any()),
     }

@@ -24,6 +24,7 @@ mod entries;
 mod errors;
 mod member;
 mod node;
+mod pyclasses;
 mod pytypes;
 mod testing;
 mod watch;
@@ -42,7 +43,7 @@ fn parse_identity(py: Python<'_>, subject: &Bound<'_, PyString>) -> PyResult<Str
 fn _synod(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", synod::VERSION)?;
     errors::register(m)?;
-    pytypes::register(m)?;
+    pyclasses::register(m)?;
     m.add_class::<entries::Admit>()?;
     m.add_class::<entries::BeginDrain>()?;
     m.add_class::<entries::Remove>()?;

@@ -378,7 +378,11 @@ impl Member {
     /// Active or draining (`MemberState`).
     #[getter]
     fn state<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        crate::pytypes::member(py, crate::pytypes::Class::MemberState, self.state.as_str())
+        crate::pyclasses::member(
+            py,
+            crate::pyclasses::Class::MemberState,
+            self.state.as_str(),
+        )
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

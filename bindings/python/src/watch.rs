@@ -31,12 +31,10 @@ use synod::node::protocol::WatchWireItem;
 use synod::node::watch::{Role, Watch as CoreWatch, WatchError, WatchItem};
 use synod::{ControlPlaneEntry, Index, LeaderHint, RangeId};
 
+use crate::blocking::SLICE;
 use crate::entries::{log_number, range_id};
 use crate::errors::{client_error, propose_error, shutdown};
 use crate::pytypes;
-
-/// The longest the GIL-released wait lasts before signals are checked.
-pub(crate) const SLICE: Duration = Duration::from_millis(100);
 
 /// How many items the network watch's thread reads ahead.
 const READ_AHEAD: usize = 1024;

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 
 use synod::ControlPlaneConsensus;
 
-use super::watch::WatchShared;
 use crate::error::{str_arg, Error, SYNOD_ERR_INVALID_ARGUMENT};
 
 /// A control-plane member.
@@ -36,7 +35,17 @@ pub struct synod_node {
     pub(super) member: Option<Arc<synod::Node>>,
     /// The watches started on this node and not yet ended: shutdown ends
     /// each (its final callback and its free function) before it returns.
-    pub(super) watches: Mutex<Vec<Arc<WatchShared>>>,
+    pub(super) watches: Mutex<Vec<Arc<dyn EndsWithNode>>>,
+}
+
+/// What runs on a node and must end before its shutdown returns (a watch).
+pub(super) trait EndsWithNode: Send + Sync {
+    /// Its node is stopping: it ends (with a final event).
+    fn node_stopping(&self);
+    /// Waits until it ended (returns at once on its own thread).
+    fn wait_ended(&self);
+    /// Whether it ended.
+    fn ended(&self) -> bool;
 }
 
 /// What `synod_node_reload_revocation` runs on a started member.

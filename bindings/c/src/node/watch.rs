@@ -30,7 +30,7 @@ use synod::catalog::ApplyOutcome;
 use synod::node::watch::{Watch, WatchError, WatchEvent, WatchItem};
 use synod::{ControlPlaneEntry, Index, MembershipChange, RangeId};
 
-use super::handle::{node_arg, parsed_arg, running_member, synod_node, write_out};
+use super::handle::{node_arg, parsed_arg, running_member, synod_node, write_out, EndsWithNode};
 use super::propose::synod_free_callback;
 use super::reads::synod_view;
 use super::values::{kind_out, synod_member_kind, synod_role, watch_role_out};
@@ -207,9 +207,6 @@ impl WatchShared {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).done
     }
 
-    /// Waits until the thread has run its last callback and the free
-    /// function; returns at once on the watch's own thread (its callback is
-    /// running: the rest happens when it returns).
     /// Unparks the watch's thread (to look at its flags and its feed).
     fn wake(&self) {
         if let Some(t) = self.waiter.get() {
@@ -217,7 +214,10 @@ impl WatchShared {
         }
     }
 
-    fn wait_ended(self: &Arc<Self>) {
+    /// Waits until the thread has run its last callback and the free
+    /// function; returns at once on the watch's own thread (its callback is
+    /// running: the rest happens when it returns).
+    fn wait_ended(&self) {
         if on_thread_of(self) {
             return;
         }
@@ -243,10 +243,25 @@ thread_local! {
     static NODE_OF_THREAD: Cell<*const synod_node> = const { Cell::new(std::ptr::null()) };
 }
 
-fn on_thread_of(shared: &Arc<WatchShared>) -> bool {
+fn on_thread_of(shared: &WatchShared) -> bool {
     WATCH_OF_THREAD
-        .try_with(|c| c.get() == Arc::as_ptr(shared))
+        .try_with(|c| std::ptr::eq(c.get(), shared))
         .unwrap_or(false)
+}
+
+impl EndsWithNode for WatchShared {
+    fn node_stopping(&self) {
+        self.node_stopping.store(true, Ordering::SeqCst);
+        self.wake();
+    }
+
+    fn wait_ended(&self) {
+        WatchShared::wait_ended(self);
+    }
+
+    fn ended(&self) -> bool {
+        self.done()
+    }
 }
 
 /// Whether this thread is a watch thread of `node` (inside its callback).
@@ -262,8 +277,7 @@ pub(super) fn in_watch_of(node: *const synod_node) -> bool {
 pub(super) fn end_watches(node: &synod_node) {
     let watches = std::mem::take(&mut *node.watches.lock().unwrap_or_else(|p| p.into_inner()));
     for w in &watches {
-        w.node_stopping.store(true, Ordering::SeqCst);
-        w.wake();
+        w.node_stopping();
     }
     for w in &watches {
         w.wait_ended();
@@ -631,7 +645,7 @@ pub unsafe extern "C" fn synod_node_watch(
         if node.shut_down.load(Ordering::SeqCst) {
             return Err(Error::new(SYNOD_ERR_SHUTDOWN, "the node is shut down"));
         }
-        watches.retain(|w| !w.done());
+        watches.retain(|w| !w.ended());
         let watch = member.watch(Index(from_index))?;
         let shared = Arc::new(WatchShared {
             cancelled: AtomicBool::new(false),
@@ -658,7 +672,7 @@ pub unsafe extern "C" fn synod_node_watch(
             .spawn(move || feed.run())
             .map_err(|e| Error::new(SYNOD_ERR_START, format!("could not start the watch thread: {e}")))?;
         shared.state.lock().unwrap_or_else(|p| p.into_inner()).thread = Some(thread);
-        watches.push(Arc::clone(&shared));
+        watches.push(Arc::clone(&shared) as Arc<dyn EndsWithNode>);
         drop(watches);
         unsafe { write_out(out, Box::into_raw(Box::new(synod_watch { shared }))) };
         Ok(())
