@@ -242,3 +242,37 @@ fn c_and_cpp_tests_pass() {
         failures.join("\n\n")
     );
 }
+
+/// A program written against 0.1.0 compiles and links unchanged: the C and
+/// C++ tests as they were at 0.1.0 (tests/c/v0_1_0, kept as they were) are
+/// compiled with `-Werror` against this header and this C++ wrapper and
+/// linked against this library. (Not run: the trust issue changed two
+/// meanings they test, the compare-and-set epoch rule and new outcome
+/// codes.) A renamed or removed function, a changed signature, a removed
+/// constant or a changed wrapper method fails to compile here.
+#[test]
+fn the_0_1_0_tests_compile_and_link_against_this_header() {
+    let out_dir = profile_dir().join("c-tests-0.1.0");
+    std::fs::create_dir_all(&out_dir).expect("can create target/<profile>/c-tests-0.1.0");
+    let dir = repo_root().join("tests/c/v0_1_0");
+    let mut sources: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/c/v0_1_0 exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "c" || e == "cpp"))
+        .collect();
+    sources.sort();
+    assert!(sources.len() >= 5, "the 0.1.0 tests: {sources:?}");
+    let failures: Vec<String> = sources
+        .iter()
+        .filter_map(|src| {
+            let stem = src.file_stem()?.to_str()?;
+            compile(src, &out_dir.join(stem), Variant::Plain).err()
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of the 0.1.0 tests no longer compile:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
