@@ -322,6 +322,49 @@ typedef void (*synod_propose_callback)(void *user_data,
 // registration failed. May be NULL when there is nothing to release.
 typedef void (*synod_free_callback)(void *user_data);
 
+// An exactly-once session: a client id (128 bits, random: see
+// `synod_session_new`) and the sequence number of one proposal. Give each
+// new proposal the next `seq`; give a retry of a proposal the same
+// `client_hi`, `client_lo` and `seq` as its first attempt: it takes effect
+// once, and the retry answers the first attempt's outcome. Keep at most 128
+// proposals of one client in flight (the catalog remembers the outcomes of
+// a client's 128 highest sequence numbers).
+typedef struct synod_session {
+    // The client id's high 64 bits.
+    uint64_t client_hi;
+    // The client id's low 64 bits.
+    uint64_t client_lo;
+    // This proposal's sequence number (from 1).
+    uint64_t seq;
+} synod_session;
+
+// Which entry a `synod_entry` describes.
+typedef uint32_t synod_entry_kind;
+
+// One entry to propose: `kind` says which, and which fields it reads (the
+// others are ignored and may be NULL or 0). Strings are borrowed for the
+// call only. There is no field for bytes: user data cannot be proposed.
+typedef struct synod_entry {
+    // A `SYNOD_ENTRY_*` kind.
+    synod_entry_kind kind;
+    // ADMIT, BEGIN_DRAIN, REMOVE: the member's identity.
+    const char *member;
+    // ADMIT: what the member does.
+    synod_member_kind member_kind;
+    // ADMIT: where the member is reached (`host:port`).
+    const char *address;
+    // TRANSITION, FORCED_TRANSITION: the range.
+    const char *range;
+    // TRANSITION, FORCED_TRANSITION: its new owner.
+    const char *new_owner;
+    // TRANSITION: the epoch (the current epoch plus one).
+    uint64_t epoch;
+    // FORCED_TRANSITION: the operator's identity.
+    const char *operator_id;
+    // FORCED_TRANSITION: why (never blank).
+    const char *reason;
+} synod_entry;
+
 // The answer of `synod_node_fence_check`. 0 is never an answer, so a zeroed
 // variable is never mistaken for `SYNOD_FENCE_CURRENT`.
 typedef uint32_t synod_fence_status;
@@ -732,6 +775,23 @@ typedef void (*synod_log_callback)(void *user_data, const struct synod_log_recor
 
 // Leads.
 #define SYNOD_ROLE_LEADER 4
+
+// Admit `member` as a `member_kind` member reachable at `address`.
+#define SYNOD_ENTRY_ADMIT 1
+
+// Put `member` into drain.
+#define SYNOD_ENTRY_BEGIN_DRAIN 2
+
+// Remove `member` (it must own no range).
+#define SYNOD_ENTRY_REMOVE 3
+
+// The fenced transition of `range` to `new_owner` at `epoch` (the range's
+// current epoch plus one).
+#define SYNOD_ENTRY_TRANSITION 4
+
+// An operator's forced transition of `range` to `new_owner`, recorded with
+// `operator_id` and `reason`.
+#define SYNOD_ENTRY_FORCED_TRANSITION 5
 
 // What this member has applied, now: never waits, may be behind the
 // cluster by as much as the view's index says.
@@ -1332,6 +1392,45 @@ synod_status synod_node_propose_forced_transition(const struct synod_node *node,
                                                   const char *reason,
                                                   uint32_t timeout_ms,
                                                   struct synod_commit *out);
+
+// Writes a new session to `*out`: a random client id and `seq` 0 (set
+// `seq` to 1 for the first proposal). Returns `SYNOD_OK`, or
+// `SYNOD_ERR_NULL_ARGUMENT` (`*out` untouched).
+synod_status synod_session_new(struct synod_session *out);
+
+// Proposes `entry` (any kind a caller may propose), in `session` when not
+// NULL, and waits up to `timeout_ms` for it to commit.
+//
+// On `SYNOD_OK` `*out` receives the commit; on any failure it is untouched.
+// What each status promises about the outcome is in the header's opening
+// comment: `SYNOD_ERR_REFUSED`, `SYNOD_ERR_NOT_LEADER`,
+// `SYNOD_ERR_OVERLOADED` and argument errors took no effect;
+// `SYNOD_ERR_TIMEOUT`, `SYNOD_ERR_NO_QUORUM`, `SYNOD_ERR_INDETERMINATE`,
+// `SYNOD_ERR_SHUTDOWN` during the wait and `SYNOD_ERR_STORAGE` may have:
+// retry in the same session to learn the outcome without applying it
+// twice. A retry whose first attempt is too old to be remembered is
+// answered `SYNOD_ERR_REFUSED` with the retry-too-old outcome (never
+// applied again). Strings are borrowed for the call only. Thread-safe.
+synod_status synod_node_submit(const struct synod_node *node,
+                               const struct synod_entry *entry,
+                               const struct synod_session *session,
+                               uint32_t timeout_ms,
+                               struct synod_commit *out);
+
+// `synod_node_submit` without waiting: `callback` receives the answer
+// exactly once, then `free_user_data` (if not NULL) releases `user_data`,
+// as for `synod_node_propose_transition_async` (the same threads, the same
+// promise that no callback runs after `synod_node_shutdown` returns). On
+// failure the callback is not called and `free_user_data` is called before
+// this function returns. Strings are borrowed for the call only.
+// Thread-safe.
+synod_status synod_node_submit_async(const struct synod_node *node,
+                                     const struct synod_entry *entry,
+                                     const struct synod_session *session,
+                                     uint32_t timeout_ms,
+                                     synod_propose_callback callback,
+                                     void *user_data,
+                                     synod_free_callback free_user_data);
 
 // Looks up the owner of `range` as this member has applied it.
 //

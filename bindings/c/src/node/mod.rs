@@ -24,6 +24,9 @@ mod open;
 mod state;
 // Typed proposals, blocking and with a callback.
 mod propose;
+// Every entry kind through one typed description, in an exactly-once
+// session, blocking and with a callback.
+mod submit;
 // Range ownership as applied here: the owner snapshot and the fence check.
 mod ownership;
 // The member list snapshot.
@@ -49,6 +52,7 @@ pub use reads::*;
 pub use shutdown::*;
 pub use state::*;
 pub use status::*;
+pub use submit::*;
 pub use values::*;
 pub use watch::*;
 

@@ -183,7 +183,7 @@ pub type synod_free_callback = Option<unsafe extern "C" fn(user_data: *mut c_voi
 
 /// A callback, its user data and the user data's release, handed across
 /// threads: the free function runs exactly once, when this is dropped.
-struct Registration {
+pub(super) struct Registration {
     callback: unsafe extern "C" fn(*mut c_void, synod_status, *const synod_commit),
     user_data: *mut c_void,
     free: synod_free_callback,
@@ -209,6 +209,57 @@ pub(super) fn in_callback_of(node: *const synod_node) -> bool {
 unsafe impl Send for Registration {}
 
 impl Registration {
+    /// The registration of `callback` (or, with no callback, the release of
+    /// `user_data` and the NULL-argument error).
+    pub(super) fn new(
+        node: *const synod_node,
+        callback: synod_propose_callback,
+        user_data: *mut c_void,
+        free: synod_free_callback,
+    ) -> Result<Self, Error> {
+        let Some(callback) = callback else {
+            if let Some(free) = free {
+                // SAFETY: the caller's release function, called exactly once.
+                unsafe { free(user_data) };
+            }
+            return Err(Error::null("callback"));
+        };
+        Ok(Self {
+            callback,
+            user_data,
+            free,
+            node,
+        })
+    }
+
+    /// Hands `proposal` to `node` with this registration answering it; on
+    /// refusal the registration is dropped here (its free function runs
+    /// before this returns, the callback never does).
+    pub(super) fn submit(
+        self,
+        node: &synod_node,
+        proposal: Proposal,
+        timeout_ms: u32,
+    ) -> Result<(), Error> {
+        if node.shut_down.load(Ordering::SeqCst) {
+            return Err(Error::new(
+                crate::error::SYNOD_ERR_SHUTDOWN,
+                "the node is shut down",
+            ));
+        }
+        // Registered, or handed back uncalled when the member stopped or a
+        // shutdown began in the meantime: then dropping it releases
+        // user_data here, before this function returns, and the callback
+        // never runs. A member that stopped on its own says why.
+        node.engine
+            .try_submit_with(
+                proposal,
+                Duration::from_millis(u64::from(timeout_ms)),
+                Box::new(move |result| self.answer(result)),
+            )
+            .map_err(|uncalled| Error::from(uncalled.error))
+    }
+
     fn answer(self, result: Result<synod::Committed, synod::ProposeError>) {
         // Restored even if the callback unwinds (it must not, being C).
         struct Restore(*const synod_node);
@@ -281,47 +332,16 @@ pub unsafe extern "C" fn synod_node_propose_transition_async(
     free_user_data: synod_free_callback,
 ) -> synod_status {
     ffi_boundary!(status "synod_node_propose_transition_async", {
-        let Some(callback) = callback else {
-            if let Some(free) = free_user_data {
-                // SAFETY: the caller's release function, called exactly once.
-                unsafe { free(user_data) };
-            }
-            return Err(Error::null("callback"));
-        };
         // From here on the registration owns user_data: dropping it on any
         // early return releases it exactly once.
-        let registration = Registration {
-            callback,
-            user_data,
-            free: free_user_data,
-            node,
-        };
+        let registration = Registration::new(node, callback, user_data, free_user_data)?;
         let node = unsafe { node_arg(node)? };
         let entry = ControlPlaneEntry::OwnershipTransition(OwnershipTransition {
             range: unsafe { parsed_arg(range, "range")? },
             new_owner: unsafe { identity_arg(new_owner, "new_owner")? },
             epoch: Epoch(epoch),
         });
-        let refused = || {
-            Error::new(
-                crate::error::SYNOD_ERR_SHUTDOWN,
-                "the node is shut down",
-            )
-        };
-        if node.shut_down.load(Ordering::SeqCst) {
-            return Err(refused());
-        }
-        // Registered, or handed back uncalled when the member stopped or a
-        // shutdown began in the meantime: then dropping it releases
-        // user_data here, before this function returns, and the callback
-        // never runs. A member that stopped on its own says why.
-        node.engine
-            .try_submit_with(
-                Proposal::bare(entry),
-                Duration::from_millis(u64::from(timeout_ms)),
-                Box::new(move |result| registration.answer(result)),
-            )
-            .map_err(|uncalled| Error::from(uncalled.error))
+        registration.submit(node, Proposal::bare(entry), timeout_ms)
     })
 }
 
