@@ -676,6 +676,14 @@ typedef void (*synod_log_callback)(void *user_data, const struct synod_log_recor
 // effect is not known: read the state before acting on it.
 #define SYNOD_ERR_PROTOCOL 109
 
+// A client (`synod_client`) was refused by every endpoint's TLS handshake,
+// or none presented a certificate it trusts (another CA, expired, the
+// wrong name, revoked or denied): answered at once, after one round,
+// instead of `SYNOD_ERR_UNREACHABLE` after the timeout. Nothing was sent in
+// that round; a proposal is `SYNOD_ERR_INDETERMINATE` instead when an
+// earlier attempt of it may have been.
+#define SYNOD_ERR_TLS 110
+
 // Durable storage failed; the member stopped on it and answers every later
 // call with it, reads included (the last error says what failed). Also a
 // damaged or locked data directory at `synod_node_start`.

@@ -24,6 +24,7 @@ __all__ = [
     "StorageError",
     "UnauthorizedError",
     "UnavailableError",
+    "TlsError",
     "IndeterminateError",
     "OverloadedError",
     "MemberKind",
@@ -140,6 +141,9 @@ class UnauthorizedError(SynodError, builtins.PermissionError):
 
 class UnavailableError(SynodError, builtins.ConnectionError):
     """No member could be reached or could serve the call before the deadline."""
+
+class TlsError(UnavailableError):
+    """Every member refused the TLS handshake, or none presented a trusted certificate: raised at once."""
 
 class IndeterminateError(SynodError):
     """Whether the proposal took effect is not known: it may have committed."""

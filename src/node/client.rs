@@ -54,6 +54,12 @@ pub enum ClientCallError {
     /// and the deadline passed before a retry could learn its fate.
     #[error("outcome unknown: {0}")]
     Indeterminate(String),
+    /// Every endpoint refused this client's TLS handshake, or presented a
+    /// certificate this client does not trust (another CA, expired, the
+    /// wrong name, revoked or denied): no retry would help, so the call
+    /// fails at once, after one round. Nothing was sent.
+    #[error("TLS refused: {0}")]
+    Tls(String),
 }
 
 /// How an attempt that got no answer ended.
@@ -100,6 +106,9 @@ pub struct Client {
     session: ClientId,
     /// The sequence number of the last proposal.
     seq: u64,
+    /// How many connection attempts of the current round failed in the TLS
+    /// handshake, and the last such failure.
+    tls_refusals: (usize, Option<String>),
 }
 
 impl Client {
@@ -138,6 +147,7 @@ impl Client {
             leader: None,
             session: ClientId::random(),
             seq: 0,
+            tls_refusals: (0, None),
         }
     }
 
@@ -193,8 +203,16 @@ impl Client {
         req: &Request,
         deadline: Instant,
     ) -> Result<Result<Response, RemoteError>, Failed> {
-        self.connect(addr, deadline)
-            .map_err(|e| Failed::NotSent(format!("{addr}: {e}")))?;
+        self.connect(addr, deadline).map_err(|e| {
+            if matches!(
+                e,
+                TransportError::Tls { .. } | TransportError::Certificate(_)
+            ) {
+                self.tls_refusals.0 += 1;
+                self.tls_refusals.1 = Some(format!("{addr}: {e}"));
+            }
+            Failed::NotSent(format!("{addr}: {e}"))
+        })?;
         let left = deadline
             .saturating_duration_since(Instant::now())
             .max(Duration::from_millis(10));
@@ -209,6 +227,15 @@ impl Client {
                 Err(Failed::MaybeSent(format!("{addr}: {e}")))
             }
         }
+    }
+
+    /// `Tls` when each of the `tried` attempts of this round failed in the
+    /// TLS handshake.
+    fn tls_refused_everywhere(&mut self, tried: usize) -> Option<ClientCallError> {
+        let (refusals, last) = std::mem::take(&mut self.tls_refusals);
+        (tried > 0 && refusals >= tried).then(|| {
+            ClientCallError::Tls(last.unwrap_or_else(|| "the TLS handshake failed".into()))
+        })
     }
 
     /// The end of one attempt that starts now, within the call's `deadline`.
@@ -237,6 +264,8 @@ impl Client {
             }
             targets.extend(self.endpoints.iter().cloned());
             targets.dedup();
+            let tried = targets.len();
+            self.tls_refusals = (0, None);
             for addr in targets {
                 if Instant::now() >= deadline {
                     return Err(ClientCallError::Unreachable(last_error));
@@ -282,6 +311,9 @@ impl Client {
                     Err(e) => last_error = e,
                 }
             }
+            if let Some(e) = self.tls_refused_everywhere(tried) {
+                return Err(e);
+            }
             round += 1;
             // No member could serve the call: wait a little (an election may
             // be under way) and try again.
@@ -304,11 +336,14 @@ impl Client {
     /// The status of the member at `addr`.
     pub fn status_of(&mut self, addr: &str) -> Result<StatusInfo, ClientCallError> {
         let deadline = deadline_after(Instant::now(), self.timeout);
+        self.tls_refusals = (0, None);
         match self.ask(addr, &Request::Status, deadline) {
             Ok(Ok(Response::Status(s))) => Ok(s),
             Ok(Ok(_)) => Err(ClientCallError::Unexpected("status")),
             Ok(Err(e)) => Err(e.into()),
-            Err(e) => Err(ClientCallError::Unreachable(e)),
+            Err(e) => Err(self
+                .tls_refused_everywhere(1)
+                .unwrap_or(ClientCallError::Unreachable(e))),
         }
     }
 
@@ -494,6 +529,8 @@ impl Client {
             }
             targets.extend(self.endpoints.iter().cloned());
             targets.dedup();
+            let tried = targets.len();
+            self.tls_refusals = (0, None);
             let mut progressed = false;
             for addr in targets {
                 let now = Instant::now();
@@ -557,6 +594,17 @@ impl Client {
             }
             if progressed {
                 continue;
+            }
+            // Every endpoint refused the handshake: nothing of this round
+            // was sent (an earlier round's attempt may have been).
+            if let Some(e) = self.tls_refused_everywhere(tried) {
+                return Err(match open {
+                    Some(o) => ClientCallError::Indeterminate(format!(
+                        "{o}; then {e} (session {} #{})",
+                        session.client, session.seq
+                    )),
+                    None => e,
+                });
             }
             round += 1;
             // No member could serve the proposal: wait a little (an election

@@ -429,13 +429,57 @@ mod tests {
         )
     }
 
-    /// Asserts that `c` cannot get a connection (the handshake is refused),
-    /// as opposed to an answer of any kind.
+    /// Asserts that `c` cannot get a connection (the handshake is refused:
+    /// `Tls`; an open connection is closed at its next request:
+    /// `Unreachable`), as opposed to an answer of any kind.
     fn refused(c: &mut Client, addr: &str) {
         match c.status_of(addr) {
-            Err(ClientCallError::Unreachable(_)) => {}
+            Err(ClientCallError::Unreachable(_) | ClientCallError::Tls(_)) => {}
             other => panic!("expected a refused connection, got {other:?}"),
         }
+    }
+
+    /// A client whose certificate another CA issued is told at once, with
+    /// the TLS reason, on every call; before, it retried every endpoint
+    /// until its timeout and said "unreachable".
+    #[test]
+    fn a_client_of_another_ca_gets_a_tls_error_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let certs = dir.path().join("certs");
+        crate::transport::certs::write_dev_certs(&certs, &["node-a".into()], &["ops".into()])
+            .unwrap();
+        let other = dir.path().join("other");
+        crate::transport::certs::write_dev_certs(&other, &[], &["ops".into()]).unwrap();
+        let text = "id = \"CN=node-a\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\n[tls]\ncert = \"certs/node-a.pem\"\nkey = \"certs/node-a-key.pem\"\nca = \"certs/ca.pem\"\n[cluster]\nbootstrap = [{ id = \"CN=node-a\", address = \"127.0.0.1:0\" }]\n[authorization]\noperators = [\"CN=ops\"]\n";
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, text).unwrap();
+        let member = start_member(&NodeConfig::load(&path).unwrap()).unwrap();
+        let addr = member.local_addr().to_string();
+        let id = NodeId::from_certificate_subject("CN=ops").unwrap();
+        let tls = TlsSettings::Mutual {
+            cert: other.join("ops.pem"),
+            key: other.join("ops-key.pem"),
+            ca: other.join("ca.pem"),
+        };
+        // Two endpoints, the same member: every one refuses.
+        let mut c = Client::new(
+            vec![addr.clone(), addr.clone()],
+            security_for(&id, &tls).unwrap(),
+            Duration::from_secs(60),
+        );
+        let started = std::time::Instant::now();
+        match c.status() {
+            Err(ClientCallError::Tls(why)) => assert!(why.contains(&addr), "{why}"),
+            other => panic!("expected a TLS error, got {other:?}"),
+        }
+        let entry = crate::entry::ControlPlaneEntry::Membership(
+            crate::entry::MembershipChange::BeginDrain { member: id.clone() },
+        );
+        assert!(matches!(c.propose(entry), Err(ClientCallError::Tls(_))));
+        assert!(matches!(c.status_of(&addr), Err(ClientCallError::Tls(_))));
+        // One round each, not the 60 s timeout.
+        assert!(started.elapsed() < Duration::from_secs(30));
+        member.shutdown();
     }
 
     #[test]

@@ -40,7 +40,8 @@ static void test_status_strings(void)
     CHECK_STR(synod_status_str(SYNOD_ERR_UNREACHABLE), "SYNOD_ERR_UNREACHABLE");
     CHECK_STR(synod_status_str(SYNOD_ERR_UNAUTHORIZED), "SYNOD_ERR_UNAUTHORIZED");
     CHECK_STR(synod_status_str(SYNOD_ERR_PROTOCOL), "SYNOD_ERR_PROTOCOL");
-    CHECK_STR(synod_status_str(110), "SYNOD_ERR_UNKNOWN");
+    CHECK_STR(synod_status_str(SYNOD_ERR_TLS), "SYNOD_ERR_TLS");
+    CHECK_STR(synod_status_str(111), "SYNOD_ERR_UNKNOWN");
     CHECK_STR(synod_status_str(UINT32_MAX), "SYNOD_ERR_UNKNOWN");
 
     /* The numbers are part of the ABI. */
@@ -52,6 +53,7 @@ static void test_status_strings(void)
     CHECK(SYNOD_ERR_UNREACHABLE == 107);
     CHECK(SYNOD_ERR_UNAUTHORIZED == 108);
     CHECK(SYNOD_ERR_PROTOCOL == 109);
+    CHECK(SYNOD_ERR_TLS == 110);
     CHECK(SYNOD_ERR_PANIC == 900);
     CHECK(sizeof(synod_status) == 4);
 

@@ -71,6 +71,13 @@ pub const SYNOD_ERR_UNAUTHORIZED: synod_status = 108;
 /// (a member of another version, say). For a proposal, whether it took
 /// effect is not known: read the state before acting on it.
 pub const SYNOD_ERR_PROTOCOL: synod_status = 109;
+/// A client (`synod_client`) was refused by every endpoint's TLS handshake,
+/// or none presented a certificate it trusts (another CA, expired, the
+/// wrong name, revoked or denied): answered at once, after one round,
+/// instead of `SYNOD_ERR_UNREACHABLE` after the timeout. Nothing was sent in
+/// that round; a proposal is `SYNOD_ERR_INDETERMINATE` instead when an
+/// earlier attempt of it may have been.
+pub const SYNOD_ERR_TLS: synod_status = 110;
 /// Durable storage failed; the member stopped on it and answers every later
 /// call with it, reads included (the last error says what failed). Also a
 /// damaged or locked data directory at `synod_node_start`.
@@ -325,6 +332,7 @@ fn status_name(status: synod_status) -> &'static CStr {
         SYNOD_ERR_UNREACHABLE => c"SYNOD_ERR_UNREACHABLE",
         SYNOD_ERR_UNAUTHORIZED => c"SYNOD_ERR_UNAUTHORIZED",
         SYNOD_ERR_PROTOCOL => c"SYNOD_ERR_PROTOCOL",
+        SYNOD_ERR_TLS => c"SYNOD_ERR_TLS",
         SYNOD_ERR_STORAGE => c"SYNOD_ERR_STORAGE",
         SYNOD_ERR_START => c"SYNOD_ERR_START",
         SYNOD_ERR_PANIC => c"SYNOD_ERR_PANIC",

@@ -108,8 +108,16 @@ class UnauthorizedError(SynodError, PermissionError):
 
 class UnavailableError(SynodError, ConnectionError):
     """No member could be reached or could serve the call before the
-    deadline: connections refused or failed (a certificate of another CA
-    fails the handshake), or the members knew no leader."""
+    deadline: connections refused or failed, or the members knew no
+    leader."""
+
+
+class TlsError(UnavailableError):
+    """Every member refused this client's TLS handshake, or none presented a
+    certificate it trusts (another CA, expired, the wrong name, revoked or
+    denied): raised at once, after one round of attempts, not after the
+    timeout. Nothing was sent in that round. (A subclass of
+    `UnavailableError`, which it was before.)"""
 
 
 class IndeterminateError(SynodError):

@@ -16,7 +16,7 @@ use synod::{IdentityError, LeaderHint, ProposeError, Refusal};
 use crate::embedded::Classes;
 
 /// The names, in definition order, of the classes `errors.py` defines.
-const NAMES: [&str; 13] = [
+const NAMES: [&str; 14] = [
     "SynodError",
     "InvalidArgumentError",
     "InvalidIdentityError",
@@ -30,6 +30,7 @@ const NAMES: [&str; 13] = [
     "UnavailableError",
     "IndeterminateError",
     "OverloadedError",
+    "TlsError",
 ];
 
 #[derive(Clone, Copy)]
@@ -47,6 +48,7 @@ pub(crate) enum Kind {
     Unavailable = 10,
     Indeterminate = 11,
     Overloaded = 12,
+    Tls = 13,
 }
 
 static CLASSES: Classes = Classes::new();
@@ -164,6 +166,7 @@ pub(crate) fn client_error(py: Python<'_>, err: ClientCallError, identity: &str)
                 RemoteError::Overloaded(_) => Kind::Overloaded,
             },
             ClientCallError::Unreachable(_) => Kind::Unavailable,
+            ClientCallError::Tls(_) => Kind::Tls,
             ClientCallError::Indeterminate(_) => Kind::Indeterminate,
             ClientCallError::NoEndpoints => {
                 kwargs.set_item("field", "endpoints")?;

@@ -18,8 +18,8 @@ use crate::error::{
     out_arg, str_arg, synod_status, Error, RefusalDetail, SYNOD_ERR_INDETERMINATE,
     SYNOD_ERR_INVALID_ARGUMENT, SYNOD_ERR_INVALID_IDENTITY, SYNOD_ERR_NOT_LEADER,
     SYNOD_ERR_NO_QUORUM, SYNOD_ERR_OVERLOADED, SYNOD_ERR_PROTOCOL, SYNOD_ERR_REFUSED,
-    SYNOD_ERR_SHUTDOWN, SYNOD_ERR_STORAGE, SYNOD_ERR_TIMEOUT, SYNOD_ERR_UNAUTHORIZED,
-    SYNOD_ERR_UNREACHABLE,
+    SYNOD_ERR_SHUTDOWN, SYNOD_ERR_STORAGE, SYNOD_ERR_TIMEOUT, SYNOD_ERR_TLS,
+    SYNOD_ERR_UNAUTHORIZED, SYNOD_ERR_UNREACHABLE,
 };
 use crate::identity::identity_arg;
 
@@ -128,6 +128,7 @@ pub(crate) fn client_error(e: ClientCallError) -> Error {
         }
         ClientCallError::NoEndpoints => Error::new(SYNOD_ERR_INVALID_ARGUMENT, message),
         ClientCallError::Indeterminate(_) => Error::new(SYNOD_ERR_INDETERMINATE, message),
+        ClientCallError::Tls(_) => Error::new(SYNOD_ERR_TLS, message),
     }
 }
 
