@@ -276,3 +276,239 @@ fn the_0_1_0_tests_compile_and_link_against_this_header() {
         failures.join("\n\n")
     );
 }
+
+/// A free loopback port (nothing listens on it once this returns).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// One C host process embedding a member (tests/c/hosts/member_host.c).
+struct Host {
+    exe: PathBuf,
+    config: PathBuf,
+    ready: PathBuf,
+    log: PathBuf,
+    addr: String,
+    child: Option<std::process::Child>,
+}
+
+impl Host {
+    fn start(&mut self) {
+        let _ = std::fs::remove_file(&self.ready);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("the host's log");
+        let child = Command::new(&self.exe)
+            .arg(&self.config)
+            .arg(&self.ready)
+            .arg("600")
+            .current_dir(self.config.parent().expect("a directory"))
+            .stderr(log)
+            .spawn()
+            .expect("the host starts");
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !self.ready.exists() {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "host {} exited at start ({status}): {}",
+                    self.addr,
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "host {} not ready",
+                self.addr
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL, as a crash.
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Still running (no signal killed it, it did not exit).
+    fn running(&mut self) -> Result<(), String> {
+        match self.child.as_mut().map(|c| c.try_wait()) {
+            Some(Ok(None)) => Ok(()),
+            Some(Ok(Some(status))) => Err(format!(
+                "host {} ended on its own ({status}): {}",
+                self.addr,
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            )),
+            other => Err(format!("host {}: {other:?}", self.addr)),
+        }
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Three C host processes embed the members of one cluster over mutual
+/// TLS (the hosts install no signal handler and do not ignore SIGPIPE).
+/// A client writes fenced transitions while the leader is killed with
+/// SIGKILL and restarted, then a follower: every acknowledged transition
+/// is still there, and no surviving host died (a SIGPIPE raised in a host
+/// when its peer vanished would kill it).
+#[test]
+fn three_c_hosts_survive_kill_9_of_the_leader_and_a_follower() {
+    use std::collections::BTreeMap;
+    use synod::node::client::{Client, ClientCallError};
+    use synod::node::config::TlsSettings;
+    use synod::node::runner::security_for;
+    use synod::node::ReadLevel;
+    use synod::{ControlPlaneEntry, Epoch, NodeId, OwnershipTransition, RangeId};
+
+    let dir = profile_dir().join("c-hosts");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("can create target/<profile>/c-hosts");
+    let exe = dir.join("member_host");
+    compile(
+        &repo_root().join("tests/c/hosts/member_host.c"),
+        &exe,
+        Variant::Plain,
+    )
+    .expect("member_host compiles");
+    let names = ["node-0", "node-1", "node-2"].map(String::from);
+    synod::transport::certs::write_dev_certs(&dir.join("certs"), &names, &["ops".into()])
+        .expect("certificates");
+    let addrs: Vec<String> = names
+        .iter()
+        .map(|_| format!("127.0.0.1:{}", free_port()))
+        .collect();
+    let bootstrap: Vec<String> = names
+        .iter()
+        .zip(&addrs)
+        .map(|(n, a)| format!("{{ id = \"CN={n}\", address = \"{a}\" }}"))
+        .collect();
+    let mut hosts: Vec<Host> = names
+        .iter()
+        .zip(&addrs)
+        .map(|(n, a)| {
+            let config = dir.join(format!("{n}.toml"));
+            std::fs::write(
+                &config,
+                format!(
+                    "id = \"CN={n}\"\nlisten = \"{a}\"\ndata_dir = \"data/{n}\"\n[tls]\ncert = \"certs/{n}.pem\"\nkey = \"certs/{n}-key.pem\"\nca = \"certs/ca.pem\"\n[cluster]\nbootstrap = [{}]\n[authorization]\nproposers = [\"CN=ops\"]\n[engine]\ntick_ms = 20\n",
+                    bootstrap.join(", ")
+                ),
+            )
+            .expect("a configuration");
+            Host {
+                exe: exe.clone(),
+                config,
+                ready: dir.join(format!("{n}.ready")),
+                log: dir.join(format!("{n}.log")),
+                addr: a.clone(),
+                child: None,
+            }
+        })
+        .collect();
+    for h in &mut hosts {
+        h.start();
+    }
+    let ops = NodeId::from_certificate_subject("CN=ops").expect("an identity");
+    let security = security_for(
+        &ops,
+        &TlsSettings::Mutual {
+            cert: dir.join("certs/ops.pem"),
+            key: dir.join("certs/ops-key.pem"),
+            ca: dir.join("certs/ca.pem"),
+        },
+    )
+    .expect("the client's TLS");
+    let mut c = Client::new(addrs.clone(), security, std::time::Duration::from_secs(15));
+    let owner = NodeId::from_certificate_subject("CN=node-1").expect("an identity");
+    let ranges: Vec<RangeId> = (0..3)
+        .map(|i| format!("host-{i}").parse().expect("a range"))
+        .collect();
+    // The epoch each range is at, and the last one acknowledged.
+    let mut epoch: BTreeMap<RangeId, u64> = BTreeMap::new();
+    let mut acked: BTreeMap<RangeId, u64> = BTreeMap::new();
+    let mut write = |c: &mut Client, n: usize| {
+        for i in 0..n {
+            let r = ranges[i % ranges.len()].clone();
+            let next = epoch.get(&r).copied().unwrap_or(0) + 1;
+            let entry = ControlPlaneEntry::OwnershipTransition(OwnershipTransition {
+                range: r.clone(),
+                new_owner: owner.clone(),
+                epoch: Epoch(next),
+            });
+            match c.propose(entry) {
+                Ok(_) => {
+                    epoch.insert(r.clone(), next);
+                    acked.insert(r, next);
+                }
+                // Not acknowledged (it may or may not have taken effect):
+                // learn the epoch as it is now.
+                Err(e) => {
+                    eprintln!("a transition of {r} was not acknowledged: {e}");
+                    let now = c
+                        .owner_at(&r, ReadLevel::Linearizable)
+                        .expect("a read after a failed proposal");
+                    epoch.insert(r, now.value.map_or(0, |o| o.epoch.0));
+                }
+            }
+        }
+    };
+    let leader = |c: &mut Client| -> usize {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            for (i, a) in addrs.iter().enumerate() {
+                if c.status_of(a).is_ok_and(|s| s.role == "leader") {
+                    return i;
+                }
+            }
+            assert!(std::time::Instant::now() < deadline, "no leader");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+
+    write(&mut c, 12);
+    let l = leader(&mut c);
+    hosts[l].kill9();
+    write(&mut c, 12);
+    hosts[l].start();
+    let f = (leader(&mut c) + 1) % 3;
+    hosts[f].kill9();
+    write(&mut c, 12);
+    hosts[f].start();
+    write(&mut c, 6);
+
+    // Nothing acknowledged was lost: every range is at least at its last
+    // acknowledged epoch (epochs only grow, and only these proposals move
+    // them), read through the leader.
+    for (r, a) in &acked {
+        let now = match c.owner_at(r, ReadLevel::Linearizable) {
+            Ok(read) => read.value.map_or(0, |o| o.epoch.0),
+            Err(ClientCallError::Unreachable(e)) => panic!("the cluster is gone: {e}"),
+            Err(e) => panic!("{e}"),
+        };
+        assert!(now >= *a, "{r}: epoch {now} below the acknowledged {a}");
+    }
+    assert!(
+        acked.len() == ranges.len(),
+        "every range was written: {acked:?}"
+    );
+    // Every host is running: none was killed by a signal of the library's.
+    let dead: Vec<String> = hosts.iter_mut().filter_map(|h| h.running().err()).collect();
+    assert!(dead.is_empty(), "{}", dead.join("\n"));
+}
