@@ -1873,7 +1873,8 @@ void synod_watch_free(struct synod_watch *watch);
 // `synod_host_send_callback`), and the host hands each message that
 // arrives for it to `synod_node_deliver`. It opens its data directory (or
 // writes the genesis of a new cluster from the bootstrap members) and
-// starts its consensus thread; it opens no socket.
+// starts its consensus thread; it opens no socket. When this returns the
+// member takes deliveries from the members of its catalog.
 //
 // The configuration: `id`, `data_dir`, the `[cluster]` bootstrap members
 // (their addresses are recorded in the catalog, where the host may read
@@ -1934,8 +1935,7 @@ synod_status synod_node_start_host(const struct synod_config *cfg,
 // message that says it is from another peer than `from_peer_id`, or a node
 // not started with `synod_node_start_host`; `SYNOD_ERR_UNAUTHORIZED` when
 // `from_peer_id` is not one of the member's current peers (a member not
-// yet, or no longer, in its catalog; also for a moment after the start,
-// before the member has read its catalog); `SYNOD_ERR_SHUTDOWN` /
+// yet, or no longer, in its catalog); `SYNOD_ERR_SHUTDOWN` /
 // `SYNOD_ERR_STORAGE` once the member stopped.
 //
 // Back-pressure: when the member's inbox is full (`max_inbound_messages`

@@ -47,6 +47,10 @@ typedef struct member_ctx {
      * member's consensus thread). */
     atomic_bool stall;
     atomic_bool stalled;
+    /* When set, the callback tries to shut its own member down and keeps
+     * the answer in self_shutdown (-1 until then). */
+    _Atomic(synod_node *) self_node;
+    atomic_int self_shutdown;
 } member_ctx;
 
 static member_ctx ctx[MEMBERS];
@@ -89,6 +93,10 @@ static void on_send(void *user_data, uint64_t to_peer_id, const char *to_identit
         atomic_store(&c->stalled, true);
         while (atomic_load(&c->stall)) sleep_ms(1);
         atomic_store(&c->stalled, false);
+    }
+    synod_node *self = atomic_load(&c->self_node);
+    if (self != NULL && atomic_load(&c->self_shutdown) == -1) {
+        atomic_store(&c->self_shutdown, (int)synod_node_shutdown(self));
     }
     int to = index_of(to_identity);
     if (to < 0) {
@@ -501,13 +509,22 @@ int main(void) {
     CHECK(atomic_load(&delivered_ok) > 0);
     for (int i = 0; i < MEMBERS; i++) free(sample[i]);
 
-    /* A member that is freed without a shutdown first releases once too. */
+    /* Restarted alone, a member campaigns: its send callback may not shut
+     * it down (it runs on the thread shutdown waits for). Freed without a
+     * shutdown first, it releases its user data once too. */
     member_ctx solo;
     memset(&solo, 0, sizeof solo);
+    atomic_store(&solo.self_shutdown, -1);
     synod_config *cfg = config_for(dir, 0);
     synod_node *n = NULL;
     CHECK_OK(synod_node_start_host(cfg, on_send, &solo, on_free, &n));
     synod_config_free(cfg);
+    atomic_store(&solo.self_node, n);
+    for (int tries = 0; tries < 1000 && atomic_load(&solo.self_shutdown) == -1; tries++) sleep_ms(5);
+    CHECK(atomic_load(&solo.self_shutdown) == SYNOD_ERR_INVALID_ARGUMENT);
+    bool led = true;
+    CHECK_OK(synod_node_is_leader(n, &led));
+    CHECK(!led);
     synod_node_free(n);
     CHECK(atomic_load(&solo.frees) == 1);
     synod_node_free(NULL);

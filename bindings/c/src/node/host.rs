@@ -168,6 +168,8 @@ impl HostSender for HostSend {
 struct Bridge {
     inner: HostTransport,
     names: PeerNames,
+    /// Set with the first `set_peers`: the start returns after it.
+    known: Arc<(Mutex<bool>, std::sync::Condvar)>,
 }
 
 impl Transport for Bridge {
@@ -186,6 +188,9 @@ impl Transport for Bridge {
         // a member on a host's transport never joins through it).
         *self.names.lock().unwrap_or_else(|p| p.into_inner()) = names;
         self.inner.set_peers(peers);
+        let (known, set) = &*self.known;
+        *known.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        set.notify_all();
     }
 
     fn set_next_peer_id(&mut self, next_peer_id: u64) {
@@ -229,7 +234,8 @@ pub(super) fn refuse_shutdown_from_send(node: &synod_node) -> Result<(), Error> 
 /// `synod_host_send_callback`), and the host hands each message that
 /// arrives for it to `synod_node_deliver`. It opens its data directory (or
 /// writes the genesis of a new cluster from the bootstrap members) and
-/// starts its consensus thread; it opens no socket.
+/// starts its consensus thread; it opens no socket. When this returns the
+/// member takes deliveries from the members of its catalog.
 ///
 /// The configuration: `id`, `data_dir`, the `[cluster]` bootstrap members
 /// (their addresses are recorded in the catalog, where the host may read
@@ -395,11 +401,26 @@ fn start(
     let as_sender: Arc<dyn HostSender> = sender.clone();
     let (transport, handle) = HostTransport::new(as_sender, &[]);
     let bridge_names = Arc::clone(names);
+    let known = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+    let bridge_known = Arc::clone(&known);
     let node = Node::start(options, store, move |inbox: Inbox| Bridge {
         inner: transport.attach(inbox),
         names: bridge_names,
+        known: bridge_known,
     })
     .map_err(|e| Error::new(SYNOD_ERR_START, e.to_string()))?;
+    // The consensus thread names the peers first thing: once it has, the
+    // member takes deliveries from them (a single voter may lead before).
+    let (flag, set) = &*known;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut named = flag.lock().unwrap_or_else(|p| p.into_inner());
+    while !*named && node.stopped().is_none() && std::time::Instant::now() < deadline {
+        named = set
+            .wait_timeout(named, std::time::Duration::from_millis(20))
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+    }
+    drop(named);
     tracing::info!(id = %config.id, "started a member on the host's transport");
     Ok((Arc::new(node), handle))
 }
@@ -423,8 +444,7 @@ fn start(
 /// message that says it is from another peer than `from_peer_id`, or a node
 /// not started with `synod_node_start_host`; `SYNOD_ERR_UNAUTHORIZED` when
 /// `from_peer_id` is not one of the member's current peers (a member not
-/// yet, or no longer, in its catalog; also for a moment after the start,
-/// before the member has read its catalog); `SYNOD_ERR_SHUTDOWN` /
+/// yet, or no longer, in its catalog); `SYNOD_ERR_SHUTDOWN` /
 /// `SYNOD_ERR_STORAGE` once the member stopped.
 ///
 /// Back-pressure: when the member's inbox is full (`max_inbound_messages`
