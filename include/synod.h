@@ -90,9 +90,20 @@
  *
  * Started    Read levels (synod_node_read and the synod_view readers),
  *            synod_node_leader, synod_node_status, synod_node_metrics_text
- *            and watches need a member started with synod_node_start or
- *            synod_node_start_config; a single-node engine answers them
- *            SYNOD_ERR_INVALID_ARGUMENT.
+ *            and watches need a member started with synod_node_start,
+ *            synod_node_start_config or synod_node_start_host; a
+ *            single-node engine answers them SYNOD_ERR_INVALID_ARGUMENT.
+ *
+ * Host       synod_node_start_host runs a member whose raft messages travel
+ *            through the host's own networking: its send callback gets each
+ *            outbound frame on the member's consensus thread (never after
+ *            synod_node_shutdown returns; its free function exactly once),
+ *            and the host hands inbound frames to synod_node_deliver (any
+ *            thread), saying who sent them: authenticating peers is the
+ *            host's job; the member still refuses a sender that is not a
+ *            member, a message claiming another sender and any frame its
+ *            codec refuses, and a full inbox answers SYNOD_ERR_OVERLOADED
+ *            after at most one tick.
  *
  * Client     synod_client talks to a cluster over the network from a
  *            process that is not a member. Its proposals are exactly-once
@@ -118,6 +129,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+// The largest `len` `synod_node_deliver` takes: one frame header and the
+// largest payload of the wire codec.
+#define SYNOD_HOST_MAX_FRAME 16777230
 
 // The major version this header belongs to.
 #define SYNOD_VERSION_MAJOR 0
@@ -524,6 +539,34 @@ typedef struct synod_watch_event {
 // `synod_node_free` on it. A slow callback holds back its own watch only:
 // one that falls behind the member's history gets `SYNOD_WATCH_SNAPSHOT`.
 typedef void (*synod_watch_callback)(void *user_data, const struct synod_watch_event *event);
+
+// Hands one outbound message of a member started with
+// `synod_node_start_host` to the host.
+//
+// `user_data` is the pointer given to `synod_node_start_host`;
+// `to_peer_id` the raft peer id of the destination and `to_identity` its
+// identity (NUL-terminated, or NULL if the member does not know it); both
+// borrowed for the call only. `bytes[0..len)` is one complete frame of
+// Synod's wire codec, valid during the call only: the host copies it and
+// carries it, unchanged and whole, to that member, whose host passes it to
+// `synod_node_deliver` with this member's peer id as `from`. Frames may be
+// lost, duplicated or reordered (raft retries); a frame must never be cut
+// or merged with another.
+//
+// Runs on the member's consensus thread, one call at a time, never after
+// `synod_node_shutdown` of the member returns. While it runs the member
+// does nothing else: copy, queue, return (drop under pressure: raft
+// retries). It may call `synod_node_deliver` on any node, the member's
+// own included, and the node's non-blocking functions; it must not wait
+// for the member (its blocking calls, `synod_node_propose_*`, reads at a
+// level, `synod_node_wait_applied`, would wait until their timeout), and
+// must not shut it down (`synod_node_shutdown` answers
+// `SYNOD_ERR_INVALID_ARGUMENT`) or free it.
+typedef void (*synod_host_send_callback)(void *user_data,
+                                         uint64_t to_peer_id,
+                                         const char *to_identity,
+                                         const uint8_t *bytes,
+                                         size_t len);
 
 // The mutual-TLS files of a client: PEM paths, borrowed for the call of
 // `synod_client_new` only. The client's identity is the subject of the
@@ -1273,9 +1316,9 @@ synod_status synod_node_open_single(const char *identity,
 // or invalid configuration, a CRL that cannot be read or belongs to
 // another CA, lists that would refuse the member's own certificate, lists
 // on a member running without TLS, or a node from
-// `synod_node_open_single` (nothing to reload); `SYNOD_ERR_SHUTDOWN` once
-// the node was shut down. Thread-safe: any thread, any time before
-// `synod_node_free`.
+// `synod_node_open_single` or `synod_node_start_host` (nothing to
+// reload); `SYNOD_ERR_SHUTDOWN` once the node was shut down. Thread-safe:
+// any thread, any time before `synod_node_free`.
 synod_status synod_node_reload_revocation(const struct synod_node *node,
                                           const char *config_path,
                                           struct synod_revocation_summary *out);
@@ -1930,6 +1973,110 @@ synod_status synod_watch_cancel(const struct synod_watch *watch);
 // down or freed.
 void synod_watch_free(struct synod_watch *watch);
 
+// Starts a member of a replicated cluster from a configuration built with
+// the `synod_config_*` functions (or read by `synod_config_from_file`),
+// whose raft messages travel through the host's own networking instead of
+// Synod's TCP transport: each outbound message is handed to `send` (see
+// `synod_host_send_callback`), and the host hands each message that
+// arrives for it to `synod_node_deliver`. It opens its data directory (or
+// writes the genesis of a new cluster from the bootstrap members) and
+// starts its consensus thread; it opens no socket. When this returns the
+// member takes deliveries from the members of its catalog.
+//
+// The configuration: `id`, `data_dir`, the `[cluster]` bootstrap members
+// (their addresses are recorded in the catalog, where the host may read
+// them; Synod never dials them), `[engine]` apply. `listen`, the `[tls]`
+// files and flags, `[authorization]` and the client connection limits
+// belong to the TCP transport and its client service and are ignored (no
+// `synod_client` can reach this member). Refused
+// (`SYNOD_ERR_INVALID_ARGUMENT`, the field named): `tls.deny` and
+// `tls.crl` (the host authenticates its peers and refuses them itself),
+// `admin.metrics_listen` (read metrics with `synod_node_metrics_text`),
+// and `cluster.join` on a data directory that holds no cluster yet (the
+// core asks an existing member for the admission over TCP; restarting a
+// member whose data directory holds its cluster works). `cfg` is only
+// read and may be freed once this returns.
+//
+// Peers: the host authenticates who sent the bytes it delivers (its own
+// TLS, tokens, ...) and says so with `from` (the sender's raft peer id,
+// see `synod_node_peer_id`); the member still refuses a `from` that is not
+// a current member and a message that claims another sender.
+//
+// `free_user_data` (if not NULL) releases `user_data` exactly once: during
+// `synod_node_shutdown` (or `synod_node_free`), after the last call of
+// `send` and before it returns; or before this returns when the start
+// fails. A member that stops on its own (removed, storage failure) stops
+// calling `send`; its free function still runs at its shutdown.
+//
+// Returns `SYNOD_OK` and writes `*out`. On failure `send` is never called,
+// `free_user_data` is called before this returns and `*out` is untouched:
+// `SYNOD_ERR_NULL_ARGUMENT` (`cfg`, `send`, `out`);
+// `SYNOD_ERR_INVALID_ARGUMENT` for an incomplete, invalid or refused
+// configuration (the last error names the field); `SYNOD_ERR_STORAGE` for
+// a damaged or locked data directory; `SYNOD_ERR_START` when the data
+// directory cannot be created or the system refused a thread. The caller
+// owns `*out` and frees it with `synod_node_free`, which shuts the member
+// down. Thread-safe: any number of starts may run at once.
+synod_status synod_node_start_host(const struct synod_config *cfg,
+                                   synod_host_send_callback send,
+                                   void *user_data,
+                                   synod_free_callback free_user_data,
+                                   struct synod_node **out);
+
+// Hands one frame that arrived from peer `from_peer_id` to a member
+// started with `synod_node_start_host`: `bytes[0..len)` is exactly one
+// frame as the sending member's `synod_host_send_callback` produced it,
+// borrowed for the call only. The host says who sent it and is
+// responsible for having authenticated that (see
+// `synod_node_start_host`). A snapshot travels as several frames: each
+// part is delivered like any frame, and the snapshot reaches the member
+// with its last part.
+//
+// Returns `SYNOD_OK` when the member took the message (or a snapshot part).
+// A refused delivery changes nothing (the member never sees it) and
+// returns: `SYNOD_ERR_NULL_ARGUMENT` (`node`; `bytes` NULL with `len` not
+// 0); `SYNOD_ERR_INVALID_ARGUMENT` for bytes that are not one whole valid
+// frame (empty, truncated, followed by more bytes, longer than
+// `SYNOD_HOST_MAX_FRAME`, a bad magic, version or checksum, a message our
+// codec refuses: a proposal, a raft-local type, a field out of bounds), a
+// message that says it is from another peer than `from_peer_id`, or a node
+// not started with `synod_node_start_host`; `SYNOD_ERR_UNAUTHORIZED` when
+// `from_peer_id` is not one of the member's current peers (a member not
+// yet, or no longer, in its catalog); `SYNOD_ERR_SHUTDOWN` /
+// `SYNOD_ERR_STORAGE` once the member stopped.
+//
+// Back-pressure: when the member's inbox is full (`max_inbound_messages`
+// messages waiting for its consensus thread), the call waits up to one
+// tick (`tick_ms`) for room and then drops the message and returns
+// `SYNOD_ERR_OVERLOADED` (raft retransmits; `synod_inbox_dropped_total`
+// counts it); called on a member's consensus thread (from a send
+// callback) it does not wait. It never blocks longer. With several
+// threads delivering to one member at once, `SYNOD_ERR_OVERLOADED` may
+// also answer a message that was taken while another thread's was
+// dropped: either way the host may simply drop the frame.
+//
+// A message addressed to another member passes these checks and is
+// refused by the member itself (logged). Thread-safe: any thread, any
+// number at once, from a send callback too, until `synod_node_free`.
+synod_status synod_node_deliver(const struct synod_node *node,
+                                uint64_t from_peer_id,
+                                const uint8_t *bytes,
+                                size_t len);
+
+// Writes the raft peer id of member `identity` (this member included) to
+// `*out`, as the catalog this started member applied names it: the `from`
+// a host passes to `synod_node_deliver` for what that member sent, and the
+// `to_peer_id` of the send callback. A peer id is never reused in a
+// cluster.
+//
+// Returns `SYNOD_OK` and writes `*out`. On failure `*out` is untouched:
+// `SYNOD_ERR_NULL_ARGUMENT`; `SYNOD_ERR_INVALID_IDENTITY` for an identity
+// that does not parse; `SYNOD_ERR_NOT_FOUND` when the catalog holds no
+// such member; `SYNOD_ERR_INVALID_ARGUMENT` for a single-node engine;
+// `SYNOD_ERR_SHUTDOWN` / `SYNOD_ERR_STORAGE` once the member stopped.
+// Thread-safe; never waits; may be called from a send callback.
+synod_status synod_node_peer_id(const struct synod_node *node, const char *identity, uint64_t *out);
+
 // Stops the node: every proposal still waiting is answered. Afterwards a
 // started member (`synod_node_start`) answers every call but
 // `synod_node_id`, `synod_node_shutdown` and `synod_node_free` with
@@ -1943,10 +2090,15 @@ void synod_watch_free(struct synod_watch *watch);
 // `SYNOD_ERR_SHUTDOWN`) and its free function, and no watch callback runs
 // after this returns.
 //
+// A member started with `synod_node_start_host` calls its send callback
+// no more once this returns, and has released the callback's user data
+// (its free function, exactly once) before it returns.
+//
 // May be called from a proposal callback of the same started member (it
 // then runs the member's remaining callbacks before it returns). From a
 // callback of the same single-node engine, or from a watch callback of the
-// same node, it would wait for that very callback: it returns
+// same node, or from the send callback of the same member on the host's
+// transport, it would wait for that very callback: it returns
 // `SYNOD_ERR_INVALID_ARGUMENT` and does nothing.
 //
 // Does not free `node`; the caller still owns it and frees it with

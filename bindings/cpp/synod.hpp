@@ -22,7 +22,8 @@
 // call of the callable (except from inside it) and releases the callable.
 // A synod::config is changed by one thread at a time; node::start(config,
 // timeout) only reads it. set_log_handler's handler runs on any library
-// thread, several at once.
+// thread, several at once. node::start_host's send callable runs on the
+// member's consensus thread; deliver() may be called from any thread.
 #ifndef SYNOD_HPP
 #define SYNOD_HPP
 
@@ -604,6 +605,50 @@ public:
         return node(raw);
     }
 
+    /// What a member on the host's transport hands the host (see
+    /// synod_host_send_callback): the destination's raft peer id, its
+    /// identity (empty when unknown) and one frame, valid during the call
+    /// only. Runs on the member's consensus thread; an exception it lets
+    /// out is caught and dropped (the frame is lost: raft retries).
+    using host_send = std::function<void(std::uint64_t to_peer_id, const std::string &to_identity,
+                                         const std::uint8_t *bytes, std::size_t len)>;
+
+    /// Starts a member whose raft messages travel through the host's own
+    /// networking (see synod_node_start_host): `send` carries each frame
+    /// and the host hands what arrives to deliver(). `send` is destroyed
+    /// exactly once: when the node shuts down, or here when the start
+    /// throws.
+    static node start_host(const config &cfg, host_send send) {
+        auto *boxed = new host_send(std::move(send));
+        synod_node *raw = nullptr;
+        // On failure the library has already released `boxed`.
+        detail::check(synod_node_start_host(cfg.get(), &host_send_call, boxed, &host_send_release,
+                                            &raw));
+        return node(raw);
+    }
+
+    /// Hands one frame from peer `from_peer_id` to a member on the host's
+    /// transport (see synod_node_deliver): throws SYNOD_ERR_INVALID_ARGUMENT
+    /// for bytes that are not one valid frame of that sender,
+    /// SYNOD_ERR_UNAUTHORIZED for a sender that is not a member and
+    /// SYNOD_ERR_OVERLOADED when the member's inbox is full (the frame was
+    /// dropped).
+    void deliver(std::uint64_t from_peer_id, const std::uint8_t *bytes, std::size_t len) const {
+        detail::check(synod_node_deliver(get(), from_peer_id, bytes, len));
+    }
+
+    /// The raft peer id of member `identity` (see synod_node_peer_id), or
+    /// std::nullopt when the catalog holds no such member.
+    std::optional<std::uint64_t> peer_id(const std::string &identity) const {
+        std::uint64_t out = 0;
+        synod_status status = synod_node_peer_id(get(), detail::c_arg(identity, "identity"), &out);
+        if (status == SYNOD_ERR_NOT_FOUND) {
+            return std::nullopt;
+        }
+        detail::check(status);
+        return out;
+    }
+
     /// The leader a started member knows of, or std::nullopt while it knows
     /// of none. A stopped member throws (SYNOD_ERR_SHUTDOWN,
     /// SYNOD_ERR_STORAGE); a single-node engine SYNOD_ERR_INVALID_ARGUMENT.
@@ -810,6 +855,21 @@ public:
 
 private:
     explicit node(synod_node *raw) : handle_(raw) {}
+
+    // The callable cannot throw into C: an exception it lets out is caught
+    // here and dropped.
+    static void host_send_call(void *user_data, std::uint64_t to_peer_id, const char *to_identity,
+                               const std::uint8_t *bytes, std::size_t len) noexcept {
+        try {
+            (*static_cast<host_send *>(user_data))(to_peer_id, to_identity ? to_identity : "",
+                                                   bytes, len);
+        } catch (...) {
+        }
+    }
+    static void host_send_release(void *user_data) noexcept {
+        delete static_cast<host_send *>(user_data);
+    }
+
     detail::handle<synod_node, synod_node_free> handle_;
 };
 

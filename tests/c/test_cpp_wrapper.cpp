@@ -220,6 +220,54 @@ static void test_config_class() {
                  SYNOD_ERR_INVALID_ARGUMENT);
 }
 
+// A one-member cluster on the host's transport: it leads on its own (no
+// frame to send), names its own peer id, refuses what is not a frame from
+// a member, and destroys the send callable once.
+static void test_host_transport() {
+    std::string dir = "/tmp/synod-cpp-host-XXXXXX";
+    CHECK(mkdtemp(&dir[0]) != nullptr);
+    synod::config cfg;
+    cfg.id("CN=cpp-host")
+        .data_dir(dir + "/data")
+        .bootstrap_member("CN=cpp-host", synod::member_kind::data, "cpp-host:1")
+        .tick(std::chrono::milliseconds(10));
+    auto alive = std::make_shared<int>(0);
+    std::weak_ptr<int> watch_alive = alive;
+    {
+        auto node = synod::node::start_host(
+            cfg, [alive](std::uint64_t, const std::string &, const std::uint8_t *, std::size_t) {});
+        alive.reset();
+        CHECK(!watch_alive.expired()); // the node holds the callable
+        bool led = false;
+        for (int i = 0; i < 1000 && !led; i++) {
+            led = node.is_leader();
+            if (!led) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        CHECK(led);
+        auto me = node.peer_id("CN=cpp-host");
+        CHECK(me.has_value() && *me != 0);
+        CHECK(!node.peer_id("CN=nobody").has_value());
+        const std::uint8_t junk[] = {1, 2, 3};
+        expect_error([&] { node.deliver(*me, junk, sizeof junk); }, SYNOD_ERR_INVALID_ARGUMENT);
+        expect_error([&] { node.deliver(*me + 100, junk, sizeof junk); }, SYNOD_ERR_UNAUTHORIZED);
+        node.propose_transition("r", "CN=cpp-host", 1);
+        node.shutdown();
+        CHECK(watch_alive.expired()); // released by the shutdown
+    }
+    // A refused start releases the callable before it throws.
+    synod::config incomplete;
+    auto held = std::make_shared<int>(0);
+    std::weak_ptr<int> watch_held = held;
+    expect_error(
+        [&] {
+            synod::node::start_host(incomplete, [held](std::uint64_t, const std::string &,
+                                                       const std::uint8_t *, std::size_t) {});
+        },
+        SYNOD_ERR_INVALID_ARGUMENT);
+    held.reset();
+    CHECK(watch_held.expired());
+}
+
 // A free loopback port (nothing listens on it once this returns).
 static int free_port() {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -350,6 +398,7 @@ static void test_client() {
 
 int main() {
     test_config_class();
+    test_host_transport();
     test_client();
     test_started_member();
     CHECK(synod::version() == synod_version_string());

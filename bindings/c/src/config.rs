@@ -80,6 +80,44 @@ impl synod_config {
     }
 }
 
+impl synod_config {
+    /// The configuration of a member whose host carries its messages
+    /// (`synod_node_start_host`): `listen` and the `[tls]` files and flags
+    /// belong to the TCP transport and are ignored (the core's parser sees a
+    /// placeholder loopback listener without TLS); the settings that would
+    /// silently do nothing with a host's transport are refused, each named:
+    /// `tls.deny`, `tls.crl` (the host authenticates and refuses peers) and
+    /// `admin.metrics_listen` (no listener: `synod_node_metrics_text`).
+    pub(crate) fn host_node_config(&self) -> Result<NodeConfig, Error> {
+        if let Some(tls) = self.doc.get("tls").and_then(Value::as_table) {
+            for key in ["deny", "crl"] {
+                if tls.contains_key(key) {
+                    return Err(invalid(
+                        &format!("tls.{key}"),
+                        "revocation lists belong to the TCP transport; with a host's transport \
+                         the host authenticates its peers and refuses them itself",
+                    ));
+                }
+            }
+        }
+        if let Some(admin) = self.doc.get("admin").and_then(Value::as_table) {
+            if admin.contains_key("metrics_listen") {
+                return Err(invalid(
+                    "admin.metrics_listen",
+                    "a member on a host's transport opens no listener; read its metrics with \
+                     synod_node_metrics_text",
+                ));
+            }
+        }
+        let mut doc = self.doc.clone();
+        doc.insert("listen".into(), "127.0.0.1:0".into());
+        let mut tls = Table::new();
+        tls.insert("insecure".into(), true.into());
+        doc.insert("tls".into(), Value::Table(tls));
+        synod_config { doc }.node_config()
+    }
+}
+
 fn invalid(field: &str, message: impl std::fmt::Display) -> Error {
     Error::new(SYNOD_ERR_INVALID_ARGUMENT, format!("{field}: {message}"))
 }

@@ -105,6 +105,7 @@ mod boundary_tests {
             ("node/status.rs", include_str!("node/status.rs")),
             ("node/reads.rs", include_str!("node/reads.rs")),
             ("node/watch.rs", include_str!("node/watch.rs")),
+            ("node/host.rs", include_str!("node/host.rs")),
             ("node/shutdown.rs", include_str!("node/shutdown.rs")),
             ("client/mod.rs", include_str!("client/mod.rs")),
             ("client/handle.rs", include_str!("client/handle.rs")),

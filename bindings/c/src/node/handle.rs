@@ -36,6 +36,9 @@ pub struct synod_node {
     /// The watches started on this node and not yet ended: shutdown ends
     /// each (its final callback and its free function) before it returns.
     pub(super) watches: Mutex<Vec<Arc<dyn EndsWithNode>>>,
+    /// A member started with `synod_node_start_host`: where the host
+    /// delivers its peers' messages; `None` otherwise.
+    pub(super) host: Option<super::host::HostLink>,
 }
 
 /// What runs on a node and must end before its shutdown returns (a watch).

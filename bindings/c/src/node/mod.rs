@@ -39,10 +39,14 @@ mod status;
 mod reads;
 // The change feed on a thread of its own.
 mod watch;
+// A member on the host's own transport: its start, delivering to it,
+// peer ids.
+mod host;
 // Stopping and freeing a handle.
 mod shutdown;
 
 pub use handle::*;
+pub use host::*;
 pub use leader_hint::*;
 pub use members::*;
 pub use open::*;

@@ -295,6 +295,7 @@ fn member_handle(
         })),
         member: Some(started),
         watches: std::sync::Mutex::new(Vec::new()),
+        host: None,
     }))
 }
 
@@ -332,6 +333,7 @@ pub unsafe extern "C" fn synod_node_open_single(
             reload: None,
             member: None,
             watches: std::sync::Mutex::new(Vec::new()),
+            host: None,
         });
         unsafe { write_out(out, Box::into_raw(node)) };
         Ok(())
@@ -363,9 +365,9 @@ pub struct synod_revocation_summary {
 /// or invalid configuration, a CRL that cannot be read or belongs to
 /// another CA, lists that would refuse the member's own certificate, lists
 /// on a member running without TLS, or a node from
-/// `synod_node_open_single` (nothing to reload); `SYNOD_ERR_SHUTDOWN` once
-/// the node was shut down. Thread-safe: any thread, any time before
-/// `synod_node_free`.
+/// `synod_node_open_single` or `synod_node_start_host` (nothing to
+/// reload); `SYNOD_ERR_SHUTDOWN` once the node was shut down. Thread-safe:
+/// any thread, any time before `synod_node_free`.
 #[no_mangle]
 pub unsafe extern "C" fn synod_node_reload_revocation(
     node: *const synod_node,
@@ -378,7 +380,8 @@ pub unsafe extern "C" fn synod_node_reload_revocation(
         let Some(reload) = node.reload.as_ref() else {
             return Err(Error::new(
                 SYNOD_ERR_INVALID_ARGUMENT,
-                "a single-node engine has no transport and no revocation lists to reload",
+                "this node has no TLS transport and no revocation lists to reload (a \
+                 single-node engine, or a member on the host's transport)",
             ));
         };
         let config = synod::node::config::NodeConfig::load(std::path::Path::new(path))

@@ -5,6 +5,7 @@
 use std::sync::atomic::Ordering;
 
 use super::handle::{node_arg, synod_node};
+use super::host::refuse_shutdown_from_send;
 use super::propose::in_callback_of;
 use super::watch::{end_watches, refuse_shutdown_from_watch};
 use crate::error::{synod_status, Error, SYNOD_ERR_INVALID_ARGUMENT};
@@ -22,10 +23,15 @@ use crate::error::{synod_status, Error, SYNOD_ERR_INVALID_ARGUMENT};
 /// `SYNOD_ERR_SHUTDOWN`) and its free function, and no watch callback runs
 /// after this returns.
 ///
+/// A member started with `synod_node_start_host` calls its send callback
+/// no more once this returns, and has released the callback's user data
+/// (its free function, exactly once) before it returns.
+///
 /// May be called from a proposal callback of the same started member (it
 /// then runs the member's remaining callbacks before it returns). From a
 /// callback of the same single-node engine, or from a watch callback of the
-/// same node, it would wait for that very callback: it returns
+/// same node, or from the send callback of the same member on the host's
+/// transport, it would wait for that very callback: it returns
 /// `SYNOD_ERR_INVALID_ARGUMENT` and does nothing.
 ///
 /// Does not free `node`; the caller still owns it and frees it with
@@ -43,6 +49,7 @@ pub unsafe extern "C" fn synod_node_shutdown(node: *const synod_node) -> synod_s
             ));
         }
         refuse_shutdown_from_watch(raw)?;
+        refuse_shutdown_from_send(node)?;
         node.shut_down.store(true, Ordering::SeqCst);
         (node.stop)();
         end_watches(node);

@@ -64,6 +64,7 @@ fn a_member_whose_store_failed_answers_storage_to_every_call() {
         reload: None,
         member: Some(member.clone()),
         watches: std::sync::Mutex::new(Vec::new()),
+        host: None,
     };
     let range = c"r".as_ptr();
     let owner = c"CN=c-storage".as_ptr();
