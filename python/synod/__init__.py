@@ -43,6 +43,9 @@ Nothing is printed unless the application configures logging. Records reach
 0.25 s, or at once by `refresh_logging()`), records dropped when the queue
 is full are counted by `log_dropped()` and reported as a WARNING, and
 `flush_logs()` waits until those made so far were handed over.
+
+For asyncio, `synod.aio.Client` has `Client`'s methods as coroutines and an
+`async for` watch (import `synod.aio`).
 """
 
 from typing import Union
