@@ -32,6 +32,20 @@ in flight as it takes) means nothing was proposed: retry later. A member that st
 storage, removed) raises `ShutdownError` (`StorageError` after a storage
 failure) from every call, reads included, rather than answer None or an
 empty list.
+
+Logging: the library's records go to Python's `logging`, under the `synod`
+logger (target `synod::transport::tcp` to the logger `synod.transport.tcp`,
+raft's records to `synod.raft`), with their key/value fields in
+`record.synod_fields` (a dict, also appended to the message as `key=value`).
+Nothing is printed unless the application configures logging. Records reach
+`logging` from a thread of the library through a bounded queue: a level no
+`synod` logger is enabled for costs nothing (the levels are re-read every
+0.25 s, or at once by `refresh_logging()`), records dropped when the queue
+is full are counted by `log_dropped()` and reported as a WARNING, and
+`flush_logs()` waits until those made so far were handed over.
+
+For asyncio, `synod.aio.Client` has `Client`'s methods as coroutines and an
+`async for` watch (import `synod.aio`).
 """
 
 from typing import Union
@@ -83,7 +97,10 @@ from synod._synod import (
     TlsError,
     Watch,
     __version__,
+    flush_logs,
+    log_dropped,
     parse_identity,
+    refresh_logging,
     write_dev_certs,
 )
 
@@ -145,6 +162,9 @@ __all__ = [
     "TlsError",
     "Watch",
     "__version__",
+    "flush_logs",
+    "log_dropped",
     "parse_identity",
+    "refresh_logging",
     "write_dev_certs",
 ]

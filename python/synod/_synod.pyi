@@ -60,6 +60,9 @@ __all__ = [
     "LeaderInfo",
     "parse_identity",
     "write_dev_certs",
+    "log_dropped",
+    "refresh_logging",
+    "flush_logs",
 ]
 
 __version__: str
@@ -785,3 +788,27 @@ def _scripted_node(
 ) -> Node:
     """Test hook, not API: a node whose proposals are slowed or made to fail,
     or that plays a member that stopped (`stopped`)."""
+
+# ------------------------------------------------------------------ logging
+
+def log_dropped() -> int:
+    """How many of the library's log records were dropped since import
+    because the queue to the `logging` thread was full (or logging had
+    stopped). Each loss is also reported by a WARNING on the `synod`
+    logger (at most one a second)."""
+
+def refresh_logging() -> None:
+    """Re-reads now which levels the `synod` loggers are enabled for (done
+    every 0.25 s anyway): call it after configuring logging so that the
+    very next records are kept."""
+
+def flush_logs(timeout: float = 5.0) -> bool:
+    """Waits until every record made before the call has been handed to
+    `logging` (records reach it from a thread of the library); True if so
+    within `timeout` seconds. Releases the GIL; Ctrl-C interrupts it."""
+
+def _log_test_emit(
+    count: int, level: Literal["error", "warn", "info", "debug", "trace"] = "info"
+) -> None:
+    """Test hook, not API: `count` records on target `synod::testing`
+    (logger `synod.testing`) at `level`, made without releasing the GIL."""

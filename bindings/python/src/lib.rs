@@ -22,6 +22,7 @@ mod client;
 mod embedded;
 mod entries;
 mod errors;
+mod logs;
 mod member;
 mod node;
 mod pyclasses;
@@ -65,6 +66,7 @@ fn _synod(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<watch::Watch>()?;
     m.add_function(wrap_pyfunction!(parse_identity, m)?)?;
     m.add_function(wrap_pyfunction!(member::write_dev_certs, m)?)?;
+    logs::register(m)?;
     // The test hook is reachable as `_synod._scripted_node` but is not
     // exported: `add_function` would list it in `__all__`.
     m.setattr(
