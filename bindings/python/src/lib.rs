@@ -19,6 +19,7 @@ use pyo3::types::PyString;
 
 mod blocking;
 mod client;
+mod config;
 mod embedded;
 mod entries;
 mod errors;
@@ -61,6 +62,7 @@ fn _synod(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::Client>()?;
     m.add_class::<client::Status>()?;
     m.add_class::<client::Peer>()?;
+    m.add_class::<config::Config>()?;
     m.add_class::<member::RunningMember>()?;
     m.add_class::<member::RevocationSummary>()?;
     m.add_class::<watch::Watch>()?;

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyType};
 
@@ -24,6 +25,7 @@ use synod::transport::certs::validate_name;
 use synod::transport::TransportError;
 use synod::{ControlPlaneConsensus, Epoch, Index, RangeId};
 
+use crate::config::Config;
 use crate::entries::{identity, log_number, py_repr, range_id};
 use crate::errors::{invalid_argument, new_err, propose_error, Kind};
 use crate::node::{FenceStatus, Node, Ownership};
@@ -97,8 +99,9 @@ fn start_error(py: Python<'_>, path: &Path, err: StartError) -> PyErr {
 /// One member of a cluster, running in this process.
 ///
 /// `RunningMember.start(config_path)` reads the configuration file (the
-/// format `synod node --config` takes), opens or creates the data
-/// directory, bootstraps or joins, and starts serving peers and clients.
+/// format `synod node --config` takes) or takes a `synod.Config`, opens or
+/// creates the data directory, bootstraps or joins, and starts serving peers
+/// and clients.
 /// `node` is a `synod.Node` over the same engine. `close()` (or leaving a
 /// `with` block) stops the member: its listener closes and its `node`
 /// answers `ShutdownError` to proposals.
@@ -112,8 +115,8 @@ pub struct RunningMember {
     metrics_addr: Option<String>,
     closed: AtomicBool,
     /// The configuration file it started from (what a reload re-reads by
-    /// default).
-    config_path: PathBuf,
+    /// default); None when it started from a `synod.Config`.
+    config_path: Option<PathBuf>,
 }
 
 /// What `RunningMember.reload_revocation` put in force.
@@ -171,19 +174,42 @@ impl RunningMember {
 
 #[pymethods]
 impl RunningMember {
-    /// Starts the member described by the configuration file at
-    /// `config_path`. Joining waits (up to 30 seconds) for the member's
-    /// admission to be visible.
+    /// Starts the member described by `config_path`: the path of a
+    /// configuration file, or a `synod.Config`. Joining waits (up to 30
+    /// seconds) for the member's admission to be visible.
     #[staticmethod]
-    fn start(py: Python<'_>, config_path: PathBuf) -> PyResult<Self> {
+    fn start(py: Python<'_>, config_path: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let (built, config_path) = match config_path.cast::<Config>() {
+            Ok(config) => (Some(config.get().node_config(py)?), None),
+            Err(_) => {
+                let path: PathBuf = config_path.extract().map_err(|_| {
+                    let name = config_path
+                        .get_type()
+                        .name()
+                        .map(|n| n.to_string())
+                        .unwrap_or_default();
+                    PyTypeError::new_err(format!(
+                        "config_path must be a synod.Config, a str or an os.PathLike, not {name}"
+                    ))
+                })?;
+                (None, Some(path))
+            }
+        };
         // On a helper thread, so Ctrl-C interrupts a start that waits (to
         // join, say): a member that starts after that is stopped again.
         let path = config_path.clone();
         let started = blocking::run(py, move || {
-            let config = NodeConfig::load(&path).map_err(StartError::Config)?;
+            let config = match (built, path) {
+                (Some(config), _) => config,
+                (None, Some(path)) => NodeConfig::load(&path).map_err(StartError::Config)?,
+                (None, None) => unreachable!("a Config or a path"),
+            };
             start_member(&config).map_err(|e| StartError::Run(Box::new((e, config.tls.clone()))))
         })?;
-        let member = started.map_err(|e| start_error(py, &config_path, e))?;
+        let named = config_path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("synod.Config"));
+        let member = started.map_err(|e| start_error(py, &named, e))?;
         let engine = Arc::clone(member.node());
         let shared: Arc<dyn ControlPlaneConsensus> = engine.clone();
         // The handle's close only stops its own proposals; the member stops
@@ -217,7 +243,14 @@ impl RunningMember {
         py: Python<'_>,
         config_path: Option<PathBuf>,
     ) -> PyResult<RevocationSummary> {
-        let path = config_path.unwrap_or_else(|| self.config_path.clone());
+        let Some(path) = config_path.or_else(|| self.config_path.clone()) else {
+            return Err(invalid_argument(
+                py,
+                "config_path",
+                "config_path: the member started from a synod.Config, not a file: pass the \
+                 file to re-read",
+            ));
+        };
         let done = py.detach(|| {
             let config =
                 NodeConfig::load(&path).map_err(|e| (Kind::InvalidArgument, e.to_string()))?;
