@@ -16,8 +16,9 @@ use synod::entry::{ClientId, Proposal, ProposalSession};
 use synod::node::protocol::{ClientError, Request, Response, StatusInfo};
 use synod::storage::record::{self, SegmentHead};
 use synod::transport::wire::{
-    encode_hello, encode_hello_ack, encode_message, encode_who_is, encode_who_is_answer, frame,
-    snapshot_frames, FrameKind, Hello, HelloRole, WhoIs, WhoIsAnswer, WhoIsMember,
+    call_payload, encode_hello, encode_hello_ack, encode_message, encode_who_is,
+    encode_who_is_answer, frame, snapshot_frames, FrameKind, Hello, HelloRole, WhoIs, WhoIsAnswer,
+    WhoIsMember,
 };
 use synod::{
     Catalog, CatalogVersion, Committed, ControlPlaneEntry, Epoch, FenceStatus,
@@ -189,6 +190,15 @@ fn client_requests() {
         stream.extend_from_slice(&frame(FrameKind::ClientRequest, &r.encode()));
     }
     write("client_requests", "stream", &stream);
+    // Calls in flight on one connection: call ids, then the requests.
+    let mut calls = frame(FrameKind::Hello, &encode_hello(&hello));
+    for (n, (_, r)) in requests.iter().take(3).enumerate() {
+        calls.extend_from_slice(&frame(
+            FrameKind::ClientCall,
+            &call_payload(n as u64 + 1, &r.encode()),
+        ));
+    }
+    write("wire_frames", "client-calls", &calls);
 }
 
 fn client_responses() {
@@ -214,6 +224,13 @@ fn client_responses() {
                 version: c.version(),
                 voters: vec![1, 2, 3],
                 learners: vec![4],
+                peers: vec![synod::node::protocol::PeerInfo {
+                    peer_id: 2,
+                    id: Some(id("CN=node-b")),
+                    address: Some("127.0.0.1:7002".parse().unwrap()),
+                    voter: true,
+                    progress: Some((at, 1)),
+                }],
             }),
         ),
         (

@@ -7,7 +7,7 @@
 use libfuzzer_sys::fuzz_target;
 use synod::transport::wire::{
     decode_hello, decode_hello_ack, decode_message, decode_who_is, decode_who_is_answer,
-    FrameDecoder, FrameKind, SnapshotAssembler,
+    split_call, FrameDecoder, FrameKind, SnapshotAssembler,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -43,6 +43,11 @@ fuzz_target!(|data: &[u8]| {
                     let _ = decode_who_is_answer(&payload);
                 }
                 FrameKind::ClientRequest | FrameKind::ClientResponse => {}
+                // A call's id, then a request or response (their own
+                // targets fuzz the bodies).
+                FrameKind::ClientCall | FrameKind::ClientReply => {
+                    let _ = split_call(&payload);
+                }
             }
         }
     }
