@@ -38,8 +38,8 @@ pub struct RemoteRefusal {
     /// The refusal's text.
     pub text: String,
     /// The refusal itself, with its facts (the current owner and epoch, the
-    /// member that still owns ranges, ...); `None` from a member that did
-    /// not send them.
+    /// member that still owns ranges, ...); `None` only where a client
+    /// builds one itself.
     pub refusal: Option<Box<Refusal>>,
 }
 
@@ -126,8 +126,7 @@ pub(super) fn put_error(w: &mut Writer, e: &ClientError) {
                     w.u64(t.0);
                 }
             }
-            // Last in the answer: a client of the first version stops
-            // before it.
+            // The refusal whole, with its facts.
             crate::catalog::put_refusal(w, refusal);
         }
         ClientError::Propose(ProposeError::Shutdown) => w.u8(5),
@@ -199,17 +198,15 @@ pub(super) fn get_error(r: &mut Reader<'_>) -> Result<RemoteError, DecodeError> 
             } else {
                 None
             };
-            if r.remaining() > 0 {
-                let whole = crate::catalog::get_refusal(r)?;
-                if whole.code() != refusal.code {
-                    return Err(DecodeError::UnknownTag {
-                        what: "refusal whose code differs from its details'",
-                        tag: 0,
-                        offset,
-                    });
-                }
-                refusal.refusal = Some(Box::new(whole));
+            let whole = crate::catalog::get_refusal(r)?;
+            if whole.code() != refusal.code {
+                return Err(DecodeError::UnknownTag {
+                    what: "refusal whose code differs from its details'",
+                    tag: 0,
+                    offset,
+                });
             }
+            refusal.refusal = Some(Box::new(whole));
             RemoteError::Refused { refusal, at }
         }
         5 => RemoteError::Shutdown,

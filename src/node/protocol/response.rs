@@ -39,7 +39,7 @@ pub struct StatusInfo {
     pub learners: Vec<u64>,
     /// Every voter and learner with the identity and address the catalog
     /// gives its peer id, and, when the answering member leads, how far it
-    /// has replicated (empty from a member that did not send them).
+    /// has replicated.
     pub peers: Vec<PeerInfo>,
 }
 
@@ -218,8 +218,6 @@ impl Response {
                 w.u64(s.version.0);
                 w.ids(&s.voters);
                 w.ids(&s.learners);
-                // Last in the answer: a client of the first version stops
-                // before it.
                 w.u64(s.peers.len() as u64);
                 for p in &s.peers {
                     w.u64(p.peer_id);
@@ -335,11 +333,7 @@ impl Response {
                 version: CatalogVersion(r.u64("version")?),
                 voters: r.ids("voters")?,
                 learners: r.ids("learners")?,
-                peers: if r.remaining() > 0 {
-                    get_peers(&mut r)?
-                } else {
-                    Vec::new()
-                },
+                peers: get_peers(&mut r)?,
             }),
             13 => {
                 let term = Term(r.u64("term")?);
