@@ -73,9 +73,11 @@ static atomic_int delivered_ok;
 
 /* One frame each member sent (for the refusal tests), and its target. */
 static pthread_mutex_t sample_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint8_t *sample[MEMBERS];
-static size_t sample_len[MEMBERS];
-static int sample_to[MEMBERS];
+/* The first frame seen from each member to each other one (by sender and
+ * destination: a leader's heartbeat round always reaches its followers in
+ * the same order, so one sample per sender could never be the second's). */
+static uint8_t *sample[MEMBERS][MEMBERS];
+static size_t sample_len[MEMBERS][MEMBERS];
 
 static int index_of(const char *identity) {
     for (int i = 0; i < MEMBERS; i++) {
@@ -106,12 +108,11 @@ static void on_send(void *user_data, uint64_t to_peer_id, const char *to_identit
     }
     if (to_peer_id == 0) return;
     pthread_mutex_lock(&sample_lock);
-    if (sample[c->index] == NULL) {
-        sample[c->index] = malloc(len);
-        CHECK(sample[c->index] != NULL);
-        memcpy(sample[c->index], bytes, len);
-        sample_len[c->index] = len;
-        sample_to[c->index] = to;
+    if (sample[c->index][to] == NULL) {
+        sample[c->index][to] = malloc(len);
+        CHECK(sample[c->index][to] != NULL);
+        memcpy(sample[c->index][to], bytes, len);
+        sample_len[c->index][to] = len;
     }
     pthread_mutex_unlock(&sample_lock);
     uint8_t *copy = malloc(len);
@@ -252,12 +253,12 @@ static void test_refusals(int target) {
     for (int tries = 0; tries < 500 && frame == NULL; tries++) {
         pthread_mutex_lock(&sample_lock);
         for (int i = 0; i < MEMBERS; i++) {
-            if (frame == NULL && sample[i] != NULL && sample_to[i] == target) {
+            if (frame == NULL && sample[i][target] != NULL) {
                 from = i;
-                len = sample_len[i];
+                len = sample_len[i][target];
                 frame = malloc(len + 1);
                 CHECK(frame != NULL);
-                memcpy(frame, sample[i], len);
+                memcpy(frame, sample[i][target], len);
             }
         }
         pthread_mutex_unlock(&sample_lock);
@@ -265,8 +266,10 @@ static void test_refusals(int target) {
             /* Forget the samples so new ones are taken. */
             pthread_mutex_lock(&sample_lock);
             for (int i = 0; i < MEMBERS; i++) {
-                free(sample[i]);
-                sample[i] = NULL;
+                for (int j = 0; j < MEMBERS; j++) {
+                    free(sample[i][j]);
+                    sample[i][j] = NULL;
+                }
             }
             pthread_mutex_unlock(&sample_lock);
             sleep_ms(10);
@@ -507,7 +510,9 @@ int main(void) {
     pthread_mutex_unlock(&q_lock);
     CHECK(pthread_join(router_thread, NULL) == 0);
     CHECK(atomic_load(&delivered_ok) > 0);
-    for (int i = 0; i < MEMBERS; i++) free(sample[i]);
+    for (int i = 0; i < MEMBERS; i++) {
+        for (int j = 0; j < MEMBERS; j++) free(sample[i][j]);
+    }
 
     /* Restarted alone, a member campaigns: its send callback may not shut
      * it down (it runs on the thread shutdown waits for). Freed without a

@@ -22,12 +22,7 @@ use crate::identity::identity_arg;
 use crate::node::{kind_arg, synod_commit, synod_member_kind};
 
 fn commit_out(c: &Committed) -> synod_commit {
-    synod_commit {
-        index: c.index.get(),
-        term: c.term.get(),
-        version: c.version.get(),
-        changed: c.changed,
-    }
+    synod_commit::from(c)
 }
 
 /// The shared body of the blocking proposals.

@@ -37,8 +37,9 @@ pub struct synod_node {
     /// each (its final callback and its free function) before it returns.
     pub(super) watches: Mutex<Vec<Arc<dyn EndsWithNode>>>,
     /// A member started with `synod_node_start_host`: where the host
-    /// delivers its peers' messages; `None` otherwise.
-    pub(super) host: Option<super::host::HostLink>,
+    /// delivers its peers' messages (the host room's `HostLink`, kept
+    /// opaque here); `None` otherwise.
+    pub(super) host: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 /// What runs on a node and must end before its shutdown returns (a watch).

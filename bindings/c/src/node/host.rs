@@ -213,7 +213,11 @@ pub(crate) struct HostLink {
 /// Refuses a shutdown from the send callback of the same node (it would
 /// wait for that very callback's thread).
 pub(super) fn refuse_shutdown_from_send(node: &synod_node) -> Result<(), Error> {
-    let Some(link) = &node.host else {
+    let Some(link) = node
+        .host
+        .as_ref()
+        .and_then(|h| h.downcast_ref::<HostLink>())
+    else {
         return Ok(());
     };
     let sending = SENDING.try_with(|c| c.get()).unwrap_or(std::ptr::null());
@@ -329,12 +333,12 @@ pub unsafe extern "C" fn synod_node_start_host(
             reload: None,
             member: Some(Arc::clone(&node)),
             watches: Mutex::new(Vec::new()),
-            host: Some(HostLink {
+            host: Some(Box::new(HostLink {
                 handle,
                 sender,
                 names,
                 node,
-            }),
+            })),
         });
         unsafe { write_out(out, Box::into_raw(handle_box)) };
         Ok(())
@@ -526,12 +530,15 @@ fn delivery_error(node: &synod_node, e: TransportError) -> Error {
 /// The host link of `node`: `SYNOD_ERR_INVALID_ARGUMENT` for a node not
 /// started with `synod_node_start_host`.
 fn host_link<'a>(node: &'a synod_node, what: &str) -> Result<&'a HostLink, Error> {
-    node.host.as_ref().ok_or_else(|| {
-        Error::new(
-            SYNOD_ERR_INVALID_ARGUMENT,
-            format!("{what} needs a member started with synod_node_start_host"),
-        )
-    })
+    node.host
+        .as_ref()
+        .and_then(|h| h.downcast_ref::<HostLink>())
+        .ok_or_else(|| {
+            Error::new(
+                SYNOD_ERR_INVALID_ARGUMENT,
+                format!("{what} needs a member started with synod_node_start_host"),
+            )
+        })
 }
 
 /// Writes the raft peer id of member `identity` (this member included) to

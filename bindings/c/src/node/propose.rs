@@ -35,12 +35,7 @@ unsafe fn propose(
     let committed = node
         .engine
         .propose(entry, Duration::from_millis(u64::from(timeout_ms)))?;
-    let commit = synod_commit {
-        index: committed.index.get(),
-        term: committed.term.get(),
-        version: committed.version.get(),
-        changed: committed.changed,
-    };
+    let commit = synod_commit::from(&committed);
     // SAFETY: checked non-NULL above.
     unsafe { write_out(out, commit) };
     Ok(())
@@ -275,12 +270,7 @@ impl Registration {
         );
         match result {
             Ok(c) => {
-                let commit = synod_commit {
-                    index: c.index.get(),
-                    term: c.term.get(),
-                    version: c.version.get(),
-                    changed: c.changed,
-                };
+                let commit = synod_commit::from(&c);
                 // SAFETY: the caller's callback, with its own user data.
                 unsafe { (self.callback)(self.user_data, crate::error::SYNOD_OK, &commit) };
             }

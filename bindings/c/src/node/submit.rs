@@ -196,12 +196,7 @@ pub unsafe extern "C" fn synod_node_submit(
         let committed = node
             .engine
             .submit(proposal, Duration::from_millis(u64::from(timeout_ms)))?;
-        let commit = synod_commit {
-            index: committed.index.get(),
-            term: committed.term.get(),
-            version: committed.version.get(),
-            changed: committed.changed,
-        };
+        let commit = synod_commit::from(&committed);
         // SAFETY: checked non-NULL above.
         unsafe { write_out(out, commit) };
         Ok(())

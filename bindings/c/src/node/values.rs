@@ -62,6 +62,17 @@ pub struct synod_commit {
     pub changed: bool,
 }
 
+impl From<&synod::Committed> for synod_commit {
+    fn from(c: &synod::Committed) -> Self {
+        Self {
+            index: c.index.get(),
+            term: c.term.get(),
+            version: c.version.get(),
+            changed: c.changed,
+        }
+    }
+}
+
 pub(crate) fn kind_arg(kind: synod_member_kind) -> Result<MemberKind, Error> {
     match kind {
         SYNOD_MEMBER_KIND_DATA => Ok(MemberKind::Data),
