@@ -21,7 +21,7 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::ffi::{c_char, c_void, CString};
+use std::ffi::{c_char, c_void};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Condvar, Mutex};
@@ -32,19 +32,15 @@ use synod::catalog::{ApplyOutcome, MemberState};
 use synod::node::client::ClientCallError;
 use synod::node::client_watch::ClientWatch;
 use synod::node::protocol::WatchWireItem;
-use synod::{ControlPlaneEntry, Index, MembershipChange, RangeId};
+use synod::{ControlPlaneEntry, Index, RangeId};
 
 use super::handle::{client_arg, client_error, parsed, synod_client, write_out};
-use crate::error::{synod_refusal_code, synod_status, Error, SYNOD_ERR_START};
+use crate::error::{synod_status, Error, SYNOD_ERR_START};
 use crate::node::{
-    kind_out, synod_free_callback, synod_watch_callback, synod_watch_event, synod_watch_kind,
-    synod_watch_outcome, watch_role_out, SYNOD_MEMBERSHIP_ADMIT, SYNOD_MEMBERSHIP_BEGIN_DRAIN,
-    SYNOD_MEMBERSHIP_REMOVE, SYNOD_OUTCOME_APPLIED, SYNOD_OUTCOME_REFUSED, SYNOD_OUTCOME_REPEAT,
-    SYNOD_OUTCOME_RETRY_TOO_OLD, SYNOD_OUTCOME_UNCHANGED, SYNOD_WATCH_END,
-    SYNOD_WATCH_LEADER_CONFIGURATION, SYNOD_WATCH_MEMBERSHIP, SYNOD_WATCH_ROLE,
-    SYNOD_WATCH_TRANSITION,
+    empty_event, entry_event, entry_range, kind_out, role_event, synod_free_callback,
+    synod_watch_callback, synod_watch_event, synod_watch_kind, Texts, WatchRegistration,
+    SYNOD_MEMBERSHIP_ADMIT, SYNOD_MEMBERSHIP_BEGIN_DRAIN, SYNOD_WATCH_END,
 };
-
 /// A client watch only: the member it reads from could not supply the
 /// events up to `index` (the watch started before its history, or
 /// `from_index` was 0 or 1): the catalog as of `index` follows in
@@ -143,28 +139,6 @@ impl Shared {
     }
 }
 
-/// The caller's callback, user data and its release (run exactly once, on
-/// drop).
-struct Registration {
-    callback: unsafe extern "C" fn(*mut c_void, *const synod_watch_event),
-    user_data: *mut c_void,
-    free: synod_free_callback,
-}
-
-// SAFETY: the caller hands user_data over to the library for the watch's
-// lifetime; the header says the callback and the free function run on the
-// watch's own thread.
-unsafe impl Send for Registration {}
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        if let Some(free) = self.free {
-            // SAFETY: the caller's release function, called exactly once.
-            unsafe { free(self.user_data) };
-        }
-    }
-}
-
 fn reader(mut watch: ClientWatch, tx: SyncSender<Msg>, shared: Arc<Shared>) {
     loop {
         if shared.cancelled.load(Ordering::SeqCst) {
@@ -184,67 +158,11 @@ fn reader(mut watch: ClientWatch, tx: SyncSender<Msg>, shared: Arc<Shared>) {
     }
 }
 
-#[derive(Default)]
-struct Texts(Vec<CString>);
-
-impl Texts {
-    fn add(&mut self, s: &str) -> *const c_char {
-        match CString::new(s) {
-            Ok(c) => {
-                let p = c.as_ptr();
-                self.0.push(c);
-                p
-            }
-            Err(_) => std::ptr::null(),
-        }
-    }
-}
-
-fn empty_event(kind: synod_watch_kind) -> synod_watch_event {
-    synod_watch_event {
-        kind,
-        index: 0,
-        term: 0,
-        outcome: 0,
-        refusal: 0,
-        version: 0,
-        range: std::ptr::null(),
-        owner: std::ptr::null(),
-        epoch: 0,
-        forced: false,
-        operator_id: std::ptr::null(),
-        reason: std::ptr::null(),
-        member: std::ptr::null(),
-        member_change: 0,
-        member_kind: 0,
-        address: std::ptr::null(),
-        role: 0,
-        leader_id: std::ptr::null(),
-        leader_address: std::ptr::null(),
-        leader_term: 0,
-        view: std::ptr::null(),
-        status: 0,
-    }
-}
-
-fn outcome_out(o: &ApplyOutcome) -> (synod_watch_outcome, synod_refusal_code, u64) {
-    match o {
-        ApplyOutcome::Applied { version } => (SYNOD_OUTCOME_APPLIED, 0, version.get()),
-        ApplyOutcome::Unchanged { version } => (SYNOD_OUTCOME_UNCHANGED, 0, version.get()),
-        ApplyOutcome::Refused(r) => (SYNOD_OUTCOME_REFUSED, r.code(), 0),
-        ApplyOutcome::Repeat(first) => {
-            let (_, refusal, version) = outcome_out(&first.outcome);
-            (SYNOD_OUTCOME_REPEAT, refusal, version)
-        }
-        ApplyOutcome::RetryTooOld => (SYNOD_OUTCOME_RETRY_TOO_OLD, 0, 0),
-    }
-}
-
 /// What runs on the callback thread.
 struct Feed {
     rx: Receiver<Msg>,
     range: Option<RangeId>,
-    registration: Registration,
+    registration: WatchRegistration,
     shared: Arc<Shared>,
     /// The epochs of the ranges as this feed has seen them (from a
     /// snapshot and the transitions since), to say a forced transition's
@@ -298,12 +216,7 @@ impl Feed {
     }
 
     fn call(&self, event: &synod_watch_event) {
-        let r = &self.registration;
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            // SAFETY: the caller's callback with its own user data; the
-            // event and its strings live until it returns.
-            unsafe { (r.callback)(r.user_data, event) }
-        }));
+        self.registration.call(event);
     }
 
     /// Whether a callback may still run (not cancelled, by itself too).
@@ -379,16 +292,7 @@ impl Feed {
                 }
             }
             WatchWireItem::Role { role, term, leader } => {
-                let mut event = empty_event(SYNOD_WATCH_ROLE);
-                event.role = watch_role_out(role);
-                event.term = term.get();
-                if let Some(l) = &leader {
-                    event.leader_id = texts.add(l.id.as_str());
-                    if let Some(a) = &l.address {
-                        event.leader_address = texts.add(a.as_str());
-                    }
-                }
-                self.call(&event);
+                self.call(&role_event(role, term, leader.as_ref(), &mut texts));
             }
         }
     }
@@ -402,23 +306,14 @@ impl Feed {
         outcome: &ApplyOutcome,
         texts: &mut Texts,
     ) -> Option<synod_watch_event> {
-        let mut event = empty_event(0);
-        event.index = index.get();
-        event.term = term.get();
-        (event.outcome, event.refusal, event.version) = outcome_out(outcome);
         let applied = matches!(outcome, ApplyOutcome::Applied { .. });
-        match entry {
+        // The epochs this feed has seen move first, filtered or not.
+        let forced_epoch = match entry {
             ControlPlaneEntry::OwnershipTransition(t) => {
                 if applied {
                     self.epochs.insert(t.range.clone(), t.epoch.get());
                 }
-                if self.range.as_ref().is_some_and(|want| *want != t.range) {
-                    return None;
-                }
-                event.kind = SYNOD_WATCH_TRANSITION;
-                event.range = texts.add(t.range.as_str());
-                event.owner = texts.add(t.new_owner.as_str());
-                event.epoch = t.epoch.get();
+                None
             }
             ControlPlaneEntry::ForcedOwnershipTransition(f) => {
                 // The entry names no epoch: it moved the range to one past
@@ -442,40 +337,18 @@ impl Feed {
                         }
                     }
                 }
-                if self.range.as_ref().is_some_and(|want| *want != f.range) {
-                    return None;
-                }
-                event.kind = SYNOD_WATCH_TRANSITION;
-                event.forced = true;
-                event.range = texts.add(f.range.as_str());
-                event.owner = texts.add(f.new_owner.as_str());
-                event.operator_id = texts.add(f.operator.as_str());
-                event.reason = texts.add(f.reason.as_str());
-                event.epoch = epoch;
+                Some(epoch)
             }
-            ControlPlaneEntry::Membership(_) | ControlPlaneEntry::LeaderConfiguration { .. }
-                if self.range.is_some() =>
-            {
+            _ => None,
+        };
+        if let Some(want) = &self.range {
+            if entry_range(entry) != Some(want) {
                 return None;
             }
-            ControlPlaneEntry::Membership(m) => {
-                event.kind = SYNOD_WATCH_MEMBERSHIP;
-                event.member = texts.add(m.member().as_str());
-                event.member_change = match m {
-                    MembershipChange::Admit { kind, address, .. } => {
-                        event.member_kind = kind_out(*kind);
-                        event.address = texts.add(address.as_str());
-                        SYNOD_MEMBERSHIP_ADMIT
-                    }
-                    MembershipChange::BeginDrain { .. } => SYNOD_MEMBERSHIP_BEGIN_DRAIN,
-                    MembershipChange::Remove { .. } => SYNOD_MEMBERSHIP_REMOVE,
-                };
-            }
-            ControlPlaneEntry::LeaderConfiguration { term, leader } => {
-                event.kind = SYNOD_WATCH_LEADER_CONFIGURATION;
-                event.leader_id = texts.add(leader.as_str());
-                event.leader_term = term.get();
-            }
+        }
+        let mut event = entry_event(index, term, entry, outcome, texts);
+        if let Some(epoch) = forced_epoch {
+            event.epoch = epoch;
         }
         Some(event)
     }
@@ -525,20 +398,9 @@ pub unsafe extern "C" fn synod_client_watch(
     out: *mut *mut synod_remote_watch,
 ) -> synod_status {
     ffi_boundary!(status "synod_client_watch", {
-        let Some(callback) = callback else {
-            if let Some(free) = free_user_data {
-                // SAFETY: the caller's release function, called exactly once.
-                unsafe { free(user_data) };
-            }
-            return Err(Error::null("callback"));
-        };
         // From here on the registration owns user_data: dropping it on any
         // early return releases it exactly once.
-        let registration = Registration {
-            callback,
-            user_data,
-            free: free_user_data,
-        };
+        let registration = WatchRegistration::new(callback, user_data, free_user_data)?;
         let client = unsafe { client_arg(client)? };
         if out.is_null() {
             return Err(Error::null("out"));

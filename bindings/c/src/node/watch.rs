@@ -27,8 +27,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use synod::catalog::ApplyOutcome;
-use synod::node::watch::{Watch, WatchError, WatchEvent, WatchItem};
-use synod::{ControlPlaneEntry, Index, MembershipChange, RangeId};
+use synod::node::watch::{Role, Watch, WatchError, WatchEvent, WatchItem};
+use synod::{ControlPlaneEntry, Index, LeaderHint, MembershipChange, RangeId};
 
 use super::handle::{node_arg, parsed_arg, running_member, synod_node, write_out, EndsWithNode};
 use super::propose::synod_free_callback;
@@ -286,8 +286,9 @@ pub(super) fn end_watches(node: &synod_node) {
 
 /// The caller's callback, user data and its release: the free function runs
 /// exactly once, when this is dropped (on the watch thread when it ends, or
-/// at once when the watch could not start).
-struct Registration {
+/// at once when the watch could not start). A node's and a client's watch
+/// (`client::watch`) hold one each.
+pub(crate) struct WatchRegistration {
     callback: unsafe extern "C" fn(*mut c_void, *const synod_watch_event),
     user_data: *mut c_void,
     free: synod_free_callback,
@@ -296,9 +297,42 @@ struct Registration {
 // SAFETY: the caller hands user_data over to the library for the watch's
 // lifetime; the header says the callback and the free function run on the
 // watch's own thread.
-unsafe impl Send for Registration {}
+unsafe impl Send for WatchRegistration {}
 
-impl Drop for Registration {
+impl WatchRegistration {
+    /// The registration of `callback`; with no callback, `user_data` is
+    /// released here and the NULL-argument error returned.
+    pub(crate) fn new(
+        callback: synod_watch_callback,
+        user_data: *mut c_void,
+        free: synod_free_callback,
+    ) -> Result<Self, Error> {
+        let Some(callback) = callback else {
+            if let Some(free) = free {
+                // SAFETY: the caller's release function, called exactly once.
+                unsafe { free(user_data) };
+            }
+            return Err(Error::null("callback"));
+        };
+        Ok(Self {
+            callback,
+            user_data,
+            free,
+        })
+    }
+
+    /// Calls the callback with `event`. A C callback does not unwind;
+    /// should a panic come through it, the watch thread survives it.
+    pub(crate) fn call(&self, event: &synod_watch_event) {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            // SAFETY: the caller's callback with its own user data; the event
+            // and its strings live until it returns.
+            unsafe { (self.callback)(self.user_data, event) }
+        }));
+    }
+}
+
+impl Drop for WatchRegistration {
     fn drop(&mut self) {
         if let Some(free) = self.free {
             // SAFETY: the caller's release function, called exactly once.
@@ -312,7 +346,7 @@ struct Feed {
     watch: Watch,
     member: Arc<synod::Node>,
     range: Option<RangeId>,
-    registration: Registration,
+    registration: WatchRegistration,
     shared: Arc<WatchShared>,
     /// Compared, never dereferenced (see `NODE_OF_THREAD`).
     node: usize,
@@ -320,10 +354,10 @@ struct Feed {
 
 /// The strings an event points into, kept alive for the call.
 #[derive(Default)]
-struct Texts(Vec<CString>);
+pub(crate) struct Texts(Vec<CString>);
 
 impl Texts {
-    fn add(&mut self, s: &str) -> *const c_char {
+    pub(crate) fn add(&mut self, s: &str) -> *const c_char {
         // An interior NUL cannot occur in validated names and addresses;
         // should it, the field is NULL rather than a cut string.
         match CString::new(s) {
@@ -337,7 +371,7 @@ impl Texts {
     }
 }
 
-fn empty_event(kind: synod_watch_kind) -> synod_watch_event {
+pub(crate) fn empty_event(kind: synod_watch_kind) -> synod_watch_event {
     synod_watch_event {
         kind,
         index: 0,
@@ -365,7 +399,7 @@ fn empty_event(kind: synod_watch_kind) -> synod_watch_event {
 }
 
 /// (outcome, refusal, version) of an applied entry.
-fn outcome_out(o: &ApplyOutcome) -> (synod_watch_outcome, synod_refusal_code, u64) {
+pub(crate) fn outcome_out(o: &ApplyOutcome) -> (synod_watch_outcome, synod_refusal_code, u64) {
     match o {
         ApplyOutcome::Applied { version } => (SYNOD_OUTCOME_APPLIED, 0, version.get()),
         ApplyOutcome::Unchanged { version } => (SYNOD_OUTCOME_UNCHANGED, 0, version.get()),
@@ -376,6 +410,85 @@ fn outcome_out(o: &ApplyOutcome) -> (synod_watch_outcome, synod_refusal_code, u6
         }
         ApplyOutcome::RetryTooOld => (SYNOD_OUTCOME_RETRY_TOO_OLD, 0, 0),
     }
+}
+
+/// The event of a role change (its leader's strings in `texts`).
+pub(crate) fn role_event(
+    role: Role,
+    term: synod::Term,
+    leader: Option<&LeaderHint>,
+    texts: &mut Texts,
+) -> synod_watch_event {
+    let mut event = empty_event(SYNOD_WATCH_ROLE);
+    event.role = watch_role_out(role);
+    event.term = term.get();
+    if let Some(l) = leader {
+        event.leader_id = texts.add(l.id.as_str());
+        if let Some(a) = &l.address {
+            event.leader_address = texts.add(a.as_str());
+        }
+    }
+    event
+}
+
+/// The range an entry moves, if it moves one (what a range filter reads).
+pub(crate) fn entry_range(entry: &ControlPlaneEntry) -> Option<&RangeId> {
+    match entry {
+        ControlPlaneEntry::OwnershipTransition(t) => Some(&t.range),
+        ControlPlaneEntry::ForcedOwnershipTransition(f) => Some(&f.range),
+        _ => None,
+    }
+}
+
+/// The event of the committed entry at (`index`, `term`) with its outcome,
+/// its strings in `texts`. A forced transition names no epoch: its `epoch`
+/// is 0 here, for the caller to fill.
+pub(crate) fn entry_event(
+    index: Index,
+    term: synod::Term,
+    entry: &ControlPlaneEntry,
+    outcome: &ApplyOutcome,
+    texts: &mut Texts,
+) -> synod_watch_event {
+    let mut event = empty_event(0);
+    event.index = index.get();
+    event.term = term.get();
+    (event.outcome, event.refusal, event.version) = outcome_out(outcome);
+    match entry {
+        ControlPlaneEntry::OwnershipTransition(t) => {
+            event.kind = SYNOD_WATCH_TRANSITION;
+            event.range = texts.add(t.range.as_str());
+            event.owner = texts.add(t.new_owner.as_str());
+            event.epoch = t.epoch.get();
+        }
+        ControlPlaneEntry::ForcedOwnershipTransition(f) => {
+            event.kind = SYNOD_WATCH_TRANSITION;
+            event.forced = true;
+            event.range = texts.add(f.range.as_str());
+            event.owner = texts.add(f.new_owner.as_str());
+            event.operator_id = texts.add(f.operator.as_str());
+            event.reason = texts.add(f.reason.as_str());
+        }
+        ControlPlaneEntry::Membership(m) => {
+            event.kind = SYNOD_WATCH_MEMBERSHIP;
+            event.member = texts.add(m.member().as_str());
+            event.member_change = match m {
+                MembershipChange::Admit { kind, address, .. } => {
+                    event.member_kind = kind_out(*kind);
+                    event.address = texts.add(address.as_str());
+                    SYNOD_MEMBERSHIP_ADMIT
+                }
+                MembershipChange::BeginDrain { .. } => SYNOD_MEMBERSHIP_BEGIN_DRAIN,
+                MembershipChange::Remove { .. } => SYNOD_MEMBERSHIP_REMOVE,
+            };
+        }
+        ControlPlaneEntry::LeaderConfiguration { term, leader } => {
+            event.kind = SYNOD_WATCH_LEADER_CONFIGURATION;
+            event.leader_id = texts.add(leader.as_str());
+            event.leader_term = term.get();
+        }
+    }
+    event
 }
 
 /// Wakes a watch thread parked for its feed.
@@ -464,14 +577,7 @@ impl Feed {
     }
 
     fn call(&self, event: &synod_watch_event) {
-        let r = &self.registration;
-        // A C callback does not unwind; should a panic come through it, the
-        // watch thread survives it and goes on.
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            // SAFETY: the caller's callback with its own user data; the event
-            // and its strings live until it returns.
-            unsafe { (r.callback)(r.user_data, event) }
-        }));
+        self.registration.call(event);
     }
 
     fn deliver(&self, item: WatchItem) {
@@ -492,72 +598,23 @@ impl Feed {
                 self.call(&event);
             }
             WatchItem::Role { role, term, leader } => {
-                let mut event = empty_event(SYNOD_WATCH_ROLE);
-                event.role = watch_role_out(role);
-                event.term = term.get();
-                if let Some(l) = &leader {
-                    event.leader_id = texts.add(l.id.as_str());
-                    if let Some(a) = &l.address {
-                        event.leader_address = texts.add(a.as_str());
-                    }
-                }
-                self.call(&event);
+                self.call(&role_event(role, term, leader.as_ref(), &mut texts));
             }
         }
     }
 
     /// The event of a committed entry, or `None` when the filter skips it.
     fn entry_event(&self, e: &WatchEvent, texts: &mut Texts) -> Option<synod_watch_event> {
-        let range_of = match &e.entry {
-            ControlPlaneEntry::OwnershipTransition(t) => Some(&t.range),
-            ControlPlaneEntry::ForcedOwnershipTransition(f) => Some(&f.range),
-            _ => None,
-        };
         if let Some(want) = &self.range {
-            if range_of != Some(want) {
+            if entry_range(&e.entry) != Some(want) {
                 return None;
             }
         }
-        let mut event = empty_event(0);
-        event.index = e.index.get();
-        event.term = e.term.get();
-        (event.outcome, event.refusal, event.version) = outcome_out(&e.outcome);
-        match &e.entry {
-            ControlPlaneEntry::OwnershipTransition(t) => {
-                event.kind = SYNOD_WATCH_TRANSITION;
-                event.range = texts.add(t.range.as_str());
-                event.owner = texts.add(t.new_owner.as_str());
-                event.epoch = t.epoch.get();
-            }
-            ControlPlaneEntry::ForcedOwnershipTransition(f) => {
-                event.kind = SYNOD_WATCH_TRANSITION;
-                event.forced = true;
-                event.range = texts.add(f.range.as_str());
-                event.owner = texts.add(f.new_owner.as_str());
-                event.operator_id = texts.add(f.operator.as_str());
-                event.reason = texts.add(f.reason.as_str());
-                // The entry names no epoch: the audit record of its index
-                // says the one it moved the range to (none if refused).
-                event.epoch = self.forced_epoch(e.index);
-            }
-            ControlPlaneEntry::Membership(m) => {
-                event.kind = SYNOD_WATCH_MEMBERSHIP;
-                event.member = texts.add(m.member().as_str());
-                event.member_change = match m {
-                    MembershipChange::Admit { kind, address, .. } => {
-                        event.member_kind = kind_out(*kind);
-                        event.address = texts.add(address.as_str());
-                        SYNOD_MEMBERSHIP_ADMIT
-                    }
-                    MembershipChange::BeginDrain { .. } => SYNOD_MEMBERSHIP_BEGIN_DRAIN,
-                    MembershipChange::Remove { .. } => SYNOD_MEMBERSHIP_REMOVE,
-                };
-            }
-            ControlPlaneEntry::LeaderConfiguration { term, leader } => {
-                event.kind = SYNOD_WATCH_LEADER_CONFIGURATION;
-                event.leader_id = texts.add(leader.as_str());
-                event.leader_term = term.get();
-            }
+        let mut event = entry_event(e.index, e.term, &e.entry, &e.outcome, texts);
+        if let ControlPlaneEntry::ForcedOwnershipTransition(_) = &e.entry {
+            // The audit record of its index says the epoch it moved the
+            // range to (none if refused).
+            event.epoch = self.forced_epoch(e.index);
         }
         Some(event)
     }
@@ -614,20 +671,9 @@ pub unsafe extern "C" fn synod_node_watch(
     out: *mut *mut synod_watch,
 ) -> synod_status {
     ffi_boundary!(status "synod_node_watch", {
-        let Some(callback) = callback else {
-            if let Some(free) = free_user_data {
-                // SAFETY: the caller's release function, called exactly once.
-                unsafe { free(user_data) };
-            }
-            return Err(Error::null("callback"));
-        };
         // From here on the registration owns user_data: dropping it on any
         // early return releases it exactly once.
-        let registration = Registration {
-            callback,
-            user_data,
-            free: free_user_data,
-        };
+        let registration = WatchRegistration::new(callback, user_data, free_user_data)?;
         let raw = node;
         let node = unsafe { node_arg(node)? };
         if out.is_null() {
