@@ -98,6 +98,7 @@ mod boundary_tests {
             ("node/open.rs", include_str!("node/open.rs")),
             ("node/state.rs", include_str!("node/state.rs")),
             ("node/propose.rs", include_str!("node/propose.rs")),
+            ("node/entry.rs", include_str!("node/entry.rs")),
             ("node/submit.rs", include_str!("node/submit.rs")),
             ("node/ownership.rs", include_str!("node/ownership.rs")),
             ("node/members.rs", include_str!("node/members.rs")),

@@ -65,18 +65,9 @@ pub(crate) unsafe fn write_out<T>(out: *mut T, value: T) {
     unsafe { out.write(value) }
 }
 
-/// Parses a string argument with `T`'s `FromStr` (refusals become
-/// `SYNOD_ERR_INVALID_ARGUMENT`).
-pub(crate) unsafe fn parsed<T>(p: *const c_char, what: &str) -> Result<T, Error>
-where
-    T: std::str::FromStr,
-    T::Err: std::fmt::Display,
-{
-    // SAFETY: forwarded caller contract.
-    let s = unsafe { str_arg(p, what)? };
-    s.parse()
-        .map_err(|e| Error::new(SYNOD_ERR_INVALID_ARGUMENT, format!("{what}: {e}")))
-}
+/// Parses a string argument (the node's `parsed_arg`, under the name the
+/// client's rooms use).
+pub(crate) use crate::node::parsed_arg as parsed;
 
 impl synod_client {
     /// Locks the client and sets the bound of the next call: `timeout_ms`,

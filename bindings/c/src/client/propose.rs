@@ -11,15 +11,12 @@
 
 use std::ffi::c_char;
 
-use synod::{
-    AuditReason, Committed, ControlPlaneEntry, Epoch, ForcedOwnershipTransition, MembershipChange,
-    OwnershipTransition,
-};
+use synod::{Committed, ControlPlaneEntry, Epoch, OwnershipTransition};
 
 use super::handle::{client_arg, client_error, parsed, synod_client, write_out};
 use crate::error::{out_arg, synod_refusal_code, synod_status, Error, SYNOD_OK};
 use crate::identity::identity_arg;
-use crate::node::{kind_arg, synod_commit, synod_member_kind};
+use crate::node::{entry_arg, synod_commit, synod_entry, synod_member_kind};
 
 fn commit_out(c: &Committed) -> synod_commit {
     synod_commit::from(c)
@@ -80,11 +77,7 @@ pub unsafe extern "C" fn synod_client_propose_admit(
     ffi_boundary!(status "synod_client_propose_admit", {
         unsafe {
             propose(client, timeout_ms, out, || {
-                Ok(ControlPlaneEntry::Membership(MembershipChange::Admit {
-                    member: identity_arg(member, "member")?,
-                    kind: kind_arg(kind)?,
-                    address: parsed(address, "address")?,
-                }))
+                entry_arg(&synod_entry::admit(member, kind, address))
             })
         }
     })
@@ -102,9 +95,7 @@ pub unsafe extern "C" fn synod_client_propose_begin_drain(
     ffi_boundary!(status "synod_client_propose_begin_drain", {
         unsafe {
             propose(client, timeout_ms, out, || {
-                Ok(ControlPlaneEntry::Membership(MembershipChange::BeginDrain {
-                    member: identity_arg(member, "member")?,
-                }))
+                entry_arg(&synod_entry::begin_drain(member))
             })
         }
     })
@@ -123,9 +114,7 @@ pub unsafe extern "C" fn synod_client_propose_remove(
     ffi_boundary!(status "synod_client_propose_remove", {
         unsafe {
             propose(client, timeout_ms, out, || {
-                Ok(ControlPlaneEntry::Membership(MembershipChange::Remove {
-                    member: identity_arg(member, "member")?,
-                }))
+                entry_arg(&synod_entry::remove(member))
             })
         }
     })
@@ -148,11 +137,7 @@ pub unsafe extern "C" fn synod_client_propose_transition(
     ffi_boundary!(status "synod_client_propose_transition", {
         unsafe {
             propose(client, timeout_ms, out, || {
-                Ok(ControlPlaneEntry::OwnershipTransition(OwnershipTransition {
-                    range: parsed(range, "range")?,
-                    new_owner: identity_arg(new_owner, "new_owner")?,
-                    epoch: Epoch(epoch),
-                }))
+                entry_arg(&synod_entry::transition(range, new_owner, epoch))
             })
         }
     })
@@ -175,14 +160,7 @@ pub unsafe extern "C" fn synod_client_propose_forced_transition(
     ffi_boundary!(status "synod_client_propose_forced_transition", {
         unsafe {
             propose(client, timeout_ms, out, || {
-                Ok(ControlPlaneEntry::ForcedOwnershipTransition(
-                    ForcedOwnershipTransition {
-                        range: parsed(range, "range")?,
-                        new_owner: identity_arg(new_owner, "new_owner")?,
-                        operator: identity_arg(operator_id, "operator_id")?,
-                        reason: parsed::<AuditReason>(reason, "reason")?,
-                    },
-                ))
+                entry_arg(&synod_entry::forced_transition(range, new_owner, operator_id, reason))
             })
         }
     })

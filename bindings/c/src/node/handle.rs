@@ -59,7 +59,7 @@ pub(super) type Reload = dyn Fn(&synod::node::config::NodeConfig) -> Result<syno
 
 /// Parses a string argument with `T`'s `FromStr`, refusals becoming
 /// `SYNOD_ERR_INVALID_ARGUMENT`.
-pub(super) unsafe fn parsed_arg<T>(p: *const c_char, what: &str) -> Result<T, Error>
+pub(crate) unsafe fn parsed_arg<T>(p: *const c_char, what: &str) -> Result<T, Error>
 where
     T: std::str::FromStr,
     T::Err: std::fmt::Display,

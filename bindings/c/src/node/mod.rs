@@ -24,6 +24,9 @@ mod open;
 mod state;
 // Typed proposals, blocking and with a callback.
 mod propose;
+// The typed description of an entry (`synod_entry`) and the one place C
+// arguments become an entry.
+mod entry;
 // Every entry kind through one typed description, in an exactly-once
 // session, blocking and with a callback.
 mod submit;
@@ -45,6 +48,7 @@ mod host;
 // Stopping and freeing a handle.
 mod shutdown;
 
+pub use entry::*;
 pub use handle::*;
 pub use host::*;
 pub use leader_hint::*;

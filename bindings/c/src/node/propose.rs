@@ -10,15 +10,12 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use synod::entry::Proposal;
-use synod::{
-    AuditReason, ControlPlaneEntry, Epoch, ForcedOwnershipTransition, MembershipChange,
-    OwnershipTransition,
-};
+use synod::ControlPlaneEntry;
 
-use super::handle::{node_arg, parsed_arg, synod_node, write_out};
-use super::values::{kind_arg, synod_commit, synod_member_kind};
+use super::entry::{entry_arg, synod_entry};
+use super::handle::{node_arg, synod_node, write_out};
+use super::values::{synod_commit, synod_member_kind};
 use crate::error::{out_arg, synod_status, Error};
-use crate::identity::identity_arg;
 
 /// The shared body of the propose functions: checks `node` and `out`, builds
 /// the entry, proposes it and writes `*out` on success only.
@@ -62,11 +59,7 @@ pub unsafe extern "C" fn synod_node_propose_admit(
     ffi_boundary!(status "synod_node_propose_admit", {
         unsafe {
             propose(node, out, timeout_ms, || {
-                Ok(ControlPlaneEntry::Membership(MembershipChange::Admit {
-                    member: identity_arg(member, "member")?,
-                    kind: kind_arg(kind)?,
-                    address: parsed_arg(address, "address")?,
-                }))
+                entry_arg(&synod_entry::admit(member, kind, address))
             })
         }
     })
@@ -87,9 +80,7 @@ pub unsafe extern "C" fn synod_node_propose_begin_drain(
     ffi_boundary!(status "synod_node_propose_begin_drain", {
         unsafe {
             propose(node, out, timeout_ms, || {
-                Ok(ControlPlaneEntry::Membership(MembershipChange::BeginDrain {
-                    member: identity_arg(member, "member")?,
-                }))
+                entry_arg(&synod_entry::begin_drain(member))
             })
         }
     })
@@ -111,9 +102,7 @@ pub unsafe extern "C" fn synod_node_propose_remove(
     ffi_boundary!(status "synod_node_propose_remove", {
         unsafe {
             propose(node, out, timeout_ms, || {
-                Ok(ControlPlaneEntry::Membership(MembershipChange::Remove {
-                    member: identity_arg(member, "member")?,
-                }))
+                entry_arg(&synod_entry::remove(member))
             })
         }
     })
@@ -140,11 +129,7 @@ pub unsafe extern "C" fn synod_node_propose_transition(
     ffi_boundary!(status "synod_node_propose_transition", {
         unsafe {
             propose(node, out, timeout_ms, || {
-                Ok(ControlPlaneEntry::OwnershipTransition(OwnershipTransition {
-                    range: parsed_arg(range, "range")?,
-                    new_owner: identity_arg(new_owner, "new_owner")?,
-                    epoch: Epoch(epoch),
-                }))
+                entry_arg(&synod_entry::transition(range, new_owner, epoch))
             })
         }
     })
@@ -326,11 +311,7 @@ pub unsafe extern "C" fn synod_node_propose_transition_async(
         // early return releases it exactly once.
         let registration = Registration::new(node, callback, user_data, free_user_data)?;
         let node = unsafe { node_arg(node)? };
-        let entry = ControlPlaneEntry::OwnershipTransition(OwnershipTransition {
-            range: unsafe { parsed_arg(range, "range")? },
-            new_owner: unsafe { identity_arg(new_owner, "new_owner")? },
-            epoch: Epoch(epoch),
-        });
+        let entry = unsafe { entry_arg(&synod_entry::transition(range, new_owner, epoch))? };
         registration.submit(node, Proposal::bare(entry), timeout_ms)
     })
 }
@@ -355,14 +336,7 @@ pub unsafe extern "C" fn synod_node_propose_forced_transition(
     ffi_boundary!(status "synod_node_propose_forced_transition", {
         unsafe {
             propose(node, out, timeout_ms, || {
-                Ok(ControlPlaneEntry::ForcedOwnershipTransition(
-                    ForcedOwnershipTransition {
-                        range: parsed_arg(range, "range")?,
-                        new_owner: identity_arg(new_owner, "new_owner")?,
-                        operator: identity_arg(operator_id, "operator_id")?,
-                        reason: parsed_arg::<AuditReason>(reason, "reason")?,
-                    },
-                ))
+                entry_arg(&synod_entry::forced_transition(range, new_owner, operator_id, reason))
             })
         }
     })

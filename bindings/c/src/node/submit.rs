@@ -1,66 +1,20 @@
 //! Every entry kind a caller may propose, through one typed description
-//! (`synod_entry`: a kind and the fields that kind reads; no field takes
-//! bytes), blocking (`synod_node_submit`) or answered through a callback
+//! (`synod_entry`, see `entry`), blocking (`synod_node_submit`) or answered through a callback
 //! (`synod_node_submit_async`), optionally in an exactly-once session
 //! (`synod_session`): a proposal retried with the same client id and
 //! sequence number takes effect once, and the retry answers the first
 //! outcome (docs/adr/0006-exactly-once-proposals.md).
 
-use std::ffi::{c_char, c_void};
+use std::ffi::c_void;
 use std::time::Duration;
 
 use synod::entry::{ClientId, Proposal, ProposalSession};
-use synod::{
-    AuditReason, ControlPlaneEntry, Epoch, ForcedOwnershipTransition, MembershipChange,
-    OwnershipTransition,
-};
 
-use super::handle::{node_arg, parsed_arg, synod_node, write_out};
+use super::entry::{entry_arg, synod_entry};
+use super::handle::{node_arg, synod_node, write_out};
 use super::propose::{synod_free_callback, synod_propose_callback, Registration};
-use super::values::{kind_arg, synod_commit, synod_member_kind};
+use super::values::synod_commit;
 use crate::error::{out_arg, synod_status, Error, SYNOD_ERR_INVALID_ARGUMENT};
-use crate::identity::identity_arg;
-
-/// Which entry a `synod_entry` describes.
-pub type synod_entry_kind = u32;
-/// Admit `member` as a `member_kind` member reachable at `address`.
-pub const SYNOD_ENTRY_ADMIT: synod_entry_kind = 1;
-/// Put `member` into drain.
-pub const SYNOD_ENTRY_BEGIN_DRAIN: synod_entry_kind = 2;
-/// Remove `member` (it must own no range).
-pub const SYNOD_ENTRY_REMOVE: synod_entry_kind = 3;
-/// The fenced transition of `range` to `new_owner` at `epoch` (the range's
-/// current epoch plus one).
-pub const SYNOD_ENTRY_TRANSITION: synod_entry_kind = 4;
-/// An operator's forced transition of `range` to `new_owner`, recorded with
-/// `operator_id` and `reason`.
-pub const SYNOD_ENTRY_FORCED_TRANSITION: synod_entry_kind = 5;
-
-/// One entry to propose: `kind` says which, and which fields it reads (the
-/// others are ignored and may be NULL or 0). Strings are borrowed for the
-/// call only. There is no field for bytes: user data cannot be proposed.
-#[repr(C)]
-#[derive(Debug, Clone, Copy)]
-pub struct synod_entry {
-    /// A `SYNOD_ENTRY_*` kind.
-    pub kind: synod_entry_kind,
-    /// ADMIT, BEGIN_DRAIN, REMOVE: the member's identity.
-    pub member: *const c_char,
-    /// ADMIT: what the member does.
-    pub member_kind: synod_member_kind,
-    /// ADMIT: where the member is reached (`host:port`).
-    pub address: *const c_char,
-    /// TRANSITION, FORCED_TRANSITION: the range.
-    pub range: *const c_char,
-    /// TRANSITION, FORCED_TRANSITION: its new owner.
-    pub new_owner: *const c_char,
-    /// TRANSITION: the epoch (the current epoch plus one).
-    pub epoch: u64,
-    /// FORCED_TRANSITION: the operator's identity.
-    pub operator_id: *const c_char,
-    /// FORCED_TRANSITION: why (never blank).
-    pub reason: *const c_char,
-}
 
 /// An exactly-once session: a client id (128 bits, random: see
 /// `synod_session_new`) and the sequence number of one proposal. Give each
@@ -97,49 +51,6 @@ pub unsafe extern "C" fn synod_session_new(out: *mut synod_session) -> synod_sta
         unsafe { write_out(out, session) };
         Ok(())
     })
-}
-
-/// The entry `e` describes.
-unsafe fn entry_arg(e: *const synod_entry) -> Result<ControlPlaneEntry, Error> {
-    // SAFETY: NULL or a valid `synod_entry` (caller contract).
-    let e = unsafe { e.as_ref() }.ok_or_else(|| Error::null("entry"))?;
-    // SAFETY: the strings are NULL or NUL-terminated (caller contract).
-    unsafe {
-        Ok(match e.kind {
-            SYNOD_ENTRY_ADMIT => ControlPlaneEntry::Membership(MembershipChange::Admit {
-                member: identity_arg(e.member, "member")?,
-                kind: kind_arg(e.member_kind)?,
-                address: parsed_arg(e.address, "address")?,
-            }),
-            SYNOD_ENTRY_BEGIN_DRAIN => {
-                ControlPlaneEntry::Membership(MembershipChange::BeginDrain {
-                    member: identity_arg(e.member, "member")?,
-                })
-            }
-            SYNOD_ENTRY_REMOVE => ControlPlaneEntry::Membership(MembershipChange::Remove {
-                member: identity_arg(e.member, "member")?,
-            }),
-            SYNOD_ENTRY_TRANSITION => ControlPlaneEntry::OwnershipTransition(OwnershipTransition {
-                range: parsed_arg(e.range, "range")?,
-                new_owner: identity_arg(e.new_owner, "new_owner")?,
-                epoch: Epoch(e.epoch),
-            }),
-            SYNOD_ENTRY_FORCED_TRANSITION => {
-                ControlPlaneEntry::ForcedOwnershipTransition(ForcedOwnershipTransition {
-                    range: parsed_arg(e.range, "range")?,
-                    new_owner: identity_arg(e.new_owner, "new_owner")?,
-                    operator: identity_arg(e.operator_id, "operator_id")?,
-                    reason: parsed_arg::<AuditReason>(e.reason, "reason")?,
-                })
-            }
-            other => {
-                return Err(Error::new(
-                    SYNOD_ERR_INVALID_ARGUMENT,
-                    format!("entry kind {other} is not a synod_entry_kind"),
-                ))
-            }
-        })
-    }
 }
 
 /// The proposal of `entry` in `session` (NULL: none).
