@@ -117,7 +117,8 @@ const PREFIX: &str = "watchbench-";
 
 /// Runs the measurement.
 pub fn bench_watch(opts: &WatchOptions) -> SynodResult<WatchReport> {
-    crate::raise_open_file_limit();
+    // It holds thousands of connections.
+    let _ = synod::transport::raise_open_file_limit();
     let room = opts.watchers.max(opts.idle);
     let cluster = start_cluster(ClusterOptions::new(true, None, room)?, 3)?;
     let leader = cluster.wait_healthy(Duration::from_secs(30))?;

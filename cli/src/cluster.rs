@@ -113,34 +113,17 @@ fn fail(msg: impl std::fmt::Display, code: u8) -> ExitCode {
 /// client connection takes a descriptor), and warns when even that is
 /// below what `transport.max_client_connections` allows.
 fn open_file_room(config: &NodeConfig) {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `lim` is a valid rlimit for getrlimit to fill and setrlimit
-    // to read.
-    let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } == 0;
-    if !got {
+    let Some(open_files) = synod::transport::raise_open_file_limit() else {
         return;
-    }
-    if lim.rlim_cur < lim.rlim_max {
-        let raised = libc::rlimit {
-            rlim_cur: lim.rlim_max,
-            rlim_max: lim.rlim_max,
-        };
-        // SAFETY: as above.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-            lim = raised;
-        }
-    }
+    };
     let clients = config
         .max_client_connections
         .unwrap_or(synod::transport::tcp::DEFAULT_MAX_CLIENT_CONNECTIONS) as u64;
     // Peers, handshakes, the data directory and some room besides.
     let wanted = clients + config.max_inbound as u64 + 64;
-    if lim.rlim_cur < wanted {
+    if open_files < wanted {
         tracing::warn!(
-            open_files = lim.rlim_cur,
+            open_files,
             wanted,
             "the open-file limit is below what transport.max_client_connections allows: clients past it are refused at accept (raise `ulimit -n`, or lower max_client_connections)"
         );

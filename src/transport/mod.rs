@@ -264,6 +264,34 @@ impl Inbox {
     }
 }
 
+/// Raises this process's soft limit on open files to its hard limit (each
+/// connection takes a descriptor) and returns the soft limit in force
+/// after, or `None` when it cannot be read. For programs that serve many
+/// connections (`synod node`, the benchmark); the library never calls it on
+/// its own: an embedding host owns its process's limits.
+pub fn raise_open_file_limit() -> Option<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid rlimit for getrlimit to fill and setrlimit
+    // to read.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return None;
+    }
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            lim = raised;
+        }
+    }
+    Some(lim.rlim_cur)
+}
+
 /// Blocks SIGPIPE in the calling thread. Every thread the library starts
 /// calls it first: a library must never raise SIGPIPE in its host (a C/C++
 /// host keeps the default disposition, which kills the process), and writes

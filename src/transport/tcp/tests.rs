@@ -920,7 +920,7 @@ fn many_client_connections_are_held_without_a_thread_each() {
     let t5 = Duration::from_secs(5);
     // Three descriptors a connection (the client's, the member's and the
     // clone shutdown cuts), beside the other tests'.
-    raise_open_file_limit();
+    let _ = crate::transport::raise_open_file_limit();
     let threads_before = threads_of_this_process();
     let mut clients: Vec<_> = (0..600)
         .map(|_| connect_client(&addr, &sec, t5).expect("a client is let in"))
@@ -936,80 +936,4 @@ fn many_client_connections_are_held_without_a_thread_each() {
 
 fn threads_of_this_process() -> usize {
     std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
-}
-
-/// Raises this process's soft limit on open files to its hard limit.
-fn raise_open_file_limit() {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `lim` is a valid rlimit for the calls to fill and read.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
-            lim.rlim_cur = lim.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
-}
-
-/// The async client dials over TLS (checking whom it reached), sends calls
-/// and reads replies by id, a streaming call's included; fifty at once
-/// run on a runtime of two threads.
-#[test]
-fn the_async_client_calls_and_streams_over_tls() {
-    let ca = DevCa::new("ca").unwrap();
-    let mut cfg = TcpConfig::new(local(), tls(&ca, "node-1"));
-    cfg.max_client_connections_per_identity = 100;
-    // Fifty handshakes at once from one address: room for them.
-    cfg.max_inbound = 256;
-    cfg.client_handler = Some(Arc::new(Together {
-        barrier: std::sync::Barrier::new(1),
-    }));
-    let t = TcpTransport::bind(cfg).unwrap();
-    let addr = t.local_addr().to_string();
-    let ops = tls(&ca, "ops");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
-        let t5 = Duration::from_secs(5);
-        let mut c = AsyncClientConnection::connect(&addr, &ops, t5)
-            .await
-            .unwrap();
-        assert_eq!(c.server_identity().map(NodeId::as_str), Some("CN=node-1"));
-        let stream = c.send_call(b"S").await.unwrap();
-        let plain = c.send_call(b"xyz").await.unwrap();
-        let mut streamed = Vec::new();
-        let mut answer = None;
-        while streamed.len() < 3 || answer.is_none() {
-            let (id, body) = c.next_reply().await.unwrap();
-            if id == stream {
-                streamed.push(body);
-            } else {
-                assert_eq!(id, plain);
-                answer = Some(body);
-            }
-        }
-        assert_eq!(streamed, vec![vec![0], vec![1], vec![2]]);
-        assert_eq!(answer.as_deref(), Some(&b"zyx"[..]));
-        let tasks: Vec<_> = (0..50)
-            .map(|i| {
-                let (addr, ops) = (addr.clone(), ops.clone());
-                tokio::spawn(async move {
-                    let mut c = AsyncClientConnection::connect(&addr, &ops, t5).await?;
-                    let id = c.send_call(format!("x{i}").as_bytes()).await?;
-                    let (got, body) = c.next_reply().await?;
-                    let want: Vec<u8> = format!("x{i}").bytes().rev().collect();
-                    assert_eq!((got, body), (id, want));
-                    Ok::<_, TransportError>(())
-                })
-            })
-            .collect();
-        for task in tasks {
-            task.await.unwrap().unwrap();
-        }
-    });
 }
