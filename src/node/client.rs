@@ -91,6 +91,19 @@ pub struct ReadAt<T> {
     pub term: Term,
 }
 
+/// Whether a proposal answered `e` may still have reached a log (its
+/// outcome is open: a retry in its session finds it out).
+fn may_be_in_a_log(e: &RemoteError) -> bool {
+    matches!(
+        e,
+        RemoteError::NoQuorum
+            | RemoteError::Timeout(_)
+            | RemoteError::Shutdown
+            | RemoteError::Storage(_)
+            | RemoteError::Indeterminate(_)
+    )
+}
+
 /// The shortest bound of one attempt.
 const MIN_ATTEMPT: Duration = Duration::from_secs(1);
 
@@ -446,11 +459,7 @@ impl Client {
                         // Did not take effect: the retry goes on.
                         RemoteError::NotLeader { .. } | RemoteError::Overloaded(_) => Err(false),
                         // May be in a log: the retry finds out.
-                        RemoteError::NoQuorum
-                        | RemoteError::Timeout(_)
-                        | RemoteError::Shutdown
-                        | RemoteError::Storage(_)
-                        | RemoteError::Indeterminate(_) => Err(true),
+                        e if may_be_in_a_log(&e) => Err(true),
                         other => Ok(Err(other.into())),
                     },
                     Ok(Ok(_)) => Ok(Err(ClientCallError::Unexpected("propose"))),
@@ -566,13 +575,7 @@ impl Client {
                             _ => last_error = format!("{addr} knows no leader"),
                         }
                     }
-                    Ok(Err(
-                        e @ (RemoteError::NoQuorum
-                        | RemoteError::Timeout(_)
-                        | RemoteError::Shutdown
-                        | RemoteError::Storage(_)
-                        | RemoteError::Indeterminate(_)),
-                    )) => {
+                    Ok(Err(e)) if may_be_in_a_log(&e) => {
                         // The entry may be in a log: retry in the session.
                         last_error = format!("{addr}: {e}");
                         open = Some(last_error.clone());
